@@ -1,0 +1,42 @@
+"""The learning core: Beta posteriors per (cluster, model), decision rules, pacing and drift.
+
+Pure numpy/scipy (river only for drift detectors and baselines); it imports nothing from
+``agent``, ``feedback`` or ``simulator``.
+"""
+
+from policies.base import Policy, validate_feedback
+from policies.context import Context, Decision
+from policies.drift import DriftGuard
+from policies.pacer import BudgetPacer
+from policies.posterior import KINDS, BetaPosterior
+from policies.profile import ModelProfile, build_profiles, prior_counts
+from policies.registry import DEFAULT_POLICY, POLICY_NAMES, make_policy
+from policies.river_adapter import RiverBandit
+from policies.rules import BayesUCB, BestFixed, Greedy, RandomPolicy, StaticUniRoute, Thompson
+from policies.thumbs import ThumbsNoise, estimate_thumbs_noise
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "KINDS",
+    "POLICY_NAMES",
+    "BayesUCB",
+    "BestFixed",
+    "BetaPosterior",
+    "BudgetPacer",
+    "Context",
+    "Decision",
+    "DriftGuard",
+    "Greedy",
+    "ModelProfile",
+    "Policy",
+    "RandomPolicy",
+    "RiverBandit",
+    "StaticUniRoute",
+    "Thompson",
+    "ThumbsNoise",
+    "build_profiles",
+    "estimate_thumbs_noise",
+    "make_policy",
+    "prior_counts",
+    "validate_feedback",
+]

@@ -1,0 +1,316 @@
+"""The one policy protocol: ``select(context, eligible, lam) -> Decision`` and ``update``.
+
+Subclasses write one hook, :meth:`Policy._estimate` (each model's estimated correctness for the
+context); the base class owns the pool, cost penalty, eligibility, choice and state.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from policies.context import Context, Decision
+from policies.drift import DriftGuard
+from policies.posterior import KINDS, BetaPosterior
+from policies.profile import ModelProfile, prior_counts
+from policies.thumbs import ThumbsNoise
+
+_REGISTRY: dict[str, type[Policy]] = {}
+
+
+class Policy(ABC):
+    """A routing rule over a pool of models warm-started from UniRoute profiles.
+
+    Scores are ``estimate − λ · cost / cost_scale`` where ``cost_scale`` is the largest mean model
+    cost at warm start, so λ is in "correctness per most-expensive-model" units.
+    """
+
+    learns: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        lam: float = 0.1,
+        prior_scale: float = 1.0,
+        shrink: float = 4.0,
+        n_leaves: int = 0,
+        leaf_strength: float = 20.0,
+        discount: float = 1.0,
+        drift: float | None = None,
+        thumbs: tuple[float, float] = (0.8, 0.3),
+        seed: int | None = None,
+    ) -> None:
+        self.lam = lam
+        self.prior_scale = prior_scale
+        self.shrink = shrink
+        self.n_leaves = n_leaves
+        self.leaf_strength = leaf_strength
+        self.discount = discount
+        self.drift = drift
+        self.thumbs = thumbs
+        self.seed = seed
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not inspect.isabstract(cls):
+            _REGISTRY[cls.__name__] = cls
+
+    # -- parameters ----------------------------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments, gathered over the class hierarchy."""
+        params: dict[str, Any] = {}
+        for cls in type(self).__mro__:
+            if "__init__" in vars(cls) and issubclass(cls, Policy):
+                for p in inspect.signature(cls.__init__).parameters.values():
+                    if p.name != "self" and p.kind is p.KEYWORD_ONLY:
+                        params[p.name] = getattr(self, p.name)
+        return params
+
+    def clone(self) -> Self:
+        """A fresh, untrained policy with the same parameters."""
+        return type(self)(**self.get_params())
+
+    # -- the pool ------------------------------------------------------------------------------
+    def warm_start(
+        self, profiles: Sequence[ModelProfile], *, cost_scale: float | None = None
+    ) -> Self:
+        """Set the pool and the priors from validation profiles (UniRoute's Ψ)."""
+        if not profiles:
+            raise ValueError("warm_start needs at least one model profile")
+        ks = {p.k for p in profiles}
+        if len(ks) != 1:
+            raise ValueError(f"profiles disagree on the number of clusters: {sorted(ks)}")
+        names = [p.name for p in profiles]
+        if len(set(names)) != len(names):
+            raise ValueError("model names in a pool must be unique")
+        priors = [self._prior(p) for p in profiles]
+        self._names = names
+        self._cost = np.array([p.cost for p in profiles])
+        self._acc = np.array([p.accuracy for p in profiles])
+        scale = float(self._cost.max()) if cost_scale is None else float(cost_scale)
+        self._cost_scale = scale if scale > 0 else 1.0
+        self._post = BetaPosterior(
+            np.column_stack([a for a, _ in priors]),
+            np.column_stack([b for _, b in priors]),
+            n_leaves=self.n_leaves,
+            leaf_strength=self.leaf_strength,
+            discount=self.discount,
+            noise=ThumbsNoise(*self.thumbs),
+        )
+        self._rng = np.random.default_rng(self.seed)
+        self._t = 0
+        self._guard = DriftGuard(delta=self.drift) if self.drift else None
+        return self
+
+    def _prior(self, profile: ModelProfile) -> tuple[np.ndarray, np.ndarray]:
+        return prior_counts(profile, scale=self.prior_scale, shrink=self.shrink)
+
+    @property
+    def models(self) -> list[str]:
+        return list(self._ready()._names)
+
+    @property
+    def costs(self) -> np.ndarray:
+        return self._ready()._cost.copy()
+
+    @property
+    def cost_scale(self) -> float:
+        return self._ready()._cost_scale
+
+    @property
+    def posterior(self) -> BetaPosterior:
+        return self._ready()._post
+
+    def index(self, model: str | int) -> int:
+        """The pool position of a model given by name or position."""
+        if type(model) is int and 0 <= model < len(self._names):
+            return model
+        if isinstance(model, str):
+            try:
+                return self._ready()._names.index(model)
+            except ValueError:
+                raise KeyError(f"unknown model {model!r}") from None
+        if not 0 <= model < len(self._names):
+            raise KeyError(f"model index {model} is outside the pool of {len(self._names)}")
+        return int(model)
+
+    def add_model(self, profile: ModelProfile) -> None:
+        """Onboard a model from its profile alone; no retraining of anything else."""
+        self._ready()
+        if profile.name in self._names:
+            raise ValueError(f"model {profile.name!r} is already in the pool")
+        if profile.k != self._post.shape[0]:
+            raise ValueError(
+                f"profile has {profile.k} clusters, the pool has {self._post.shape[0]}"
+            )
+        a0, b0 = self._prior(profile)
+        self._post.add_arm(a0, b0)
+        self._names.append(profile.name)
+        self._cost = np.append(self._cost, profile.cost)
+        self._acc = np.append(self._acc, profile.accuracy)
+
+    def remove_model(self, model: str) -> None:
+        j = self.index(model)
+        if len(self._names) == 1:
+            raise ValueError("cannot remove the last model of the pool")
+        self._post.remove_arm(j)
+        if self._guard is not None:
+            self._guard.drop_model(self._names[j])
+        del self._names[j]
+        self._cost = np.delete(self._cost, j)
+        self._acc = np.delete(self._acc, j)
+
+    def set_price(self, model: str, cost: float) -> None:
+        if not (np.isfinite(cost) and cost >= 0):
+            raise ValueError(f"cost must be a finite number >= 0, got {cost}")
+        self._cost[self.index(model)] = cost
+
+    # -- deciding ------------------------------------------------------------------------------
+    def select(
+        self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None
+    ) -> Decision:
+        """Score every model for ``context`` and choose one among ``eligible`` (a bool mask)."""
+        lam = self._check_request(context, eligible, lam)
+        scores = self._estimate(context) - (lam / self._cost_scale) * self._cost
+        if eligible is not None:
+            scores = np.where(eligible, scores, -np.inf)
+        j, propensity = self._choose(scores)
+        return Decision(self._names[j], j, scores, propensity, context, lam)
+
+    def _check_request(
+        self, context: Context, eligible: np.ndarray | None, lam: float | None
+    ) -> float:
+        """Validate a request against the pool; return the λ to use."""
+        self._ready()
+        if context.weights.size != self._post.shape[0]:
+            raise ValueError(
+                f"context has {context.weights.size} cluster weights, the pool has "
+                f"{self._post.shape[0]} clusters"
+            )
+        if eligible is not None and (eligible.shape != self._cost.shape or not eligible.any()):
+            raise ValueError("eligible must be a bool mask over the pool with at least one True")
+        return self.lam if lam is None else float(lam)
+
+    @abstractmethod
+    def _estimate(self, context: Context) -> np.ndarray:
+        """Each model's estimated (or sampled) correctness for the context."""
+
+    def _choose(self, scores: np.ndarray) -> tuple[int, float | None]:
+        return int(np.argmax(scores)), None
+
+    # -- learning ------------------------------------------------------------------------------
+    def update(
+        self,
+        context: Context,
+        model: str | int,
+        value: float,
+        *,
+        kind: str = "label",
+        weight: float = 1.0,
+    ) -> None:
+        """Learn from feedback on ``model``'s answer: a 0/1 label, a [0, 1] score, or a thumb
+        (``value`` 1 for up, 0 for down). ``weight`` in (0, 1] caps one source's influence."""
+        self._ready()
+        j = self.index(model)
+        validate_feedback(value, kind, weight)
+        self._t += 1
+        if self.learns:
+            self._post.observe(context, j, float(value), kind=kind, weight=weight)
+        self._after_update(context, j, float(value), kind)
+
+    def _after_update(self, context: Context, arm: int, value: float, kind: str) -> None:
+        """Hook for extra learning after a posterior update; the base runs the drift guard."""
+        if self._guard is not None:
+            k = context.cluster if context.cluster >= 0 else int(np.argmax(context.weights))
+            self._guard.observe(self._post, self._t, k, arm, self._names[arm], value)
+
+    @property
+    def drift_alarms(self) -> list[tuple[int, str, int]]:
+        """(step, model, cluster) for every drift the guard detected."""
+        guard = self._ready()._guard
+        return list(guard.alarms) if guard is not None else []
+
+    # -- state ---------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """Everything needed to resume exactly: parameters, pool, posterior, RNG. JSON-safe."""
+        self._ready()
+        return {
+            "class": type(self).__name__,
+            "params": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()
+            },
+            "names": list(self._names),
+            "cost": self._cost.tolist(),
+            "acc": self._acc.tolist(),
+            "cost_scale": self._cost_scale,
+            "posterior": self._post.to_state(),
+            "rng": self._rng.bit_generator.state,
+            "t": self._t,
+            "guard": self._guard.to_state() if self._guard is not None else None,
+            "extra": self._extra_state(),
+        }
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_extra_state(self, extra: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Restore what :meth:`_extra_state` saved."""
+
+    @staticmethod
+    def from_state(state: dict[str, Any]) -> Policy:
+        try:
+            cls = _REGISTRY[state["class"]]
+        except KeyError:
+            raise ValueError(
+                f"unknown policy class {state.get('class')!r} in saved state"
+            ) from None
+        params = dict(state["params"])
+        if "thumbs" in params:
+            params["thumbs"] = tuple(params["thumbs"])
+        policy = cls(**params)
+        policy._names = list(state["names"])
+        policy._cost = np.asarray(state["cost"], dtype=np.float64)
+        policy._acc = np.asarray(state["acc"], dtype=np.float64)
+        policy._cost_scale = float(state["cost_scale"])
+        policy._post = BetaPosterior.from_state(state["posterior"])
+        policy._rng = np.random.default_rng()
+        policy._rng.bit_generator.state = state["rng"]
+        policy._t = int(state["t"])
+        policy._guard = None
+        if state["guard"] is not None:
+            policy._guard = DriftGuard(delta=policy.drift or 0.002)
+            policy._guard.load_state(state["guard"])
+        policy._load_extra_state(state["extra"])
+        return policy
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_state())
+
+    @staticmethod
+    def from_json(text: str) -> Policy:
+        return Policy.from_state(json.loads(text))
+
+    def _ready(self) -> Self:
+        if not hasattr(self, "_post"):
+            raise RuntimeError(f"{type(self).__name__} has no pool yet: call warm_start(profiles)")
+        return self
+
+
+def validate_feedback(value: float, kind: str, weight: float = 1.0) -> None:
+    """Raise ``ValueError`` with a reason when feedback is out of range."""
+    if kind not in KINDS:
+        raise ValueError(f"feedback kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{kind} value must be a finite number, got {value}")
+    if kind in ("label", "thumbs") and value not in (0, 1):
+        raise ValueError(f"a {kind} must be 0 or 1, got {value}")
+    if kind == "score" and not 0.0 <= value <= 1.0:
+        raise ValueError(f"a score must lie in [0, 1], got {value}")
+    if not 0.0 < weight <= 1.0:
+        raise ValueError(f"feedback weight must be in (0, 1], got {weight}")

@@ -1,0 +1,63 @@
+"""The two values that cross the policy boundary: what a policy sees, and what it decides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Where a prompt sits: its cluster weights, and optionally a finer leaf cell.
+
+    ``weights`` has one entry per cluster and sums to 1 (one-hot for a hard assignment).
+    ``leaf`` indexes a finer partition of prompt space (for example a second, larger K-means,
+    or -1 when there is none); hierarchical policies learn per leaf on top of the clusters.
+
+    >>> ctx = Context.hard(2, k=4)
+    >>> ctx.cluster, ctx.weights.tolist()
+    (2, [0.0, 0.0, 1.0, 0.0])
+    >>> Context(np.array([0.5, 0.5])).cluster
+    -1
+    """
+
+    weights: np.ndarray
+    leaf: int = -1
+    cluster: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        w = np.asarray(self.weights, dtype=np.float64)
+        if w.ndim != 1 or w.size == 0:
+            raise ValueError(f"cluster weights must be a non-empty vector, got shape {w.shape}")
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-6:
+            raise ValueError("cluster weights must be finite, non-negative and sum to 1")
+        object.__setattr__(self, "weights", w)
+        top = int(np.argmax(w))
+        object.__setattr__(self, "cluster", top if w[top] == 1.0 else -1)
+
+    @classmethod
+    def hard(cls, cluster: int, *, k: int, leaf: int = -1) -> Context:
+        """A context that sits wholly in one cluster."""
+        if not 0 <= cluster < k:
+            raise ValueError(f"cluster {cluster} is outside 0..{k - 1}")
+        w = np.zeros(k)
+        w[cluster] = 1.0
+        return cls(w, leaf)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One routing choice: the chosen model, every model's score, and how it was chosen.
+
+    ``scores`` holds each model's score (estimated correctness minus λ × normalised cost);
+    ineligible models score ``-inf``. ``propensity`` is the probability the rule had of picking
+    ``model`` where that is known in closed form (random, ε-greedy, static rules), else ``None``.
+    """
+
+    model: str
+    index: int
+    scores: np.ndarray
+    propensity: float | None
+    context: Context
+    lam: float

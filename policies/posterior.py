@@ -1,0 +1,200 @@
+"""Per-cluster, per-model Beta posteriors over correctness, with an optional finer leaf level."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from policies.context import Context
+from policies.thumbs import ThumbsNoise
+
+KINDS = ("label", "score", "thumbs")
+_EPS = 1e-9
+
+
+def thumbs_step(alpha: Any, beta: Any, c0: float, c1: float) -> tuple[Any, Any]:
+    """Moment-matched Beta after observing evidence with likelihood ``c0 + c1·θ``.
+
+    The exact posterior is a mixture of Beta(α, β) and Beta(α + 1, β); its first two moments are
+    matched by a Beta. With (c0, c1) = (0, 1) this is exactly a success.
+
+    >>> a, b = thumbs_step(np.array([2.0]), np.array([3.0]), 0.0, 1.0)
+    >>> a.round(9).tolist(), b.round(9).tolist()
+    ([3.0], [3.0])
+    """
+    n = alpha + beta
+    m1 = alpha / n
+    m2 = m1 * (alpha + 1.0) / (n + 1.0)
+    m3 = m2 * (alpha + 2.0) / (n + 2.0)
+    z = c0 + c1 * m1
+    mean = (c0 * m1 + c1 * m2) / z
+    second = (c0 * m2 + c1 * m3) / z
+    var = np.maximum(second - mean * mean, _EPS)
+    size = np.maximum(mean * (1.0 - mean) / var - 1.0, _EPS)
+    return np.maximum(mean * size, _EPS), np.maximum((1.0 - mean) * size, _EPS)
+
+
+class BetaPosterior:
+    """Beta(α[k, m], β[k, m]) for K clusters × M models, plus optional leaf counts.
+
+    The leaf level holds raw evidence ``leaf_s[l, m]``, ``leaf_f[l, m]`` for L finer cells. A
+    leaf's posterior is its evidence on top of its cluster's posterior, whose weight is capped at
+    ``leaf_strength`` pseudo-observations, so enough local evidence can overrule the cluster.
+
+    >>> post = BetaPosterior(np.ones((2, 3)), np.ones((2, 3)))
+    >>> ctx = Context.hard(0, k=2)
+    >>> post.observe(ctx, 1, 1.0, kind="label")
+    >>> post.alpha.tolist()
+    [[1.0, 2.0, 1.0], [1.0, 1.0, 1.0]]
+    >>> post.mean(ctx).round(3).tolist()
+    [0.5, 0.667, 0.5]
+    """
+
+    def __init__(
+        self,
+        alpha0: np.ndarray,
+        beta0: np.ndarray,
+        *,
+        n_leaves: int = 0,
+        leaf_strength: float = 20.0,
+        discount: float = 1.0,
+        noise: ThumbsNoise | None = None,
+    ) -> None:
+        if alpha0.shape != beta0.shape or alpha0.ndim != 2:
+            raise ValueError("prior arrays must both be (K, M)")
+        if np.any(alpha0 <= 0) or np.any(beta0 <= 0):
+            raise ValueError("Beta prior parameters must be > 0")
+        if not 0.0 < discount <= 1.0:
+            raise ValueError(f"discount must be in (0, 1], got {discount}")
+        self.alpha0 = np.array(alpha0, dtype=np.float64)
+        self.beta0 = np.array(beta0, dtype=np.float64)
+        self.alpha = self.alpha0.copy()
+        self.beta = self.beta0.copy()
+        m = alpha0.shape[1]
+        self.leaf_s = np.zeros((n_leaves, m))
+        self.leaf_f = np.zeros((n_leaves, m))
+        self.leaf_strength = float(leaf_strength)
+        self.discount = float(discount)
+        self.noise = noise or ThumbsNoise()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        k, m = self.alpha.shape
+        return int(k), int(m)
+
+    # -- reading -------------------------------------------------------------------------------
+    def cluster_params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+        """Pooled (α, β) over the context's clusters (exact for a hard context)."""
+        if ctx.cluster >= 0:
+            return self.alpha[ctx.cluster], self.beta[ctx.cluster]
+        return ctx.weights @ self.alpha, ctx.weights @ self.beta
+
+    def params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+        """The (α, β) a decision should use: the leaf's when it has one, else the cluster's."""
+        a, b = self.cluster_params(ctx)
+        if ctx.leaf < 0 or self.leaf_s.shape[0] == 0:
+            return a, b
+        n = a + b
+        shrink = np.minimum(n, self.leaf_strength) / n
+        return a * shrink + self.leaf_s[ctx.leaf], b * shrink + self.leaf_f[ctx.leaf]
+
+    def mean(self, ctx: Context) -> np.ndarray:
+        a, b = self.params(ctx)
+        return a / (a + b)
+
+    def evidence(self, ctx: Context) -> float:
+        """Observations gathered so far (beyond the prior) in the context's clusters."""
+        extra = (self.alpha + self.beta - self.alpha0 - self.beta0).sum(axis=1)
+        return float(ctx.weights @ extra)
+
+    # -- learning ------------------------------------------------------------------------------
+    def _delta(self, a: Any, b: Any, value: float, kind: str) -> tuple[Any, Any]:
+        """Evidence one observation adds to Beta(a, b) (arrays or floats)."""
+        if kind == "thumbs":
+            c0, c1 = self.noise.likelihood(up=value >= 0.5)
+            a2, b2 = thumbs_step(a, b, c0, c1)
+            return a2 - a, b2 - b
+        return value, 1.0 - value
+
+    def observe(
+        self, ctx: Context, arm: int, value: float, *, kind: str = "label", weight: float = 1.0
+    ) -> None:
+        """Fold one piece of feedback on ``arm`` into the posterior (value already validated).
+
+        A soft context updates every cluster in proportion to its weight.
+        """
+        if ctx.cluster >= 0:
+            ks: Any = ctx.cluster
+            w: Any = weight
+        else:
+            ks = np.flatnonzero(ctx.weights > 1e-6)
+            w = ctx.weights[ks] * weight
+        a, b = self.alpha[ks, arm], self.beta[ks, arm]
+        if self.discount < 1.0:
+            keep = self.discount**w
+            a0, b0 = self.alpha0[ks, arm], self.beta0[ks, arm]
+            a, b = a0 + keep * (a - a0), b0 + keep * (b - b0)
+        da, db = self._delta(a, b, value, kind)
+        self.alpha[ks, arm] = a + w * da
+        self.beta[ks, arm] = b + w * db
+        if ctx.leaf >= 0 and self.leaf_s.shape[0] > 0:
+            la, lb = self.params(ctx)
+            da, db = self._delta(la[arm], lb[arm], value, kind)
+            self.leaf_s[ctx.leaf, arm] += weight * da
+            self.leaf_f[ctx.leaf, arm] += weight * db
+
+    def forget(self, cluster: int, arm: int, keep: float) -> None:
+        """Keep only a ``keep`` share of a cell's evidence (used when drift is detected)."""
+        for post, prior in ((self.alpha, self.alpha0), (self.beta, self.beta0)):
+            post[cluster, arm] = prior[cluster, arm] + keep * (
+                post[cluster, arm] - prior[cluster, arm]
+            )
+        if self.leaf_s.shape[0]:
+            self.leaf_s[:, arm] *= keep
+            self.leaf_f[:, arm] *= keep
+
+    # -- the pool changes ----------------------------------------------------------------------
+    def add_arm(self, alpha0: np.ndarray, beta0: np.ndarray) -> None:
+        for name, col in (("alpha0", alpha0), ("beta0", beta0), ("alpha", alpha0), ("beta", beta0)):
+            setattr(self, name, np.column_stack([getattr(self, name), col]))
+        zeros = np.zeros((self.leaf_s.shape[0], 1))
+        self.leaf_s = np.hstack([self.leaf_s, zeros])
+        self.leaf_f = np.hstack([self.leaf_f, zeros])
+
+    def remove_arm(self, arm: int) -> None:
+        for name in ("alpha0", "beta0", "alpha", "beta", "leaf_s", "leaf_f"):
+            setattr(self, name, np.delete(getattr(self, name), arm, axis=1))
+
+    # -- state ---------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "alpha0": self.alpha0.tolist(),
+            "beta0": self.beta0.tolist(),
+            "alpha": self.alpha.tolist(),
+            "beta": self.beta.tolist(),
+            "leaf_s": self.leaf_s.tolist(),
+            "leaf_f": self.leaf_f.tolist(),
+            "leaf_strength": self.leaf_strength,
+            "discount": self.discount,
+            "noise": [self.noise.a, self.noise.b],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> BetaPosterior:
+        alpha0 = np.asarray(state["alpha0"], dtype=np.float64)
+        m = alpha0.shape[1]
+        leaf_s = np.asarray(state["leaf_s"], dtype=np.float64).reshape(-1, m)
+        post = cls(
+            alpha0,
+            np.asarray(state["beta0"], dtype=np.float64),
+            n_leaves=leaf_s.shape[0],
+            leaf_strength=state["leaf_strength"],
+            discount=state["discount"],
+            noise=ThumbsNoise(*state["noise"]),
+        )
+        post.alpha = np.asarray(state["alpha"], dtype=np.float64)
+        post.beta = np.asarray(state["beta"], dtype=np.float64)
+        post.leaf_s = leaf_s
+        post.leaf_f = np.asarray(state["leaf_f"], dtype=np.float64).reshape(-1, m)
+        return post

@@ -1,0 +1,87 @@
+"""The decision rules: Thompson sampling, Bayes-UCB, greedy, static UniRoute, best-fixed, random.
+
+Each is one :meth:`Policy._estimate` hook over the shared Beta posterior.
+
+>>> from policies.profile import ModelProfile
+>>> cheap = ModelProfile("cheap", np.array([9.0, 2.0]), np.array([10.0, 10.0]), 0.001)
+>>> strong = ModelProfile("strong", np.array([9.0, 9.0]), np.array([10.0, 10.0]), 0.01)
+>>> policy = Greedy(lam=0.2).warm_start([cheap, strong])
+>>> [policy.select(Context.hard(k, k=2)).model for k in (0, 1)]
+['cheap', 'strong']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import betaincinv
+
+from policies.base import Policy
+from policies.context import Context
+
+__all__ = ["BayesUCB", "BestFixed", "Greedy", "RandomPolicy", "StaticUniRoute", "Thompson"]
+
+
+class Thompson(Policy):
+    """Thompson sampling: score each model by a draw from its Beta posterior."""
+
+    def _estimate(self, context: Context) -> np.ndarray:
+        a, b = self._post.params(context)
+        return self._rng.beta(a, b)
+
+
+class BayesUCB(Policy):
+    """Bayes-UCB (Kaufmann et al. 2012): the posterior's 1 − 1/(t + 1) quantile, where t counts
+    the observations already made in the context's clusters."""
+
+    def _estimate(self, context: Context) -> np.ndarray:
+        a, b = self._post.params(context)
+        t = self._post.evidence(context)
+        return betaincinv(a, b, 1.0 - 1.0 / (t + 2.0))
+
+
+class Greedy(Policy):
+    """Posterior mean, no exploration beyond what the prior's uncertainty leaves to feedback."""
+
+    def _estimate(self, context: Context) -> np.ndarray:
+        return self._post.mean(context)
+
+
+class StaticUniRoute(Policy):
+    """UniRoute as published: ``argmin err[k(x), m] + λ·cost[m]`` from the profiles, no learning."""
+
+    learns = False
+
+    def _estimate(self, context: Context) -> np.ndarray:
+        post = self._post
+        if context.cluster >= 0:
+            k = context.cluster
+            return post.alpha0[k] / (post.alpha0[k] + post.beta0[k])
+        return context.weights @ (post.alpha0 / (post.alpha0 + post.beta0))
+
+    def _choose(self, scores: np.ndarray) -> tuple[int, float | None]:
+        return int(np.argmax(scores)), 1.0
+
+
+class BestFixed(Policy):
+    """The single model with the best validation utility, whatever the prompt."""
+
+    learns = False
+
+    def _estimate(self, context: Context) -> np.ndarray:
+        return self._acc
+
+    def _choose(self, scores: np.ndarray) -> tuple[int, float | None]:
+        return int(np.argmax(scores)), 1.0
+
+
+class RandomPolicy(Policy):
+    """Uniform over the eligible models; its propensity is exact."""
+
+    learns = False
+
+    def _estimate(self, context: Context) -> np.ndarray:
+        return np.zeros(len(self._names))
+
+    def _choose(self, scores: np.ndarray) -> tuple[int, float | None]:
+        ok = np.flatnonzero(np.isfinite(scores))
+        return int(ok[self._rng.integers(ok.size)]), 1.0 / ok.size

@@ -1,0 +1,124 @@
+"""One conformance suite run over every policy (house style 8)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from policies import POLICY_NAMES, Context, ModelProfile, Policy, make_policy
+
+K, M = 2, 4
+#: P(correct) per cluster and model: model 1 wins cluster 0, model 2 wins cluster 1.
+TRUE = np.array([[0.55, 0.85, 0.45, 0.60], [0.50, 0.40, 0.80, 0.60]])
+COST = np.array([0.001, 0.002, 0.002, 0.001])
+
+
+def profiles(rng: np.random.Generator, n: int = 15) -> list[ModelProfile]:
+    """Profiles from ``n`` labelled validation prompts per cluster."""
+    succ = rng.binomial(n, TRUE).astype(float)
+    trials = np.full(K, float(n))
+    return [ModelProfile(f"m{j}", succ[:, j], trials, COST[j]) for j in range(M)]
+
+
+def fitted(name: str, seed: int = 0) -> Policy:
+    return make_policy(name, seed=seed, lam=0.05).warm_start(profiles(np.random.default_rng(7)))
+
+
+def run(policy: Policy, steps: int, seed: int = 1) -> list[int]:
+    rng = np.random.default_rng(seed)
+    contexts = [Context.hard(k, k=K) for k in range(K)]
+    chosen = []
+    for _ in range(steps):
+        k = int(rng.integers(K))
+        d = policy.select(contexts[k])
+        policy.update(contexts[k], d.index, float(rng.random() < TRUE[k, d.index]))
+        chosen.append(d.index if d.index == (1 if k == 0 else 2) else -1)
+    return chosen
+
+
+ALL = [n for n in POLICY_NAMES if n != "default"]
+LEARNERS = ["thompson", "ucb", "greedy"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_same_seed_same_decisions(name: str) -> None:
+    a, b = fitted(name, seed=3), fitted(name, seed=3)
+    assert run(a, 300) == run(b, 300)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_state_round_trips_through_json_exactly(name: str) -> None:
+    policy = fitted(name)
+    run(policy, 200)
+    restored = Policy.from_json(json.dumps(json.loads(policy.to_json())))
+    assert restored.to_state() == policy.to_state()
+    assert run(restored, 200, seed=5) == run(policy, 200, seed=5)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_clone_and_pickle(name: str) -> None:
+    policy = fitted(name)
+    run(policy, 50)
+    clone = policy.clone()
+    assert clone.get_params() == policy.get_params()
+    assert not hasattr(clone, "_post")
+    copied = pickle.loads(pickle.dumps(policy))
+    assert run(copied, 100, seed=9) == run(policy, 100, seed=9)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_inputs_are_not_mutated(name: str) -> None:
+    policy = fitted(name)
+    ctx = Context(np.array([0.3, 0.7]))
+    eligible = np.array([True, False, True, True])
+    w, e = ctx.weights.copy(), eligible.copy()
+    profs = profiles(np.random.default_rng(1))
+    before = copy.deepcopy(profs)
+    policy.warm_start(profs)
+    d = policy.select(ctx, eligible=eligible)
+    policy.update(ctx, d.index, 1.0)
+    assert np.array_equal(ctx.weights, w) and np.array_equal(eligible, e)
+    assert d.model != "m1"
+    for p, q in zip(profs, before, strict=True):
+        assert np.array_equal(p.successes, q.successes) and np.array_equal(p.trials, q.trials)
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_thumbs_move_the_posterior_less_than_a_label(name: str) -> None:
+    ctx = Context.hard(0, k=K)
+    moved = {}
+    for kind in ("label", "thumbs"):
+        policy = fitted(name)
+        before = policy.posterior.mean(ctx)[0]
+        policy.update(ctx, 0, 1.0, kind=kind)
+        moved[kind] = policy.posterior.mean(ctx)[0] - before
+    assert 0 < moved["thumbs"] < moved["label"]
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_learners_find_the_cluster_optimal_model(name: str) -> None:
+    hits = run(fitted(name), 5000)[-1000:]
+    assert np.mean(np.array(hits) >= 0) >= 0.9
+
+
+def test_random_does_not_find_it() -> None:
+    hits = run(fitted("random"), 5000)[-1000:]
+    assert np.mean(np.array(hits) >= 0) < 0.5
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_bad_feedback_is_refused_with_a_reason(name: str) -> None:
+    policy = fitted(name)
+    ctx = Context.hard(0, k=K)
+    with pytest.raises(ValueError, match="score must lie in"):
+        policy.update(ctx, 0, 1.5, kind="score")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        policy.update(ctx, 0, 1.0, kind="stars")
+    with pytest.raises(KeyError, match="unknown model"):
+        policy.update(ctx, "nobody", 1.0)
+    with pytest.raises(ValueError, match="cluster weights"):
+        policy.select(Context(np.ones(3) / 3))

@@ -1,0 +1,147 @@
+"""Feedback kinds, pool changes, drift and pacing in the learning core."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from policies import (
+    BetaPosterior,
+    BudgetPacer,
+    Context,
+    ModelProfile,
+    ThumbsNoise,
+    estimate_thumbs_noise,
+    make_policy,
+)
+from policies.posterior import thumbs_step
+
+K = 4
+
+
+def flat(name: str, acc: float, cost: float, n: float = 20.0) -> ModelProfile:
+    return ModelProfile(name, np.full(K, acc * n), np.full(K, n), cost)
+
+
+def test_new_model_gets_traffic_where_its_profile_is_strongest() -> None:
+    policy = make_policy("default", seed=0, lam=0.1)
+    policy.warm_start([flat("generalist", 0.7, 0.002), flat("cheap", 0.5, 0.0002)])
+    contexts = [Context.hard(k, k=K) for k in range(K)]
+    rng = np.random.default_rng(0)
+    # The specialist is strong in clusters 1 and 3 only, from 30 validation prompts per cluster.
+    acc = np.array([0.3, 0.95, 0.3, 0.95])
+    policy.add_model(ModelProfile("specialist", acc * 30, np.full(K, 30.0), 0.001))
+    share = np.zeros(K)
+    for _ in range(400):
+        k = int(rng.integers(K))
+        d = policy.select(contexts[k])
+        truth = [0.7, 0.5, acc[k]][d.index]
+        policy.update(contexts[k], d.model, float(rng.random() < truth))
+        share[k] += d.model == "specialist"
+    assert share[1] > 60 and share[3] > 60
+    assert share[0] < 10 and share[2] < 10
+
+
+def test_remove_and_reprice_at_runtime() -> None:
+    policy = make_policy("greedy", lam=1.0).warm_start(
+        [flat("a", 0.8, 0.01), flat("b", 0.7, 0.001), flat("c", 0.6, 0.001)]
+    )
+    ctx = Context.hard(0, k=K)
+    assert policy.select(ctx).model == "b"
+    policy.set_price("b", 0.02)
+    assert policy.select(ctx).model == "c"
+    policy.remove_model("c")
+    assert policy.models == ["a", "b"] and policy.select(ctx).model == "a"
+    with pytest.raises(ValueError, match="already in the pool"):
+        policy.add_model(flat("a", 0.5, 0.1))
+    with pytest.raises(ValueError, match="cost must be"):
+        policy.set_price("a", -1.0)
+
+
+def test_thumbs_update_matches_exact_posterior_moments() -> None:
+    a, b, noise = 3.0, 5.0, ThumbsNoise(0.8, 0.3)
+    theta = np.linspace(1e-6, 1 - 1e-6, 200_001)
+    prior = theta ** (a - 1) * (1 - theta) ** (b - 1)
+    c0, c1 = noise.likelihood(up=False)
+    post = prior * (c0 + c1 * theta)
+    post /= post.sum()
+    mean, var = (theta * post).sum(), (theta**2 * post).sum() - (theta * post).sum() ** 2
+    a2, b2 = thumbs_step(np.array([a]), np.array([b]), c0, c1)
+    n2 = a2[0] + b2[0]
+    assert a2[0] / n2 == pytest.approx(mean, rel=1e-4)
+    assert a2[0] * b2[0] / (n2**2 * (n2 + 1)) == pytest.approx(var, rel=1e-3)
+
+
+def test_perfect_thumbs_are_labels() -> None:
+    ctx = Context.hard(0, k=1)
+    for kind, noise in (("label", None), ("thumbs", ThumbsNoise(1.0, 0.0))):
+        post = BetaPosterior(np.full((1, 1), 2.0), np.full((1, 1), 3.0), noise=noise)
+        post.observe(ctx, 0, 0.0, kind=kind)
+        assert post.beta[0, 0] == pytest.approx(4.0) and post.alpha[0, 0] == pytest.approx(2.0)
+
+
+def test_estimate_thumbs_noise_recovers_a_and_b() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.random(20_000) < 0.6
+    thumbs = np.where(labels, rng.random(labels.size) < 0.8, rng.random(labels.size) < 0.3)
+    est = estimate_thumbs_noise(labels.astype(float), thumbs)
+    assert est.a == pytest.approx(0.8, abs=0.015) and est.b == pytest.approx(0.3, abs=0.015)
+    with pytest.raises(ValueError, match="no signal"):
+        estimate_thumbs_noise([1, 0, 1, 0], [0, 1, 0, 1])
+
+
+def test_score_feedback_is_fractional() -> None:
+    post = BetaPosterior(np.ones((1, 1)), np.ones((1, 1)))
+    post.observe(Context.hard(0, k=1), 0, 0.25, kind="score")
+    assert (post.alpha[0, 0], post.beta[0, 0]) == (1.25, 1.75)
+
+
+def test_soft_context_updates_clusters_by_weight() -> None:
+    post = BetaPosterior(np.ones((3, 2)), np.ones((3, 2)))
+    post.observe(Context(np.array([0.75, 0.25, 0.0])), 1, 1.0)
+    assert post.alpha[:, 1].tolist() == [1.75, 1.25, 1.0]
+    assert post.beta[:, 1].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_discount_forgets_old_evidence() -> None:
+    ctx = Context.hard(0, k=1)
+    plain = BetaPosterior(np.ones((1, 1)), np.ones((1, 1)))
+    fading = BetaPosterior(np.ones((1, 1)), np.ones((1, 1)), discount=0.95)
+    for post in (plain, fading):
+        for y in [1.0] * 500 + [0.0] * 100:
+            post.observe(ctx, 0, y)
+    assert plain.mean(ctx)[0] > 0.8 and fading.mean(ctx)[0] < 0.2
+
+
+def test_drift_guard_lets_a_degraded_model_lose_traffic_fast() -> None:
+    rng = np.random.default_rng(1)
+    shares = {}
+    for drift in (None, 0.002):
+        policy = make_policy("greedy", lam=0.0, drift=drift, seed=0)
+        policy.warm_start([flat("best", 0.9, 0.01), flat("other", 0.7, 0.01)])
+        ctx = Context.hard(0, k=K)
+        for _ in range(3000):
+            d = policy.select(ctx)
+            policy.update(ctx, d.index, float(rng.random() < [0.9, 0.7][d.index]))
+        picks = []
+        for _ in range(300):  # "best" now answers like a much worse model
+            d = policy.select(ctx)
+            policy.update(ctx, d.index, float(rng.random() < [0.4, 0.7][d.index]))
+            picks.append(d.model == "best")
+        shares[drift] = np.mean(picks[-100:])
+    assert shares[0.002] < 0.2 < shares[None]
+    assert policy.drift_alarms and policy.drift_alarms[0][1:] == ("best", 0)
+
+
+def test_pacer_converges_to_a_reachable_target() -> None:
+    rng = np.random.default_rng(0)
+    costs = np.array([1.0, 0.1])
+    acc = np.array([0.9, 0.6])
+    pacer = BudgetPacer(0.4, cost_scale=1.0, lam=0.0)
+    spent = []
+    for _ in range(20_000):
+        noise = rng.normal(0, 0.05, 2)
+        j = int(np.argmax(acc + noise - pacer.lam * costs))
+        spent.append(costs[j])
+        pacer.observe(costs[j])
+    assert np.mean(spent[2000:]) == pytest.approx(0.4, rel=0.02)
