@@ -13,7 +13,7 @@ KINDS = ("label", "score", "thumbs")
 _EPS = 1e-9
 
 
-def thumbs_step(alpha: Any, beta: Any, c0: float, c1: float) -> tuple[Any, Any]:
+def thumbs_step(alpha: Any, beta: Any, c0: Any, c1: Any) -> tuple[Any, Any]:
     """Moment-matched Beta after observing evidence with likelihood ``c0 + c1·θ``.
 
     The exact posterior is a mixture of Beta(α, β) and Beta(α + 1, β); its first two moments are
@@ -130,6 +130,10 @@ class BetaPosterior:
         else:
             ks = np.flatnonzero(ctx.weights > 1e-6)
             w = ctx.weights[ks] * weight
+        leaf = ctx.leaf >= 0 and self.leaf_s.shape[0] > 0
+        if leaf:  # the leaf's update is computed on its posterior before this observation
+            la, lb = self.params(ctx)
+            lda, ldb = self._delta(la[arm], lb[arm], value, kind)
         a, b = self.alpha[ks, arm], self.beta[ks, arm]
         if self.discount < 1.0:
             keep = self.discount**w
@@ -138,11 +142,9 @@ class BetaPosterior:
         da, db = self._delta(a, b, value, kind)
         self.alpha[ks, arm] = a + w * da
         self.beta[ks, arm] = b + w * db
-        if ctx.leaf >= 0 and self.leaf_s.shape[0] > 0:
-            la, lb = self.params(ctx)
-            da, db = self._delta(la[arm], lb[arm], value, kind)
-            self.leaf_s[ctx.leaf, arm] += weight * da
-            self.leaf_f[ctx.leaf, arm] += weight * db
+        if leaf:
+            self.leaf_s[ctx.leaf, arm] += weight * lda
+            self.leaf_f[ctx.leaf, arm] += weight * ldb
 
     def forget(self, cluster: int, arm: int, keep: float) -> None:
         """Keep only a ``keep`` share of a cell's evidence (used when drift is detected)."""

@@ -12,6 +12,8 @@ Each is one :meth:`Policy._estimate` hook over the shared Beta posterior.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.special import betaincinv
 
@@ -22,11 +24,23 @@ __all__ = ["BayesUCB", "BestFixed", "Greedy", "RandomPolicy", "StaticUniRoute", 
 
 
 class Thompson(Policy):
-    """Thompson sampling: score each model by a draw from its Beta posterior."""
+    """Thompson sampling: score each model by a draw from its Beta posterior.
+
+    ``explore`` scales each draw's distance from the posterior mean: 1 is plain Thompson
+    sampling, below 1 tempers exploration (large pools over-explore), 0 is greedy.
+    """
+
+    def __init__(self, *, explore: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.explore = explore
 
     def _estimate(self, context: Context) -> np.ndarray:
         a, b = self._post.params(context)
-        return self._rng.beta(a, b)
+        draw = self._rng.beta(a, b)
+        if self.explore == 1.0:
+            return draw
+        mean = a / (a + b)
+        return mean + self.explore * (draw - mean)
 
 
 class BayesUCB(Policy):
