@@ -1,0 +1,360 @@
+"""Replay logs: every model's logged outcome and cost on every prompt.
+
+Two layouts are read. The *long* layout has one row per (prompt, model) with the columns
+``prompt_id, prompt, model, correct, cost_usd`` (``dataset`` and ``split`` optional). The
+RouterBench *wide* layout has one row per prompt, a correctness column per model ``X`` and a
+``X|total_cost`` column per model. Errors name the file, the column and the row; rows are
+counted 1-based over data rows (a CSV header is not counted; the message also gives the file line).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+LONG_COLUMNS = ("prompt_id", "prompt", "model", "correct", "cost_usd")
+COST_SUFFIX = "|total_cost"
+_READERS = {".parquet": "parquet", ".csv": "csv", ".pkl": "pickle", ".pickle": "pickle"}
+_READERS.update(dict.fromkeys((".jsonl", ".ndjson", ".json"), "json"))
+_TEXT_COLUMNS = ("prompt_id", "prompt", "model", "dataset", "sample_id", "eval_name")
+
+
+class LogError(ValueError):
+    """A replay log that cannot be read; the message names the file, column and row."""
+
+
+@dataclass(frozen=True, eq=False)
+class ReplayLog:
+    """Outcomes of ``M`` models on ``N`` prompts, ready for replay.
+
+    >>> log = ReplayLog("toy", ["a", "b"], ["hi", "yo"], ["m1", "m2"],
+    ...                 np.array([[1.0, 0.0], [1.0, 1.0]]), np.full((2, 2), 0.01), ["", ""])
+    >>> log.accuracy.tolist(), log.subset([1]).n_prompts, log.select_models(["m2"]).models
+    ([1.0, 0.5], 1, ['m2'])
+    """
+
+    name: str
+    prompt_ids: list[str]
+    prompts: list[str]
+    models: list[str]
+    correct: np.ndarray
+    cost: np.ndarray
+    tasks: list[str]
+    dropped: int = 0
+
+    def __post_init__(self) -> None:
+        shape = (len(self.prompt_ids), len(self.models))
+        if len(self.prompts) != shape[0] or len(self.tasks) != shape[0]:
+            raise ValueError(f"{self.name}: prompt_ids, prompts and tasks differ in length")
+        if self.correct.shape != shape or self.cost.shape != shape:
+            raise ValueError(
+                f"{self.name}: correct {self.correct.shape} and cost {self.cost.shape} "
+                f"must both have shape {shape} (prompts, models)"
+            )
+
+    @property
+    def n_prompts(self) -> int:
+        """Number of prompts ``N``."""
+        return len(self.prompt_ids)
+
+    @property
+    def n_models(self) -> int:
+        """Number of models ``M``."""
+        return len(self.models)
+
+    @property
+    def mean_cost(self) -> np.ndarray:
+        """Mean cost per answer of each model, shape ``(M,)``."""
+        return np.asarray(self.cost.mean(axis=0))
+
+    @property
+    def accuracy(self) -> np.ndarray:
+        """Mean correctness of each model, shape ``(M,)``."""
+        return np.asarray(self.correct.mean(axis=0))
+
+    def subset(self, rows: np.ndarray | Sequence[int]) -> ReplayLog:
+        """The log restricted to ``rows`` (integer positions or a boolean mask), in that order."""
+        idx = np.asarray(rows)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        idx = idx.astype(np.intp, copy=False)
+        ids, prompts, tasks = (
+            [xs[i] for i in idx] for xs in (self.prompt_ids, self.prompts, self.tasks)
+        )
+        return replace(
+            self,
+            prompt_ids=ids,
+            prompts=prompts,
+            correct=self.correct[idx],
+            cost=self.cost[idx],
+            tasks=tasks,
+        )
+
+    def select_models(self, names: Sequence[str]) -> ReplayLog:
+        """The log restricted to the models ``names``, in that order."""
+        unknown = [n for n in names if n not in self.models]
+        if unknown:
+            raise ValueError(f"{self.name}: unknown model(s) {unknown}; known: {self.models}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: model names repeat in {list(names)}")
+        cols = [self.models.index(n) for n in names]
+        return replace(
+            self, models=list(names), correct=self.correct[:, cols], cost=self.cost[:, cols]
+        )
+
+
+def load_log(path: str | Path) -> ReplayLog:
+    """Read a replay log from ``.parquet``, ``.csv``, ``.jsonl``/``.ndjson``/``.json`` or a
+    pickled DataFrame (``.pkl``; only load pickles you trust). A directory means its
+    ``long.parquet``, or else the single supported file inside it."""
+    p = Path(path)
+    if p.is_dir():
+        p = _pick_file(p)
+    if not p.exists():
+        raise LogError(f"{p}: file not found")
+    kind = _READERS.get(p.suffix.lower())
+    if kind is None:
+        raise LogError(
+            f"{p}: unsupported file type {p.suffix!r}; expected one of {sorted(_READERS)}"
+        )
+    if p.stat().st_size == 0:
+        raise LogError(f"{p}: file is empty")
+    df = _read(p, kind)
+    source = str(p)
+    if "model" not in df.columns and any(str(c).endswith(COST_SUFFIX) for c in df.columns):
+        return from_wide_frame(df, source=source)
+    return from_long_frame(df, source=source)
+
+
+def from_long_frame(df: pd.DataFrame, *, source: str) -> ReplayLog:
+    """Build a log from the long layout (one row per prompt and model).
+
+    >>> df = pd.DataFrame({"prompt_id": [1, 1, 2, 2], "prompt": ["a", "a", "b", "b"],
+    ...                    "model": ["x", "y", "x", "y"], "correct": [1, 0, 0.5, None],
+    ...                    "cost_usd": [0.1, 0.2, 0.1, 0.2]})
+    >>> log = from_long_frame(df, source="toy.csv")
+    >>> log.prompt_ids, log.models, log.correct.tolist(), log.dropped
+    (['1'], ['x', 'y'], [[1.0, 0.0]], 1)
+    """
+    _require(df, LONG_COLUMNS, source)
+    df = df.reset_index(drop=True)
+    ids = _strings(df["prompt_id"], "prompt_id", source, cast=True)
+    prompts = _strings(df["prompt"], "prompt", source)
+    models_col = _strings(df["model"], "model", source)
+    correct = _numbers(df["correct"], "correct", source, allow_nan=True, upper=1.0)
+    cost = _numbers(df["cost_usd"], "cost_usd", source, allow_nan=False, upper=None)
+    pcode, uniq_ids = pd.factorize(ids)
+    mcode, models = pd.factorize(models_col)
+    n, m = len(uniq_ids), len(models)
+    _no_duplicates(
+        pcode * m + mcode,
+        source,
+        lambda r: (
+            f"prompt_id {ids[r]!r}, model {models_col[r]!r} (a duplicated (prompt_id, model) pair)"
+        ),
+    )
+    first = np.unique(pcode, return_index=True)[1]
+    differs = np.flatnonzero(prompts != prompts[first][pcode])
+    if differs.size:
+        j = int(differs[0])
+        i = int(first[pcode[j]])
+        raise LogError(
+            f"{source}: column 'prompt', {_row(source, i)} and {_row(source, j)} give "
+            f"different text for prompt_id {ids[j]!r}"
+        )
+    correct_m = np.full((n, m), np.nan)
+    cost_m = np.full((n, m), np.nan)
+    correct_m[pcode, mcode] = correct
+    cost_m[pcode, mcode] = cost
+    tasks = _tasks(df, ["dataset", "task", "eval_name"], first)
+    return _finish(
+        source, list(uniq_ids), list(prompts[first]), list(models), correct_m, cost_m, tasks
+    )
+
+
+def from_wide_frame(df: pd.DataFrame, *, source: str) -> ReplayLog:
+    """Build a log from RouterBench's wide layout (one row per prompt, columns per model).
+
+    >>> df = pd.DataFrame({"sample_id": ["s1", "s2"], "prompt": ["a", "b"], "eval_name": "t",
+    ...                    "x": [1.0, 0.0], "x|total_cost": 0.1, "x|model_response": "",
+    ...                    "y": [0.0, 1.0], "y|total_cost": 0.3})
+    >>> log = from_wide_frame(df, source="toy.pkl")
+    >>> log.models, log.correct.tolist(), log.tasks
+    (['x', 'y'], [[1.0, 0.0], [0.0, 1.0]], ['t', 't'])
+    """
+    cols = [str(c) for c in df.columns]
+    df = df.set_axis(cols, axis=1).reset_index(drop=True)
+    priced = [c[: -len(COST_SUFFIX)] for c in cols if c.endswith(COST_SUFFIX)]
+    if not priced:
+        raise LogError(f"{source}: no '<model>{COST_SUFFIX}' columns; not a wide (RouterBench) log")
+    orphans = [c for c in priced if c not in cols]
+    if orphans:
+        raise LogError(
+            f"{source}: column '{orphans[0]}{COST_SUFFIX}' has no correctness column {orphans[0]!r}"
+        )
+    _require(df, ("prompt",), source)
+    models = [c for c in cols if c in set(priced)]
+    id_col = next((c for c in ("sample_id", "prompt_id") if c in cols), None)
+    if id_col is None:
+        ids = np.array([str(i) for i in range(len(df))], dtype=object)
+    else:
+        ids = _strings(df[id_col], id_col, source, cast=True)
+    prompts = _strings(df["prompt"], "prompt", source)
+    _no_duplicates(pd.factorize(ids)[0], source, lambda r: f"{id_col} {ids[r]!r} (a duplicated id)")
+    correct = np.column_stack(
+        [_numbers(df[c], c, source, allow_nan=True, upper=1.0) for c in models]
+    )
+    cost = np.column_stack(
+        [
+            _numbers(df[c + COST_SUFFIX], c + COST_SUFFIX, source, allow_nan=False, upper=None)
+            for c in models
+        ]
+    )
+    tasks = _tasks(df, ["eval_name", "dataset", "task"], np.arange(len(df)))
+    return _finish(source, list(ids), list(prompts), models, correct, cost, tasks)
+
+
+def _pick_file(folder: Path) -> Path:
+    if (folder / "long.parquet").exists():
+        return folder / "long.parquet"
+    found = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in _READERS)
+    if len(found) != 1:
+        what = "no supported file" if not found else f"{len(found)} candidate files"
+        raise LogError(f"{folder}: no long.parquet and {what}; pass the file path instead")
+    return found[0]
+
+
+def _read(p: Path, kind: str) -> pd.DataFrame:
+    try:
+        if kind == "parquet":
+            df = pd.read_parquet(p)
+        elif kind == "csv":
+            df = pd.read_csv(p, dtype=dict.fromkeys(_TEXT_COLUMNS, str))
+        elif kind == "pickle":
+            df = pd.read_pickle(p)
+        else:
+            lines = p.suffix.lower() != ".json"
+            try:  # dtype=False keeps ids such as "007" as written
+                df = pd.read_json(p, lines=lines, dtype=False)
+            except ValueError:
+                if lines:
+                    raise
+                df = pd.read_json(p, lines=True, dtype=False)  # .json holding JSON lines
+    except Exception as exc:  # pandas/pyarrow raise many types; none may escape raw
+        raise LogError(f"{p}: cannot read as {kind}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(df, pd.DataFrame):
+        raise LogError(f"{p}: holds a {type(df).__name__}, not a pandas DataFrame")
+    return df
+
+
+def _row(source: str, pos: int) -> str:
+    if source.lower().endswith(".csv"):
+        return f"row {pos + 1} (file line {pos + 2})"
+    return f"row {pos + 1}"
+
+
+def _fail(source: str, column: str, pos: int, what: str) -> LogError:
+    return LogError(f"{source}: column {column!r}, {_row(source, pos)}: {what}")
+
+
+def _require(df: pd.DataFrame, columns: Sequence[str], source: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        found = ", ".join(map(str, df.columns)) or "none"
+        raise LogError(
+            f"{source}: missing required column(s) {', '.join(map(repr, missing))} (found: {found})"
+        )
+    if len(df) == 0:
+        raise LogError(f"{source}: no rows")
+
+
+def _strings(s: pd.Series, column: str, source: str, *, cast: bool = False) -> np.ndarray:
+    """Non-empty strings as an object array; ``cast`` turns non-null non-strings into str."""
+    missing = s.isna().to_numpy()
+    if missing.any():
+        raise _fail(source, column, int(np.argmax(missing)), "value is missing")
+    if cast:
+        s = s.astype(str)
+    if not pd.api.types.is_string_dtype(s):
+        vals = s.to_numpy(dtype=object)
+        for i, v in enumerate(vals):  # error path only: name the first non-string
+            if not isinstance(v, str):
+                raise _fail(source, column, i, f"value {v!r} is not a string")
+        s = s.astype(str)
+    empty = (s.str.strip().str.len() == 0).to_numpy(dtype=bool)
+    if empty.any():
+        raise _fail(source, column, int(np.argmax(empty)), "value is an empty string")
+    return np.asarray(s.to_numpy(dtype=object))
+
+
+def _numbers(
+    s: pd.Series, column: str, source: str, *, allow_nan: bool, upper: float | None
+) -> np.ndarray:
+    """Finite floats in ``[0, upper]`` (NaN kept only if ``allow_nan``)."""
+    if pd.api.types.is_bool_dtype(s):
+        s = s.astype(float)
+    num = pd.to_numeric(s, errors="coerce")
+    vals = np.asarray(num.to_numpy(dtype=np.float64, na_value=np.nan))
+    nan = np.isnan(vals)
+    checks: list[tuple[np.ndarray, Callable[[int], str]]] = [
+        (nan & s.notna().to_numpy(), lambda i: f"value {s.iloc[i]!r} is not a number"),
+        (np.isinf(vals), lambda i: f"value {vals[i]} is not finite"),
+        (vals < 0, lambda i: f"value {vals[i]} is negative"),
+    ]
+    if not allow_nan:
+        checks.append((nan, lambda i: "value is missing (NaN)"))
+    if upper is not None:
+        checks.append((vals > upper, lambda i: f"value {vals[i]} is outside [0, {upper:g}]"))
+    for bad, what in checks:
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise _fail(source, column, i, what(i))
+    return vals
+
+
+def _no_duplicates(keys: np.ndarray, source: str, describe: Callable[[int], str]) -> None:
+    dup = pd.Series(keys).duplicated().to_numpy()
+    if dup.any():
+        j = int(np.argmax(dup))
+        i = int(np.argmax(keys == keys[j]))
+        raise LogError(f"{source}: {_row(source, i)} and {_row(source, j)} repeat {describe(j)}")
+
+
+def _tasks(df: pd.DataFrame, candidates: Sequence[str], rows: np.ndarray) -> list[str]:
+    col = next((c for c in candidates if c in df.columns), None)
+    if col is None:
+        return [""] * len(rows)
+    return [str(t) for t in df[col].iloc[rows].fillna("").astype(str)]
+
+
+def _finish(
+    source: str,
+    ids: list[str],
+    prompts: list[str],
+    models: list[str],
+    correct: np.ndarray,
+    cost: np.ndarray,
+    tasks: list[str],
+) -> ReplayLog:
+    name = Path(source).stem
+    if name in ("long", "wide") and Path(source).parent.name:
+        name = Path(source).parent.name
+    keep = ~np.isnan(correct).any(axis=1)
+    n, dropped = len(ids), int((~keep).sum())
+    if not keep.any():
+        raise LogError(
+            f"{source}: all {n} prompts lack some model's outcome (NaN or missing "
+            f"row); nothing is left to replay"
+        )
+    log = ReplayLog(name, ids, prompts, models, correct, cost, tasks)
+    if dropped:
+        logger.info("%s: dropped %d of %d prompts lacking some model's outcome", name, dropped, n)
+        log = replace(log.subset(keep), dropped=dropped)
+    return log
