@@ -1,0 +1,222 @@
+"""Run policies × seeds on one log and gather the numbers a report shows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from agent.logs import ReplayLog
+from policies import Policy, make_policy
+from simulator.channel import FeedbackChannel
+from simulator.fast import replay_fast, supports
+from simulator.metrics import apgr, audc, qnc, regret_curves, summary, traffic_share
+from simulator.protocol import Setup, Splits, prepare
+from simulator.replay import Trace, replay
+from simulator.scenario import Event
+
+CURVE_POINTS = 200
+#: Policies that learn nothing per cell, so a leaf level would be dead weight.
+NO_LEAVES = frozenset({"static", "best-fixed", "random", "river-egreedy", "river-ts"})
+TRAFFIC_BINS = 20
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One comparison: which policies, on what protocol, with what feedback and events."""
+
+    policies: Sequence[str] = ("static", "default")
+    lam: float = 0.1
+    steps: int = 20_000
+    seeds: int = 5
+    clusters: int = 16
+    n_leaves: int = 256
+    channel: FeedbackChannel = field(default_factory=FeedbackChannel)
+    events: Sequence[Event] = ()
+    budget: float | None = None
+    splits: Splits = field(default_factory=Splits)
+    policy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def setups(log: ReplayLog, embeddings: np.ndarray, exp: Experiment) -> list[Setup]:
+    """One prepared protocol per seed (splits, clusters, leaves, profiles)."""
+    return [
+        prepare(
+            log,
+            embeddings,
+            k=exp.clusters,
+            seed=seed,
+            splits=exp.splits,
+            n_leaves=exp.n_leaves,
+        )
+        for seed in range(exp.seeds)
+    ]
+
+
+def make_for(setup: Setup, exp: Experiment, name: str, lam: float) -> Policy:
+    """The named policy with the experiment's parameters, seeded by the setup."""
+    params: dict[str, Any] = {"seed": setup.seed, "lam": lam}
+    if name not in NO_LEAVES:
+        params["n_leaves"] = setup.n_leaves
+    params.update(exp.policy_params.get(name, {}))
+    return make_policy(name, **params)
+
+
+def run_policy(
+    setup: Setup,
+    exp: Experiment,
+    name: str,
+    *,
+    lam: float | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Trace:
+    """Replay one named policy on one seed's setup with the sequential engine."""
+    lam = exp.lam if lam is None else lam
+    return replay(
+        setup,
+        make_for(setup, exp, name, lam),
+        name=name,
+        steps=exp.steps,
+        lam=lam,
+        channel=exp.channel,
+        events=exp.events,
+        budget=exp.budget,
+        progress=progress,
+    )
+
+
+def run_seeds(
+    setups_: Sequence[Setup],
+    exp: Experiment,
+    name: str,
+    *,
+    lams: Sequence[float] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[Trace]:
+    """Replay a policy on every setup (one λ each; default the experiment's).
+
+    Takes the compiled engine when the policy allows it, else the Python engine.
+    ``progress(n)`` receives the steps done so far, over all setups.
+    """
+    lams = list(lams) if lams is not None else [exp.lam] * len(setups_)
+    traces = []
+    for i, (setup, lam) in enumerate(zip(setups_, lams, strict=True)):
+        base = i * exp.steps
+
+        def tick(n: int, base: int = base) -> None:
+            if progress is not None:
+                progress(base + n)
+
+        policy = make_for(setup, exp, name, lam)
+        if supports(policy, exp.channel, exp.events):
+            trace = replay_fast(
+                setup,
+                policy,
+                name=name,
+                steps=exp.steps,
+                lam=lam,
+                channel=exp.channel,
+                budget=exp.budget,
+                progress=tick,
+            )
+        else:
+            trace = run_policy(setup, exp, name, lam=lam, progress=tick)
+        traces.append(trace)
+        if trace.interrupted:
+            break
+    return traces
+
+
+def _downsample(curve: np.ndarray, points: int = CURVE_POINTS) -> tuple[list[int], list[float]]:
+    idx = np.unique(np.linspace(0, curve.size - 1, min(points, curve.size)).astype(int))
+    return (idx + 1).tolist(), curve[idx].tolist()
+
+
+def aggregate(traces: list[Trace], k: int) -> dict[str, Any]:
+    """Mean (and spread) over seeds of one policy's traces."""
+    sums = [summary(tr, k) for tr in traces]
+    steps = min(tr.steps for tr in traces)
+    curves = [regret_curves(tr, k) for tr in traces]
+    regret_curve: dict[str, Any] = {}
+    for key in ("best_fixed", "cluster_oracle", "prompt_oracle"):
+        mean = np.mean([c[key][:steps] for c in curves], axis=0)
+        regret_curve["t"], regret_curve[key] = _downsample(mean)
+    share = np.mean([traffic_share(tr, TRAFFIC_BINS) for tr in traces], axis=0)
+    edges = np.linspace(0, steps, TRAFFIC_BINS + 1)
+    models = traces[0].models
+    return {
+        "mean_accuracy": float(np.mean([s["mean_accuracy"] for s in sums])),
+        "mean_cost_usd": float(np.mean([s["mean_cost_usd"] for s in sums])),
+        "mean_utility": float(np.mean([s["mean_utility"] for s in sums])),
+        "regret": {
+            key: float(np.mean([s[f"regret_{key}"] for s in sums]))
+            for key in ("best_fixed", "cluster_oracle", "prompt_oracle")
+        },
+        "regret_std": {
+            key: float(np.std([s[f"regret_{key}"] for s in sums]))
+            for key in ("best_fixed", "cluster_oracle", "prompt_oracle")
+        },
+        "regret_by_seed": {
+            key: [s[f"regret_{key}"] for s in sums]
+            for key in ("best_fixed", "cluster_oracle", "prompt_oracle")
+        },
+        "regret_curve": regret_curve,
+        "traffic": {
+            "t": ((edges[1:] + edges[:-1]) / 2).tolist(),
+            "share": {m: share[:, j].tolist() for j, m in enumerate(models)},
+        },
+        "feedback": int(np.mean([tr.feedback for tr in traces])),
+        "interrupted": any(tr.interrupted for tr in traces),
+    }
+
+
+def single_models(setups_: list[Setup]) -> list[dict[str, Any]]:
+    """Each model's accuracy and mean cost on the replay pools, averaged over seeds."""
+    log = setups_[0].log
+    acc = np.mean([log.correct[s.pool_idx].mean(axis=0) for s in setups_], axis=0)
+    cost = np.mean([log.cost[s.pool_idx].mean(axis=0) for s in setups_], axis=0)
+    return [
+        {"name": m, "accuracy": float(acc[j]), "mean_cost_usd": float(cost[j])}
+        for j, m in enumerate(log.models)
+    ]
+
+
+def deferral_curve(
+    setups_: list[Setup],
+    exp: Experiment,
+    policy: str,
+    lambdas: Sequence[float],
+    progress: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Sweep λ; each point is (mean cost / c_max, mean accuracy) over seeds."""
+    c_max = setups_[0].c_max
+    points = []
+    for lam in lambdas:
+        traces = [run_policy(s, exp, policy, lam=lam) for s in setups_]
+        rows = [np.arange(tr.steps) for tr in traces]
+        cost = np.mean([tr.costs[r, tr.chosen].mean() for tr, r in zip(traces, rows, strict=True)])
+        acc = np.mean(
+            [tr.outcomes[r, tr.chosen].mean() for tr, r in zip(traces, rows, strict=True)]
+        )
+        points.append({"lambda": float(lam), "cost": float(cost / c_max), "accuracy": float(acc)})
+        if progress is not None:
+            progress()
+    models = single_models(setups_)
+    best = max(models, key=lambda m: m["accuracy"])
+    cheapest = min(models, key=lambda m: m["mean_cost_usd"])
+    costs = [p["cost"] for p in points]
+    accs = [p["accuracy"] for p in points]
+    return {
+        "policy": policy,
+        "dataset": setups_[0].log.name,
+        "points": points,
+        "audc": audc(costs, accs),
+        "qnc": qnc(costs, accs, best["accuracy"], best["mean_cost_usd"] / c_max),
+        "apgr": apgr(costs, accs, cheapest["accuracy"], best["accuracy"]),
+        "models": [
+            {"name": m["name"], "accuracy": m["accuracy"], "cost": m["mean_cost_usd"] / c_max}
+            for m in models
+        ],
+    }

@@ -1,0 +1,147 @@
+"""The replay flags shared by ``simulate`` and ``sweep``, and turning them into an Experiment."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from agent.logs import ReplayLog
+from policies import POLICY_NAMES
+from simulator.channel import FeedbackChannel
+from simulator.data import EMBEDDERS, load_dataset, make_embedder
+from simulator.experiment import Experiment
+from simulator.scenario import Arrival, Drift, Event, PriceChange, load_scenario, parse_at
+
+
+def add_replay_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        metavar="PATH",
+        help="replay log (long format: parquet/csv/jsonl; or RouterBench wide .pkl); "
+        "default: the project's generated log",
+    )
+    p.add_argument("--steps", type=int, default=20_000, help="requests per replay (20000)")
+    p.add_argument("--seeds", type=int, default=5, help="seeds, each with its own split (5)")
+    p.add_argument("--clusters", type=int, default=16, help="K-means clusters K (16)")
+    p.add_argument(
+        "--leaves",
+        type=int,
+        default=256,
+        help="finer cells the online policies also learn on; 0 turns them off (256)",
+    )
+    p.add_argument(
+        "--feedback-rate", type=float, default=1.0, help="share of requests with feedback"
+    )
+    p.add_argument("--feedback", choices=("label", "score", "thumbs"), default="label")
+    p.add_argument(
+        "--thumbs",
+        default="0.8,0.3",
+        metavar="A,B",
+        help="P(up|correct),P(up|wrong) for --feedback thumbs (0.8,0.3)",
+    )
+    p.add_argument("--delay", type=int, default=0, help="feedback arrives D requests later")
+    p.add_argument("--random-delay", action="store_true", help="delay uniform on 0..2D instead")
+    p.add_argument(
+        "--arrive",
+        action="append",
+        default=[],
+        metavar="MODEL@STEP",
+        help="hold MODEL out of the pool until STEP (repeatable)",
+    )
+    p.add_argument(
+        "--drift",
+        action="append",
+        default=[],
+        metavar="MODEL@STEP[=LIKE]",
+        help="from STEP, MODEL answers like LIKE (default: the worst model)",
+    )
+    p.add_argument(
+        "--price",
+        action="append",
+        default=[],
+        metavar="MODEL@STEP=USD",
+        help="from STEP, MODEL costs USD per answer",
+    )
+    p.add_argument("--scenario", metavar="FILE", help="JSON list of scenario events")
+    p.add_argument(
+        "--budget",
+        type=float,
+        metavar="USD",
+        help="target mean cost per request; λ is then paced online",
+    )
+    p.add_argument("--embedder", choices=EMBEDDERS, default="minilm")
+    p.add_argument("--cache-dir", metavar="DIR", help="embedding cache (default ~/.cache)")
+    p.add_argument("--out", metavar="DIR", help="report folder (default runs/DATASET)")
+
+
+def _events(args: argparse.Namespace) -> list[Event]:
+    events: list[Event] = list(load_scenario(args.scenario)) if args.scenario else []
+    for text in args.arrive:
+        model, step, _ = parse_at(text, "--arrive")
+        events.append(Arrival(model, step))
+    for text in args.drift:
+        model, step, like = parse_at(text, "--drift")
+        events.append(Drift(model, step, like))
+    for text in args.price:
+        model, step, value = parse_at(text, "--price")
+        try:
+            events.append(PriceChange(model, step, float(value or "")))
+        except ValueError:
+            raise ValueError(f"--price expects MODEL@STEP=USD, got {text!r}") from None
+    return events
+
+
+def _thumbs(text: str) -> tuple[float, float]:
+    try:
+        a, b = (float(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"--thumbs expects A,B such as 0.8,0.3, got {text!r}") from None
+    return a, b
+
+
+def experiment_from_args(
+    args: argparse.Namespace, *, policies: Sequence[str], lam: float
+) -> tuple[ReplayLog, np.ndarray, Experiment, Path]:
+    """Validate the flags, load and embed the data, and build the Experiment."""
+    for name in policies:
+        if name not in POLICY_NAMES:
+            raise ValueError(f"unknown policy {name!r}; choose from {', '.join(POLICY_NAMES)}")
+    for flag, value, low in (
+        ("--steps", args.steps, 1),
+        ("--seeds", args.seeds, 1),
+        ("--clusters", args.clusters, 1),
+        ("--leaves", args.leaves, 0),
+    ):
+        if value < low:
+            raise ValueError(f"{flag} must be >= {low}, got {value}")
+    if args.budget is not None and not args.budget > 0:
+        raise ValueError(f"--budget must be > 0 USD, got {args.budget}")
+    if lam < 0:
+        raise ValueError(f"--lam must be >= 0, got {lam}")
+    channel = FeedbackChannel(
+        rate=args.feedback_rate,
+        kind=args.feedback,
+        thumbs=_thumbs(args.thumbs),
+        delay=args.delay,
+        random_delay=args.random_delay,
+    )
+    events = _events(args)
+    params = {"thumbs": channel.thumbs}
+    exp = Experiment(
+        policies=tuple(policies),
+        lam=lam,
+        steps=args.steps,
+        seeds=args.seeds,
+        clusters=args.clusters,
+        n_leaves=args.leaves,
+        channel=channel,
+        events=tuple(events),
+        budget=args.budget,
+        policy_params=dict.fromkeys(policies, params),
+    )
+    log, embeddings = load_dataset(args.data, make_embedder(args.embedder, cache=args.cache_dir))
+    out = Path(args.out) if args.out else Path("runs") / log.name
+    return log, embeddings, exp, out
