@@ -197,6 +197,27 @@ class Policy(ABC):
             raise ValueError("eligible must be a bool mask over the pool with at least one True")
         return self.lam if lam is None else float(lam)
 
+    def choice_probabilities(
+        self,
+        context: Context,
+        *,
+        eligible: np.ndarray | None = None,
+        lam: float | None = None,
+        samples: int = 512,
+    ) -> np.ndarray:
+        """P(each model is chosen) for ``context`` under the current state, without choosing.
+
+        Exact for the deterministic rules (one-hot) and for random; Monte Carlo over
+        ``samples`` posterior draws for Thompson sampling. Off-policy estimators need it.
+        """
+        lam = self._check_request(context, eligible, lam)
+        scores = self._estimate(context) - (lam / self._cost_scale) * self._cost
+        if eligible is not None:
+            scores = np.where(eligible, scores, -np.inf)
+        probs = np.zeros(scores.size)
+        probs[int(np.argmax(scores))] = 1.0
+        return probs
+
     @abstractmethod
     def _estimate(self, context: Context) -> np.ndarray:
         """Each model's estimated (or sampled) correctness for the context."""

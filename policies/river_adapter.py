@@ -63,6 +63,16 @@ class RiverBandit(Policy):
         j = self._names.index(self._bandit(context).pull(arms))
         return Decision(self._names[j], j, scores, None, context, self._last_lam)
 
+    def choice_probabilities(
+        self,
+        context: Context,
+        *,
+        eligible: np.ndarray | None = None,
+        lam: float | None = None,
+        samples: int = 512,
+    ) -> np.ndarray:
+        raise NotImplementedError("river's bandits do not expose their choice probabilities")
+
     def _estimate(self, context: Context) -> np.ndarray:
         """river's current reward estimate per model (utility in [0, 1] units)."""
         rewards = self._bandit(context)._rewards

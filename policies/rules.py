@@ -12,13 +12,14 @@ Each is one :meth:`Policy._estimate` hook over the shared Beta posterior.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from scipy.special import betaincinv
 
 from policies.base import Policy
-from policies.context import Context
+from policies.context import Context, Decision
 
 __all__ = ["BayesUCB", "BestFixed", "Greedy", "RandomPolicy", "StaticUniRoute", "Thompson"]
 
@@ -30,9 +31,23 @@ class Thompson(Policy):
     sampling, below 1 tempers exploration (large pools over-explore), 0 is greedy.
     """
 
-    def __init__(self, *, explore: float = 1.0, **kwargs: Any) -> None:
+    def __init__(self, *, explore: float = 1.0, propensity_samples: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.explore = explore
+        self.propensity_samples = propensity_samples
+
+    def select(
+        self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None
+    ) -> Decision:
+        """As :meth:`Policy.select`; with ``propensity_samples > 0`` the decision also carries
+        a Monte Carlo estimate of the probability it had of choosing its model."""
+        decision = super().select(context, eligible=eligible, lam=lam)
+        if self.propensity_samples <= 0:
+            return decision
+        probs = self.choice_probabilities(
+            context, eligible=eligible, lam=decision.lam, samples=self.propensity_samples
+        )
+        return replace(decision, propensity=float(probs[decision.index]))
 
     def _estimate(self, context: Context) -> np.ndarray:
         a, b = self._post.params(context)
@@ -41,6 +56,31 @@ class Thompson(Policy):
             return draw
         mean = a / (a + b)
         return mean + self.explore * (draw - mean)
+
+    def choice_probabilities(
+        self,
+        context: Context,
+        *,
+        eligible: np.ndarray | None = None,
+        lam: float | None = None,
+        samples: int = 512,
+    ) -> np.ndarray:
+        lam = self._check_request(context, eligible, lam)
+        a, b = self._post.params(context)
+        # A generator of its own, so estimating never shifts the decisions' random stream.
+        rng = np.random.default_rng([self.seed or 0, self._t, 0x9E37])
+        draws = rng.beta(a, b, size=(samples, a.size))
+        mean = a / (a + b)
+        scores = mean + self.explore * (draws - mean) - (lam / self._cost_scale) * self._cost
+        if eligible is not None:
+            scores = np.where(eligible, scores, -np.inf)
+        counts = np.bincount(np.argmax(scores, axis=1), minlength=a.size)
+        # Never report exactly 0 for an eligible model: Thompson can always pick it.
+        floor = 0.5 / samples
+        probs = np.maximum(counts / samples, floor)
+        if eligible is not None:
+            probs = np.where(eligible, probs, 0.0)
+        return probs / probs.sum()
 
 
 class BayesUCB(Policy):
@@ -95,6 +135,18 @@ class RandomPolicy(Policy):
 
     def _estimate(self, context: Context) -> np.ndarray:
         return np.zeros(len(self._names))
+
+    def choice_probabilities(
+        self,
+        context: Context,
+        *,
+        eligible: np.ndarray | None = None,
+        lam: float | None = None,
+        samples: int = 512,
+    ) -> np.ndarray:
+        self._check_request(context, eligible, lam)
+        ok = np.ones(len(self._names), dtype=bool) if eligible is None else eligible
+        return ok / ok.sum()
 
     def _choose(self, scores: np.ndarray) -> tuple[int, float | None]:
         ok = np.flatnonzero(np.isfinite(scores))

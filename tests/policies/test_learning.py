@@ -145,3 +145,25 @@ def test_pacer_converges_to_a_reachable_target() -> None:
         spent.append(costs[j])
         pacer.observe(costs[j])
     assert np.mean(spent[2000:]) == pytest.approx(0.4, rel=0.02)
+
+
+def test_thompson_propensities_match_choice_frequencies() -> None:
+    policy = make_policy("thompson", seed=0, propensity_samples=2000)
+    policy.warm_start(
+        [flat("a", 0.7, 0.001, n=6), flat("b", 0.65, 0.001, n=6), flat("c", 0.2, 0.001)]
+    )
+    ctx = Context.hard(0, k=K)
+    probs = policy.choice_probabilities(ctx, samples=4000)
+    picks = np.bincount([policy.select(ctx).index for _ in range(4000)], minlength=3) / 4000
+    assert np.allclose(probs, picks, atol=0.03)
+    d = policy.select(ctx)
+    assert d.propensity == pytest.approx(probs[d.index], abs=0.03)
+    assert (
+        make_policy("random")
+        .warm_start([flat("a", 0.5, 1.0), flat("b", 0.5, 1.0)])
+        .select(ctx)
+        .propensity
+        == 0.5
+    )
+    greedy = make_policy("greedy").warm_start([flat("a", 0.7, 0.001), flat("b", 0.6, 0.001)])
+    assert greedy.choice_probabilities(ctx).tolist() == [1.0, 0.0]
