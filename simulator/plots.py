@@ -1,0 +1,306 @@
+"""The report's figures as inline PNGs (regret over time, the deferral plane, traffic share)
+and the number formats the page and the captions share.
+
+matplotlib is imported inside the functions (nothing heavy at import time) and used only
+through ``Figure`` + ``FigureCanvasAgg``, never pyplot's global state.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+REGRET_KEYS = ("cluster_oracle", "prompt_oracle", "best_fixed")
+MAX_TRAFFIC_PANELS = 8
+DPI = 100
+DASH = "—"
+
+
+def finite(x: Any) -> float | None:
+    """``x`` as a finite float, else None (covers None, NaN, inf and non-numbers)."""
+    ok = isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+    return float(x) if ok else None
+
+
+def fmt_rate(x: Any) -> str:
+    """A rate such as accuracy or utility, 3 decimals; missing or non-finite as a dash."""
+    v = finite(x)
+    return DASH if v is None else f"{v:.3f}"
+
+
+def fmt_usd(x: Any) -> str:
+    """Dollars with 3 significant digits; scientific when tiny.
+
+    >>> fmt_usd(0.0011), fmt_usd(0.5), fmt_usd(12.345), fmt_usd(3e-7), fmt_usd(None)
+    ('$0.00110', '$0.500', '$12.35', '$3.00e-07', '—')
+    """
+    v = finite(x)
+    if v is None:
+        return DASH
+    if v == 0 or abs(v) >= 1:
+        return f"${v:,.2f}"
+    if abs(v) < 1e-5:
+        return f"${v:.2e}"
+    return f"${v:.{2 - math.floor(math.log10(abs(v)))}f}"
+
+
+def fmt_regret(mean: Any, std: Any = None) -> str:
+    """Cumulative regret, 0 decimals, with ``± std`` when known."""
+    m, s = finite(mean), finite(std)
+    return DASH if m is None else f"{m:,.0f}" + ("" if s is None else f" ± {s:,.0f}")
+
+
+def c_max_of(report: Mapping[str, Any]) -> float | None:
+    """The cost unit: ``report["c_max"]``, else the largest mean model cost."""
+    c = finite(report.get("c_max"))
+    if c is None or c <= 0:
+        costs = [finite(m.get("mean_cost_usd")) for m in report.get("models") or []]
+        c = max((x for x in costs if x is not None), default=None)
+    return c if c else None
+
+
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _steps(v: float, _pos: object = None) -> str:
+    """A step count for an axis tick: 20000 → '20k'.
+
+    >>> _steps(20000), _steps(2500), _steps(300)
+    ('20k', '2.5k', '300')
+    """
+    return f"{v / 1000:g}k" if abs(v) >= 1000 else f"{v:g}"
+
+
+def _style(ax: Axes, x: str, y: str, title: str = "", size: int = 9, t: bool = True) -> None:
+    """Labels, font sizes and grid; with ``t``, an x axis of steps with '20k'-style ticks."""
+    if t:
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 5, 10], integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(_steps))
+    ax.set_xlabel(x, fontsize=size)
+    ax.set_ylabel(y, fontsize=size)
+    ax.set_title(title, fontsize=size + 1)
+    ax.tick_params(labelsize=size - 1)
+    ax.grid(alpha=0.3)
+
+
+def _legend(fig: Figure, handles: list[Any], size: int = 8) -> None:
+    fig.legend(handles=handles, loc="outside right upper", fontsize=size, frameon=False)
+
+
+def _label(name: object) -> str:
+    """A data string made safe for matplotlib text: ``$`` would otherwise start mathtext."""
+    return str(name).replace("$", r"\$")
+
+
+def _floats(values: Iterable[Any]) -> list[float]:
+    """Numbers as floats, with ``None`` (a sanitised NaN from report.json) as NaN."""
+    return [math.nan if v is None else float(v) for v in values]
+
+
+def colours_for(names: Sequence[str]) -> dict[str, Any]:
+    """One qualitative colour per name (tab10, or tab20 beyond ten names)."""
+    from matplotlib import colormaps
+
+    cm = colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {name: cm(i % cm.N) for i, name in enumerate(names)}
+
+
+def regret_figure(policies: Mapping[str, Mapping[str, Any]]) -> Figure | None:
+    """Cumulative regret over t: a wide panel vs the cluster oracle, smaller ones beside it."""
+    curves = {n: c for n, p in policies.items() if "t" in (c := p.get("regret_curve") or {})}
+    keys = [k for k in REGRET_KEYS if any(k in c for c in curves.values())]
+    if not keys:
+        return None
+    colours = colours_for(list(policies))
+    fig = _figure(8.0, 3.4)
+    grid = fig.add_gridspec(1, len(keys), width_ratios=[2] + [1] * (len(keys) - 1))
+    first = None
+    for i, key in enumerate(keys):
+        ax = fig.add_subplot(grid[0, i], sharex=first)
+        first = first or ax
+        for name, c in curves.items():
+            if key in c:
+                label = _label(name) if i == 0 else None
+                ax.plot(_floats(c["t"]), _floats(c[key]), color=colours[name], lw=1.5, label=label)
+        ax.axhline(0.0, color="0.6", lw=0.8, zorder=0)
+        _style(ax, "step t", "cumulative regret" if i == 0 else "", "vs " + key.replace("_", " "))
+    _legend(fig, fig.axes[0].get_legend_handles_labels()[0])
+    return fig
+
+
+def _envelope(points: Sequence[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """Points sorted by cost with the running maximum of accuracy (non-decreasing)."""
+    xs, ys = zip(*sorted(points), strict=True)
+    return list(xs), list(accumulate(ys, max))
+
+
+def deferral_figure(
+    models: Sequence[Mapping[str, Any]],
+    operating: Mapping[str, tuple[float, float]],
+    curve: Mapping[str, Any] | None = None,
+    colours: Mapping[str, Any] | None = None,
+) -> Figure | None:
+    """The deferral plane: x = mean cost / c_max, y = accuracy; ``models`` hold ``name``, ``cost``
+    and ``accuracy``, ``operating`` maps a policy to (cost, accuracy), ``curve`` adds the sweep."""
+    pts = [
+        (float(p["cost"]), float(p["accuracy"]))
+        for p in (curve or {}).get("points") or []
+        if p.get("cost") is not None and p.get("accuracy") is not None
+    ]
+    operating = {n: xy for n, xy in operating.items() if all(map(math.isfinite, xy))}
+    if not models and not operating and not pts:
+        return None
+    colours = colours or colours_for(list(operating))
+    fig = _figure(7.0, 4.0)
+    ax = fig.add_subplot()
+    for m in models:
+        x, y = m.get("cost"), m.get("accuracy")
+        if x is not None and y is not None:
+            ax.scatter([x], [y], s=28, color="0.35", zorder=3)
+            text = _label(m.get("name", "?"))
+            ax.annotate(text, (x, y), (4, -10), textcoords="offset points", fontsize=7)
+    if pts and curve is not None:
+        xs, ys = zip(*sorted(pts), strict=True)
+        sweep = _label(f"λ sweep ({curve.get('policy', 'policy')})")
+        ax.plot(xs, ys, "o:", color="0.55", ms=3, lw=1, label=sweep)
+        ex, ey = _envelope(pts)
+        ax.plot(ex, ey, "-", color="tab:blue", lw=1.8, label="non-decreasing envelope")
+    for name, (x, y) in operating.items():
+        colour = colours.get(name, "k")
+        ax.scatter([x], [y], marker="D", s=46, c=[colour], edgecolor="w", label=_label(name))
+    ax.axvline(1.0, color="0.75", lw=0.8, ls="--", zorder=0)
+    _style(ax, "mean cost / c_max", "accuracy", t=False)
+    if handles := ax.get_legend_handles_labels()[0]:
+        _legend(fig, handles)
+    return fig
+
+
+def traffic_figure(
+    policies: Mapping[str, Mapping[str, Any]], model_order: Sequence[str] = ()
+) -> tuple[Figure | None, int]:
+    """Stacked traffic share per model over time, one panel per policy (at most 8), and how
+    many policies it shows."""
+    shown = [(n, t) for n, p in policies.items() if (t := p.get("traffic") or {}).get("share")]
+    shown = shown[:MAX_TRAFFIC_PANELS]
+    if not shown:
+        return None, 0
+    in_use = [m for _, t in shown for m in t["share"]]
+    names = [m for m in dict.fromkeys([*model_order, *in_use]) if m in set(in_use)]
+    colours = colours_for(names)
+    rows = math.ceil(len(shown) / 4)
+    cols = math.ceil(len(shown) / rows)  # balanced: 5 panels as 3 + 2, not 4 + 1
+    fig = _figure(8.0, 0.8 + 1.9 * rows)
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(shown):
+            ax.set_visible(False)
+            continue
+        name, traffic = shown[i]
+        share = traffic["share"]
+        used = [m for m in names if m in share]
+        t = _floats(traffic.get("t") or range(len(share[used[0]])))
+        ys = [[0.0 if math.isnan(v) else v for v in _floats(share[m])] for m in used]
+        ax.stackplot(t, ys, colors=[colours[m] for m in used], linewidth=0)
+        ax.set_ylim(0, 1)
+        bottom = i + cols >= len(shown)  # lowest panel of its column: show the t axis
+        ax.tick_params(labelbottom=bottom)
+        _style(ax, "step t" if bottom else "", "share" if i % cols == 0 else "", _label(name), 8)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=colours[m], label=_label(m)) for m in names]
+    _legend(fig, handles, 7)
+    return fig, len(shown)
+
+
+def figure_html(fig: Figure, alt: str, caption: str) -> str:
+    """A ``<figure>`` with the PNG inline; ``alt`` and ``caption`` are plain text (escaped)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    src = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return (
+        f'<figure><img src="{src}" alt="{html.escape(alt)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _curve_caption(curve: Mapping[str, Any]) -> str:
+    q = curve.get("qnc")
+    qnc = fmt_rate(q) if isinstance(q, int | float) and math.isfinite(q) else "never reached"
+    return (
+        f" Dotted: the λ sweep of {curve.get('policy', 'the policy')}; solid: its non-decreasing"
+        f" envelope, whose area over cost in [0, 1] is AUDC. AUDC {fmt_rate(curve.get('audc'))},"
+        f" QNC {qnc}, APGR {fmt_rate(curve.get('apgr'))}."
+    )
+
+
+def report_figures(report: Mapping[str, Any], curve: Mapping[str, Any] | None = None) -> list[str]:
+    """The report page's plots, each an HTML ``<figure>``; those without data are left out."""
+    pols: Mapping[str, Mapping[str, Any]] = report.get("policies") or {}
+    names = ", ".join(map(str, pols))
+    out: list[str] = []
+
+    def add(fig: Figure | None, alt: str, caption: str) -> None:
+        if fig is not None:
+            out.append(figure_html(fig, alt, caption))
+
+    seeds = f", mean over {report['seeds']} seeds" if report.get("seeds") else ""
+    add(
+        regret_figure(pols),
+        f"Line charts of cumulative regret over time for {names}.",
+        f"Cumulative regret over t{seeds}. Left: vs the cluster oracle (what learning loses; it "
+        "should flatten). Middle: vs the prompt oracle (the physical limit). Right: vs the best "
+        "fixed model in hindsight (below 0: routing beats every single model).",
+    )
+    c_max = c_max_of(report) or math.nan
+    models = [
+        {"name": m.get("name"), "accuracy": m.get("accuracy"), "cost": m["mean_cost_usd"] / c_max}
+        for m in report.get("models") or []
+        if isinstance(m.get("mean_cost_usd"), int | float) and math.isfinite(c_max)
+    ] or list((curve or {}).get("models") or [])
+    operating = {
+        n: (float(p["mean_cost_usd"]) / c_max, float(p["mean_accuracy"]))
+        for n, p in pols.items()
+        if p.get("mean_cost_usd") is not None and p.get("mean_accuracy") is not None
+    }
+    lam = f" at λ={report['lambda']}" if report.get("lambda") is not None else ""
+    add(
+        deferral_figure(models, operating, curve, colours_for(list(pols))),
+        f"Scatter of accuracy against mean cost / c_max per single model and policy ({names}).",
+        f"Deferral plane: accuracy vs mean cost / c_max (c_max = {fmt_usd(c_max)}). Grey dots: "
+        f"single models; diamonds: each policy's operating point{lam}."
+        + (_curve_caption(curve) if curve else ""),
+    )
+    fig, n = traffic_figure(pols, [str(m.get("name")) for m in report.get("models") or []])
+    more = f" Showing the first {n} of {len(pols)} policies." if n < len(pols) else ""
+    add(
+        fig,
+        f"Stacked area charts of each model's share of traffic over time, per policy ({names}).",
+        "Traffic share: the fraction of requests routed to each model over time, one panel per "
+        f"policy, colours consistent across panels.{more}",
+    )
+    return out
+
+
+def curve_figures(curve: Mapping[str, Any]) -> list[str]:
+    """The sweep page's deferral plot as an HTML ``<figure>`` (empty if nothing to draw)."""
+    fig = deferral_figure(list(curve.get("models") or []), {}, curve)
+    alt = f"Deferral curve of {curve.get('policy', 'the policy')}: accuracy against mean cost."
+    caption = "Deferral plane: accuracy vs mean cost / c_max. Grey dots: single models."
+    return [] if fig is None else [figure_html(fig, alt, caption + _curve_caption(curve))]
