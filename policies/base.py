@@ -105,6 +105,8 @@ class Policy(ABC):
         )
         self._rng = np.random.default_rng(self.seed)
         self._t = 0
+        self._decided = 0
+        self._evidence = 0.0
         self._guard = DriftGuard(delta=self.drift) if self.drift else None
         return self
 
@@ -181,7 +183,16 @@ class Policy(ABC):
         if eligible is not None:
             scores = np.where(eligible, scores, -np.inf)
         j, propensity = self._choose(scores)
+        self._decided += 1
         return Decision(self._names[j], j, scores, propensity, context, lam)
+
+    @property
+    def information_rate(self) -> float:
+        """Evidence gained per decision so far, in labels (1 = a label on every request).
+
+        Starts at 1 (20 pseudo-decisions), falls with sparse or weak (thumbs) feedback.
+        """
+        return (self._evidence + 20.0) / (self._decided + 20.0)
 
     def _check_request(
         self, context: Context, eligible: np.ndarray | None, lam: float | None
@@ -241,15 +252,28 @@ class Policy(ABC):
         j = self.index(model)
         validate_feedback(value, kind, weight)
         self._t += 1
+        if self._guard is not None:
+            self._watch(context, j, float(value), kind)
         if self.learns:
-            self._post.observe(context, j, float(value), kind=kind, weight=weight)
+            self._evidence += self._post.observe(context, j, float(value), kind=kind, weight=weight)
         self._after_update(context, j, float(value), kind)
 
-    def _after_update(self, context: Context, arm: int, value: float, kind: str) -> None:
-        """Hook for extra learning after a posterior update; the base runs the drift guard."""
-        if self._guard is not None:
-            k = context.cluster if context.cluster >= 0 else int(np.argmax(context.weights))
-            self._guard.observe(self._post, self._t, k, arm, self._names[arm], value)
+    def _watch(self, context: Context, arm: int, value: float, kind: str) -> None:
+        """Feed the drift guard this outcome's surprise: value minus what the posterior expected.
+
+        Watching residuals rather than raw outcomes keeps the stream stationary while the policy
+        shifts which prompts of a cluster a model gets; only a change in the model shows.
+        """
+        assert self._guard is not None
+        expected = float(self._post.mean(context)[arm])
+        if kind == "thumbs":
+            noise = self._post.noise
+            expected = noise.b + (noise.a - noise.b) * expected
+        k = context.cluster if context.cluster >= 0 else int(np.argmax(context.weights))
+        self._guard.observe(self._post, self._t, k, arm, self._names[arm], value - expected)
+
+    def _after_update(self, context: Context, arm: int, value: float, kind: str) -> None:  # noqa: B027
+        """Hook for extra learning after a posterior update (the river baselines use it)."""
 
     @property
     def drift_alarms(self) -> list[tuple[int, str, int]]:
@@ -273,6 +297,8 @@ class Policy(ABC):
             "posterior": self._post.to_state(),
             "rng": self._rng.bit_generator.state,
             "t": self._t,
+            "decided": self._decided,
+            "evidence": self._evidence,
             "guard": self._guard.to_state() if self._guard is not None else None,
             "extra": self._extra_state(),
         }
@@ -303,6 +329,8 @@ class Policy(ABC):
         policy._rng = np.random.default_rng()
         policy._rng.bit_generator.state = state["rng"]
         policy._t = int(state["t"])
+        policy._decided = int(state["decided"])
+        policy._evidence = float(state["evidence"])
         policy._guard = None
         if state["guard"] is not None:
             policy._guard = DriftGuard(delta=policy.drift or 0.002)

@@ -1,4 +1,5 @@
-"""Drift guard: one ADWIN detector per (cluster, model) cell on that cell's outcome stream.
+"""Drift guard: one ADWIN detector per (cluster, model) cell on that cell's surprise stream
+(each outcome minus what the posterior expected of it).
 
 When a cell's outcomes shift, only a ``keep`` share of its learned evidence stays (none by
 default: the cell falls back to its warm-start prior), so fresh outcomes decide quickly.
@@ -24,7 +25,7 @@ class DriftGuard:
     >>> rng = np.random.default_rng(0)
     >>> for t in range(600):
     ...     y = float(rng.random() < (0.9 if t < 300 else 0.2))
-    ...     post.observe(Context.hard(0, k=1), 0, y)
+    ...     _ = post.observe(Context.hard(0, k=1), 0, y)
     ...     _ = guard.observe(post, t, 0, 0, "m", y)
     >>> [(model, cluster) for _, model, cluster in guard.alarms]
     [('m', 0)]

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
 class BudgetPacer:
-    """Dual ascent on the cost constraint ``mean cost <= target``.
+    """Multiplicative dual ascent on the cost constraint ``mean cost = target``.
 
-    After each routed request, λ moves by ``rate · (cost − target) / cost_scale`` and stays
-    non-negative: spending above target raises the price of cost, spending below lowers it.
-    The step shrinks as 1/√t toward ``min_rate`` so λ settles instead of oscillating.
+    After each routed request, ``λ ← λ · exp(rate · (cost − target) / cost_scale)``: spending
+    above target raises the price of cost, spending below lowers it. Working in log λ makes the
+    step scale-free, so λ reaches the right order of magnitude within a few hundred requests
+    whatever it starts from, and the realised mean cost then tracks the target closely. λ stays
+    within [``lam_min``, ``lam_max``]; a target the pool cannot reach (above what it spends at
+    λ = ``lam_min``) is simply not binding.
 
-    >>> pacer = BudgetPacer(target=1.0, cost_scale=2.0, lam=0.0)
+    >>> pacer = BudgetPacer(target=1.0, cost_scale=2.0, start_lam=0.1)
     >>> for _ in range(3):
     ...     _ = pacer.observe(2.0)
-    >>> round(pacer.lam, 3) > 0
-    True
+    >>> pacer.lam > 0.1, pacer.mean_cost
+    (True, 2.0)
     """
 
     def __init__(
@@ -24,34 +28,50 @@ class BudgetPacer:
         target: float,
         *,
         cost_scale: float,
-        lam: float = 0.1,
-        rate: float = 0.5,
-        min_rate: float = 0.02,
+        start_lam: float = 0.1,
+        rate: float = 0.1,
+        lam_min: float = 1e-4,
+        lam_max: float = 1e3,
     ) -> None:
         if not target > 0 or not cost_scale > 0:
             raise ValueError("budget target and cost scale must be > 0")
         self.target = target
         self.cost_scale = cost_scale
-        self.lam = lam
+        self.start_lam = start_lam
         self.rate = rate
-        self.min_rate = min_rate
+        self.lam_min = lam_min
+        self.lam_max = lam_max
         self._t = 0
         self._spent = 0.0
+        self._lam = min(max(start_lam, lam_min), lam_max)
 
     @property
     def mean_cost(self) -> float:
         return self._spent / self._t if self._t else 0.0
 
+    @property
+    def lam(self) -> float:
+        """The λ to use for the next request."""
+        return self._lam
+
     def observe(self, cost: float) -> float:
         """Record one request's cost; return the λ for the next request."""
         self._t += 1
         self._spent += cost
-        step = max(self.rate / self._t**0.5, self.min_rate)
-        self.lam = max(0.0, self.lam + step * (cost - self.target) / self.cost_scale)
-        return self.lam
+        self._lam = pace(
+            self._lam, cost, self.target, self.cost_scale, self.rate, self.lam_min, self.lam_max
+        )
+        return self._lam
 
     def to_state(self) -> dict[str, Any]:
-        return {"lam": self.lam, "t": self._t, "spent": self._spent}
+        return {"lam": self._lam, "t": self._t, "spent": self._spent}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.lam, self._t, self._spent = state["lam"], state["t"], state["spent"]
+        self._lam, self._t, self._spent = state["lam"], state["t"], state["spent"]
+
+
+def pace(
+    lam: float, cost: float, target: float, scale: float, rate: float, low: float, high: float
+) -> float:
+    """One multiplicative dual step (shared by the compiled replay kernel)."""
+    return min(max(lam * math.exp(rate * (cost - target) / scale), low), high)

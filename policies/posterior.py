@@ -11,6 +11,7 @@ from policies.thumbs import ThumbsNoise
 
 KINDS = ("label", "score", "thumbs")
 _EPS = 1e-9
+_LEAF_FLOOR = 1e-3
 
 
 def thumbs_step(alpha: Any, beta: Any, c0: Any, c1: Any) -> tuple[Any, Any]:
@@ -45,6 +46,7 @@ class BetaPosterior:
     >>> post = BetaPosterior(np.ones((2, 3)), np.ones((2, 3)))
     >>> ctx = Context.hard(0, k=2)
     >>> post.observe(ctx, 1, 1.0, kind="label")
+    1.0
     >>> post.alpha.tolist()
     [[1.0, 2.0, 1.0], [1.0, 1.0, 1.0]]
     >>> post.mean(ctx).round(3).tolist()
@@ -97,7 +99,12 @@ class BetaPosterior:
             return a, b
         n = a + b
         shrink = np.minimum(n, self.leaf_strength) / n
-        return a * shrink + self.leaf_s[ctx.leaf], b * shrink + self.leaf_f[ctx.leaf]
+        # A thumb's moment-matched update can lower α (or β) a little, so a leaf's evidence may
+        # be negative in one count; the sum never drops below a sliver.
+        return (
+            np.maximum(a * shrink + self.leaf_s[ctx.leaf], _LEAF_FLOOR),
+            np.maximum(b * shrink + self.leaf_f[ctx.leaf], _LEAF_FLOOR),
+        )
 
     def mean(self, ctx: Context) -> np.ndarray:
         a, b = self.params(ctx)
@@ -119,10 +126,11 @@ class BetaPosterior:
 
     def observe(
         self, ctx: Context, arm: int, value: float, *, kind: str = "label", weight: float = 1.0
-    ) -> None:
+    ) -> float:
         """Fold one piece of feedback on ``arm`` into the posterior (value already validated).
 
-        A soft context updates every cluster in proportion to its weight.
+        A soft context updates every cluster in proportion to its weight. Returns the evidence
+        gained, in labels: 1 for a label or score, less for a thumb (the growth of α + β).
         """
         if ctx.cluster >= 0:
             ks: Any = ctx.cluster
@@ -142,9 +150,11 @@ class BetaPosterior:
         da, db = self._delta(a, b, value, kind)
         self.alpha[ks, arm] = a + w * da
         self.beta[ks, arm] = b + w * db
+        gained = float(np.sum(w * (da + db)))
         if leaf:
             self.leaf_s[ctx.leaf, arm] += weight * lda
             self.leaf_f[ctx.leaf, arm] += weight * ldb
+        return gained
 
     def forget(self, cluster: int, arm: int, keep: float) -> None:
         """Keep only a ``keep`` share of a cell's evidence (used when drift is detected)."""

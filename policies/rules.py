@@ -28,13 +28,31 @@ class Thompson(Policy):
     """Thompson sampling: score each model by a draw from its Beta posterior.
 
     ``explore`` scales each draw's distance from the posterior mean: 1 is plain Thompson
-    sampling, below 1 tempers exploration (large pools over-explore), 0 is greedy.
+    sampling, below 1 tempers exploration (large pools over-explore), 0 is greedy. With
+    ``info_tempering = γ > 0`` the scale is further multiplied by ``information_rate ** γ``:
+    a request that will get no feedback (or only a weak thumb) teaches little, so exploring on
+    it costs more than it can repay, and sparse feedback pushes the rule toward greedy.
     """
 
-    def __init__(self, *, explore: float = 1.0, propensity_samples: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        explore: float = 1.0,
+        info_tempering: float = 0.0,
+        propensity_samples: int = 0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.explore = explore
+        self.info_tempering = info_tempering
         self.propensity_samples = propensity_samples
+
+    @property
+    def exploration(self) -> float:
+        """The current scale of draws around the posterior mean."""
+        if not self.info_tempering:
+            return self.explore
+        return self.explore * min(1.0, self.information_rate) ** self.info_tempering
 
     def select(
         self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None
@@ -52,10 +70,11 @@ class Thompson(Policy):
     def _estimate(self, context: Context) -> np.ndarray:
         a, b = self._post.params(context)
         draw = self._rng.beta(a, b)
-        if self.explore == 1.0:
+        scale = self.exploration
+        if scale == 1.0:
             return draw
         mean = a / (a + b)
-        return mean + self.explore * (draw - mean)
+        return mean + scale * (draw - mean)
 
     def choice_probabilities(
         self,
@@ -71,7 +90,7 @@ class Thompson(Policy):
         rng = np.random.default_rng([self.seed or 0, self._t, 0x9E37])
         draws = rng.beta(a, b, size=(samples, a.size))
         mean = a / (a + b)
-        scores = mean + self.explore * (draws - mean) - (lam / self._cost_scale) * self._cost
+        scores = mean + self.exploration * (draws - mean) - (lam / self._cost_scale) * self._cost
         if eligible is not None:
             scores = np.where(eligible, scores, -np.inf)
         counts = np.bincount(np.argmax(scores, axis=1), minlength=a.size)

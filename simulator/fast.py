@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from policies import Greedy, Policy, StaticUniRoute, Thompson
+from policies import BudgetPacer, Greedy, Policy, StaticUniRoute, Thompson
 from simulator import kernel
 from simulator.channel import FeedbackChannel
 from simulator.protocol import Setup
@@ -59,7 +59,10 @@ def replay_fast(
     kernel.seed(int(policy._rng.integers(2**31)))
     chosen = np.empty(steps, dtype=np.int64)
     lams = np.empty(steps)
-    lam_t = lam
+    info = np.array([float(policy._decided), policy._evidence])
+    pacer = BudgetPacer(budget or 1.0, cost_scale=setup.c_max, start_lam=lam)
+    pace = np.array([pacer.rate, pacer.lam_min, pacer.lam_max])
+    lam_t = pacer.lam if budget is not None else lam
     done = 0
     try:
         while done < steps:
@@ -72,10 +75,12 @@ def replay_fast(
                 post.leaf_strength,
                 _RULES[type(policy)],
                 float(getattr(policy, "explore", 1.0)),
+                float(getattr(policy, "info_tempering", 0.0)),
+                info,
                 policy.costs / setup.c_max,
                 lam_t,
                 -1.0 if budget is None else budget / setup.c_max,
-                done,
+                pace,
                 prompts[done:end],
                 setup.clusters[prompts[done:end]],
                 leaves[done:end],
@@ -97,6 +102,7 @@ def replay_fast(
         pass
     if not static:
         post.alpha, post.beta = alpha, beta
+    policy._decided, policy._evidence = int(info[0]), float(info[1])
     return Trace(
         policy=name,
         seed=setup.seed,

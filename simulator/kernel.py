@@ -68,10 +68,12 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
     strength: float,
     rule: int,
     explore: float,
+    tempering: float,
+    info: np.ndarray,
     price: np.ndarray,
     lam: float,
     target: float,
-    pace_t0: int,
+    pace: np.ndarray,
     prompts: np.ndarray,
     clusters: np.ndarray,
     leaves: np.ndarray,
@@ -87,7 +89,11 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
     lams: np.ndarray,
 ) -> float:
     """Replay ``prompts`` in order, updating ``alpha``/``beta``/leaf arrays in place; fill
-    ``chosen`` and ``lams``; return the final λ. ``target < 0`` means no budget."""
+    ``chosen`` and ``lams``; return the final λ. ``target < 0`` means no budget.
+
+    ``info`` holds (decisions, evidence) for information tempering and is updated in place.
+    ``pace`` holds the budget pacer's (rate, lam_min, lam_max).
+    """
     m = price.size
     use_leaves = leaf_s.shape[0] > 0
     a = np.empty(m)
@@ -97,18 +103,22 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
         leaf = leaves[t]
         best = -np.inf
         j = 0
+        scale = explore
+        if tempering > 0.0:
+            rate = (info[1] + 20.0) / (info[0] + 20.0)
+            scale = explore * min(1.0, rate) ** tempering
         for i in range(m):
             ai = alpha[k, i]
             bi = beta[k, i]
             if use_leaves and leaf >= 0:
                 shrink = min(ai + bi, strength) / (ai + bi)
-                ai = ai * shrink + leaf_s[leaf, i]
-                bi = bi * shrink + leaf_f[leaf, i]
+                ai = max(ai * shrink + leaf_s[leaf, i], 1e-3)
+                bi = max(bi * shrink + leaf_f[leaf, i], 1e-3)
             a[i] = ai
             b[i] = bi
             mean = ai / (ai + bi)
             if rule == THOMPSON:
-                est = mean + explore * (beta_draw(ai, bi) - mean)
+                est = mean + scale * (beta_draw(ai, bi) - mean)
             else:
                 est = mean
             score = est - lam * price[i]
@@ -117,9 +127,10 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
                 j = i
         chosen[t] = j
         lams[t] = lam
-        if target >= 0.0:
-            rate = max(0.5 / math.sqrt(pace_t0 + t + 1), 0.02)
-            lam = max(0.0, lam + rate * (cost[prompts[t], j] / c_max - target))
+        info[0] += 1.0
+        if target >= 0.0:  # policies.pacer.pace, inlined; pace = (rate, lam_min, lam_max)
+            step = math.exp(pace[0] * (cost[prompts[t], j] / c_max - target))
+            lam = min(max(lam * step, pace[1]), pace[2])
         if rule == STATIC or not given[t]:
             continue
         y = correct[prompts[t], j]
@@ -139,6 +150,7 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
             la, lb = v, 1.0 - v
         alpha[k, j] += da
         beta[k, j] += db
+        info[1] += da + db
         if use_leaves and leaf >= 0:
             leaf_s[leaf, j] += la
             leaf_f[leaf, j] += lb

@@ -83,7 +83,7 @@ def replay(
     contexts = setup.contexts(setup.pool_idx)
     ctx_of_step = [contexts[pool_pos[p]] for p in stream]
     log_index = {m: j for j, m in enumerate(log.models)}
-    pacer = BudgetPacer(budget, cost_scale=setup.c_max, lam=lam) if budget else None
+    pacer = BudgetPacer(budget, cost_scale=setup.c_max, start_lam=lam) if budget else None
 
     chosen = np.empty(steps, dtype=np.int64)
     lams = np.full(steps, lam)

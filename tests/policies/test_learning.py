@@ -137,7 +137,7 @@ def test_pacer_converges_to_a_reachable_target() -> None:
     rng = np.random.default_rng(0)
     costs = np.array([1.0, 0.1])
     acc = np.array([0.9, 0.6])
-    pacer = BudgetPacer(0.4, cost_scale=1.0, lam=0.0)
+    pacer = BudgetPacer(0.4, cost_scale=1.0, start_lam=0.0)
     spent = []
     for _ in range(20_000):
         noise = rng.normal(0, 0.05, 2)

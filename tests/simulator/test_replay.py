@@ -92,14 +92,17 @@ def test_drift_rewrites_outcomes_and_price_change_reprices(setup) -> None:  # ty
 def test_compiled_engine_matches_the_python_engine(setup, name: str, kind: str) -> None:  # type: ignore[no-untyped-def]
     params = {"n_leaves": 32, "seed": 4} if name == "greedy" else {}
     channel = FeedbackChannel(rate=0.6, kind=kind)
-    slow = replay(setup, make_policy(name, **params), name=name, steps=1500, channel=channel)
-    fast = replay_fast(setup, make_policy(name, **params), name=name, steps=1500, channel=channel)
+    p_slow, p_fast = make_policy(name, **params), make_policy(name, **params)
+    slow = replay(setup, p_slow, name=name, steps=1500, channel=channel)
+    fast = replay_fast(setup, p_fast, name=name, steps=1500, channel=channel)
     assert np.array_equal(slow.chosen, fast.chosen)
     assert slow.feedback == fast.feedback
+    assert p_slow.information_rate == pytest.approx(p_fast.information_rate)
+    assert np.allclose(p_slow.posterior.alpha, p_fast.posterior.alpha)
 
 
 def test_compiled_thompson_is_seeded_and_learns_like_the_python_one(setup) -> None:  # type: ignore[no-untyped-def]
-    params = {"n_leaves": 32, "explore": 0.5}
+    params = {"n_leaves": 32, "explore": 0.5, "info_tempering": 1.0}
     regret = {}
     for engine in (replay, replay_fast):
         runs = [

@@ -201,13 +201,9 @@ def test_writes_are_atomic(
     assert (tmp_path / "report.html").read_bytes() == before
 
 
-def test_render_is_fast_for_ten_policies(report: dict[str, Any]) -> None:
-    import time
-
+def test_ten_policies_fit_one_small_page(report: dict[str, Any]) -> None:
     base = report["policies"]["thompson"]
     report["policies"] = {f"policy-{i}": dict(base) for i in range(10)}
-    start = time.perf_counter()
     page = render_html(report)
-    assert time.perf_counter() - start < 3.0
     assert len(page) < 1_000_000
     assert "Showing the first 8 of 10 policies" in page

@@ -1,0 +1,208 @@
+"""``routing-agent simulate`` and ``sweep`` end to end, and their one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simulator.cli import main
+
+FAST = [
+    "--embedder",
+    "hashing",
+    "--steps",
+    "1500",
+    "--seeds",
+    "2",
+    "--clusters",
+    "6",
+    "--leaves",
+    "32",
+]
+
+
+@pytest.fixture()
+def log_csv(tmp_path: Path) -> Path:
+    from simulator.synthetic import generate_log
+
+    log = generate_log(n_prompts=400, n_models=4, seed=2)
+    rows = [
+        {
+            "prompt_id": pid,
+            "prompt": p,
+            "model": m,
+            "correct": log.correct[i, j],
+            "cost_usd": log.cost[i, j],
+            "dataset": log.tasks[i],
+        }
+        for i, (pid, p) in enumerate(zip(log.prompt_ids, log.prompts, strict=True))
+        for j, m in enumerate(log.models)
+    ]
+    path = tmp_path / "log.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_simulate_writes_report_json_and_html(
+    log_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code = main(
+        [
+            "simulate",
+            "--data",
+            str(log_csv),
+            "--policy",
+            "static",
+            "--policy",
+            "default",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            *FAST,
+        ]
+    )
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    for key in (
+        "dataset",
+        "policy",
+        "lambda",
+        "steps",
+        "seeds",
+        "clusters",
+        "mean_accuracy",
+        "mean_cost_usd",
+        "mean_utility",
+        "regret",
+        "regret_curve",
+        "policies",
+    ):
+        assert key in report
+    assert set(report["regret"]) == {"best_fixed", "cluster_oracle", "prompt_oracle"}
+    assert set(report["policies"]) == {"static", "default"}
+    assert report["steps"] == 1500 and report["seeds"] == 2
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3
+    table = capsys.readouterr().out
+    assert "static" in table and "default" in table and "report.html" in table
+
+
+def test_simulate_with_scenario_thumbs_delay_and_budget(log_csv: Path, tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(
+        json.dumps([{"event": "price", "model": "small-7b", "step": 100, "cost": 0.01}])
+    )
+    out = tmp_path / "out"
+    code = main(
+        [
+            "simulate",
+            "--data",
+            str(log_csv),
+            "--policy",
+            "default",
+            "--out",
+            str(out),
+            "--feedback",
+            "thumbs",
+            "--thumbs",
+            "0.9,0.2",
+            "--feedback-rate",
+            "0.5",
+            "--delay",
+            "5",
+            "--random-delay",
+            "--budget",
+            "0.0005",
+            "--scenario",
+            str(scenario),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            *FAST,
+        ]
+    )
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["policies"]["default"]["mean_cost_usd"] == pytest.approx(0.0005, rel=0.25)
+
+
+def test_sweep_writes_the_deferral_curve(log_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "curve"
+    code = main(
+        [
+            "sweep",
+            "--data",
+            str(log_csv),
+            "--policy",
+            "greedy",
+            "--lambdas",
+            "0,0.1,1,5",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            *FAST,
+        ]
+    )
+    assert code == 0
+    curve = json.loads((out / "curve.json").read_text())
+    assert [p["lambda"] for p in curve["points"]] == [0.0, 0.1, 1.0, 5.0]
+    costs = [p["cost"] for p in curve["points"]]
+    assert costs == sorted(costs, reverse=True)  # a higher λ never spends more here
+    assert 0 < curve["audc"] <= 1 and {"qnc", "apgr", "models"} <= set(curve)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "--policy", "nope"], "unknown policy 'nope'"),
+        (["simulate", "--steps", "0"], "--steps must be >= 1"),
+        (["simulate", "--thumbs", "x"], "--thumbs expects A,B"),
+        (["simulate", "--drift", "gpt4"], "--drift expects MODEL@STEP"),
+        (["simulate", "--price", "m@3"], "--price expects MODEL@STEP=USD"),
+        (["simulate", "--feedback-rate", "2"], "feedback rate must be in [0, 1]"),
+        (["simulate", "--data", "/nonexistent/log.csv"], "/nonexistent/log.csv"),
+        (["sweep", "--lambdas", "a,b"], "--lambdas expects comma-separated numbers"),
+        (["simulate", "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_flags_and_data_give_one_clear_line(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    try:
+        code = main([*args, "--embedder", "hashing", "--cache-dir", str(tmp_path)])
+    except SystemExit as exc:  # argparse's own errors
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_rows_name_the_file_and_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("prompt_id,prompt,model,correct,cost_usd\np1,hello,a,1.5,0.1\n")
+    code = main(["simulate", "--data", str(path), "--embedder", "hashing"])
+    err = capsys.readouterr().err
+    assert code == 2 and "bad.csv" in err and "row 1" in err and "correct" in err
+
+
+def test_unknown_scenario_model_is_one_line(log_csv: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(
+        [
+            "simulate",
+            "--data",
+            str(log_csv),
+            "--drift",
+            "ghost@10",
+            "--out",
+            str(tmp_path / "o"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            *FAST,
+        ]
+    )
+    assert code == 2 and "unknown model 'ghost'" in capsys.readouterr().err
