@@ -23,7 +23,13 @@ _FACTORIES: dict[str, Callable[..., Policy]] = {
 #: The recommended online policy's settings; ``default`` is this, not a separate algorithm.
 DEFAULT_POLICY: tuple[str, dict[str, Any]] = (
     "thompson",
-    {"n_leaves": 256, "leaf_strength": 20.0, "explore": 0.5, "drift": 0.002},
+    {
+        "n_leaves": 256,
+        "leaf_strength": 20.0,
+        "explore": 0.5,
+        "info_tempering": 1.0,
+        "drift": 0.002,
+    },
 )
 
 POLICY_NAMES = ("default", *_FACTORIES)
