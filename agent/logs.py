@@ -10,12 +10,14 @@ counted 1-based over data rows (a CSV header is not counted; the message also gi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from agent.log_checks import LogError, no_duplicates, numbers, require, strings
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +26,6 @@ COST_SUFFIX = "|total_cost"
 _READERS = {".parquet": "parquet", ".csv": "csv", ".pkl": "pickle", ".pickle": "pickle"}
 _READERS.update(dict.fromkeys((".jsonl", ".ndjson", ".json"), "json"))
 _TEXT_COLUMNS = ("prompt_id", "prompt", "model", "dataset", "sample_id", "eval_name")
-
-
-class LogError(ValueError):
-    """A replay log that cannot be read; the message names the file, column and row."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,17 +141,17 @@ def from_long_frame(df: pd.DataFrame, *, source: str) -> ReplayLog:
     >>> log.prompt_ids, log.models, log.correct.tolist(), log.dropped
     (['1'], ['x', 'y'], [[1.0, 0.0]], 1)
     """
-    _require(df, LONG_COLUMNS, source)
+    require(df, LONG_COLUMNS, source)
     df = df.reset_index(drop=True)
-    ids = _strings(df["prompt_id"], "prompt_id", source, cast=True)
-    prompts = _strings(df["prompt"], "prompt", source)
-    models_col = _strings(df["model"], "model", source)
-    correct = _numbers(df["correct"], "correct", source, allow_nan=True, upper=1.0)
-    cost = _numbers(df["cost_usd"], "cost_usd", source, allow_nan=False, upper=None)
+    ids = strings(df["prompt_id"], "prompt_id", source, cast=True)
+    prompts = strings(df["prompt"], "prompt", source)
+    models_col = strings(df["model"], "model", source)
+    correct = numbers(df["correct"], "correct", source, allow_nan=True, upper=1.0)
+    cost = numbers(df["cost_usd"], "cost_usd", source, allow_nan=False, upper=None)
     pcode, uniq_ids = pd.factorize(ids)
     mcode, models = pd.factorize(models_col)
     n, m = len(uniq_ids), len(models)
-    _no_duplicates(
+    no_duplicates(
         pcode * m + mcode,
         source,
         lambda r: (
@@ -166,7 +164,7 @@ def from_long_frame(df: pd.DataFrame, *, source: str) -> ReplayLog:
         j = int(differs[0])
         i = int(first[pcode[j]])
         raise LogError(
-            f"{source}: column 'prompt', {_row(source, i)} and {_row(source, j)} give "
+            f"{source}: column 'prompt', {row_label(source, i)} and {row_label(source, j)} give "
             f"different text for prompt_id {ids[j]!r}"
         )
     correct_m = np.full((n, m), np.nan)
@@ -199,21 +197,21 @@ def from_wide_frame(df: pd.DataFrame, *, source: str) -> ReplayLog:
         raise LogError(
             f"{source}: column '{orphans[0]}{COST_SUFFIX}' has no correctness column {orphans[0]!r}"
         )
-    _require(df, ("prompt",), source)
+    require(df, ("prompt",), source)
     models = [c for c in cols if c in set(priced)]
     id_col = next((c for c in ("sample_id", "prompt_id") if c in cols), None)
     if id_col is None:
         ids = np.array([str(i) for i in range(len(df))], dtype=object)
     else:
-        ids = _strings(df[id_col], id_col, source, cast=True)
-    prompts = _strings(df["prompt"], "prompt", source)
-    _no_duplicates(pd.factorize(ids)[0], source, lambda r: f"{id_col} {ids[r]!r} (a duplicated id)")
+        ids = strings(df[id_col], id_col, source, cast=True)
+    prompts = strings(df["prompt"], "prompt", source)
+    no_duplicates(pd.factorize(ids)[0], source, lambda r: f"{id_col} {ids[r]!r} (a duplicated id)")
     correct = np.column_stack(
-        [_numbers(df[c], c, source, allow_nan=True, upper=1.0) for c in models]
+        [numbers(df[c], c, source, allow_nan=True, upper=1.0) for c in models]
     )
     cost = np.column_stack(
         [
-            _numbers(df[c + COST_SUFFIX], c + COST_SUFFIX, source, allow_nan=False, upper=None)
+            numbers(df[c + COST_SUFFIX], c + COST_SUFFIX, source, allow_nan=False, upper=None)
             for c in models
         ]
     )
@@ -252,79 +250,6 @@ def _read(p: Path, kind: str) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise LogError(f"{p}: holds a {type(df).__name__}, not a pandas DataFrame")
     return df
-
-
-def _row(source: str, pos: int) -> str:
-    if source.lower().endswith(".csv"):
-        return f"row {pos + 1} (file line {pos + 2})"
-    return f"row {pos + 1}"
-
-
-def _fail(source: str, column: str, pos: int, what: str) -> LogError:
-    return LogError(f"{source}: column {column!r}, {_row(source, pos)}: {what}")
-
-
-def _require(df: pd.DataFrame, columns: Sequence[str], source: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        found = ", ".join(map(str, df.columns)) or "none"
-        raise LogError(
-            f"{source}: missing required column(s) {', '.join(map(repr, missing))} (found: {found})"
-        )
-    if len(df) == 0:
-        raise LogError(f"{source}: no rows")
-
-
-def _strings(s: pd.Series, column: str, source: str, *, cast: bool = False) -> np.ndarray:
-    """Non-empty strings as an object array; ``cast`` turns non-null non-strings into str."""
-    missing = s.isna().to_numpy()
-    if missing.any():
-        raise _fail(source, column, int(np.argmax(missing)), "value is missing")
-    if cast:
-        s = s.astype(str)
-    if not pd.api.types.is_string_dtype(s):
-        vals = s.to_numpy(dtype=object)
-        for i, v in enumerate(vals):  # error path only: name the first non-string
-            if not isinstance(v, str):
-                raise _fail(source, column, i, f"value {v!r} is not a string")
-        s = s.astype(str)
-    empty = (s.str.strip().str.len() == 0).to_numpy(dtype=bool)
-    if empty.any():
-        raise _fail(source, column, int(np.argmax(empty)), "value is an empty string")
-    return np.asarray(s.to_numpy(dtype=object))
-
-
-def _numbers(
-    s: pd.Series, column: str, source: str, *, allow_nan: bool, upper: float | None
-) -> np.ndarray:
-    """Finite floats in ``[0, upper]`` (NaN kept only if ``allow_nan``)."""
-    if pd.api.types.is_bool_dtype(s):
-        s = s.astype(float)
-    num = pd.to_numeric(s, errors="coerce")
-    vals = np.asarray(num.to_numpy(dtype=np.float64, na_value=np.nan))
-    nan = np.isnan(vals)
-    checks: list[tuple[np.ndarray, Callable[[int], str]]] = [
-        (nan & s.notna().to_numpy(), lambda i: f"value {s.iloc[i]!r} is not a number"),
-        (np.isinf(vals), lambda i: f"value {vals[i]} is not finite"),
-        (vals < 0, lambda i: f"value {vals[i]} is negative"),
-    ]
-    if not allow_nan:
-        checks.append((nan, lambda i: "value is missing (NaN)"))
-    if upper is not None:
-        checks.append((vals > upper, lambda i: f"value {vals[i]} is outside [0, {upper:g}]"))
-    for bad, what in checks:
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise _fail(source, column, i, what(i))
-    return vals
-
-
-def _no_duplicates(keys: np.ndarray, source: str, describe: Callable[[int], str]) -> None:
-    dup = pd.Series(keys).duplicated().to_numpy()
-    if dup.any():
-        j = int(np.argmax(dup))
-        i = int(np.argmax(keys == keys[j]))
-        raise LogError(f"{source}: {_row(source, i)} and {_row(source, j)} repeat {describe(j)}")
 
 
 def _tasks(df: pd.DataFrame, candidates: Sequence[str], rows: np.ndarray) -> list[str]:

@@ -4,11 +4,11 @@ Pure numpy/scipy (river only for drift detectors and baselines); it imports noth
 ``agent``, ``feedback`` or ``simulator``.
 """
 
-from policies.base import Policy, validate_feedback
+from policies.base import Policy
 from policies.context import Context, Decision
 from policies.drift import DriftGuard
 from policies.pacer import BudgetPacer
-from policies.posterior import KINDS, BetaPosterior
+from policies.posterior import KINDS, BetaPosterior, validate_feedback
 from policies.profile import ModelProfile, build_profiles, prior_counts
 from policies.registry import DEFAULT_POLICY, POLICY_NAMES, make_policy
 from policies.river_adapter import RiverBandit

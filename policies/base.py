@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar, Self
@@ -17,7 +16,7 @@ import numpy as np
 
 from policies.context import Context, Decision
 from policies.drift import DriftGuard
-from policies.posterior import KINDS, BetaPosterior
+from policies.posterior import BetaPosterior, validate_feedback
 from policies.profile import ModelProfile, prior_counts
 from policies.thumbs import ThumbsNoise
 
@@ -284,59 +283,16 @@ class Policy(ABC):
     # -- state ---------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         """Everything needed to resume exactly: parameters, pool, posterior, RNG. JSON-safe."""
-        self._ready()
-        return {
-            "class": type(self).__name__,
-            "params": {
-                k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()
-            },
-            "names": list(self._names),
-            "cost": self._cost.tolist(),
-            "acc": self._acc.tolist(),
-            "cost_scale": self._cost_scale,
-            "posterior": self._post.to_state(),
-            "rng": self._rng.bit_generator.state,
-            "t": self._t,
-            "decided": self._decided,
-            "evidence": self._evidence,
-            "guard": self._guard.to_state() if self._guard is not None else None,
-            "extra": self._extra_state(),
-        }
+        from policies.state import dump_state
 
-    def _extra_state(self) -> dict[str, Any]:
-        return {}
-
-    def _load_extra_state(self, extra: dict[str, Any]) -> None:  # noqa: B027 - optional hook
-        """Restore what :meth:`_extra_state` saved."""
+        return dump_state(self._ready())
 
     @staticmethod
     def from_state(state: dict[str, Any]) -> Policy:
-        try:
-            cls = _REGISTRY[state["class"]]
-        except KeyError:
-            raise ValueError(
-                f"unknown policy class {state.get('class')!r} in saved state"
-            ) from None
-        params = dict(state["params"])
-        if "thumbs" in params:
-            params["thumbs"] = tuple(params["thumbs"])
-        policy = cls(**params)
-        policy._names = list(state["names"])
-        policy._cost = np.asarray(state["cost"], dtype=np.float64)
-        policy._acc = np.asarray(state["acc"], dtype=np.float64)
-        policy._cost_scale = float(state["cost_scale"])
-        policy._post = BetaPosterior.from_state(state["posterior"])
-        policy._rng = np.random.default_rng()
-        policy._rng.bit_generator.state = state["rng"]
-        policy._t = int(state["t"])
-        policy._decided = int(state["decided"])
-        policy._evidence = float(state["evidence"])
-        policy._guard = None
-        if state["guard"] is not None:
-            policy._guard = DriftGuard(delta=policy.drift or 0.002)
-            policy._guard.load_state(state["guard"])
-        policy._load_extra_state(state["extra"])
-        return policy
+        """The policy :meth:`to_state` described, in exactly that state."""
+        from policies.state import load_state
+
+        return load_state(state, _REGISTRY)
 
     def to_json(self) -> str:
         return json.dumps(self.to_state())
@@ -345,21 +301,14 @@ class Policy(ABC):
     def from_json(text: str) -> Policy:
         return Policy.from_state(json.loads(text))
 
+    def _extra_state(self) -> dict[str, Any]:
+        """Subclass state beyond the shared pool and posterior (JSON-safe)."""
+        return {}
+
+    def _load_extra_state(self, extra: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Restore what :meth:`_extra_state` saved."""
+
     def _ready(self) -> Self:
         if not hasattr(self, "_post"):
             raise RuntimeError(f"{type(self).__name__} has no pool yet: call warm_start(profiles)")
         return self
-
-
-def validate_feedback(value: float, kind: str, weight: float = 1.0) -> None:
-    """Raise ``ValueError`` with a reason when feedback is out of range."""
-    if kind not in KINDS:
-        raise ValueError(f"feedback kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{kind} value must be a finite number, got {value}")
-    if kind in ("label", "thumbs") and value not in (0, 1):
-        raise ValueError(f"a {kind} must be 0 or 1, got {value}")
-    if kind == "score" and not 0.0 <= value <= 1.0:
-        raise ValueError(f"a score must lie in [0, 1], got {value}")
-    if not 0.0 < weight <= 1.0:
-        raise ValueError(f"feedback weight must be in (0, 1], got {weight}")

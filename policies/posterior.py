@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,20 @@ def thumbs_step(alpha: Any, beta: Any, c0: Any, c1: Any) -> tuple[Any, Any]:
     var = np.maximum(second - mean * mean, _EPS)
     size = np.maximum(mean * (1.0 - mean) / var - 1.0, _EPS)
     return np.maximum(mean * size, _EPS), np.maximum((1.0 - mean) * size, _EPS)
+
+
+def validate_feedback(value: float, kind: str, weight: float = 1.0) -> None:
+    """Raise ``ValueError`` with a reason when feedback is out of range."""
+    if kind not in KINDS:
+        raise ValueError(f"feedback kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{kind} value must be a finite number, got {value}")
+    if kind in ("label", "thumbs") and value not in (0, 1):
+        raise ValueError(f"a {kind} must be 0 or 1, got {value}")
+    if kind == "score" and not 0.0 <= value <= 1.0:
+        raise ValueError(f"a score must lie in [0, 1], got {value}")
+    if not 0.0 < weight <= 1.0:
+        raise ValueError(f"feedback weight must be in (0, 1], got {weight}")
 
 
 class BetaPosterior:
