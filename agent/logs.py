@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agent.log_checks import LogError, no_duplicates, numbers, require, strings
+from agent.log_checks import LogError, no_duplicates, numbers, require, row_label, strings
 
 logger = logging.getLogger(__name__)
 
