@@ -1,9 +1,11 @@
-"""Drift guard: one ADWIN detector per (cluster, model) cell on that cell's surprise stream
-(each outcome minus what the posterior expected of it).
+"""Drift guard: one ADWIN detector per model on that model's surprise stream (each outcome
+minus what the posterior expected of it, whichever cluster it came from).
 
-When a cell's outcomes shift, only a ``keep`` share of its learned evidence stays (none by
-default: the cell falls back to its warm-start prior), so fresh outcomes decide quickly.
-Alarms are kept for the monitoring reports.
+Surprises are centred on zero while the posterior is right, whatever prompts the policy sends
+the model, so pooling them over clusters gives the detector every observation of the model:
+a single cell sees too few to notice a change quickly. When the stream shifts, only a ``keep``
+share of the model's learned evidence stays (none by default: it falls back to its warm-start
+profile everywhere), so fresh outcomes decide quickly. Alarms are kept for the reports.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from policies.posterior import BetaPosterior
 
 
 class DriftGuard:
-    """ADWIN per cell (river), created lazily for the cells that see feedback.
+    """ADWIN per model (river), created lazily for the models that see feedback.
 
     >>> from policies.context import Context
     >>> import numpy as np
@@ -34,28 +36,28 @@ class DriftGuard:
     def __init__(self, delta: float = 0.002, keep: float = 0.0) -> None:
         self.delta = delta
         self.keep = keep
-        self._detectors: dict[tuple[int, str], Any] = {}
+        self._detectors: dict[str, Any] = {}
         self.alarms: list[tuple[int, str, int]] = []
 
     def observe(
         self, post: BetaPosterior, t: int, cluster: int, arm: int, model: str, value: float
     ) -> bool:
-        """Feed one outcome; on drift, shrink that cell's evidence and record an alarm."""
+        """Feed one surprise seen in ``cluster``; on drift, forget the model's learned evidence
+        and record an alarm (step, model, the cluster where it was noticed)."""
         from river.drift import ADWIN
 
-        key = (cluster, model)
-        det = self._detectors.get(key)
+        det = self._detectors.get(model)
         if det is None:
-            det = self._detectors[key] = ADWIN(delta=self.delta)
+            det = self._detectors[model] = ADWIN(delta=self.delta)
         det.update(value)
         if not det.drift_detected:
             return False
-        post.forget(cluster, arm, self.keep)
+        post.forget(arm, self.keep)
         self.alarms.append((t, model, cluster))
         return True
 
     def drop_model(self, model: str) -> None:
-        self._detectors = {k: v for k, v in self._detectors.items() if k[1] != model}
+        self._detectors.pop(model, None)
 
     def to_state(self) -> dict[str, Any]:
         blob = base64.b64encode(pickle.dumps(self._detectors)).decode("ascii")

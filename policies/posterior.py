@@ -171,12 +171,11 @@ class BetaPosterior:
             self.leaf_f[ctx.leaf, arm] += weight * ldb
         return gained
 
-    def forget(self, cluster: int, arm: int, keep: float) -> None:
-        """Keep only a ``keep`` share of a cell's evidence (used when drift is detected)."""
+    def forget(self, arm: int, keep: float) -> None:
+        """Keep only a ``keep`` share of a model's learned evidence, in every cluster and leaf
+        (used when drift is detected); its warm-start prior stays."""
         for post, prior in ((self.alpha, self.alpha0), (self.beta, self.beta0)):
-            post[cluster, arm] = prior[cluster, arm] + keep * (
-                post[cluster, arm] - prior[cluster, arm]
-            )
+            post[:, arm] = prior[:, arm] + keep * (post[:, arm] - prior[:, arm])
         if self.leaf_s.shape[0]:
             self.leaf_s[:, arm] *= keep
             self.leaf_f[:, arm] *= keep

@@ -1,4 +1,4 @@
-"""``routing-agent``: replay logs (simulate, sweep) and serve the router over HTTP."""
+"""``routing-agent``: replay logs (simulate, sweep), serve the router, report on a live one."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from feedback.report_cli import add_report_parser
 from feedback.serve import add_serve_parser
 from simulator.options import add_replay_flags, experiment_from_args
 
@@ -25,7 +26,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="routing-agent", description=__doc__)
+    parser = _Parser(
+        prog="routing-agent",
+        description="Route prompts to LLMs: replay logs (simulate, sweep), serve the router "
+        "(serve) and report on a live one (report).",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sim = sub.add_parser("simulate", help="replay a log and compare routing policies")
@@ -46,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_serve_parser(sub)
+    add_report_parser(sub)
     return parser
 
 
