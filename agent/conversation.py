@@ -1,0 +1,99 @@
+"""Routing on a conversation: recency-weighted user turns, and sticky models per conversation."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+Messages = Sequence[Mapping[str, Any]]
+
+
+def conversation_turns(
+    messages: str | Messages, *, max_turns: int = 4, decay: float = 0.5
+) -> tuple[list[str], np.ndarray]:
+    """The texts to embed for a prompt or a message list, with recency weights summing to 1.
+
+    The last ``max_turns`` user turns count, the newest with weight 1, each older one ``decay``
+    times the next, so "ok, commit it" is routed together with the request it follows.
+
+    >>> texts, w = conversation_turns([
+    ...     {"role": "user", "content": "write a merge sort in rust"},
+    ...     {"role": "assistant", "content": "fn merge_sort..."},
+    ...     {"role": "user", "content": "ok, commit it"}])
+    >>> texts, w.round(3).tolist()
+    (['write a merge sort in rust', 'ok, commit it'], [0.333, 0.667])
+    >>> conversation_turns("hello")[0]
+    ['hello']
+    """
+    if isinstance(messages, str):
+        return [messages], np.ones(1)
+    if not 0.0 < decay <= 1.0 or max_turns < 1:
+        raise ValueError("need 0 < decay <= 1 and max_turns >= 1")
+    texts: list[str] = []
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, Mapping) or not isinstance(msg.get("content"), str):
+            raise ValueError(f"message {i} must be a mapping with a string 'content'")
+        if msg.get("role", "user") == "user":
+            texts.append(msg["content"])
+    if not texts:
+        raise ValueError("a conversation needs at least one user message to route on")
+    texts = texts[-max_turns:]
+    w = decay ** np.arange(len(texts) - 1, -1, -1, dtype=np.float64)
+    return texts, w / w.sum()
+
+
+def pool_embedding(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The unit-norm weighted mean of unit-norm turn embeddings, shape ``(1, dim)``.
+
+    >>> pool_embedding(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0.5, 0.5])).round(3)
+    array([[0.707, 0.707]])
+    """
+    v = np.asarray(weights, dtype=np.float64) @ np.asarray(vectors, dtype=np.float64)
+    norm = float(np.linalg.norm(v))
+    return (v / norm if norm > 0 else v)[None, :]
+
+
+class StickyModels:
+    """Remembers the model each conversation was last routed to (LRU, ``max_size`` entries).
+
+    >>> sticky = StickyModels(max_size=1)
+    >>> sticky.remember("c1", "big"); sticky.remember("c2", "small")
+    >>> sticky.last("c1"), sticky.last("c2")
+    (None, 'small')
+    """
+
+    def __init__(self, max_size: int = 100_000) -> None:
+        self.max_size = max_size
+        self._items: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _map(self) -> OrderedDict[str, str]:
+        return self._items
+
+    def last(self, conversation_id: str) -> str | None:
+        items = self._map()
+        with self._lock:
+            return items.get(conversation_id)
+
+    def remember(self, conversation_id: str, model: str) -> None:
+        items = self._map()
+        with self._lock:
+            items[conversation_id] = model
+            items.move_to_end(conversation_id)
+            while len(items) > self.max_size:
+                items.popitem(last=False)
+
+    def to_state(self) -> dict[str, str]:
+        items = self._map()
+        with self._lock:
+            return dict(items)
+
+    def load_state(self, state: Mapping[str, str]) -> None:
+        items = self._map()
+        with self._lock:
+            items.clear()
+            items.update(state)

@@ -1,0 +1,150 @@
+"""What the router hands back for one request, and the record it keeps until feedback arrives."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One routing decision as a chat application sees it.
+
+    ``scores`` maps every pool model to its score (``None`` for a model the request excluded);
+    ``weights`` are the prompt's cluster weights; ``token`` is an HMAC signature of ``id`` when
+    the router has a secret, so a feedback endpoint can check the caller saw this decision.
+
+    >>> d = Decision("ab12", "cheap", {"cheap": 0.7, "strong": None}, np.array([1.0, 0.0]))
+    >>> d.to_dict()["scores"], d.to_dict()["weights"]
+    ({'cheap': 0.7, 'strong': None}, [1.0, 0.0])
+    """
+
+    id: str
+    model: str
+    scores: dict[str, float | None]
+    weights: np.ndarray
+    propensity: float | None = None
+    lam: float = 0.0
+    created_at: float = 0.0
+    conversation_id: str | None = None
+    sticky: bool = False
+    token: str | None = None
+    #: The prompt's leaf cell under its cluster (-1 when the router has no leaf map).
+    leaf: int = -1
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe view."""
+        return {
+            "id": self.id,
+            "model": self.model,
+            "scores": dict(self.scores),
+            "weights": [float(w) for w in self.weights],
+            "propensity": self.propensity,
+            "lam": self.lam,
+            "created_at": self.created_at,
+            "conversation_id": self.conversation_id,
+            "sticky": self.sticky,
+            "token": self.token,
+            "leaf": self.leaf,
+        }
+
+
+def score_map(names: list[str], scores: np.ndarray) -> dict[str, float | None]:
+    """Model name to score, with ``None`` for ineligible (``-inf``) models.
+
+    >>> score_map(["a", "b"], np.array([0.5, -np.inf]))
+    {'a': 0.5, 'b': None}
+    """
+    return {n: (float(s) if math.isfinite(s) else None) for n, s in zip(names, scores, strict=True)}
+
+
+@dataclass
+class OpenDecision:
+    """What the ledger remembers of a decision: enough to apply feedback to the right cell."""
+
+    id: str
+    model: str
+    weights: np.ndarray
+    created_at: float
+    conversation_id: str | None = None
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    leaf: int = -1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model": self.model,
+            "weights": [float(w) for w in self.weights],
+            "created_at": self.created_at,
+            "conversation_id": self.conversation_id,
+            "seen": sorted([list(s) for s in self.seen]),
+            "leaf": self.leaf,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OpenDecision:
+        return cls(
+            d["id"],
+            d["model"],
+            np.asarray(d["weights"], dtype=np.float64),
+            float(d["created_at"]),
+            d.get("conversation_id"),
+            {(str(k), str(s)) for k, s in d.get("seen", [])},
+            int(d.get("leaf", -1)),
+        )
+
+
+@dataclass(frozen=True)
+class FeedbackReceipt:
+    """What happened to one piece of feedback: the cell it moved and with what weight.
+
+    ``duplicate`` is true when the same (decision, kind, source) was already counted; then
+    nothing was applied. ``applied`` is false when the decided model has left the pool since.
+    """
+
+    decision_id: str
+    model: str
+    kind: str
+    value: float
+    weight: float
+    duplicate: bool = False
+    applied: bool = True
+
+
+def feedback_value(
+    *,
+    label: float | bool | None = None,
+    score: float | None = None,
+    thumbs: str | bool | int | None = None,
+) -> tuple[str, float]:
+    """``(kind, value)`` from exactly one of ``label``, ``score`` or ``thumbs``.
+
+    >>> feedback_value(thumbs="up"), feedback_value(label=0), feedback_value(score=0.25)
+    (('thumbs', 1.0), ('label', 0.0), ('score', 0.25))
+    >>> feedback_value(label=1, score=0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: give exactly one of label, score or thumbs (got label, score)
+    """
+    given = [
+        k for k, v in (("label", label), ("score", score), ("thumbs", thumbs)) if v is not None
+    ]
+    if len(given) != 1:
+        raise ValueError(
+            f"give exactly one of label, score or thumbs (got {', '.join(given) or 'none'})"
+        )
+    if thumbs is not None:
+        if isinstance(thumbs, str):
+            if thumbs.lower() not in ("up", "down"):
+                raise ValueError(f"thumbs must be 'up' or 'down', got {thumbs!r}")
+            return "thumbs", 1.0 if thumbs.lower() == "up" else 0.0
+        if thumbs not in (0, 1):
+            raise ValueError(f"thumbs must be 'up', 'down' or a bool, got {thumbs!r}")
+        return "thumbs", float(thumbs)
+    if label is not None:
+        return "label", float(label)
+    assert score is not None
+    return "score", float(score)

@@ -1,0 +1,136 @@
+"""What changes a :class:`~agent.router.Router`'s policy after its warm start: feedback and
+pool changes, and read-outs of the posterior. A mixin of ``Router``, split off for size."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from agent.clusters import ClusterMap
+from agent.decision import FeedbackReceipt, feedback_value
+from agent.embedder import Embedder
+from agent.ledger import DecisionLedger
+from agent.source_cap import SourceCap
+from agent.warm_start import profile_from_rows
+from policies import Context, ModelProfile, Policy, validate_feedback
+
+
+class PolicyOps:
+    """Feedback, direct updates and pool changes, each under the router's lock."""
+
+    policy: Policy
+    cluster_map: ClusterMap
+    embedder: Embedder
+    soft: bool
+    _lock: threading.RLock
+    _ledger: DecisionLedger
+    _cap: SourceCap
+
+    def _leaf_or_none(self, leaf: int) -> int:
+        """``leaf`` if the policy has that leaf cell, else -1 (learn on the clusters only)."""
+        return leaf if 0 <= leaf < int(getattr(self.policy, "n_leaves", 0)) else -1
+
+    # -- learning ------------------------------------------------------------------------------
+    def feedback(
+        self,
+        decision_id: str,
+        *,
+        label: float | bool | None = None,
+        score: float | None = None,
+        thumbs: str | bool | int | None = None,
+        source: str | None = None,
+    ) -> FeedbackReceipt:
+        """Learn from one piece of feedback on an open decision; the same (decision, kind,
+        source) counts once. Raises ``ValueError`` for bad values and
+        :class:`~agent.ledger.DecisionError` for unknown or expired decisions."""
+        kind, value = feedback_value(label=label, score=score, thumbs=thumbs)
+        validate_feedback(value, kind)
+        record = self._ledger.get(decision_id)
+        key = (kind, source or "")
+        with self._lock:
+            if key in record.seen:
+                return FeedbackReceipt(decision_id, record.model, kind, value, 0.0, duplicate=True)
+            weight = self._cap.weight(source)
+            applied = self.apply(
+                record.weights, record.model, value, kind=kind, weight=weight, leaf=record.leaf
+            )
+            record.seen.add(key)
+        return FeedbackReceipt(decision_id, record.model, kind, value, weight, applied=applied)
+
+    def apply(
+        self,
+        weights: np.ndarray,
+        model: str,
+        value: float,
+        *,
+        kind: str,
+        weight: float = 1.0,
+        leaf: int = -1,
+    ) -> bool:
+        """Fold feedback into the posterior directly (no ledger); False if ``model`` has left
+        the pool. Services use this to replay persisted feedback (with the decision's leaf)."""
+        with self._lock:
+            if model not in self.policy.models:
+                return False
+            ctx = Context(np.asarray(weights), self._leaf_or_none(leaf))
+            self.policy.update(ctx, model, value, kind=kind, weight=weight)
+            return True
+
+    # -- the pool ------------------------------------------------------------------------------
+    def profile_for(
+        self, name: str, validation_rows: Sequence[Any], *, cost: float | None = None
+    ) -> ModelProfile:
+        """Embed and cluster labelled rows ``(prompt, correct, cost)`` into a profile."""
+        return profile_from_rows(
+            name,
+            validation_rows,
+            embedder=self.embedder,
+            cluster_map=self.cluster_map,
+            cost=cost,
+            soft=self.soft,
+        )
+
+    def add_model(
+        self, name: str, cost: float | None, validation_rows: Sequence[Any]
+    ) -> ModelProfile:
+        """Onboard a model from labelled validation rows alone; nothing else is retrained."""
+        profile = self.profile_for(name, validation_rows, cost=cost)
+        with self._lock:
+            self.policy.add_model(profile)
+        return profile
+
+    def add_profile(self, profile: ModelProfile) -> None:
+        with self._lock:
+            self.policy.add_model(profile)
+
+    def remove_model(self, name: str) -> None:
+        with self._lock:
+            self.policy.remove_model(name)
+
+    def set_price(self, name: str, cost: float) -> None:
+        with self._lock:
+            self.policy.set_price(name, cost)
+
+    def costs(self) -> dict[str, float]:
+        with self._lock:
+            return dict(zip(self.policy.models, self.policy.costs.tolist(), strict=True))
+
+    def policy_state(self) -> dict[str, Any]:
+        """The policy's JSON-safe state, read under the lock."""
+        with self._lock:
+            return self.policy.to_state()
+
+    def posterior(self) -> dict[str, Any]:
+        """A JSON-safe copy of the policy's posterior and pool."""
+        with self._lock:
+            post = self.policy.posterior
+            return {
+                "models": self.policy.models,
+                "alpha": post.alpha.tolist(),
+                "beta": post.beta.tolist(),
+                "alpha0": post.alpha0.tolist(),
+                "beta0": post.beta0.tolist(),
+            }

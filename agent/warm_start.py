@@ -1,0 +1,116 @@
+"""UniRoute's warm start from a replay log: cluster the prompts, profile every model (Ψ)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from agent.clusters import ClusterMap
+from agent.embedder import Embedder
+from agent.logs import ReplayLog
+from policies import ModelProfile
+
+
+class FittedPool(NamedTuple):
+    """What :func:`fit_pool` fits: the cluster map, one profile per model, and the optional
+    finer leaf map (``None`` when no leaves were asked for)."""
+
+    cluster_map: ClusterMap
+    profiles: list[ModelProfile]
+    leaf_map: ClusterMap | None = None
+
+
+def fit_pool(
+    log: ReplayLog,
+    *,
+    embedder: Embedder,
+    k: int = 16,
+    seed: int = 0,
+    val_share: float = 1.0,
+    soft: bool = False,
+    leaves: int = 0,
+) -> FittedPool:
+    """Fit a :class:`ClusterMap` on all of the log's prompts and one profile per model on a
+    seeded ``val_share`` of its labelled rows.
+
+    ``leaves > 0`` also fits a second, finer map with ``min(leaves, n_prompts)`` cells on the
+    same embeddings: the leaf cells hierarchical policies learn in under the K clusters.
+    """
+    if not 0.0 < val_share <= 1.0:
+        raise ValueError(f"val_share must be in (0, 1], got {val_share}")
+    X = embedder.encode(log.prompts)
+    cmap = ClusterMap(k, seed=seed).fit(X)
+    n = log.n_prompts
+    rows = np.arange(n)
+    if val_share < 1.0:
+        size = min(n, max(k, int(round(val_share * n))))
+        rows = np.sort(np.random.default_rng(seed).permutation(n)[:size])
+    weights = cmap.weights(X[rows], soft=soft)
+    clusters = weights.argmax(axis=1)
+    profiles = [
+        ModelProfile.from_rows(
+            m,
+            clusters=clusters,
+            correct=log.correct[rows, j],
+            cost=log.cost[rows, j],
+            k=cmap.k_,
+            weights=weights if soft else None,
+        )
+        for j, m in enumerate(log.models)
+    ]
+    return FittedPool(cmap, profiles, fit_leaf_map(X, leaves, seed=seed))
+
+
+def fit_leaf_map(X: np.ndarray, leaves: int, *, seed: int = 0) -> ClusterMap | None:
+    """A K-means map with ``min(leaves, len(X))`` cells (one init: it only has to be fine, not
+    optimal), or ``None`` when ``leaves <= 0``."""
+    if leaves <= 0:
+        return None
+    return ClusterMap(min(leaves, len(X)), n_init=1, seed=seed).fit(X)
+
+
+def profile_from_rows(
+    name: str,
+    rows: Sequence[Sequence[Any] | Mapping[str, Any]],
+    *,
+    embedder: Embedder,
+    cluster_map: ClusterMap,
+    cost: float | None = None,
+    soft: bool = False,
+) -> ModelProfile:
+    """A new model's profile from labelled validation rows ``(prompt, correct, cost)`` (tuples
+    or mappings with those keys); ``cost`` overrides the rows' mean cost as its price."""
+    if not rows:
+        raise ValueError(f"{name}: onboarding needs at least one labelled validation row")
+    prompts: list[str] = []
+    correct: list[float] = []
+    costs: list[float] = []
+    for i, row in enumerate(rows):
+        p: Any
+        y: Any
+        c: Any
+        if isinstance(row, Mapping):
+            p, y, c = row.get("prompt"), row.get("correct"), row.get("cost", cost or 0.0)
+        else:
+            if len(row) not in (2, 3):
+                raise ValueError(f"{name}: row {i} must be (prompt, correct[, cost])")
+            p, y, c = row[0], row[1], row[2] if len(row) == 3 else (cost or 0.0)
+        if not isinstance(p, str) or y is None or c is None:
+            raise ValueError(f"{name}: row {i} needs a prompt string and a correctness")
+        prompts.append(p)
+        correct.append(float(y))
+        costs.append(float(c))
+    weights = cluster_map.weights(embedder.encode(prompts), soft=soft)
+    profile = ModelProfile.from_rows(
+        name,
+        clusters=weights.argmax(axis=1),
+        correct=correct,
+        cost=costs,
+        k=cluster_map.k_,
+        weights=weights if soft else None,
+    )
+    if cost is not None:
+        profile = ModelProfile(name, profile.successes, profile.trials, cost)
+    return profile

@@ -1,0 +1,104 @@
+"""Admin operations on the shared pool: commit to the database, then change this replica."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from agent.router import Router
+from feedback import crud
+from feedback.errors import Conflict, Invalid, NotFound
+from feedback.schemas import AdminResult, ModelCreate, ModelInfo
+from feedback.service import BUDGET, LAM, RESET_FLOOR, RoutingService
+from policies import ModelProfile
+
+
+def model_info(profile: ModelProfile) -> ModelInfo:
+    return ModelInfo(
+        name=profile.name,
+        cost=profile.cost,
+        accuracy=profile.accuracy,
+        validation_rows=float(profile.trials.sum()),
+    )
+
+
+def list_models(service: RoutingService, *, session: Session) -> list[ModelInfo]:
+    costs = service.router.costs()
+    rows = {r.name: r for r in crud.active_models(session=session)}
+    out = []
+    for name, cost in costs.items():
+        if name in rows:
+            profile = crud.to_profile(rows[name])
+            out.append(model_info(ModelProfile(name, profile.successes, profile.trials, cost)))
+    return out
+
+
+def add_model(service: RoutingService, *, session: Session, req: ModelCreate) -> ModelInfo:
+    existing = crud.get_model(session=session, name=req.name)
+    if existing is not None and existing.active:
+        raise Conflict(f"model {req.name!r} is already in the pool")
+    rows = [(r.prompt, r.correct, req.cost if r.cost is None else r.cost) for r in req.rows]
+    try:
+        profile = service.router.profile_for(req.name, rows, cost=req.cost)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+    crud.save_model(session=session, profile=profile, now=service.clock())
+    session.commit()
+    revision = crud.bump_revision(session=session)
+    service.pool_changed(revision, lambda r: r.add_profile(profile))
+    return model_info(profile)
+
+
+def remove_model(service: RoutingService, *, session: Session, name: str) -> AdminResult:
+    row = crud.get_model(session=session, name=name)
+    if row is None or not row.active:
+        raise NotFound(f"no model {name!r} in the pool")
+    if len(crud.active_models(session=session)) == 1:
+        raise Conflict("cannot remove the last model of the pool")
+    row.active = False
+    session.add(row)
+    session.commit()
+    revision = crud.bump_revision(session=session)
+    service.pool_changed(revision, lambda r: r.remove_model(name))
+    return AdminResult(ok=True, revision=service.revision, detail=f"removed {name}")
+
+
+def set_price(service: RoutingService, *, session: Session, name: str, cost: float) -> ModelInfo:
+    row = crud.get_model(session=session, name=name)
+    if row is None or not row.active:
+        raise NotFound(f"no model {name!r} in the pool")
+    row.cost = cost
+    session.add(row)
+    session.commit()
+    revision = crud.bump_revision(session=session)
+    service.pool_changed(revision, lambda r: r.set_price(name, cost))
+    return model_info(crud.to_profile(row))
+
+
+def set_lam(service: RoutingService, *, session: Session, lam: float) -> AdminResult:
+    crud.put_meta(session=session, key=LAM, value=repr(float(lam)))
+    session.commit()
+    revision = crud.bump_revision(session=session)
+
+    def change(router: Router) -> None:
+        router.lam = lam
+
+    service.pool_changed(revision, change)
+    return AdminResult(ok=True, revision=service.revision, detail=f"λ = {lam:g}")
+
+
+def set_budget(service: RoutingService, *, session: Session, budget: float | None) -> AdminResult:
+    crud.put_meta(session=session, key=BUDGET, value="" if budget is None else repr(budget))
+    session.commit()
+    revision = crud.bump_revision(session=session)
+    service.pool_changed(revision, None)
+    return AdminResult(ok=True, revision=service.revision, detail=f"budget = {budget}")
+
+
+def reset(service: RoutingService, *, session: Session) -> AdminResult:
+    """Return the posterior to the profile priors; feedback committed so far no longer counts."""
+    floor = crud.max_feedback_id(session=session)
+    crud.put_meta(session=session, key=RESET_FLOOR, value=str(floor))
+    session.commit()
+    crud.bump_revision(session=session)
+    service.rebuild()
+    return AdminResult(ok=True, revision=service.revision, detail=f"reset after feedback {floor}")

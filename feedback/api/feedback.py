@@ -1,0 +1,33 @@
+"""``POST /feedback``: a label, score or thumb on a decision, counted exactly once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+
+from feedback.schemas import FeedbackRequest, FeedbackResponse
+
+router = APIRouter(tags=["feedback"])
+
+_RESPONSES: dict[int | str, dict[str, str]] = {
+    200: {"description": "a duplicate: the feedback was already counted"},
+    403: {"description": "missing or invalid decision token"},
+    404: {"description": "unknown decision"},
+    410: {"description": "the decision's feedback window (TTL) has closed"},
+    422: {"description": "malformed body or value out of range"},
+}
+
+
+@router.post("/feedback", status_code=201, responses=_RESPONSES)
+async def post_feedback(
+    req: FeedbackRequest,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+) -> FeedbackResponse:
+    """Acknowledged (201) only after the row commits; a repeat answers 200, ``duplicate``."""
+    out: FeedbackResponse = await request.app.state.service.feedback(req, idempotency_key)
+    if out.duplicate:
+        response.status_code = 200
+    return out

@@ -1,0 +1,56 @@
+"""The pool: list models (public); onboard, remove and re-price them (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from feedback import admin_ops
+from feedback.deps import AdminDep, ServiceDep, SessionDep
+from feedback.schemas import AdminResult, ModelCreate, ModelInfo, ModelPatch
+
+router = APIRouter(tags=["models"])
+ModelName = Annotated[str, Path(min_length=1, max_length=200)]
+_ADMIN: dict[int | str, dict[str, str]] = {401: {"description": "missing or wrong X-API-Key"}}
+
+
+@router.get("/models")
+def get_models(session: SessionDep, service: ServiceDep) -> list[ModelInfo]:
+    return admin_ops.list_models(service, session=session)
+
+
+@router.post(
+    "/models",
+    status_code=201,
+    dependencies=[AdminDep],
+    responses={**_ADMIN, 409: {"description": "the model is already in the pool"}},
+)
+def post_model(req: ModelCreate, session: SessionDep, service: ServiceDep) -> ModelInfo:
+    """Onboard a model from labelled validation rows (its UniRoute profile); no retraining."""
+    return admin_ops.add_model(service, session=session, req=req)
+
+
+@router.delete(
+    "/models/{name}",
+    dependencies=[AdminDep],
+    responses={
+        **_ADMIN,
+        404: {"description": "no such model"},
+        409: {"description": "the last model of the pool"},
+    },
+)
+def delete_model(name: ModelName, session: SessionDep, service: ServiceDep) -> AdminResult:
+    return admin_ops.remove_model(service, session=session, name=name)
+
+
+@router.patch(
+    "/models/{name}",
+    dependencies=[AdminDep],
+    responses={**_ADMIN, 404: {"description": "no such model"}},
+)
+def patch_model(
+    name: ModelName, req: ModelPatch, session: SessionDep, service: ServiceDep
+) -> ModelInfo:
+    """Change a model's price (mean cost per answer, USD)."""
+    return admin_ops.set_price(service, session=session, name=name, cost=req.cost)

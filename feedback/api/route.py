@@ -1,0 +1,16 @@
+"""``POST /route``: choose a model for a prompt or a conversation."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from feedback.schemas import RouteRequest, RouteResponse
+
+router = APIRouter(tags=["routing"])
+
+
+@router.post("/route", responses={422: {"description": "malformed request or unknown model"}})
+async def route(req: RouteRequest, request: Request) -> RouteResponse:
+    """Route a prompt (or messages); the response's ``token`` must accompany feedback."""
+    out: RouteResponse = await request.app.state.service.route(req)
+    return out

@@ -1,0 +1,134 @@
+"""``create_app(settings)``: the FastAPI app. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
+from opentelemetry import metrics, trace
+from sqlalchemy import Engine
+
+from agent.embedder import Embedder
+from feedback.api import admin, feedback, health, models, route
+from feedback.db import make_engine
+from feedback.errors import ServiceError
+from feedback.monitoring.hooks import install_monitoring
+from feedback.service import RoutingService
+from feedback.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+async def _follow(service: RoutingService, settings: Settings) -> None:
+    """Fold in other replicas' feedback every ``poll_interval``; snapshot now and then."""
+    last_snapshot = time.monotonic()
+    while True:
+        await asyncio.sleep(settings.poll_interval)
+        try:
+            await to_thread.run_sync(service.sync)
+            due = settings.snapshot_interval > 0 and (
+                time.monotonic() - last_snapshot >= settings.snapshot_interval
+            )
+            if due:
+                await to_thread.run_sync(service.snapshot)
+                last_snapshot = time.monotonic()
+        except Exception:  # keep following after a transient database error
+            logger.exception("replica sync failed; retrying in %.1fs", settings.poll_interval)
+
+
+_frozen = threading.Event()
+
+
+def _freeze_startup_heap() -> None:
+    """The start-up heap (torch, the model, the pool) lives as long as the process: move it out
+    of the cyclic GC's sight, whose full collections would otherwise pause serving for a few
+    hundred milliseconds now and then. Once per process."""
+    if not _frozen.is_set():
+        _frozen.set()
+        gc.collect()
+        gc.freeze()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    engine: Engine | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The service. ``settings`` default to :meth:`Settings.from_env` at start-up; the
+    embedder, engine and clock are seams for tests (built from settings when None)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        st = settings or Settings.from_env()
+        db = engine if engine is not None else make_engine(st)
+        service = RoutingService(st, db, embedder=embedder, clock=clock)
+        await to_thread.run_sync(service.start)
+        await to_thread.run_sync(service.warm_up)
+        _freeze_startup_heap()
+        app.state.service = service
+        task = asyncio.create_task(_follow(service, st)) if st.poll_interval > 0 else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await to_thread.run_sync(service.close)
+            try:
+                await to_thread.run_sync(service.snapshot)
+            except Exception:
+                logger.exception("final snapshot failed")
+            if engine is None:
+                db.dispose()
+
+    app = FastAPI(
+        title="routing-agent",
+        summary="Route each prompt to the LLM that should answer it; learn from feedback.",
+        version="0.1.0",
+        lifespan=lifespan,
+        telemetry=None if _opentelemetry_configured() else _NO_TELEMETRY,
+    )
+    for module in (route, feedback, models, health, admin):
+        app.include_router(module.router)
+    install_monitoring(app)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    return app
+
+
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
+def _opentelemetry_configured() -> bool:
+    """Whether OpenTelemetry is set up (an ``OTEL_*`` variable, or a tracer or meter provider
+    installed before the app is built). If not, FastAPI's native telemetry is switched off:
+    it would look the global providers up again on every request (~5% of a feedback request)."""
+    if any(k.startswith("OTEL_") for k in os.environ) or os.environ.get(
+        "FASTAPI_OTEL_AUTO_CONFIGURE"
+    ):
+        return True
+    providers = (trace.get_tracer_provider(), metrics.get_meter_provider())
+    return any(not type(p).__name__.startswith(("Proxy", "NoOp", "_Proxy")) for p in providers)
+
+
+def app_from_env() -> FastAPI:
+    """An app configured from the environment (``ROUTING_AGENT_CONFIG`` names a settings file);
+    the factory uvicorn's worker processes import."""
+    return create_app(Settings.from_env(config=os.environ.get("ROUTING_AGENT_CONFIG") or None))

@@ -1,0 +1,140 @@
+"""Start-up: the embedder, the token secret, and the pool (built once, then read from the DB)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import tempfile
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from agent.clusters import ClusterMap
+from agent.embedder import Embedder, HashingEmbedder, MiniLMEmbedder
+from agent.embedding_cache import CachedEmbedder
+from agent.logs import ReplayLog, load_log
+from agent.warm_start import fit_leaf_map, fit_pool
+from feedback import crud
+from feedback.models import Meta
+from feedback.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+CLUSTER_MAP = "cluster_map"
+LEAF_MAP = "leaf_map"
+SECRET = "token_secret"
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """``minilm`` (default) or ``hashing[-DIM]``, optionally behind an on-disk cache.
+
+    >>> make_embedder(Settings(embedder="hashing-64")).id
+    'hashing-64-s0'
+    """
+    name = settings.embedder
+    inner: Embedder
+    if name == "minilm":
+        inner = MiniLMEmbedder(threads=settings.embed_threads or None)
+    elif name == "hashing" or name.startswith("hashing-"):
+        dim = int(name.split("-", 1)[1]) if "-" in name else 256
+        inner = HashingEmbedder(dim=dim)
+    else:
+        raise ValueError(f"unknown embedder {name!r}; use 'minilm' or 'hashing[-DIM]'")
+    return CachedEmbedder(inner, settings.embedding_cache) if settings.embedding_cache else inner
+
+
+def token_secret(*, session: Session, settings: Settings) -> bytes:
+    """The configured secret, else one generated once and shared by all replicas via the DB."""
+    if settings.secret:
+        return settings.secret.encode()
+    return crud.meta_if_absent(session=session, key=SECRET, value=secrets.token_hex(32)).encode()
+
+
+def default_log(settings: Settings) -> ReplayLog:
+    if settings.from_log:
+        return load_log(settings.from_log)
+    from simulator.synthetic import generate_log
+
+    return generate_log(n_prompts=settings.synthetic_prompts, seed=settings.seed)
+
+
+def ensure_pool(
+    *, session: Session, settings: Settings, embedder: Embedder, leaves: int = 0
+) -> None:
+    """Build the cluster map, the leaf map (``leaves`` cells, at most one per prompt; none if
+    0) and the profiles from the log once; the first replica to commit wins."""
+    if crud.get_meta(session=session, key=CLUSTER_MAP) is not None:
+        return
+    log = default_log(settings)
+    logger.info("building the pool from %s (%d prompts)", log.name, log.n_prompts)
+    pool = fit_pool(
+        log,
+        embedder=embedder,
+        k=settings.k,
+        seed=settings.seed,
+        soft=settings.soft,
+        leaves=leaves,
+    )
+    try:
+        with session.no_autoflush:
+            session.add(
+                Meta(key=CLUSTER_MAP, value=dump_cluster_map(pool.cluster_map, embedder.id))
+            )
+            if pool.leaf_map is not None:
+                session.add(Meta(key=LEAF_MAP, value=dump_cluster_map(pool.leaf_map, embedder.id)))
+            for profile in pool.profiles:
+                crud.save_model(session=session, profile=profile, now=0.0)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        logger.info("another replica built the pool first; using theirs")
+
+
+def dump_cluster_map(cmap: ClusterMap, embedder_id: str) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cmap.npz"
+        cmap.save(path)
+        blob = base64.b64encode(path.read_bytes()).decode()
+    return json.dumps({"embedder": embedder_id, "npz": blob})
+
+
+def load_cluster_map(*, session: Session, embedder: Embedder) -> ClusterMap:
+    raw = crud.get_meta(session=session, key=CLUSTER_MAP)
+    if raw is None:
+        raise RuntimeError("the database holds no cluster map; call ensure_pool first")
+    return _parse_cluster_map(raw, embedder)
+
+
+def load_leaf_map(
+    *, session: Session, settings: Settings, embedder: Embedder, leaves: int
+) -> ClusterMap | None:
+    """The shared leaf map; None when the policy has no leaves. A database whose pool was
+    built before leaves existed gets one fitted on the log's prompts (first writer wins)."""
+    if leaves <= 0:
+        return None
+    raw = crud.get_meta(session=session, key=LEAF_MAP)
+    if raw is None:
+        log = default_log(settings)
+        logger.info("fitting %d leaf cells on %s for an older pool", leaves, log.name)
+        leaf_map = fit_leaf_map(embedder.encode(log.prompts), leaves, seed=settings.seed)
+        assert leaf_map is not None
+        raw = crud.meta_if_absent(
+            session=session, key=LEAF_MAP, value=dump_cluster_map(leaf_map, embedder.id)
+        )
+    return _parse_cluster_map(raw, embedder)
+
+
+def _parse_cluster_map(raw: str, embedder: Embedder) -> ClusterMap:
+    data = json.loads(raw)
+    if data["embedder"] != embedder.id:
+        raise ValueError(
+            f"the database's pool was built with embedder {data['embedder']!r}, but this "
+            f"service uses {embedder.id!r}; set ROUTING_AGENT_EMBEDDER or use another database"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cmap.npz"
+        path.write_bytes(base64.b64decode(data["npz"]))
+        return ClusterMap.load(path)

@@ -1,0 +1,81 @@
+"""Every SQLModel table of the service. Names carry an ``ra_`` prefix.
+
+The posterior is never stored as the truth: it is rebuilt from ``ra_model`` (the profiles) plus
+the committed rows of ``ra_feedback`` in id order, optionally starting from a ``ra_snapshot``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Meta(SQLModel, table=True):
+    """Shared key/value state: the token secret, the cluster map, λ, the pool revision."""
+
+    __tablename__ = "ra_meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ModelRow(SQLModel, table=True):
+    """A model of the pool and its UniRoute profile Ψ (per-cluster successes and trials)."""
+
+    __tablename__ = "ra_model"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    cost: float
+    successes: str = Field(sa_column=Column(Text, nullable=False))
+    trials: str = Field(sa_column=Column(Text, nullable=False))
+    active: bool = True
+    created_at: float
+
+
+class DecisionRow(SQLModel, table=True):
+    """One routing decision: what feedback on it must update."""
+
+    __tablename__ = "ra_decision"
+    __table_args__ = (Index("ix_ra_decision_conversation", "conversation_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    model: str = Field(max_length=200)
+    weights: str = Field(sa_column=Column(Text, nullable=False))
+    lam: float
+    created_at: float
+    conversation_id: str | None = Field(default=None, max_length=200)
+    #: The prompt's leaf cell (-1 without a leaf map); feedback replays into it.
+    leaf: int = Field(default=-1, sa_column_kwargs={"server_default": "-1"})
+
+
+class FeedbackRow(SQLModel, table=True):
+    """One acknowledged piece of feedback. The unique constraints make it count once."""
+
+    __tablename__ = "ra_feedback"
+    __table_args__ = (
+        UniqueConstraint("decision_id", "kind", "source", name="uq_ra_feedback_once"),
+        Index("ix_ra_feedback_source", "source", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: str = Field(foreign_key="ra_decision.id", max_length=32)
+    kind: str = Field(max_length=16)
+    value: float
+    weight: float
+    source: str = Field(default="", max_length=200)
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
+    created_at: float
+
+
+class PolicySnapshot(SQLModel, table=True):
+    """A replica's policy state; replay resumes after ``hwm`` plus the ids in ``gaps``."""
+
+    __tablename__ = "ra_snapshot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    revision: int
+    hwm: int
+    gaps: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: float

@@ -1,0 +1,147 @@
+"""Prometheus metrics for one app, on its own ``CollectorRegistry`` (never the global one).
+
+Counters and the live gauges describe this process's traffic (each replica exports its own;
+sum them in Prometheus). The ``routing_report_*`` gauges come from the last report built here
+(``GET /report`` or ``GET /report.html``) and describe the whole database.
+
+>>> m = Metrics.create()
+>>> m.count_decision("cheap", cost=0.001, regret=0.02)
+>>> m.count_feedback("cheap", "label")
+>>> text = m.render().decode()
+>>> 'routing_decisions_total{model="cheap"} 1.0' in text, "routing_traffic_share" in text
+(True, True)
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+ROLLING = 1000
+
+
+@dataclass
+class Metrics:
+    """The metric objects of one app; build with :meth:`create`."""
+
+    registry: CollectorRegistry
+    decisions: Counter
+    feedback: Counter
+    cost: Counter
+    regret: Counter
+    share: Gauge
+    regret_rate: Gauge
+    mean_cost: Gauge
+    report: Gauge
+    policy_value: Gauge
+    _counts: dict[str, int] = field(default_factory=dict)
+    _recent: deque[float] = field(default_factory=lambda: deque(maxlen=ROLLING))
+    _cost_sum: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def create(cls) -> Metrics:
+        reg = CollectorRegistry()
+        return cls(
+            registry=reg,
+            decisions=Counter(
+                "routing_decisions", "Routing decisions by chosen model", ["model"], registry=reg
+            ),
+            feedback=Counter(
+                "routing_feedback",
+                "Feedback accepted (not duplicates) by decided model and kind",
+                ["model", "kind"],
+                registry=reg,
+            ),
+            cost=Counter(
+                "routing_cost_usd",
+                "Sum of the chosen models' per-request costs (pool prices)",
+                ["model"],
+                registry=reg,
+            ),
+            regret=Counter(
+                "routing_estimated_regret",
+                "Sum of decision-time estimated regret: best posterior-mean utility minus the "
+                "chosen model's",
+                registry=reg,
+            ),
+            share=Gauge(
+                "routing_traffic_share",
+                "Share of this process's decisions per model",
+                ["model"],
+                registry=reg,
+            ),
+            regret_rate=Gauge(
+                "routing_estimated_regret_rate",
+                f"Mean decision-time estimated regret over the last {ROLLING} decisions",
+                registry=reg,
+            ),
+            mean_cost=Gauge(
+                "routing_mean_cost_usd",
+                "Mean per-request cost of this process's decisions",
+                registry=reg,
+            ),
+            report=Gauge(
+                "routing_report",
+                "Figures of the last report built from the database",
+                ["figure"],
+                registry=reg,
+            ),
+            policy_value=Gauge(
+                "routing_report_policy_value",
+                "Off-policy estimate of each policy's accuracy in the last report",
+                ["policy", "estimator"],
+                registry=reg,
+            ),
+        )
+
+    def count_decision(self, model: str, *, cost: float, regret: float | None) -> None:
+        self.decisions.labels(model=model).inc()
+        self.cost.labels(model=model).inc(max(cost, 0.0))
+        with self._lock:
+            self._counts[model] = self._counts.get(model, 0) + 1
+            self._cost_sum += max(cost, 0.0)
+            if regret is not None and math.isfinite(regret):
+                self.regret.inc(max(regret, 0.0))
+                self._recent.append(regret)
+
+    def count_feedback(self, model: str, kind: str) -> None:
+        self.feedback.labels(model=model, kind=kind).inc()
+
+    def publish(self, report: Mapping[str, Any]) -> None:
+        """Set the ``routing_report*`` gauges from a report dict."""
+        figures = {
+            "decisions": report["decisions"]["total"],
+            "regret_at_decision_total": report["regret"]["at_decision"]["total"],
+            "regret_today_total": report["regret"]["today"]["total"],
+            "cost_usd_total": report["savings"]["cost_spent"],
+            "savings_usd_total": report["savings"]["saved"],
+            "feedback_rate": report["feedback"]["rate"],
+            "drift_alarms": len(report["drift"]["alarms"]),
+        }
+        for name, value in figures.items():
+            if isinstance(value, int | float) and math.isfinite(value):
+                self.report.labels(figure=name).set(value)
+        for policy, ests in report["off_policy"]["policies"].items():
+            for method, est in ests.items():
+                v = est.get("value") if isinstance(est, Mapping) else None
+                if isinstance(v, int | float) and math.isfinite(v):
+                    self.policy_value.labels(policy=policy, estimator=method).set(v)
+
+    def render(self) -> bytes:
+        """The text exposition format, with the derived gauges brought up to date."""
+        with self._lock:
+            total = sum(self._counts.values())
+            for model, n in self._counts.items():
+                self.share.labels(model=model).set(n / total)
+            if self._recent:
+                self.regret_rate.set(sum(self._recent) / len(self._recent))
+            if total:
+                self.mean_cost.set(self._cost_sum / total)
+        return generate_latest(self.registry)

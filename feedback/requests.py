@@ -1,0 +1,129 @@
+"""``POST /route`` and ``POST /feedback``: the request logic of :class:`RoutingService`.
+
+Both run on the event loop. The prompt embedding goes to a micro-batching thread
+(:class:`~agent.batching.BatchingEmbedder`) and the writes to a group-commit thread
+(:class:`~feedback.writer.GroupCommitter`), whose answer comes only after the commit; the
+policy choice itself takes microseconds under the router's lock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from anyio import to_thread
+from sqlmodel import Session
+
+from agent.batching import BatchingEmbedder
+from agent.decision import feedback_value
+from agent.ledger import DecisionError
+from agent.router import Router
+from agent.tokens import verify
+from feedback import crud
+from feedback.errors import BadToken, Invalid
+from feedback.jobs import DecisionInfo, DecisionJob, FeedbackJob, FeedbackOwner, gone
+from feedback.schemas import FeedbackRequest, FeedbackResponse, RouteRequest, RouteResponse
+from feedback.settings import Settings
+from feedback.writer import GroupCommitter
+
+
+class RequestHandlers:
+    """A mixin of :class:`~feedback.service.RoutingService` (split off for size)."""
+
+    settings: Settings
+    clock: Callable[[], float]
+    _router: Router
+    _embedder: BatchingEmbedder
+    _writer: GroupCommitter
+    _secret: bytes
+    _budget: float | None
+
+    def session(self) -> Session:
+        raise NotImplementedError
+
+    def _owner(self) -> FeedbackOwner:
+        raise NotImplementedError
+
+    # -- requests ------------------------------------------------------------------------------
+    async def route(self, req: RouteRequest) -> RouteResponse:
+        """Embed (batched), choose under the router's lock, commit the decision, answer."""
+        router = self._router
+        cid = req.conversation_id
+        if cid is not None and router.conversation_model(cid) is None:
+            prev = await to_thread.run_sync(self._last_model, cid)
+            if prev is not None:
+                router.remember_conversation(cid, prev)
+        query: Any = (
+            req.prompt if req.prompt is not None else [m.model_dump() for m in req.messages or []]
+        )
+        budget = (
+            req.budget if req.budget is not None else (self._budget if req.lam is None else None)
+        )
+        try:
+            texts, turn_weights = router.turns(query)
+            vectors = await self._embedder.encode_async(texts)
+            ctx = router.context_from(vectors, turn_weights)
+            d = router.decide(
+                ctx, conversation_id=cid, lam=req.lam, budget=budget, allowed=req.allowed
+            )
+        except ValueError as exc:
+            raise Invalid(str(exc)) from exc
+        weights = d.weights.tolist()
+        values = {
+            "id": d.id,
+            "model": d.model,
+            "weights": json.dumps(weights),
+            "lam": d.lam,
+            "created_at": d.created_at,
+            "conversation_id": cid,
+            "leaf": d.leaf,
+        }
+        await self._writer.submit(DecisionJob(values))
+        assert d.token is not None
+        return RouteResponse(
+            decision_id=d.id,
+            model=d.model,
+            scores=d.scores,
+            token=d.token,
+            weights=weights,
+            propensity=d.propensity,
+            lam=d.lam,
+            sticky=d.sticky,
+        )
+
+    def _last_model(self, conversation_id: str) -> str | None:
+        with self.session() as s:
+            return crud.last_model_of_conversation(session=s, conversation_id=conversation_id)
+
+    async def feedback(
+        self, req: FeedbackRequest, idempotency_key: str | None = None
+    ) -> FeedbackResponse:
+        """Check, store (group commit) and then learn from one piece of feedback; the answer
+        comes after the commit. A decision this replica did not make is read from the DB."""
+        if not verify(self._secret, req.decision_id, req.token):
+            raise BadToken("missing or invalid decision token")
+        kind, value = feedback_value(label=req.label, score=req.score, thumbs=req.thumbs)
+        now = self.clock()
+        decision: DecisionInfo | None = None
+        try:
+            rec = self._router.open_decision(req.decision_id)
+        except DecisionError:
+            pass  # not made here, or past the router's own TTL: the database decides
+        else:
+            decision = DecisionInfo(rec.model, rec.weights, rec.leaf, rec.created_at)
+            age, ttl = now - rec.created_at, self.settings.decision_ttl
+            if age > ttl:
+                raise gone(req.decision_id, age, ttl)
+        job = FeedbackJob(
+            self._owner(),
+            decision_id=req.decision_id,
+            decision=decision,
+            kind=kind,
+            value=value,
+            source=req.origin or "",
+            idempotency_key=idempotency_key,
+            now=now,
+        )
+        result: FeedbackResponse = await self._writer.submit(job)
+        return result

@@ -1,0 +1,146 @@
+"""Request and response bodies of the HTTP API (pydantic; no tables here)."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Message(BaseModel):
+    model_config = _STRICT
+    role: Literal["system", "user", "assistant", "tool"] = "user"
+    content: str = Field(max_length=100_000)
+
+
+class RouteRequest(BaseModel):
+    """Exactly one of ``prompt`` or ``messages`` (a chat with at least one user turn)."""
+
+    model_config = _STRICT
+    prompt: str | None = Field(default=None, max_length=100_000)
+    messages: list[Message] | None = Field(default=None, min_length=1, max_length=1000)
+    conversation_id: str | None = Field(default=None, min_length=1, max_length=200)
+    lam: float | None = Field(default=None, ge=0.0, le=1e6)
+    budget: float | None = Field(default=None, gt=0.0, le=1e6)
+    allowed: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _one_input(self) -> Self:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("give exactly one of 'prompt' or 'messages'")
+        if self.messages is not None and not any(m.role == "user" for m in self.messages):
+            raise ValueError("'messages' needs at least one user message to route on")
+        return self
+
+
+class RouteResponse(BaseModel):
+    decision_id: str
+    model: str
+    scores: dict[str, float | None]
+    token: str
+    weights: list[float]
+    propensity: float | None
+    lam: float
+    sticky: bool
+
+
+class FeedbackRequest(BaseModel):
+    """``decision_id`` and its ``token``, and exactly one of ``label``, ``score``, ``thumbs``."""
+
+    model_config = _STRICT
+    decision_id: str = Field(min_length=1, max_length=64)
+    token: str | None = Field(default=None, max_length=128)
+    label: Literal[0, 1] | None = None
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    thumbs: Literal["up", "down"] | None = None
+    source: str | None = Field(default=None, min_length=1, max_length=200)
+    user: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_value(self) -> Self:
+        given = [k for k in ("label", "score", "thumbs") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of label, score or thumbs (got {', '.join(given) or 'none'})"
+            )
+        if self.source is not None and self.user is not None and self.source != self.user:
+            raise ValueError("give 'source' or 'user', not two different values")
+        return self
+
+    @property
+    def origin(self) -> str | None:
+        return self.source if self.source is not None else self.user
+
+
+class FeedbackResponse(BaseModel):
+    feedback_id: int
+    decision_id: str
+    model: str
+    kind: str
+    value: float
+    weight: float
+    duplicate: bool
+
+
+class ModelInfo(BaseModel):
+    name: str
+    cost: float
+    accuracy: float
+    validation_rows: float
+
+
+class ValidationRow(BaseModel):
+    model_config = _STRICT
+    prompt: str = Field(max_length=100_000)
+    correct: float = Field(ge=0.0, le=1.0)
+    cost: float | None = Field(default=None, ge=0.0, le=1e6)
+
+
+class ModelCreate(BaseModel):
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=200)
+    cost: float = Field(ge=0.0, le=1e6)
+    rows: list[ValidationRow] = Field(min_length=1, max_length=100_000)
+
+
+class ModelPatch(BaseModel):
+    model_config = _STRICT
+    cost: float = Field(ge=0.0, le=1e6)
+
+
+class LamUpdate(BaseModel):
+    model_config = _STRICT
+    lam: float = Field(ge=0.0, le=1e6)
+
+
+class BudgetUpdate(BaseModel):
+    model_config = _STRICT
+    budget: float | None = Field(default=None, gt=0.0, le=1e6)
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    models: int
+    revision: int
+    applied_feedback: int
+    database: str
+
+
+class PosteriorState(BaseModel):
+    models: list[str]
+    alpha: list[list[float]]
+    beta: list[list[float]]
+    alpha0: list[list[float]]
+    beta0: list[list[float]]
+    applied_feedback: int
+    hwm: int
+    revision: int
+    lam: float
+
+
+class AdminResult(BaseModel):
+    ok: bool
+    revision: int
+    detail: str = ""

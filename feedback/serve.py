@@ -1,0 +1,86 @@
+"""``routing-agent serve``: run the service with uvicorn (also ``python -m feedback.serve``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import Any
+
+from feedback.settings import Settings
+
+
+def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``serve`` on a CLI's subparsers; its handler is :func:`serve`."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run the routing and feedback HTTP service",
+        description="Serve POST /route and POST /feedback. SQLite file by default; "
+        "DATABASE_URL selects PostgreSQL; ROUTING_AGENT_API_KEY enables the admin API.",
+    )
+    _add_arguments(parser)
+    parser.set_defaults(func=serve)
+    return parser
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--from-log", metavar="PATH", help="build the pool from this replay log")
+    parser.add_argument("--config", metavar="FILE", help="settings file (.toml or .json)")
+    parser.add_argument("--embedder", help="minilm (default) or hashing[-DIM]")
+    parser.add_argument("--log-level", default="info", help="uvicorn log level")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes; each is a replica following the others (default 1)",
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env(os.environ, config=args.config)
+    values: dict[str, Any] = {}
+    if args.from_log:
+        values["from_log"] = args.from_log
+    if getattr(args, "embedder", None):
+        values["embedder"] = args.embedder
+    return settings.with_values(values)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Start uvicorn on ``args.host:args.port``; returns an exit code."""
+    import uvicorn
+
+    from feedback.app import create_app
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    settings = settings_from_args(args)
+    opts: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": False,
+    }
+    if getattr(args, "workers", 1) > 1:
+        # Worker processes rebuild the settings from the environment.
+        if args.config:
+            os.environ["ROUTING_AGENT_CONFIG"] = str(args.config)
+        for name in ("from_log", "embedder"):
+            value = getattr(settings, name)
+            if value is not None:
+                os.environ[f"ROUTING_AGENT_{name.upper()}"] = str(value)
+        uvicorn.run("feedback.app:app_from_env", factory=True, workers=args.workers, **opts)
+        return 0
+    uvicorn.run(create_app(settings), **opts)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="routing-agent serve", description=__doc__)
+    _add_arguments(parser)
+    return serve(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

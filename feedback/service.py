@@ -1,0 +1,262 @@
+"""The service's state: a Router whose posterior follows the database, and the request logic.
+
+Feedback is folded into the in-memory posterior only after its row commits, and exactly once
+per row id (:class:`~feedback.tracker.AppliedIds`), whether it arrived here or at another replica.
+Any pool change bumps a shared revision; a replica that sees a revision it did not make rebuilds
+its posterior from the profiles plus the committed feedback, in id order.
+
+The request logic of ``POST /route`` and ``POST /feedback`` is in :mod:`feedback.requests`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from agent.batching import BatchingEmbedder
+from agent.embedder import Embedder
+from agent.embedding_cache import CachedEmbedder
+from agent.router import Router
+from feedback import crud
+from feedback.bootstrap import (
+    ensure_pool,
+    load_cluster_map,
+    load_leaf_map,
+    make_embedder,
+    token_secret,
+)
+from feedback.db import create_tables, is_postgres
+from feedback.jobs import DecisionInfo, FeedbackOwner
+from feedback.requests import RequestHandlers
+from feedback.settings import Settings
+from feedback.tracker import AppliedIds
+from feedback.writer import GroupCommitter
+from policies import Policy, make_policy
+
+logger = logging.getLogger(__name__)
+
+LAM, BUDGET, RESET_FLOOR = "lam", "budget", "reset_floor"
+
+
+class RoutingService(RequestHandlers):
+    """Owns the live :class:`Router`; call :meth:`start` once, then serve requests."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        embedder: Embedder | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.embedder = embedder
+        self.clock = clock
+        self._lock = threading.RLock()
+
+    # -- start-up and rebuilding ---------------------------------------------------------------
+    def start(self) -> None:
+        st = self.settings
+        create_tables(self.engine, st)
+        # The policy's drift guard imports river on its first update: pay that (~1 s) here,
+        # not in the first feedback request.
+        importlib.import_module("river.drift")
+        inner = self.embedder or make_embedder(st)
+        leaves = int(getattr(make_policy(st.policy), "n_leaves", 0))
+        with self.session() as s:
+            self._secret = token_secret(session=s, settings=st)
+            ensure_pool(session=s, settings=st, embedder=inner, leaves=leaves)
+            self._cmap = load_cluster_map(session=s, embedder=inner)
+            self._leaf_map = load_leaf_map(session=s, settings=st, embedder=inner, leaves=leaves)
+        # The on-disk cache (if any) serves the bulk encodes above; requests, mostly new
+        # prompts, skip its per-call file access and use the in-memory LRU instead.
+        self._embedder = BatchingEmbedder(
+            inner.inner if isinstance(inner, CachedEmbedder) else inner,
+            max_batch=st.embed_batch,
+            max_wait=st.embed_wait_ms / 1000.0,
+            cache_size=st.embed_cache_rows,
+        )
+        self._writer = GroupCommitter(self.engine, max_batch=st.commit_batch)
+        self.rebuild()
+
+    def warm_up(self) -> None:
+        """Load the embedding model and start the writer now, not in the first request."""
+        self._embedder.encode(["warm-up"])
+        self._writer.start()
+
+    def close(self) -> None:
+        """Finish queued writes and embeddings, then stop their threads."""
+        self._writer.close()
+        self._embedder.close()
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @property
+    def router(self) -> Router:
+        return self._router
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    @property
+    def applied(self) -> AppliedIds:
+        return self._applied
+
+    def rebuild(self) -> None:
+        """Rebuild the posterior from profiles + committed feedback (from a snapshot if any)."""
+        now = self.clock()
+        with self.session() as s:
+            revision = crud.get_revision(session=s)
+            floor = int(crud.get_meta(session=s, key=RESET_FLOOR) or 0)
+            lam = crud.get_meta(session=s, key=LAM)
+            budget = crud.get_meta(session=s, key=BUDGET)
+            profiles = [crud.to_profile(r) for r in crud.active_models(session=s)]
+            router = self._new_router(profiles)
+            applied = AppliedIds(hwm=floor)
+            snap = crud.latest_snapshot(session=s, revision=revision)
+            if snap is not None and snap.hwm >= floor:
+                state = json.loads(snap.state)
+                router.policy = Policy.from_state(state["policy"])
+                applied = AppliedIds.from_state(state["applied"], now=now)
+            if lam is not None:
+                router.lam = float(lam)
+            rows = crud.feedback_after(session=s, hwm=applied.hwm, gaps=applied.gaps, floor=floor)
+        for fid, kind, value, model, weight, weights, leaf in rows:
+            if applied.claim(fid, now=now):
+                w = np.asarray(json.loads(weights))
+                router.apply(w, model, value, kind=kind, weight=weight, leaf=leaf)
+        with self._lock:
+            self._router, self._applied = router, applied
+            self._revision, self._floor = revision, floor
+            self._budget = float(budget) if budget else None
+        logger.info("rebuilt at revision %d from %d feedback rows", revision, len(rows))
+        self.sync()
+
+    def _new_router(self, profiles: list[Any]) -> Router:
+        st = self.settings
+        return Router.from_profiles(
+            profiles,
+            self._cmap,
+            self._embedder,
+            leaf_map=self._leaf_map,
+            policy=st.policy,
+            policy_params={"propensity_samples": st.propensity_samples}
+            if st.policy in ("default", "thompson")
+            else None,
+            seed=st.seed,
+            lam=st.lam,
+            soft=st.soft,
+            stickiness=st.stickiness,
+            ttl=st.decision_ttl,
+            source_limit=st.source_limit,
+            source_window=st.source_window,
+            secret=self._secret,
+            clock=self.clock,
+        )
+
+    def sync(self) -> int:
+        """Fold in feedback other replicas committed; rebuild if the pool changed. Returns the
+        number of rows folded in."""
+        with self.session() as s:
+            revision = crud.get_revision(session=s)
+            if revision != self._revision:
+                stale = True
+            else:
+                stale = False
+                with self._lock:
+                    hwm, gaps, floor = self._applied.hwm, list(self._applied.gaps), self._floor
+                rows = crud.feedback_after(session=s, hwm=hwm, gaps=gaps, floor=floor)
+        if stale:
+            self.rebuild()
+            return 0
+        now = self.clock()
+        folded = sum(self._fold(row, now=now) for row in rows)
+        with self._lock:
+            self._applied.expire(before=now - self.settings.gap_timeout)
+        return folded
+
+    def _fold(self, row: crud.FeedbackItem, *, now: float) -> bool:
+        fid, kind, value, model, weight, weights, leaf = row
+        info = DecisionInfo(model, np.asarray(json.loads(weights)), leaf, 0.0)
+        return self._fold_info(fid, kind, value, info, weight, now=now)
+
+    def _fold_info(
+        self, fid: int, kind: str, value: float, d: DecisionInfo, weight: float, *, now: float
+    ) -> bool:
+        with self._lock:
+            if not self._applied.claim(fid, now=now):
+                return False
+            self._router.apply(d.weights, d.model, value, kind=kind, weight=weight, leaf=d.leaf)
+            return True
+
+    def fold_new(
+        self, fid: int, kind: str, value: float, decision: DecisionInfo, weight: float
+    ) -> None:
+        """Fold a row this replica just committed (the group-commit thread calls this)."""
+        self._fold_info(fid, kind, value, decision, weight, now=self.clock())
+
+    def _owner(self) -> FeedbackOwner:
+        return self
+
+    # settings the feedback jobs read (live: tests and admins may swap ``settings``)
+    @property
+    def decision_ttl(self) -> float:
+        return self.settings.decision_ttl
+
+    @property
+    def source_limit(self) -> int:
+        return self.settings.source_limit
+
+    @property
+    def source_window(self) -> float:
+        return self.settings.source_window
+
+    def pool_changed(self, revision: int, change: Callable[[Router], None] | None) -> None:
+        """Apply a committed pool change locally: in place if ``revision`` directly follows
+        ours, else (another replica changed the pool too) by a full rebuild."""
+        with self._lock:
+            if change is not None and revision == self._revision + 1:
+                change(self._router)
+                self._revision = revision
+                return
+        self.rebuild()
+
+    @property
+    def budget(self) -> float | None:
+        return self._budget
+
+    def snapshot(self) -> None:
+        """Store the policy state and the applied-id bookkeeping for a faster restart."""
+        with self._lock:
+            state = {"policy": self._router.policy_state(), "applied": self._applied.to_state()}
+            revision, hwm, gaps = self._revision, self._applied.hwm, sorted(self._applied.gaps)
+        with self.session() as s:
+            crud.save_snapshot(
+                session=s,
+                revision=revision,
+                hwm=hwm,
+                gaps=gaps,
+                state=json.dumps(state),
+                now=self.clock(),
+            )
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "models": len(self._router.models),
+            "revision": self._revision,
+            "applied_feedback": self._applied.count,
+            "database": "postgresql" if is_postgres(self.settings.database_url) else "sqlite",
+        }

@@ -1,0 +1,125 @@
+"""Service settings: defaults, then a JSON/TOML config file, then ``ROUTING_AGENT_*`` variables.
+
+``DATABASE_URL`` selects the database (default: a SQLite file in the working directory);
+``ROUTING_AGENT_API_KEY`` guards the admin endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Self
+
+DEFAULT_DATABASE_URL = "sqlite:///routing-agent.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads at start-up.
+
+    >>> s = Settings.from_env({"DATABASE_URL": "sqlite://", "ROUTING_AGENT_K": "4"})
+    >>> s.database_url, s.k, s.embedder
+    ('sqlite://', 4, 'minilm')
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
+    #: PostgreSQL schema for all tables (created if missing); None means the default schema.
+    db_schema: str | None = None
+    api_key: str | None = None
+    #: HMAC key for decision tokens; None means one generated and shared through the database.
+    secret: str | None = None
+    #: Seconds after a decision during which feedback is accepted; later feedback gets 410.
+    decision_ttl: float = 86400.0
+    #: Seconds between polls for feedback committed by other replicas and for pool changes.
+    poll_interval: float = 1.0
+    #: Seconds between policy snapshots (0 disables periodic snapshots).
+    snapshot_interval: float = 300.0
+    #: How long an id skipped by the database sequence may still turn up (a slow commit).
+    gap_timeout: float = 300.0
+    embedder: str = "minilm"
+    embedding_cache: str | None = None
+    #: Most texts embedded in one batch, and how long (ms) a batch waits for more requests.
+    embed_batch: int = 64
+    embed_wait_ms: float = 2.0
+    #: torch intra-op threads for MiniLM (0: torch's default, one per core). One thread keeps
+    #: the embedding from fighting the HTTP loop and other processes for a small machine's cores.
+    embed_threads: int = 1
+    #: Recent prompt embeddings kept in memory (an LRU; 0 disables it).
+    embed_cache_rows: int = 10_000
+    #: Most writes (decisions, feedback) committed in one transaction by the writer thread.
+    commit_batch: int = 512
+    k: int = 16
+    policy: str = "default"
+    #: Posterior draws per decision for Thompson's Monte Carlo propensity (0: none). The
+    #: monitoring report's off-policy estimates need propensities.
+    propensity_samples: int = 256
+    seed: int = 0
+    lam: float | None = None
+    soft: bool = False
+    stickiness: float = 0.05
+    source_limit: int = 50
+    source_window: float = 3600.0
+    #: A replay log to build the pool from when the database holds none (default: synthetic).
+    from_log: str | None = None
+    synthetic_prompts: int = 2400
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def with_values(self, values: Mapping[str, Any]) -> Self:
+        """A copy with ``values`` (strings are converted to each field's type)."""
+        unknown = sorted(set(values) - set(self.field_names()))
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        return replace(self, **{k: _convert(k, v) for k, v in values.items()})
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Self:
+        """Settings from a ``.json`` or ``.toml`` file (a ``[routing_agent]`` table or flat)."""
+        p = Path(path)
+        text = p.read_text()
+        data = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"{p}: a config file must hold a table of settings")
+        return cls().with_values(data.get("routing_agent", data))
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, config: str | Path | None = None
+    ) -> Self:
+        """Defaults, then ``config``, then ``DATABASE_URL`` and ``ROUTING_AGENT_<FIELD>``."""
+        env = os.environ if env is None else env
+        base = cls.from_file(config) if config else cls()
+        values: dict[str, Any] = {}
+        if env.get("DATABASE_URL"):
+            values["database_url"] = env["DATABASE_URL"]
+        for name in cls.field_names():
+            key = f"ROUTING_AGENT_{name.upper()}"
+            if env.get(key):
+                values[name] = env[key]
+        return base.with_values(values)
+
+
+_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _convert(name: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    kind = str(_TYPES[name])
+    if value == "" and "None" in kind:
+        return None
+    if kind.startswith("int"):
+        return int(value)
+    if kind.startswith("float"):
+        return float(value)
+    if kind.startswith("bool"):
+        if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise ValueError(f"setting {name} must be a boolean, got {value!r}")
+        return value.lower() in ("1", "true", "yes")
+    return value

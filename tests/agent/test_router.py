@@ -1,0 +1,229 @@
+"""The embeddable Router: routing, feedback, conversations, pool changes, state, threads."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agent.conversation import conversation_turns, pool_embedding
+from agent.embedder import HashingEmbedder
+from agent.ledger import ExpiredDecisionError, UnknownDecisionError
+from agent.router import Router
+from simulator.synthetic import generate_log
+
+
+@pytest.fixture(scope="module")
+def log() -> Any:
+    return generate_log(n_prompts=300, n_models=4, seed=1)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(log: Any, **kwargs: Any) -> Router:
+    return Router.from_log(log, embedder=HashingEmbedder(dim=64), k=6, **kwargs)
+
+
+def evidence(router: Router) -> float:
+    p = router.posterior()
+    return float(np.sum(p["alpha"]) + np.sum(p["beta"]) - np.sum(p["alpha0"]) - np.sum(p["beta0"]))
+
+
+def test_route_returns_a_full_decision(log: Any) -> None:
+    router = make(log, secret=b"s")
+    d = router.route(log.prompts[0])
+    assert d.model in router.models and set(d.scores) == set(router.models)
+    assert len(d.id) == 32 and d.token is not None and len(d.token) == 64
+    assert d.weights.sum() == pytest.approx(1.0)
+    assert router.route(log.prompts[0], allowed=[router.models[2]]).model == router.models[2]
+    with pytest.raises(ValueError, match="unknown"):
+        router.route("x", allowed=["nope"])
+    with pytest.raises(ValueError, match="λ"):
+        router.route("x", lam=-1.0)
+
+
+def test_feedback_kinds_duplicates_and_errors(log: Any) -> None:
+    clock = Clock()
+    router = make(log, policy="greedy", ttl=60, clock=clock)
+    d = router.route(log.prompts[1])
+    assert router.feedback(d.id, label=1).weight == 1.0
+    assert router.feedback(d.id, label=0).duplicate  # same (decision, kind, source)
+    assert not router.feedback(d.id, label=0, source="other").duplicate
+    assert router.feedback(d.id, thumbs="down").kind == "thumbs"
+    assert router.feedback(d.id, thumbs=True, source="x").value == 1.0
+    assert router.feedback(d.id, score=0.5).value == 0.5
+    assert evidence(router) > 3.0
+    for bad in ({"label": 2}, {"score": 1.5}, {"thumbs": "meh"}, {}, {"label": 1, "score": 1}):
+        with pytest.raises(ValueError):
+            router.feedback(d.id, **bad)
+    with pytest.raises(UnknownDecisionError):
+        router.feedback("f" * 32, label=1)
+    clock.now += 61
+    with pytest.raises(ExpiredDecisionError, match="closes after 60s"):
+        router.feedback(d.id, label=1, source="late")
+
+
+def test_source_cap_down_weights_a_spammer(log: Any) -> None:
+    router = make(log, source_limit=2)
+    weights = [
+        router.feedback(router.route(p).id, thumbs="up", source="bot").weight
+        for p in log.prompts[:4]
+    ]
+    assert weights == [1.0, 1.0, pytest.approx(2 / 3), 0.5]
+
+
+def test_messages_route_on_the_conversation(log: Any) -> None:
+    router = make(log)
+    msgs = [
+        {"role": "user", "content": log.prompts[3]},
+        {"role": "assistant", "content": "…"},
+        {"role": "user", "content": "ok, commit it"},
+    ]
+    texts, w = conversation_turns(msgs)
+    expected = router.cluster_map.weights(pool_embedding(router.embedder.encode(texts), w))[0]
+    np.testing.assert_array_equal(router.context_for(msgs).weights, expected)
+    assert texts == [log.prompts[3], "ok, commit it"]
+
+
+def test_sticky_conversation_needs_a_margin_to_switch(log: Any) -> None:
+    router = make(log, policy="greedy", stickiness=10.0)
+    first = router.route(log.prompts[5], conversation_id="c")
+    other = next(m for m in router.models if m != first.model)
+    router.remember_conversation("c", other)
+    d = router.route(log.prompts[5], conversation_id="c")
+    assert d.model == other and d.sticky
+    router.stickiness = 0.0
+    assert router.route(log.prompts[5], conversation_id="c").model == first.model
+
+
+def test_pool_changes(log: Any) -> None:
+    router = make(log, policy="greedy")
+    rows = [(p, 1.0, 0.0) for p in log.prompts[:30]]
+    profile = router.add_model("free-oracle", 0.0, rows)
+    assert profile.accuracy == 1.0 and router.models[-1] == "free-oracle"
+    assert router.route(log.prompts[0]).model == "free-oracle"
+    router.set_price("free-oracle", 1e3)
+    assert router.route(log.prompts[0]).model != "free-oracle"
+    router.remove_model("free-oracle")
+    assert "free-oracle" not in router.models
+    with pytest.raises(ValueError):
+        router.add_model("empty", 0.0, [])
+
+
+def test_save_load_round_trip(log: Any, tmp_path: Path) -> None:
+    router = make(log, stickiness=0.2, secret=b"k")
+    open_decision = router.route(log.prompts[7], conversation_id="c9")
+    router.feedback(router.route(log.prompts[8]).id, label=1)
+    router.save(tmp_path / "r")
+    loaded = Router.load(tmp_path / "r", embedder=HashingEmbedder(dim=64), secret=b"k")
+    assert loaded.policy.to_state() == router.policy.to_state()
+    assert loaded.stickiness == 0.2 and loaded.conversation_model("c9") == open_decision.model
+    a, b = router.route(log.prompts[9]), loaded.route(log.prompts[9])
+    assert (a.model, a.scores) == (b.model, b.scores)
+    assert not loaded.feedback(open_decision.id, label=1).duplicate
+    with pytest.raises(ValueError, match="embedder"):
+        Router.load(tmp_path / "r", embedder=HashingEmbedder(dim=32))
+
+
+def test_budget_paces_lam(log: Any) -> None:
+    router = make(log)
+    lams = [router.route(p, budget=1e-9).lam for p in log.prompts[:20]]
+    assert lams[-1] > lams[0]
+
+
+def test_route_and_call(log: Any) -> None:
+    router = make(log)
+    seen: list[Any] = []
+
+    def call_llm(model: str, messages: list[dict[str, Any]]) -> str:
+        seen.append((model, messages))
+        return f"{model} says hi"
+
+    answer, decision = router.route_and_call("hello there", call_llm)
+    assert answer == f"{decision.model} says hi"
+    assert seen == [(decision.model, [{"role": "user", "content": "hello there"}])]
+
+
+def test_concurrent_route_and_feedback_lose_nothing(log: Any) -> None:
+    router = make(log)
+    errors: list[BaseException] = []
+
+    def work(w: int) -> None:
+        try:
+            for i in range(50):
+                d = router.route(log.prompts[(w * 50 + i) % len(log.prompts)])
+                router.feedback(d.id, label=i % 2)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert evidence(router) == pytest.approx(400.0)
+
+
+def _same_cluster_other_leaf(router: Router, prompts: list[str]) -> tuple[str, str]:
+    """Two prompts in one cluster but in different leaf cells."""
+    ctxs = [router.context_for(p) for p in prompts]
+    for i, a in enumerate(ctxs):
+        for j in range(i + 1, len(ctxs)):
+            b = ctxs[j]
+            if a.cluster == b.cluster and a.leaf != b.leaf:
+                return prompts[i], prompts[j]
+    raise AssertionError("no two prompts share a cluster but not a leaf")
+
+
+def test_default_policy_routes_and_learns_per_leaf(log: Any) -> None:
+    router = make(log)  # the default policy: Thompson sampling with 256 leaves
+    assert router.leaf_map is not None
+    assert router.leaf_map.k_ == min(router.policy.n_leaves, len(log.prompts))
+    near, far = _same_cluster_other_leaf(router, list(log.prompts[:60]))
+    ctx_near, ctx_far = router.context_for(near), router.context_for(far)
+    assert ctx_near.leaf >= 0 and ctx_far.leaf >= 0
+    model = router.models[0]
+    post = router.policy.posterior
+    before = post.mean(ctx_near)[0], post.mean(ctx_far)[0]
+    for i in range(10):
+        d = router.route(near, allowed=[model])
+        assert d.leaf == ctx_near.leaf
+        router.feedback(d.id, label=0, source=f"user-{i}")
+    drop_near = before[0] - post.mean(ctx_near)[0]
+    drop_far = before[1] - post.mean(ctx_far)[0]
+    assert drop_far > 0  # the shared cluster learned too
+    assert drop_near > 2 * drop_far  # but the prompt's own leaf learned most
+    assert post.leaf_s[ctx_near.leaf].sum() + post.leaf_f[ctx_near.leaf].sum() > 0
+    assert post.leaf_s[ctx_far.leaf].sum() + post.leaf_f[ctx_far.leaf].sum() == 0
+
+
+def test_leaves_survive_save_load_and_replay(log: Any, tmp_path: Path) -> None:
+    router = make(log)
+    d = router.route(log.prompts[11])
+    router.save(tmp_path / "r")
+    loaded = Router.load(tmp_path / "r", embedder=HashingEmbedder(dim=64))
+    assert loaded.leaf_map is not None and router.leaf_map is not None
+    np.testing.assert_array_equal(loaded.leaf_map.centroids, router.leaf_map.centroids)
+    assert loaded.context_for(log.prompts[11]).leaf == d.leaf
+    loaded.feedback(d.id, label=1)  # the open decision kept its leaf through the ledger
+    assert loaded.policy.posterior.leaf_s[d.leaf].sum() > 0
+    replayed = make(log)
+    assert replayed.apply(d.weights, d.model, 1.0, kind="label", leaf=d.leaf)
+    np.testing.assert_allclose(replayed.policy.posterior.leaf_s, loaded.policy.posterior.leaf_s)
+    (tmp_path / "r" / "leaf_map.npz").unlink()  # a router saved before leaves existed
+    assert Router.load(tmp_path / "r", embedder=HashingEmbedder(dim=64)).leaf_map is None
+
+
+def test_a_policy_without_leaves_gets_no_leaf_map(log: Any) -> None:
+    router = make(log, policy="greedy")
+    assert router.leaf_map is None and router.route(log.prompts[0]).leaf == -1

@@ -1,0 +1,137 @@
+"""Restart recovery: a uvicorn process killed with SIGKILL mid-load loses no acknowledged
+feedback; after a restart the posterior reflects every committed row exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from sqlmodel import Session, col, select
+
+from feedback.db import make_engine
+from feedback.models import FeedbackRow
+from feedback.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": settings.database_url,
+        "ROUTING_AGENT_DB_SCHEMA": settings.db_schema or "",
+        "ROUTING_AGENT_EMBEDDER": settings.embedder,
+        "ROUTING_AGENT_SYNTHETIC_PROMPTS": str(settings.synthetic_prompts),
+        "ROUTING_AGENT_K": str(settings.k),
+        "ROUTING_AGENT_API_KEY": settings.api_key or "",
+        "ROUTING_AGENT_SNAPSHOT_INTERVAL": "0.3",
+        "ROUTING_AGENT_POLL_INTERVAL": "0.1",
+    }
+    cmd = [sys.executable, "-m", "feedback.serve", "--port", str(port), "--log-level", "warning"]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"server did not start:\n{log.read_text()}")
+
+
+def test_sigkill_mid_load_then_restart(shared_settings: Settings, tmp_path: Path, h: Any) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    proc = _start(shared_settings, port, log)
+    acked: list[int] = []
+    stop = threading.Event()
+    try:
+        with httpx.Client(base_url=base, timeout=5) as c:
+            decisions = [
+                c.post("/route", json={"prompt": f"task {i}: add {i} and 7"}).json()
+                for i in range(60)
+            ]
+
+        def load(worker: int) -> None:
+            with httpx.Client(base_url=base, timeout=5) as c:
+                i = 0
+                while not stop.is_set():
+                    d = decisions[(worker * 7 + i) % len(decisions)]
+                    try:
+                        r = c.post(
+                            "/feedback",
+                            json={
+                                "decision_id": d["decision_id"],
+                                "token": d["token"],
+                                "label": i % 2,
+                                "source": f"w{worker}-{i}",
+                            },
+                        )
+                    except httpx.HTTPError:
+                        return
+                    if r.status_code == 201:
+                        acked.append(r.json()["feedback_id"])
+                    i += 1
+
+        threads = [threading.Thread(target=load, args=(w,)) for w in range(6)]
+        for t in threads:
+            t.start()
+        # Kill mid-load: once feedback is flowing (a loaded machine may take a while to get
+        # the client threads going), then a little later.
+        deadline = time.monotonic() + 30
+        while len(acked) < 100 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(acked) > 50, log.read_text()
+
+    engine = make_engine(shared_settings)
+    with Session(engine) as s:
+        stored = set(s.exec(select(FeedbackRow.id)).all())
+        weights = list(s.exec(select(FeedbackRow.weight).order_by(col(FeedbackRow.id))).all())
+    engine.dispose()
+    assert set(acked) <= stored
+
+    proc = _start(shared_settings, port, log)
+    try:
+        post = httpx.get(f"{base}/admin/posterior", headers=h.admin(), timeout=10).json()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert post["applied_feedback"] == len(stored)
+    evidence = (
+        np.sum(post["alpha"])
+        + np.sum(post["beta"])
+        - np.sum(post["alpha0"])
+        - np.sum(post["beta0"])
+    )
+    assert evidence == pytest.approx(sum(weights), abs=1e-6)
