@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import numpy as np
 from agent.logs import ReplayLog
 from policies import POLICY_NAMES
 from simulator.channel import FeedbackChannel
+from simulator.choose_k import choose_k
 from simulator.data import EMBEDDERS, load_dataset, make_embedder
 from simulator.experiment import Experiment
 from simulator.scenario import Arrival, Drift, Event, PriceChange, load_scenario, parse_at
@@ -25,7 +28,11 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--steps", type=int, default=20_000, help="requests per replay (20000)")
     p.add_argument("--seeds", type=int, default=5, help="seeds, each with its own split (5)")
-    p.add_argument("--clusters", type=int, default=16, help="K-means clusters K (16)")
+    p.add_argument(
+        "--clusters",
+        default="16",
+        help="K-means clusters K (16), or 'auto' to pick K by validation AUDC",
+    )
     p.add_argument(
         "--leaves",
         type=int,
@@ -109,10 +116,15 @@ def experiment_from_args(
     for name in policies:
         if name not in POLICY_NAMES:
             raise ValueError(f"unknown policy {name!r}; choose from {', '.join(POLICY_NAMES)}")
+    auto_k = args.clusters == "auto"
+    try:
+        clusters = 16 if auto_k else int(args.clusters)
+    except ValueError:
+        raise ValueError(f"--clusters expects a number or 'auto', got {args.clusters!r}") from None
     for flag, value, low in (
         ("--steps", args.steps, 1),
         ("--seeds", args.seeds, 1),
-        ("--clusters", args.clusters, 1),
+        ("--clusters", clusters, 1),
         ("--leaves", args.leaves, 0),
     ):
         if value < low:
@@ -135,7 +147,7 @@ def experiment_from_args(
         lam=lam,
         steps=args.steps,
         seeds=args.seeds,
-        clusters=args.clusters,
+        clusters=clusters,
         n_leaves=args.leaves,
         channel=channel,
         events=tuple(events),
@@ -143,5 +155,10 @@ def experiment_from_args(
         policy_params=dict.fromkeys(policies, params),
     )
     log, embeddings = load_dataset(args.data, make_embedder(args.embedder, cache=args.cache_dir))
+    if auto_k:
+        k, areas = choose_k(log, embeddings)
+        shown = ", ".join(f"K={c}: {a:.3f}" for c, a in areas.items())
+        print(f"chose K={k} by validation AUDC of static UniRoute ({shown})", file=sys.stderr)
+        exp = replace(exp, clusters=k)
     out = Path(args.out) if args.out else Path("runs") / log.name
     return log, embeddings, exp, out

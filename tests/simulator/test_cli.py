@@ -168,6 +168,7 @@ def test_sweep_writes_the_deferral_curve(log_csv: Path, tmp_path: Path) -> None:
         (["simulate", "--data", "/nonexistent/log.csv"], "/nonexistent/log.csv"),
         (["sweep", "--lambdas", "a,b"], "--lambdas expects comma-separated numbers"),
         (["simulate", "--bogus"], "unrecognized arguments: --bogus"),
+        (["simulate", "--clusters", "many"], "--clusters expects a number or 'auto'"),
     ],
 )
 def test_bad_flags_and_data_give_one_clear_line(
@@ -206,3 +207,29 @@ def test_unknown_scenario_model_is_one_line(log_csv: Path, tmp_path: Path, capsy
         ]
     )
     assert code == 2 and "unknown model 'ghost'" in capsys.readouterr().err
+
+
+def test_clusters_auto_picks_k_by_validation_auc(
+    log_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flags = [f for f in FAST if f not in ("--clusters", "6")]
+    code = main(
+        [
+            "simulate",
+            "--data",
+            str(log_csv),
+            "--policy",
+            "static",
+            "--clusters",
+            "auto",
+            "--out",
+            str(tmp_path / "o"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            *flags,
+        ]
+    )
+    assert code == 0
+    assert "chose K=" in capsys.readouterr().err
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["clusters"] in (4, 8, 16, 32, 64)
