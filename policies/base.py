@@ -233,7 +233,7 @@ class Policy(ABC):
         """Each model's estimated (or sampled) correctness for the context."""
 
     def _choose(self, scores: np.ndarray) -> tuple[int, float | None]:
-        return int(np.argmax(scores)), None
+        return int(scores.argmax()), None
 
     # -- learning ------------------------------------------------------------------------------
     def update(

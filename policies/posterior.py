@@ -165,7 +165,8 @@ class BetaPosterior:
         da, db = self._delta(a, b, value, kind)
         self.alpha[ks, arm] = a + w * da
         self.beta[ks, arm] = b + w * db
-        gained = float(np.sum(w * (da + db)))
+        gained = w * (da + db)
+        gained = float(gained if ctx.cluster >= 0 else gained.sum())
         if leaf:
             self.leaf_s[ctx.leaf, arm] += weight * lda
             self.leaf_f[ctx.leaf, arm] += weight * ldb
