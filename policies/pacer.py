@@ -73,5 +73,5 @@ class BudgetPacer:
 def pace(
     lam: float, cost: float, target: float, scale: float, rate: float, low: float, high: float
 ) -> float:
-    """One multiplicative dual step (shared by the compiled replay kernel)."""
+    """One multiplicative dual step (simulator/kernel.py inlines the same formula)."""
     return min(max(lam * math.exp(rate * (cost - target) / scale), low), high)

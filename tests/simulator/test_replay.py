@@ -1,4 +1,4 @@
-"""The replay engines: what the policy sees, scenario events, and lockstep equivalence."""
+"""The replay engines: what the policy sees, scenario events, and compiled-engine equivalence."""
 
 from __future__ import annotations
 
