@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -44,6 +45,21 @@ def conversation_turns(
     texts = texts[-max_turns:]
     w = decay ** np.arange(len(texts) - 1, -1, -1, dtype=np.float64)
     return texts, w / w.sum()
+
+
+def prompt_key(texts: Sequence[str]) -> int:
+    """A stable 63-bit key of the routed text, for the policy's prompt memory.
+
+    Whitespace runs and letter case do not change it; the turns and their order do.
+
+    >>> prompt_key(["Hello  world"]) == prompt_key(["hello world"])
+    True
+    >>> prompt_key(["a", "b"]) == prompt_key(["b", "a"])
+    False
+    """
+    text = "\x1f".join(" ".join(t.split()).casefold() for t in texts)
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & (2**63 - 1)
 
 
 def pool_embedding(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -34,6 +34,8 @@ class Decision:
     token: str | None = None
     #: The prompt's leaf cell under its cluster (-1 when the router has no leaf map).
     leaf: int = -1
+    #: The routed text's prompt-memory key (:func:`agent.conversation.prompt_key`; -1: none).
+    item: int = -1
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe view."""
@@ -49,6 +51,7 @@ class Decision:
             "sticky": self.sticky,
             "token": self.token,
             "leaf": self.leaf,
+            "item": self.item,
         }
 
 
@@ -72,6 +75,7 @@ class OpenDecision:
     conversation_id: str | None = None
     seen: set[tuple[str, str]] = field(default_factory=set)
     leaf: int = -1
+    item: int = -1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +86,7 @@ class OpenDecision:
             "conversation_id": self.conversation_id,
             "seen": sorted([list(s) for s in self.seen]),
             "leaf": self.leaf,
+            "item": self.item,
         }
 
     @classmethod
@@ -94,6 +99,7 @@ class OpenDecision:
             d.get("conversation_id"),
             {(str(k), str(s)) for k, s in d.get("seen", [])},
             int(d.get("leaf", -1)),
+            int(d.get("item", -1)),
         )
 
 

@@ -55,7 +55,13 @@ class PolicyOps:
                 return FeedbackReceipt(decision_id, record.model, kind, value, 0.0, duplicate=True)
             weight = self._cap.weight(source)
             applied = self.apply(
-                record.weights, record.model, value, kind=kind, weight=weight, leaf=record.leaf
+                record.weights,
+                record.model,
+                value,
+                kind=kind,
+                weight=weight,
+                leaf=record.leaf,
+                item=record.item,
             )
             record.seen.add(key)
         return FeedbackReceipt(decision_id, record.model, kind, value, weight, applied=applied)
@@ -69,13 +75,15 @@ class PolicyOps:
         kind: str,
         weight: float = 1.0,
         leaf: int = -1,
+        item: int = -1,
     ) -> bool:
         """Fold feedback into the posterior directly (no ledger); False if ``model`` has left
-        the pool. Services use this to replay persisted feedback (with the decision's leaf)."""
+        the pool. Services use this to replay persisted feedback (with the decision's leaf and
+        prompt key)."""
         with self._lock:
             if model not in self.policy.models:
                 return False
-            ctx = Context(np.asarray(weights), self._leaf_or_none(leaf))
+            ctx = Context(np.asarray(weights), self._leaf_or_none(leaf), item)
             self.policy.update(ctx, model, value, kind=kind, weight=weight)
             return True
 

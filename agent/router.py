@@ -29,7 +29,13 @@ from typing import Any, Self
 import numpy as np
 
 from agent.clusters import ClusterMap
-from agent.conversation import Messages, StickyModels, conversation_turns, pool_embedding
+from agent.conversation import (
+    Messages,
+    StickyModels,
+    conversation_turns,
+    pool_embedding,
+    prompt_key,
+)
 from agent.decision import Decision, OpenDecision, score_map
 from agent.embedder import Embedder
 from agent.ledger import DecisionLedger
@@ -124,14 +130,16 @@ class Router(PolicyOps):
         embedder: Embedder,
         k: int = 16,
         policy: str = "default",
+        policy_params: dict[str, Any] | None = None,
         seed: int = 0,
         val_share: float = 1.0,
         lam: float | None = None,
         **kwargs: Any,
     ) -> Self:
         """Fit clusters on the log's prompts and profiles on its labelled rows, then warm-start.
-        A policy with leaves (``n_leaves > 0``) also gets a leaf map of that many cells (at most
-        one per prompt)."""
+        A policy with leaves (``n_leaves > 0``, e.g. from ``policy_params``) also gets a leaf
+        map of that many cells (at most one per prompt)."""
+        leaves = int(getattr(make_policy(policy, **(policy_params or {})), "n_leaves", 0))
         pool = fit_pool(
             log,
             embedder=embedder,
@@ -139,13 +147,14 @@ class Router(PolicyOps):
             seed=seed,
             val_share=val_share,
             soft=bool(kwargs.get("soft", False)),
-            leaves=int(getattr(make_policy(policy), "n_leaves", 0)),
+            leaves=leaves,
         )
         return cls.from_profiles(
             pool.profiles,
             pool.cluster_map,
             embedder,
             policy=policy,
+            policy_params=policy_params,
             seed=seed,
             lam=lam,
             leaf_map=pool.leaf_map,
@@ -170,22 +179,30 @@ class Router(PolicyOps):
             self.policy.lam = float(value)
 
     def context_for(self, prompt_or_messages: str | Messages) -> Context:
-        """The cluster weights (and leaf) of a prompt or of a conversation's recent user turns."""
+        """The cluster weights, leaf and prompt key of a prompt or of a conversation's recent
+        user turns."""
         texts, w = self.turns(prompt_or_messages)
-        return self.context_from(self.embedder.encode(texts), w)
+        return self.context_from(self.embedder.encode(texts), w, texts)
 
     def turns(self, prompt_or_messages: str | Messages) -> tuple[list[str], np.ndarray]:
         """The texts to embed for a prompt or conversation, and their pooling weights."""
         return conversation_turns(prompt_or_messages, max_turns=self.max_turns, decay=self.decay)
 
-    def context_from(self, vectors: np.ndarray, turn_weights: np.ndarray) -> Context:
-        """The context of already-embedded turns (``vectors`` from :meth:`turns`' texts)."""
+    def context_from(
+        self,
+        vectors: np.ndarray,
+        turn_weights: np.ndarray,
+        texts: Sequence[str] | None = None,
+    ) -> Context:
+        """The context of already-embedded turns (``vectors`` from :meth:`turns`' ``texts``;
+        without the texts the context has no prompt key, so the prompt memory sits it out)."""
         vec = pool_embedding(vectors, turn_weights)
         weights = self.cluster_map.weights(vec, soft=self.soft)[0]
         leaf = -1
         if self.leaf_map is not None:
             leaf = self._leaf_or_none(int(self.leaf_map.assign(vec)[0]))
-        return Context(weights / weights.sum(), leaf)
+        item = prompt_key(texts) if texts is not None else -1
+        return Context(weights / weights.sum(), leaf, item)
 
     def route(
         self,
@@ -246,7 +263,13 @@ class Router(PolicyOps):
             decision_id = uuid.uuid4().hex
             self._ledger.put(
                 OpenDecision(
-                    decision_id, names[j], ctx.weights, now, conversation_id, leaf=ctx.leaf
+                    decision_id,
+                    names[j],
+                    ctx.weights,
+                    now,
+                    conversation_id,
+                    leaf=ctx.leaf,
+                    item=ctx.item,
                 )
             )
         return Decision(
@@ -261,6 +284,7 @@ class Router(PolicyOps):
             sticky,
             sign(self.secret, decision_id) if self.secret else None,
             ctx.leaf,
+            ctx.item,
         )
 
     def open_decision(self, decision_id: str) -> OpenDecision:

@@ -78,7 +78,10 @@ def create_tables(engine: Engine, settings: Settings) -> None:
 
 
 #: Columns added after the first release: (table, column, DDL type and default).
-_ADDED_COLUMNS = (("ra_decision", "leaf", "INTEGER NOT NULL DEFAULT -1"),)
+_ADDED_COLUMNS = (
+    ("ra_decision", "leaf", "INTEGER NOT NULL DEFAULT -1"),
+    ("ra_decision", "item", "BIGINT NOT NULL DEFAULT -1"),
+)
 
 
 def _add_missing_columns(conn: Connection, schema: str | None) -> None:

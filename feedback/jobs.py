@@ -39,6 +39,7 @@ class DecisionInfo:
     model: str
     weights: np.ndarray
     leaf: int
+    item: int
     created_at: float
 
 
@@ -222,12 +223,12 @@ def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> No
     ids = sorted({j.decision_id for j in jobs})
     found: dict[str, DecisionInfo] = {}
     for i in range(0, len(ids), _IN_CHUNK):
-        stmt = sa_select(t.c.id, t.c.model, t.c.weights, t.c.leaf, t.c.created_at).where(
+        stmt = sa_select(t.c.id, t.c.model, t.c.weights, t.c.leaf, t.c.item, t.c.created_at).where(
             t.c.id.in_(ids[i : i + _IN_CHUNK])
         )
-        for did, model, weights, leaf, created in conn.execute(stmt):
+        for did, model, weights, leaf, item, created in conn.execute(stmt):
             w = np.asarray(json.loads(weights), dtype=np.float64)
-            found[str(did)] = DecisionInfo(str(model), w, int(leaf), float(created))
+            found[str(did)] = DecisionInfo(str(model), w, int(leaf), int(item), float(created))
     for j in jobs:
         info = found.get(j.decision_id)
         if info is None:

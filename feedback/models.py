@@ -6,7 +6,7 @@ the committed rows of ``ra_feedback`` in id order, optionally starting from a ``
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -47,6 +47,8 @@ class DecisionRow(SQLModel, table=True):
     conversation_id: str | None = Field(default=None, max_length=200)
     #: The prompt's leaf cell (-1 without a leaf map); feedback replays into it.
     leaf: int = Field(default=-1, sa_column_kwargs={"server_default": "-1"})
+    #: The routed text's prompt-memory key (63 bits; -1: none); feedback replays into it.
+    item: int = Field(default=-1, sa_column=Column(BigInteger, nullable=False, server_default="-1"))
 
 
 class FeedbackRow(SQLModel, table=True):

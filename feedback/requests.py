@@ -63,7 +63,7 @@ class RequestHandlers:
         try:
             texts, turn_weights = router.turns(query)
             vectors = await self._embedder.encode_async(texts)
-            ctx = router.context_from(vectors, turn_weights)
+            ctx = router.context_from(vectors, turn_weights, texts)
             d = router.decide(
                 ctx, conversation_id=cid, lam=req.lam, budget=budget, allowed=req.allowed
             )
@@ -78,6 +78,7 @@ class RequestHandlers:
             "created_at": d.created_at,
             "conversation_id": cid,
             "leaf": d.leaf,
+            "item": d.item,
         }
         await self._writer.submit(DecisionJob(values))
         assert d.token is not None
@@ -111,7 +112,7 @@ class RequestHandlers:
         except DecisionError:
             pass  # not made here, or past the router's own TTL: the database decides
         else:
-            decision = DecisionInfo(rec.model, rec.weights, rec.leaf, rec.created_at)
+            decision = DecisionInfo(rec.model, rec.weights, rec.leaf, rec.item, rec.created_at)
             age, ttl = now - rec.created_at, self.settings.decision_ttl
             if age > ttl:
                 raise gone(req.decision_id, age, ttl)

@@ -40,7 +40,7 @@ from feedback.requests import RequestHandlers
 from feedback.settings import Settings
 from feedback.tracker import AppliedIds
 from feedback.writer import GroupCommitter
-from policies import Policy, make_policy
+from policies import Policy
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class RoutingService(RequestHandlers):
         # not in the first feedback request.
         importlib.import_module("river.drift")
         inner = self.embedder or make_embedder(st)
-        leaves = int(getattr(make_policy(st.policy), "n_leaves", 0))
+        leaves = st.leaves
         with self.session() as s:
             self._secret = token_secret(session=s, settings=st)
             ensure_pool(session=s, settings=st, embedder=inner, leaves=leaves)
@@ -133,16 +133,26 @@ class RoutingService(RequestHandlers):
             if lam is not None:
                 router.lam = float(lam)
             rows = crud.feedback_after(session=s, hwm=applied.hwm, gaps=applied.gaps, floor=floor)
-        for fid, kind, value, model, weight, weights, leaf in rows:
+        for fid, kind, value, model, weight, weights, leaf, item in rows:
             if applied.claim(fid, now=now):
                 w = np.asarray(json.loads(weights))
-                router.apply(w, model, value, kind=kind, weight=weight, leaf=leaf)
+                router.apply(w, model, value, kind=kind, weight=weight, leaf=leaf, item=item)
         with self._lock:
             self._router, self._applied = router, applied
             self._revision, self._floor = revision, floor
             self._budget = float(budget) if budget else None
         logger.info("rebuilt at revision %d from %d feedback rows", revision, len(rows))
         self.sync()
+
+    def _policy_params(self) -> dict[str, Any]:
+        """Settings that override the named policy's own: leaves, Thompson's propensities."""
+        st = self.settings
+        params: dict[str, Any] = {}
+        if st.leaves > 0:
+            params["n_leaves"] = st.leaves
+        if st.policy in ("default", "thompson"):
+            params["propensity_samples"] = st.propensity_samples
+        return params
 
     def _new_router(self, profiles: list[Any]) -> Router:
         st = self.settings
@@ -152,9 +162,7 @@ class RoutingService(RequestHandlers):
             self._embedder,
             leaf_map=self._leaf_map,
             policy=st.policy,
-            policy_params={"propensity_samples": st.propensity_samples}
-            if st.policy in ("default", "thompson")
-            else None,
+            policy_params=self._policy_params(),
             seed=st.seed,
             lam=st.lam,
             soft=st.soft,
@@ -188,8 +196,8 @@ class RoutingService(RequestHandlers):
         return folded
 
     def _fold(self, row: crud.FeedbackItem, *, now: float) -> bool:
-        fid, kind, value, model, weight, weights, leaf = row
-        info = DecisionInfo(model, np.asarray(json.loads(weights)), leaf, 0.0)
+        fid, kind, value, model, weight, weights, leaf, item = row
+        info = DecisionInfo(model, np.asarray(json.loads(weights)), leaf, item, 0.0)
         return self._fold_info(fid, kind, value, info, weight, now=now)
 
     def _fold_info(
@@ -198,7 +206,9 @@ class RoutingService(RequestHandlers):
         with self._lock:
             if not self._applied.claim(fid, now=now):
                 return False
-            self._router.apply(d.weights, d.model, value, kind=kind, weight=weight, leaf=d.leaf)
+            self._router.apply(
+                d.weights, d.model, value, kind=kind, weight=weight, leaf=d.leaf, item=d.item
+            )
             return True
 
     def fold_new(

@@ -54,6 +54,8 @@ class Settings:
     commit_batch: int = 512
     k: int = 16
     policy: str = "default"
+    #: Leaf cells (a finer K-means) the policy also learns on, when > 0; none by default.
+    leaves: int = 0
     #: Posterior draws per decision for Thompson's Monte Carlo propensity (0: none). The
     #: monitoring report's off-policy estimates need propensities.
     propensity_samples: int = 256

@@ -28,6 +28,10 @@ class Policy(ABC):
 
     Scores are ``estimate − λ · cost / cost_scale`` where ``cost_scale`` is the largest mean model
     cost at warm start, so λ is in "correctness per most-expensive-model" units.
+
+    The posterior learns per cluster; ``n_leaves > 0`` adds a finer level of leaf cells
+    (``leaf_strength`` caps how much a leaf borrows from its cluster) and ``item_strength > 0``
+    a prompt memory of up to ``max_items`` exact prompts (see :mod:`policies.memory`).
     """
 
     learns: ClassVar[bool] = True
@@ -40,6 +44,8 @@ class Policy(ABC):
         shrink: float = 4.0,
         n_leaves: int = 0,
         leaf_strength: float = 20.0,
+        item_strength: float = 0.0,
+        max_items: int = 100_000,
         discount: float = 1.0,
         drift: float | None = None,
         thumbs: tuple[float, float] = (0.8, 0.3),
@@ -50,6 +56,8 @@ class Policy(ABC):
         self.shrink = shrink
         self.n_leaves = n_leaves
         self.leaf_strength = leaf_strength
+        self.item_strength = item_strength
+        self.max_items = max_items
         self.discount = discount
         self.drift = drift
         self.thumbs = thumbs
@@ -101,6 +109,8 @@ class Policy(ABC):
             leaf_strength=self.leaf_strength,
             discount=self.discount,
             noise=ThumbsNoise(*self.thumbs),
+            item_strength=self.item_strength if self.learns else 0.0,
+            max_items=self.max_items,
         )
         self._rng = np.random.default_rng(self.seed)
         self._t = 0

@@ -9,11 +9,13 @@ import numpy as np
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Where a prompt sits: its cluster weights, and optionally a finer leaf cell.
+    """Where a prompt sits: its cluster weights, and optionally a finer leaf cell and its key.
 
     ``weights`` has one entry per cluster and sums to 1 (one-hot for a hard assignment).
     ``leaf`` indexes a finer partition of prompt space (for example a second, larger K-means,
     or -1 when there is none); hierarchical policies learn per leaf on top of the clusters.
+    ``item`` is a non-negative key of the exact prompt (a hash of its text, or a row index in a
+    replay), -1 when unknown; policies with prompt memory learn per prompt on top of that.
 
     >>> ctx = Context.hard(2, k=4)
     >>> ctx.cluster, ctx.weights.tolist()
@@ -24,6 +26,7 @@ class Context:
 
     weights: np.ndarray
     leaf: int = -1
+    item: int = -1
     cluster: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -37,13 +40,13 @@ class Context:
         object.__setattr__(self, "cluster", top if w[top] == 1.0 else -1)
 
     @classmethod
-    def hard(cls, cluster: int, *, k: int, leaf: int = -1) -> Context:
+    def hard(cls, cluster: int, *, k: int, leaf: int = -1, item: int = -1) -> Context:
         """A context that sits wholly in one cluster."""
         if not 0 <= cluster < k:
             raise ValueError(f"cluster {cluster} is outside 0..{k - 1}")
         w = np.zeros(k)
         w[cluster] = 1.0
-        return cls(w, leaf)
+        return cls(w, leaf, item)
 
 
 @dataclass(frozen=True, slots=True)

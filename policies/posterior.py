@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from policies.context import Context
+from policies.memory import PromptMemory
 from policies.thumbs import ThumbsNoise
 
 KINDS = ("label", "score", "thumbs")
@@ -52,11 +53,13 @@ def validate_feedback(value: float, kind: str, weight: float = 1.0) -> None:
 
 
 class BetaPosterior:
-    """Beta(α[k, m], β[k, m]) for K clusters × M models, plus optional leaf counts.
+    """Beta(α[k, m], β[k, m]) for K clusters × M models, plus optional leaf and prompt evidence.
 
     The leaf level holds raw evidence ``leaf_s[l, m]``, ``leaf_f[l, m]`` for L finer cells. A
     leaf's posterior is its evidence on top of its cluster's posterior, whose weight is capped at
     ``leaf_strength`` pseudo-observations, so enough local evidence can overrule the cluster.
+    With ``item_strength > 0`` a :class:`~policies.memory.PromptMemory` does the same one level
+    further down, per exact prompt (the context's ``item``), for models with evidence on it.
 
     >>> post = BetaPosterior(np.ones((2, 3)), np.ones((2, 3)))
     >>> ctx = Context.hard(0, k=2)
@@ -77,6 +80,8 @@ class BetaPosterior:
         leaf_strength: float = 20.0,
         discount: float = 1.0,
         noise: ThumbsNoise | None = None,
+        item_strength: float = 0.0,
+        max_items: int = 100_000,
     ) -> None:
         if alpha0.shape != beta0.shape or alpha0.ndim != 2:
             raise ValueError("prior arrays must both be (K, M)")
@@ -94,6 +99,10 @@ class BetaPosterior:
         self.leaf_strength = float(leaf_strength)
         self.discount = float(discount)
         self.noise = noise or ThumbsNoise()
+        if item_strength < 0:
+            raise ValueError(f"item_strength must be >= 0, got {item_strength}")
+        self.item_strength = float(item_strength)
+        self.items = PromptMemory(m, capacity=max_items) if item_strength > 0 else None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -107,19 +116,26 @@ class BetaPosterior:
             return self.alpha[ctx.cluster], self.beta[ctx.cluster]
         return ctx.weights @ self.alpha, ctx.weights @ self.beta
 
-    def params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
-        """The (α, β) a decision should use: the leaf's when it has one, else the cluster's."""
+    def cell_params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+        """The (α, β) of the context's cell: its leaf's when it has one, else its cluster's."""
         a, b = self.cluster_params(ctx)
         if ctx.leaf < 0 or self.leaf_s.shape[0] == 0:
             return a, b
-        n = a + b
-        shrink = np.minimum(n, self.leaf_strength) / n
-        # A thumb's moment-matched update can lower α (or β) a little, so a leaf's evidence may
-        # be negative in one count; the sum never drops below a sliver.
-        return (
-            np.maximum(a * shrink + self.leaf_s[ctx.leaf], _LEAF_FLOOR),
-            np.maximum(b * shrink + self.leaf_f[ctx.leaf], _LEAF_FLOOR),
-        )
+        return _stack(a, b, self.leaf_strength, self.leaf_s[ctx.leaf], self.leaf_f[ctx.leaf])
+
+    def params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+        """The (α, β) a decision should use: the prompt's where it has evidence, else the cell's.
+
+        A model never observed on this prompt keeps its cell's posterior (mean *and* spread):
+        exploring one-off prompts at the prompt level would only chase answer-to-answer noise.
+        """
+        a, b = self.cell_params(ctx)
+        row = self.items.get(ctx.item) if self.items is not None and ctx.item >= 0 else None
+        if row is None:
+            return a, b
+        pa, pb = _stack(a, b, self.item_strength, row[0], row[1])
+        seen = row[2] > 0
+        return np.where(seen, pa, a), np.where(seen, pb, b)
 
     def mean(self, ctx: Context) -> np.ndarray:
         a, b = self.params(ctx)
@@ -154,9 +170,17 @@ class BetaPosterior:
             ks = np.flatnonzero(ctx.weights > 1e-6)
             w = ctx.weights[ks] * weight
         leaf = ctx.leaf >= 0 and self.leaf_s.shape[0] > 0
-        if leaf:  # the leaf's update is computed on its posterior before this observation
-            la, lb = self.params(ctx)
-            lda, ldb = self._delta(la[arm], lb[arm], value, kind)
+        item = ctx.item >= 0 and self.items is not None
+        if leaf or item:  # finer levels update on their posteriors before this observation
+            ca, cb = self.cell_params(ctx)
+        if leaf:
+            lda, ldb = self._delta(ca[arm], cb[arm], value, kind)
+        if item:
+            assert self.items is not None
+            row = self.items.get(ctx.item)
+            s, f = (row[0, arm], row[1, arm]) if row is not None else (0.0, 0.0)
+            ia, ib = _stack(ca[arm], cb[arm], self.item_strength, s, f)
+            ida, idb = self._delta(ia, ib, value, kind)
         a, b = self.alpha[ks, arm], self.beta[ks, arm]
         if self.discount < 1.0:
             keep = self.discount**w
@@ -170,16 +194,21 @@ class BetaPosterior:
         if leaf:
             self.leaf_s[ctx.leaf, arm] += weight * lda
             self.leaf_f[ctx.leaf, arm] += weight * ldb
+        if item:
+            assert self.items is not None
+            self.items.add(ctx.item, arm, ida, idb, weight)
         return gained
 
     def forget(self, arm: int, keep: float) -> None:
-        """Keep only a ``keep`` share of a model's learned evidence, in every cluster and leaf
-        (used when drift is detected); its warm-start prior stays."""
+        """Keep only a ``keep`` share of a model's learned evidence, in every cluster, leaf and
+        prompt (used when drift is detected); its warm-start prior stays."""
         for post, prior in ((self.alpha, self.alpha0), (self.beta, self.beta0)):
             post[:, arm] = prior[:, arm] + keep * (post[:, arm] - prior[:, arm])
         if self.leaf_s.shape[0]:
             self.leaf_s[:, arm] *= keep
             self.leaf_f[:, arm] *= keep
+        if self.items is not None:
+            self.items.forget(arm, keep)
 
     # -- the pool changes ----------------------------------------------------------------------
     def add_arm(self, alpha0: np.ndarray, beta0: np.ndarray) -> None:
@@ -188,10 +217,14 @@ class BetaPosterior:
         zeros = np.zeros((self.leaf_s.shape[0], 1))
         self.leaf_s = np.hstack([self.leaf_s, zeros])
         self.leaf_f = np.hstack([self.leaf_f, zeros])
+        if self.items is not None:
+            self.items.add_arm()
 
     def remove_arm(self, arm: int) -> None:
         for name in ("alpha0", "beta0", "alpha", "beta", "leaf_s", "leaf_f"):
             setattr(self, name, np.delete(getattr(self, name), arm, axis=1))
+        if self.items is not None:
+            self.items.remove_arm(arm)
 
     # -- state ---------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -205,6 +238,8 @@ class BetaPosterior:
             "leaf_strength": self.leaf_strength,
             "discount": self.discount,
             "noise": [self.noise.a, self.noise.b],
+            "item_strength": self.item_strength,
+            "items": self.items.to_state() if self.items is not None else None,
         }
 
     @classmethod
@@ -219,9 +254,23 @@ class BetaPosterior:
             leaf_strength=state["leaf_strength"],
             discount=state["discount"],
             noise=ThumbsNoise(*state["noise"]),
+            item_strength=state.get("item_strength", 0.0),
         )
+        if state.get("items") is not None:
+            post.items = PromptMemory.from_state(state["items"])
         post.alpha = np.asarray(state["alpha"], dtype=np.float64)
         post.beta = np.asarray(state["beta"], dtype=np.float64)
         post.leaf_s = leaf_s
         post.leaf_f = np.asarray(state["leaf_f"], dtype=np.float64).reshape(-1, m)
         return post
+
+
+def _stack(a: Any, b: Any, strength: float, s: Any, f: Any) -> tuple[Any, Any]:
+    """Evidence (``s``, ``f``) on top of Beta(a, b) whose weight is capped at ``strength``.
+
+    A thumb's moment-matched update can lower α (or β) a little, so evidence may be negative in
+    one count; the result never drops below a sliver.
+    """
+    n = a + b
+    shrink = np.minimum(n, strength) / n
+    return np.maximum(a * shrink + s, _LEAF_FLOOR), np.maximum(b * shrink + f, _LEAF_FLOOR)

@@ -20,12 +20,14 @@ _FACTORIES: dict[str, Callable[..., Policy]] = {
     "river-ts": lambda **kw: RiverBandit(algorithm="ts", **kw),
 }
 
-#: The recommended online policy's settings; ``default`` is this, not a separate algorithm.
+#: The recommended online policy's settings; ``default`` is this, not a separate algorithm:
+#: Thompson sampling on the clusters, tempered, with a prompt memory and a drift guard. It has
+#: no leaf cells: on prompts never seen before they route worse than the clusters alone
+#: (BENCHMARKS.md, "Fresh prompts"); the prompt memory learns what repeats instead.
 DEFAULT_POLICY: tuple[str, dict[str, Any]] = (
     "thompson",
     {
-        "n_leaves": 256,
-        "leaf_strength": 20.0,
+        "item_strength": 2.0,
         "explore": 0.5,
         "info_tempering": 1.0,
         "drift": 0.002,

@@ -97,6 +97,7 @@ def _simulate(args: argparse.Namespace) -> int:
         "steps": exp.steps,
         "seeds": exp.seeds,
         "clusters": exp.clusters,
+        "fresh": exp.fresh,
         "settings": vars(args) | {"command": "simulate"},
         "models": single_models(seeds),
         "c_max": seeds[0].c_max,

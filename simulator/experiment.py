@@ -32,12 +32,15 @@ class Experiment:
     steps: int = 20_000
     seeds: int = 5
     clusters: int = 16
-    n_leaves: int = 256
+    n_leaves: int = 0
     channel: FeedbackChannel = field(default_factory=FeedbackChannel)
     events: Sequence[Event] = ()
     budget: float | None = None
     splits: Splits = field(default_factory=Splits)
     policy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Stream each replay-pool prompt at most once: the figures then measure what carries over
+    #: to prompts never seen before, not what was learnt about a prompt seen earlier.
+    fresh: bool = False
 
 
 def setups(log: ReplayLog, embeddings: np.ndarray, exp: Experiment) -> list[Setup]:
@@ -50,6 +53,7 @@ def setups(log: ReplayLog, embeddings: np.ndarray, exp: Experiment) -> list[Setu
             seed=seed,
             splits=exp.splits,
             n_leaves=exp.n_leaves,
+            fresh=exp.fresh,
         )
         for seed in range(exp.seeds)
     ]
@@ -58,7 +62,7 @@ def setups(log: ReplayLog, embeddings: np.ndarray, exp: Experiment) -> list[Setu
 def make_for(setup: Setup, exp: Experiment, name: str, lam: float) -> Policy:
     """The named policy with the experiment's parameters, seeded by the setup."""
     params: dict[str, Any] = {"seed": setup.seed, "lam": lam}
-    if name not in NO_LEAVES:
+    if name not in NO_LEAVES and setup.n_leaves:
         params["n_leaves"] = setup.n_leaves
     params.update(exp.policy_params.get(name, {}))
     return make_policy(name, **params)
@@ -110,7 +114,7 @@ def run_seeds(
                 progress(base + n)
 
         policy = make_for(setup, exp, name, lam)
-        if supports(policy, exp.channel, exp.events):
+        if supports(policy, exp.channel, exp.events, setup.log.n_prompts):
             trace = replay_fast(
                 setup,
                 policy,

@@ -17,15 +17,19 @@ _RULES = {Thompson: kernel.THOMPSON, Greedy: kernel.GREEDY, StaticUniRoute: kern
 _KINDS = {"label": kernel.LABEL, "score": kernel.SCORE, "thumbs": kernel.THUMBS}
 
 
-def supports(policy: Policy, channel: FeedbackChannel, events: Sequence[object]) -> bool:
+def supports(
+    policy: Policy, channel: FeedbackChannel, events: Sequence[object], n_prompts: int = 0
+) -> bool:
     """Whether the kernel can replay this: Thompson, greedy or static; no drift guard, no
-    discount, no delayed feedback and no scenario events (those take the Python engine)."""
+    discount, no delayed feedback and no scenario events (those take the Python engine), and a
+    prompt memory large enough never to evict one of the log's ``n_prompts`` prompts."""
     return (
         type(policy) in _RULES
         and not policy.drift
         and policy.discount == 1.0
         and channel.delay == 0
         and not events
+        and (policy.item_strength == 0 or n_prompts <= policy.max_items)
     )
 
 
@@ -42,17 +46,19 @@ def replay_fast(
 ) -> Trace:
     """Like :func:`simulator.replay.replay` (same stream, same feedback draws), compiled."""
     channel = channel or FeedbackChannel()
-    if not supports(policy, channel, ()):
+    log = setup.log
+    if not supports(policy, channel, (), log.n_prompts):
         raise ValueError(
             f"the compiled replay cannot run {type(policy).__name__} with these options"
         )
-    log = setup.log
     rng = np.random.default_rng([setup.seed, 7])
-    prompts = setup.pool_idx[rng.integers(setup.pool_idx.size, size=steps)]
+    prompts = setup.stream(steps, rng)
+    steps = prompts.size
     due, draws = channel.plan(steps, rng)
     policy.warm_start(setup.profiles, cost_scale=setup.c_max)
     post = policy.posterior
     static = type(policy) is StaticUniRoute
+    items = np.zeros((log.n_prompts if post.items is not None else 0, 3, log.n_models))
     alpha = (post.alpha0 if static else post.alpha).copy()
     beta = (post.beta0 if static else post.beta).copy()
     leaves = setup.leaves[prompts] if post.leaf_s.shape[0] else np.full(steps, -1)
@@ -94,6 +100,8 @@ def replay_fast(
                 channel.thumbs[1],
                 chosen[done:end],
                 lams[done:end],
+                post.item_strength,
+                items,
             )
             done = end
             if progress is not None:
@@ -102,6 +110,9 @@ def replay_fast(
         pass
     if not static:
         post.alpha, post.beta = alpha, beta
+    if post.items is not None:
+        seen = np.flatnonzero(items[:, 2].any(axis=1))
+        post.items.load_dense(seen, items[seen])
     policy._decided, policy._evidence = int(info[0]), float(info[1])
     return Trace(
         policy=name,

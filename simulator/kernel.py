@@ -1,10 +1,10 @@
 """The compiled replay kernel (numba): one stream of a Beta-posterior policy, request by request.
 
 It runs the same per-request algorithm as :func:`simulator.replay.replay` for Thompson
-sampling, greedy and static UniRoute (leaf cells, tempered exploration, label/score/thumbs
-feedback, budget pacing), without Python's per-call overhead. Greedy and static make the very
-same choices as the Python engines; Thompson draws from numba's own seeded generator, so its
-choices differ draw by draw but not in distribution.
+sampling, greedy and static UniRoute (leaf cells, prompt memory, tempered exploration,
+label/score/thumbs feedback, budget pacing), without Python's per-call overhead. Greedy and
+static make the very same choices as the Python engines; Thompson draws from numba's own
+seeded generator, so its choices differ draw by draw but not in distribution.
 """
 
 from __future__ import annotations
@@ -60,6 +60,13 @@ def _thumbs(a: float, b: float, c0: float, c1: float) -> tuple[float, float]:
 
 
 @njit(cache=True, error_model="numpy")
+def _stack(a: float, b: float, strength: float, s: float, f: float) -> tuple[float, float]:
+    """``policies.posterior._stack``: evidence on top of Beta(a, b) capped at ``strength``."""
+    shrink = min(a + b, strength) / (a + b)
+    return max(a * shrink + s, 1e-3), max(b * shrink + f, 1e-3)
+
+
+@njit(cache=True, error_model="numpy")
 def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
     alpha: np.ndarray,
     beta: np.ndarray,
@@ -87,17 +94,23 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
     thumbs_b: float,
     chosen: np.ndarray,
     lams: np.ndarray,
+    item_strength: float,
+    items: np.ndarray,
 ) -> float:
-    """Replay ``prompts`` in order, updating ``alpha``/``beta``/leaf arrays in place; fill
+    """Replay ``prompts`` in order, updating ``alpha``/``beta``/leaf/item arrays in place; fill
     ``chosen`` and ``lams``; return the final λ. ``target < 0`` means no budget.
 
     ``info`` holds (decisions, evidence) for information tempering and is updated in place.
-    ``pace`` holds the budget pacer's (rate, lam_min, lam_max).
+    ``pace`` holds the budget pacer's (rate, lam_min, lam_max). ``items[p]`` is prompt ``p``'s
+    memory, (successes, failures, weight) per model, used when ``item_strength > 0``.
     """
     m = price.size
     use_leaves = leaf_s.shape[0] > 0
+    use_items = item_strength > 0.0
     a = np.empty(m)
     b = np.empty(m)
+    ca = np.empty(m)
+    cb = np.empty(m)
     for t in range(prompts.size):
         k = clusters[t]
         leaf = leaves[t]
@@ -107,13 +120,16 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
         if tempering > 0.0:
             rate = (info[1] + 20.0) / (info[0] + 20.0)
             scale = explore * min(1.0, rate) ** tempering
+        p = prompts[t]
         for i in range(m):
             ai = alpha[k, i]
             bi = beta[k, i]
             if use_leaves and leaf >= 0:
-                shrink = min(ai + bi, strength) / (ai + bi)
-                ai = max(ai * shrink + leaf_s[leaf, i], 1e-3)
-                bi = max(bi * shrink + leaf_f[leaf, i], 1e-3)
+                ai, bi = _stack(ai, bi, strength, leaf_s[leaf, i], leaf_f[leaf, i])
+            ca[i] = ai
+            cb[i] = bi
+            if use_items and items[p, 2, i] > 0.0:
+                ai, bi = _stack(ai, bi, item_strength, items[p, 0, i], items[p, 1, i])
             a[i] = ai
             b[i] = bi
             mean = ai / (ai + bi)
@@ -133,7 +149,7 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
             lam = min(max(lam * step, pace[1]), pace[2])
         if rule == STATIC or not given[t]:
             continue
-        y = correct[prompts[t], j]
+        y = correct[p, j]
         if kind == SCORE:
             v = y
         elif kind == LABEL:
@@ -144,16 +160,25 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
             c0 = thumbs_b if v > 0.5 else 1.0 - thumbs_b
             c1 = thumbs_a - thumbs_b if v > 0.5 else thumbs_b - thumbs_a
             da, db = _thumbs(alpha[k, j], beta[k, j], c0, c1)
-            la, lb = _thumbs(a[j], b[j], c0, c1)
+            la, lb = _thumbs(ca[j], cb[j], c0, c1)
+            ia, ib = a[j], b[j]
+            if use_items and items[p, 2, j] == 0.0:
+                ia, ib = _stack(ca[j], cb[j], item_strength, 0.0, 0.0)
+            ia, ib = _thumbs(ia, ib, c0, c1)
         else:
             da, db = v, 1.0 - v
-            la, lb = v, 1.0 - v
+            la, lb = da, db
+            ia, ib = da, db
         alpha[k, j] += da
         beta[k, j] += db
         info[1] += da + db
         if use_leaves and leaf >= 0:
             leaf_s[leaf, j] += la
             leaf_f[leaf, j] += lb
+        if use_items:
+            items[p, 0, j] += ia
+            items[p, 1, j] += ib
+            items[p, 2, j] += 1.0
     return lam
 
 

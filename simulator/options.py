@@ -36,8 +36,14 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--leaves",
         type=int,
-        default=256,
-        help="finer cells the online policies also learn on; 0 turns them off (256)",
+        default=0,
+        help="finer K-means cells the online policies also learn on (0: none)",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="stream each replay-pool prompt at most once (no repeats; --steps is capped at "
+        "the pool size), to measure what carries over to prompts never seen before",
     )
     p.add_argument(
         "--feedback-rate", type=float, default=1.0, help="share of requests with feedback"
@@ -153,8 +159,14 @@ def experiment_from_args(
         events=tuple(events),
         budget=args.budget,
         policy_params=dict.fromkeys(policies, params),
+        fresh=args.fresh,
     )
     log, embeddings = load_dataset(args.data, make_embedder(args.embedder, cache=args.cache_dir))
+    if args.fresh:
+        pool = exp.splits.sizes(log.n_prompts)[2]
+        if exp.steps > pool:
+            print(f"--fresh: {pool} steps, one per replay-pool prompt", file=sys.stderr)
+            exp = replace(exp, steps=pool)
     if auto_k:
         k, areas = choose_k(log, embeddings)
         shown = ", ".join(f"K={c}: {a:.3f}" for c, a in areas.items())

@@ -24,14 +24,19 @@ class Splits:
         if min(shares) <= 0 or abs(sum(shares) - 1.0) > 1e-9:
             raise ValueError(f"splits must be positive shares summing to 1, got {shares}")
 
+    def sizes(self, n: int) -> tuple[int, int, int]:
+        """How many of ``n`` prompts go to the fit, validation and pool shares."""
+        a = int(round(self.fit * n))
+        b = max(1, int(round(self.validation * n)))
+        if a < 1 or a + b >= n:
+            raise ValueError(f"{n} prompts are too few to split {self}")
+        return a, b, n - a - b
+
     def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         """Disjoint index arrays (fit, validation, pool) over ``n`` prompts."""
+        a, b, _ = self.sizes(n)
         order = rng.permutation(n)
-        a = int(round(self.fit * n))
-        b = a + max(1, int(round(self.validation * n)))
-        if a < 1 or b >= n:
-            raise ValueError(f"{n} prompts are too few to split {self}")
-        return order[:a], order[a:b], order[b:]
+        return order[:a], order[a : a + b], order[a + b :]
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,18 @@ class Setup:
     n_leaves: int
     profiles: list[ModelProfile]
     c_max: float  # the largest mean model cost: the cost unit of utilities
+    fresh: bool = False  # stream each pool prompt at most once (no repeats)
 
     def contexts(self, rows: np.ndarray) -> list[Context]:
-        """One context per row (prompt index)."""
-        return [Context(self.weights[i], int(self.leaves[i])) for i in rows]
+        """One context per row (prompt index); the row is also the prompt's memory key."""
+        return [Context(self.weights[i], int(self.leaves[i]), int(i)) for i in rows]
+
+    def stream(self, steps: int, rng: np.random.Generator) -> np.ndarray:
+        """The prompts (log rows) of a replay: ``steps`` draws from the pool with replacement,
+        or, for a fresh setup, the pool in random order without repeats, cut at ``steps``."""
+        if self.fresh:
+            return rng.permutation(self.pool_idx)[:steps]
+        return self.pool_idx[rng.integers(self.pool_idx.size, size=steps)]
 
 
 def prepare(
@@ -66,10 +79,12 @@ def prepare(
     n_leaves: int = 0,
     soft: bool = False,
     temperature: float = 0.1,
+    fresh: bool = False,
 ) -> Setup:
     """Split ``log`` with ``seed``, fit K-means on the fit share, profile on the validation share.
 
     ``n_leaves > 0`` fits a second, finer K-means whose cells the hierarchical policies learn on.
+    ``fresh`` makes replays stream each pool prompt at most once (see :meth:`Setup.stream`).
     """
     if embeddings.shape[0] != log.n_prompts:
         raise ValueError(f"{embeddings.shape[0]} embeddings for {log.n_prompts} prompts")
@@ -114,4 +129,5 @@ def prepare(
         n_leaves=n_leaves,
         profiles=profiles,
         c_max=float(log.mean_cost.max()),
+        fresh=fresh,
     )

@@ -53,7 +53,8 @@ def replay(
     budget: float | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Trace:
-    """Stream ``steps`` requests drawn (with replacement, seeded) from the setup's replay pool.
+    """Stream ``steps`` requests drawn (seeded) from the setup's replay pool: with replacement,
+    or each prompt at most once for a ``fresh`` setup (then at most the pool's size).
 
     ``policy`` must be unfitted: it is warm-started here from the validation profiles, less any
     models that arrive later. ``progress(n)`` is called every 1,000 steps with the steps done.
@@ -62,7 +63,8 @@ def replay(
     log = setup.log
     rng = np.random.default_rng([setup.seed, 7])
     channel = channel or FeedbackChannel()
-    stream = setup.pool_idx[rng.integers(setup.pool_idx.size, size=steps)]
+    stream = setup.stream(steps, rng)
+    steps = stream.size
     outcomes = log.correct[stream].astype(np.float64)
     costs = log.cost[stream].astype(np.float64)
     clusters = setup.clusters[stream]

@@ -34,8 +34,9 @@ def decision_stat(router: Router, body: Mapping[str, Any], now: float) -> dict[s
     ``regret`` is the best posterior-mean utility among the eligible models (those with a
     score) minus the chosen model's, in the decision's cluster weights. ``propensity`` is the
     router's own when it logged one, else the policy's choice probability recomputed now;
-    None for a sticky decision (not randomised) and for a policy with leaves when the response
-    does not carry the decision's leaf. Returns None if the pool changed under us.
+    None for a sticky decision (not randomised) and for a policy with leaves or a prompt memory
+    when the response does not carry the decision's leaf or prompt key. Returns None if the pool
+    changed under us.
     """
     policy = router.policy
     try:
@@ -43,9 +44,12 @@ def decision_stat(router: Router, body: Mapping[str, Any], now: float) -> dict[s
         j = names.index(str(body["model"]))
         weights = np.asarray(body["weights"], dtype=np.float64)
         leaf = int(body.get("leaf", -1) if body.get("leaf") is not None else -1)
-        ctx = Context(weights / weights.sum(), leaf)
-        # Without the decision's leaf, a policy with leaves chose on information we lack.
-        knows_leaf = leaf >= 0 or policy.posterior.leaf_s.shape[0] == 0
+        item = int(body.get("item", -1) if body.get("item") is not None else -1)
+        ctx = Context(weights / weights.sum(), leaf, item)
+        # Without the decision's leaf (or prompt key), a policy with leaves (or a prompt
+        # memory) chose on information we lack.
+        post = policy.posterior
+        knows_leaf = (leaf >= 0 or post.leaf_s.shape[0] == 0) and (item >= 0 or post.items is None)
         scores = body.get("scores") or {}
         eligible = np.array([scores.get(n) is not None for n in names])
         if not eligible.any():

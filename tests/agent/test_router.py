@@ -185,8 +185,11 @@ def _same_cluster_other_leaf(router: Router, prompts: list[str]) -> tuple[str, s
     raise AssertionError("no two prompts share a cluster but not a leaf")
 
 
-def test_default_policy_routes_and_learns_per_leaf(log: Any) -> None:
-    router = make(log)  # the default policy: Thompson sampling with 256 leaves
+LEAVES = {"policy_params": {"n_leaves": 256}}
+
+
+def test_a_policy_with_leaves_routes_and_learns_per_leaf(log: Any) -> None:
+    router = make(log, **LEAVES)  # the default policy with 256 leaf cells
     assert router.leaf_map is not None
     assert router.leaf_map.k_ == min(router.policy.n_leaves, len(log.prompts))
     near, far = _same_cluster_other_leaf(router, list(log.prompts[:60]))
@@ -208,7 +211,7 @@ def test_default_policy_routes_and_learns_per_leaf(log: Any) -> None:
 
 
 def test_leaves_survive_save_load_and_replay(log: Any, tmp_path: Path) -> None:
-    router = make(log)
+    router = make(log, **LEAVES)
     d = router.route(log.prompts[11])
     router.save(tmp_path / "r")
     loaded = Router.load(tmp_path / "r", embedder=HashingEmbedder(dim=64))
@@ -217,7 +220,7 @@ def test_leaves_survive_save_load_and_replay(log: Any, tmp_path: Path) -> None:
     assert loaded.context_for(log.prompts[11]).leaf == d.leaf
     loaded.feedback(d.id, label=1)  # the open decision kept its leaf through the ledger
     assert loaded.policy.posterior.leaf_s[d.leaf].sum() > 0
-    replayed = make(log)
+    replayed = make(log, **LEAVES)
     assert replayed.apply(d.weights, d.model, 1.0, kind="label", leaf=d.leaf)
     np.testing.assert_allclose(replayed.policy.posterior.leaf_s, loaded.policy.posterior.leaf_s)
     (tmp_path / "r" / "leaf_map.npz").unlink()  # a router saved before leaves existed
@@ -227,3 +230,33 @@ def test_leaves_survive_save_load_and_replay(log: Any, tmp_path: Path) -> None:
 def test_a_policy_without_leaves_gets_no_leaf_map(log: Any) -> None:
     router = make(log, policy="greedy")
     assert router.leaf_map is None and router.route(log.prompts[0]).leaf == -1
+    assert make(log).leaf_map is None  # the default policy learns on clusters and prompts
+
+
+def test_default_policy_remembers_what_happened_on_a_repeated_prompt(
+    log: Any, tmp_path: Path
+) -> None:
+    router = make(log)
+    prompt = log.prompts[3]
+    ctx = router.context_for(prompt)
+    again = router.context_for(f"  {prompt.upper()} ")  # the same text, spaced and cased
+    other = next(p for p in log.prompts[4:] if router.context_for(p).cluster == ctx.cluster)
+    assert ctx.item >= 0 and again.item == ctx.item != router.context_for(other).item
+    model = router.models[0]
+    post = router.policy.posterior
+    before = post.mean(ctx)[0], post.mean(router.context_for(other))[0]
+    for i in range(3):
+        d = router.route(prompt, allowed=[model])
+        assert d.item == ctx.item
+        router.feedback(d.id, thumbs="down", source=f"user-{i}")
+    drop = before[0] - post.mean(ctx)[0], before[1] - post.mean(router.context_for(other))[0]
+    assert drop[0] > 5 * drop[1] > 0  # this prompt learned most; its cluster a little
+    d = router.route(prompt)  # the memory travels with the ledger, a save and a replay
+    router.save(tmp_path / "r")
+    loaded = Router.load(tmp_path / "r", embedder=HashingEmbedder(dim=64))
+    assert loaded.policy.posterior.mean(ctx)[0] == pytest.approx(post.mean(ctx)[0])
+    loaded.feedback(d.id, label=1)
+    assert loaded.policy.posterior.items.get(d.item)[2].sum() == 4  # type: ignore[union-attr]
+    replayed = make(log)
+    assert replayed.apply(d.weights, d.model, 1.0, kind="label", item=d.item)
+    assert replayed.policy.posterior.items.get(d.item) is not None  # type: ignore[union-attr]

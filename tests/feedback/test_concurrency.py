@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -139,6 +140,7 @@ def test_concurrent_feedback_from_one_source_is_capped_as_if_sequential(
 
 
 def test_leaf_evidence_is_stored_and_rebuilt(shared_settings: Settings, h: Any) -> None:
+    shared_settings = replace(shared_settings, leaves=64)
     with TestClient(create_app(shared_settings)) as a:
         for i in range(12):
             d = h.route(a, f"task {i % 3}: sort these numbers")
@@ -158,3 +160,30 @@ def test_leaf_evidence_is_stored_and_rebuilt(shared_settings: Settings, h: Any) 
         rebuilt = b.app.state.service.router.policy.posterior  # type: ignore[attr-defined]
         np.testing.assert_allclose(rebuilt.leaf_s, leaf_s, atol=1e-12)
         np.testing.assert_allclose(rebuilt.leaf_f, leaf_f, atol=1e-12)
+
+
+def test_prompt_memory_is_stored_and_rebuilt(shared_settings: Settings, h: Any) -> None:
+    """The default policy's prompt memory survives a restart with no snapshot: each decision
+    row keeps its prompt key, and the feedback rows replay into it."""
+    prompts = ["Is 91 a prime number?", "Translate 'good night' into French."]
+    with TestClient(create_app(shared_settings)) as a:
+        for i in range(8):
+            d = h.route(a, prompts[i % 2])
+            body = {"decision_id": d["decision_id"], "token": d["token"], "thumbs": "down"}
+            assert a.post("/feedback", json=body).status_code == 201
+        live = a.app.state.service.router.policy.posterior.items  # type: ignore[attr-defined]
+        memory = {key: live.get(key).copy() for key in live._rows}
+        engine = a.app.state.service.engine  # type: ignore[attr-defined]
+        with Session(engine) as s:
+            keys = set(s.exec(select(DecisionRow.item)).all())
+    assert len(memory) == 2 and keys == set(memory)  # 63-bit keys round-trip through BIGINT
+    assert sum(row[2].sum() for row in memory.values()) == 8
+    with Session(engine) as s:
+        s.execute(delete(PolicySnapshot))
+        s.commit()
+    engine.dispose()
+    with TestClient(create_app(shared_settings)) as b:
+        rebuilt = b.app.state.service.router.policy.posterior.items  # type: ignore[attr-defined]
+        assert set(rebuilt._rows) == set(memory)
+        for key, row in memory.items():
+            np.testing.assert_allclose(rebuilt.get(key), row, atol=1e-12)

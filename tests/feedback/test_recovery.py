@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
+from feedback.app import create_app
 from feedback.db import make_engine
 from feedback.models import FeedbackRow
 from feedback.settings import Settings
@@ -135,3 +137,32 @@ def test_sigkill_mid_load_then_restart(shared_settings: Settings, tmp_path: Path
         - np.sum(post["beta0"])
     )
     assert evidence == pytest.approx(sum(weights), abs=1e-6)
+
+
+def test_a_database_from_before_leaves_and_prompt_keys_is_brought_up_to_date(
+    tmp_path: Path, h: Any
+) -> None:
+    """``create_all`` adds no columns to an existing table: the start-up adds them."""
+    from sqlalchemy import create_engine, inspect, text
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = create_engine(url)
+    with old.begin() as conn:  # ra_decision as the first release made it
+        conn.execute(
+            text(
+                "CREATE TABLE ra_decision (id VARCHAR(32) PRIMARY KEY, model VARCHAR(200) NOT "
+                "NULL, weights TEXT NOT NULL, lam FLOAT NOT NULL, created_at FLOAT NOT NULL, "
+                "conversation_id VARCHAR(200))"
+            )
+        )
+        conn.execute(text("INSERT INTO ra_decision VALUES ('old', 'm', '[1.0]', 0.1, 0.0, NULL)"))
+    old.dispose()
+    with TestClient(create_app(h.base_settings(database_url=url))) as c:
+        d = h.route(c, "Is 91 a prime number?")
+        body = {"decision_id": d["decision_id"], "token": d["token"], "label": 1}
+        assert c.post("/feedback", json=body).status_code == 201
+        engine = c.app.state.service.engine  # type: ignore[attr-defined]
+        columns = {col["name"] for col in inspect(engine).get_columns("ra_decision")}
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT leaf, item FROM ra_decision WHERE id = 'old'")).one()
+    assert {"leaf", "item"} <= columns and tuple(row) == (-1, -1)

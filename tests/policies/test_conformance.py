@@ -29,19 +29,21 @@ def fitted(name: str, seed: int = 0) -> Policy:
 
 
 def run(policy: Policy, steps: int, seed: int = 1) -> list[int]:
+    """Requests over 2 clusters × 20 prompts each (so prompt memories see repeats)."""
     rng = np.random.default_rng(seed)
-    contexts = [Context.hard(k, k=K) for k in range(K)]
+    contexts = [Context.hard(k, k=K, item=i) for k in range(K) for i in range(20 * k, 20 * k + 20)]
     chosen = []
     for _ in range(steps):
-        k = int(rng.integers(K))
-        d = policy.select(contexts[k])
-        policy.update(contexts[k], d.index, float(rng.random() < TRUE[k, d.index]))
+        ctx = contexts[int(rng.integers(len(contexts)))]
+        k = ctx.cluster
+        d = policy.select(ctx)
+        policy.update(ctx, d.index, float(rng.random() < TRUE[k, d.index]))
         chosen.append(d.index if d.index == (1 if k == 0 else 2) else -1)
     return chosen
 
 
-ALL = [n for n in POLICY_NAMES if n != "default"]
-LEARNERS = ["thompson", "ucb", "greedy"]
+ALL = list(POLICY_NAMES)
+LEARNERS = ["default", "thompson", "ucb", "greedy"]
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -92,6 +92,17 @@ def test_simulate_writes_report_json_and_html(
     assert "static" in table and "default" in table and "report.html" in table
 
 
+def test_simulate_fresh_streams_each_pool_prompt_once(
+    log_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = ["simulate", "--data", str(log_csv), "--policy", "default", "--fresh", "--out"]
+    assert main([*args, str(out), "--cache-dir", str(tmp_path / "cache"), *FAST]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["fresh"] is True and report["steps"] == 120  # 400 prompts: 30% is the pool
+    assert "--fresh: 120 steps" in capsys.readouterr().err
+
+
 def test_simulate_with_scenario_thumbs_delay_and_budget(log_csv: Path, tmp_path: Path) -> None:
     scenario = tmp_path / "scenario.json"
     scenario.write_text(

@@ -88,9 +88,11 @@ def test_drift_rewrites_outcomes_and_price_change_reprices(setup) -> None:  # ty
 
 
 @pytest.mark.parametrize("kind", ["label", "score", "thumbs"])
-@pytest.mark.parametrize("name", ["greedy", "static"])
+@pytest.mark.parametrize("name", ["greedy", "greedy-memory", "static"])
 def test_compiled_engine_matches_the_python_engine(setup, name: str, kind: str) -> None:  # type: ignore[no-untyped-def]
-    params = {"n_leaves": 32, "seed": 4} if name == "greedy" else {}
+    params: dict = {"n_leaves": 32, "seed": 4} if name != "static" else {}
+    if name == "greedy-memory":
+        name, params = "greedy", {**params, "item_strength": 2.0}
     channel = FeedbackChannel(rate=0.6, kind=kind)
     p_slow, p_fast = make_policy(name, **params), make_policy(name, **params)
     slow = replay(setup, p_slow, name=name, steps=1500, channel=channel)
@@ -99,6 +101,41 @@ def test_compiled_engine_matches_the_python_engine(setup, name: str, kind: str) 
     assert slow.feedback == fast.feedback
     assert p_slow.information_rate == pytest.approx(p_fast.information_rate)
     assert np.allclose(p_slow.posterior.alpha, p_fast.posterior.alpha)
+    if p_slow.posterior.items is not None:  # the compiled memory is written back exactly
+        slow_mem, fast_mem = p_slow.posterior.items, p_fast.posterior.items
+        assert fast_mem is not None and len(slow_mem) == len(fast_mem) > 0
+        for key in slow_mem._rows:
+            np.testing.assert_allclose(fast_mem.get(key), slow_mem.get(key), atol=1e-12)
+
+
+def test_prompt_memory_learns_repeats_and_sits_out_fresh_prompts(setup) -> None:  # type: ignore[no-untyped-def]
+    """On a replay whose prompts repeat, a prompt memory cuts regret; on a fresh stream (each
+    prompt once) it never has evidence to use, so it chooses exactly as the policy without."""
+    from dataclasses import replace
+
+    regret = {}
+    for strength in (0.0, 2.0):
+        trace = replay_fast(
+            setup, make_policy("greedy", item_strength=strength), name="g", steps=4000
+        )
+        regret[strength] = regret_curves(trace, setup.k)["cluster_oracle"][-1]
+    assert regret[2.0] < regret[0.0] - 50
+    fresh = replace(setup, fresh=True)
+    plain = replay(fresh, make_policy("greedy"), name="g", steps=4000)
+    memory = replay(fresh, make_policy("greedy", item_strength=2.0), name="g", steps=4000)
+    assert plain.steps == memory.steps == setup.pool_idx.size  # capped at the pool
+    assert np.array_equal(plain.chosen, memory.chosen)
+
+
+def test_a_fresh_stream_shows_each_pool_prompt_once(setup) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    fresh = replace(setup, fresh=True)
+    rows = fresh.stream(10_000, np.random.default_rng(0))
+    assert np.array_equal(np.sort(rows), np.sort(setup.pool_idx))
+    assert fresh.stream(5, np.random.default_rng(0)).size == 5
+    trace = replay_fast(fresh, make_policy("thompson", seed=0), name="t", steps=10_000)
+    assert trace.steps == setup.pool_idx.size
 
 
 def test_compiled_thompson_is_seeded_and_learns_like_the_python_one(setup) -> None:  # type: ignore[no-untyped-def]
