@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
 from agent.logs import ReplayLog, load_log  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
 from policies import BudgetPacer  # noqa: E402
-from simulator import Drift, Experiment, FeedbackChannel, aggregate, setups  # noqa: E402
+from simulator import Drift, Experiment, FeedbackChannel, Setup, aggregate, setups  # noqa: E402
 from simulator.data import make_embedder  # noqa: E402
 from simulator.experiment import run_seeds  # noqa: E402
 from simulator.synthetic import generate_log  # noqa: E402
@@ -61,20 +61,42 @@ def co_regret(traces: list[Any], k: int, upto: int | None = None) -> float:
     return float(np.mean(vals))
 
 
-def bars(log: ReplayLog, emb: np.ndarray, seeds: int, steps: int) -> tuple[str, str]:
+#: Rows beside the named policies: what `default` is without its prompt memory, and the
+#: previous default (256 leaf cells under the clusters, no prompt memory).
+VARIANTS = (
+    ("default without prompt memory", {"item_strength": 0.0}, 0),
+    ("default with 256 leaves, no prompt memory", {"item_strength": 0.0}, 256),
+)
+
+
+def repeat_share(setup: Setup, steps: int) -> float:
+    """Share of a replay's requests whose prompt was already asked earlier in the stream."""
+    stream = setup.stream(steps, np.random.default_rng([setup.seed, 7]))
+    return 1.0 - np.unique(stream).size / stream.size
+
+
+def bars(log: ReplayLog, emb: np.ndarray, seeds: int, steps: int) -> tuple[str, str, float]:
     exp = Experiment(policies=POLICIES, steps=steps, seeds=seeds)
     prepared = setups(log, emb, exp)
+    leafy = setups(log, emb, replace(exp, n_leaves=256))
     rows, results = [], {}
-    for name in POLICIES:
-        traces = run_seeds(prepared, exp, name)
-        results[name] = (traces, aggregate(traces, exp.clusters))
-        r = results[name][1]
+
+    def row(label: str, r: dict[str, Any]) -> None:
         rows.append(
-            f"| {name} | {r['mean_accuracy']:.3f} | ${r['mean_cost_usd']:.6f} | "
+            f"| {label} | {r['mean_accuracy']:.3f} | ${r['mean_cost_usd']:.6f} | "
             f"{r['mean_utility']:.3f} | {r['regret']['best_fixed']:.0f} | "
             f"{r['regret']['cluster_oracle']:.0f} ± {r['regret_std']['cluster_oracle']:.0f} | "
             f"{r['regret']['prompt_oracle']:.0f} |"
         )
+
+    for name in POLICIES:
+        traces = run_seeds(prepared, exp, name)
+        results[name] = (traces, aggregate(traces, exp.clusters))
+        row(name, results[name][1])
+    for label, params, leaves in VARIANTS:
+        variant = replace(exp, policy_params={"default": params})
+        traces = run_seeds(leafy if leaves else prepared, variant, "default")
+        row(label, aggregate(traces, exp.clusters))
     static = results["static"][1]["regret"]["cluster_oracle"]
     default = results["default"][1]["regret"]["cluster_oracle"]
     checks = []
@@ -125,8 +147,10 @@ def bars(log: ReplayLog, emb: np.ndarray, seeds: int, steps: int) -> tuple[str, 
     btr = run_seeds(prepared, replace(exp, budget=budget), "default")
     floor = BudgetPacer(budget, cost_scale=1.0).lam_min
     spent = [float(tr.costs[np.arange(tr.steps), tr.chosen][1000:].mean()) for tr in btr]
-    # A seed whose pacer sat at its smallest λ could not spend more: there the budget is a cap.
-    binding = [float(np.median(tr.lams[1000:])) > 2 * floor for tr in btr]
+    # Where λ sits at its floor the policy routes on accuracy alone and still spends less than
+    # the budget: there the budget is a cap it stays under, not a target it can be held to.
+    at_floor = [float(np.mean(tr.lams[1000:] < 2 * floor)) for tr in btr]
+    binding = [f <= 0.05 for f in at_floor]
     paced = [c for c, b in zip(spent, binding, strict=True) if b]
     capped = [c for c, b in zip(spent, binding, strict=True) if not b]
     label = (
@@ -139,8 +163,11 @@ def bars(log: ReplayLog, emb: np.ndarray, seeds: int, steps: int) -> tuple[str, 
         ok = ok and abs(np.mean(paced) / budget - 1) <= 0.02
         value = f"${np.mean(paced):.6f} ({np.mean(paced) / budget - 1:+.1%})"
     if capped:
+        shares = ", ".join(f"{f:.0%}" for f, b in zip(at_floor, binding, strict=True) if not b)
+        under = ", ".join(f"{c / budget - 1:+.1%}" for c in capped)
         label += (
-            f"; {len(capped)} of {len(btr)} seeds cannot reach it (λ at its floor): no overspend"
+            f"; {len(capped)} of {len(btr)} seeds do not need it for part of the stream (λ at "
+            f"its floor {shares} of the time): there it is a cap, and they spend {under}"
         )
     check(label, value, ok)
 
@@ -149,7 +176,8 @@ def bars(log: ReplayLog, emb: np.ndarray, seeds: int, steps: int) -> tuple[str, 
         "vs cluster oracle (± sd) | vs prompt oracle |\n|---|---:|---:|---:|---:|---:|---:|\n"
         + "\n".join(rows)
     )
-    return table, "| bar | measured | verdict |\n|---|---|---|\n" + "\n".join(checks)
+    repeats = float(np.mean([repeat_share(s, steps) for s in prepared]))
+    return table, "| bar | measured | verdict |\n|---|---|---|\n" + "\n".join(checks), repeats
 
 
 def main() -> int:
@@ -161,21 +189,30 @@ def main() -> int:
     parts = []
     for log in logs():
         emb = embedder.encode(log.prompts)
-        table, checks = bars(log, emb, args.seeds, args.steps)
+        table, checks, repeats = bars(log, emb, args.seeds, args.steps)
         parts.append(
             f"### {log.name} ({log.n_prompts} prompts, {log.n_models} models)\n\n"
-            f"{checks}\n\n{table}\n"
+            f"{checks}\n\n{table}\n\n"
+            f"{repeats:.0%} of the replayed requests repeat a prompt asked earlier in the stream.\n"
         )
         print(parts[-1], flush=True)
     body = (
         f"λ = 0.1, K = 16, {args.steps} steps, {args.seeds} seeds, label feedback on every "
         "request unless a bar says otherwise. Regret is cumulative at T, mean over seeds; "
-        "negative means better than that reference. `thompson`, `greedy` and `ucb` run with the "
-        "same 256 leaf cells as `default`; `default` is Thompson sampling with leaves, "
-        "exploration tempered to 0.5 and further by the information rate of the feedback, and "
-        "an ADWIN drift guard on each model's surprise stream. Static's regret varies a lot "
-        "between seeds (see its ± sd), so ratios near a bar are within noise.\n\n"
-        + "\n".join(parts)
+        "negative means better than that reference. `default` is Thompson sampling on the "
+        "clusters, exploration tempered to 0.5 and further by the information rate of the "
+        "feedback, with a prompt memory (evidence per exact prompt, on top of its cluster's "
+        "posterior capped at 2 pseudo-observations) and an ADWIN drift guard on each model's "
+        "surprise stream; `thompson`, `greedy` and `ucb` are the plain rules on the clusters. "
+        "Static's regret varies a lot between seeds (see its ± sd), so ratios near a bar are "
+        "within noise.\n\n"
+        "**Read these with the repeats in mind.** The protocol draws 20,000 requests from a "
+        "replay pool of about a thousand prompts, so almost every request repeats a prompt "
+        "asked before, and a router that remembers what happened on a prompt beats the cluster "
+        "oracle by a wide margin: that is what the negative regrets below are, and it is what "
+        "the prompt memory is for (a regenerate after a thumbs-down, a question many users ask). "
+        "It says little about prompts never seen before; "
+        "[Fresh prompts](#fresh-prompts) measures those.\n\n" + "\n".join(parts)
     )
     write_section("Simulator quality bars", "python benchmarks/bench_quality.py", body)
     return 0
