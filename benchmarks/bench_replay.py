@@ -127,6 +127,11 @@ def main() -> int:
 Each engine replays the same stream with the same feedback draws; ratios are medians of
 per-repeat ratios measured in the same run. The timings include building the trace (the
 counterfactual outcome and cost matrices), not the one-off embedding, clustering or JIT compile.
+The compiled engine's Thompson sampling reveals each model's Beta draw only as far as the
+choice needs it (which part of the posterior, lower tail, middle or upper tail, it falls in),
+so most requests draw one value or none; its choices have exactly the distribution of drawing
+every model (`simulator/samplers.py`, `simulator/lazy_pick.py`; the tests compare its choice
+frequencies with quadrature).
 `routing-agent simulate` takes the compiled engine whenever the policy allows it (Thompson,
 greedy, static without a drift guard, delay or scenario events) and the Python engine otherwise;
 the tests check that both make identical choices for the deterministic rules.

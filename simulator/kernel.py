@@ -5,6 +5,12 @@ sampling, greedy and static UniRoute (leaf cells, prompt memory, tempered explor
 label/score/thumbs feedback, budget pacing), without Python's per-call overhead. Greedy and
 static make the very same choices as the Python engines; Thompson draws from numba's own
 seeded generator, so its choices differ draw by draw but not in distribution.
+
+Thompson sampling on a request's cluster posteriors takes the *lazy pick*: models sorted by
+posterior mean (less cost), each draw revealed only as far as the choice needs it (which part
+of its Beta, lower tail, middle or upper tail, it falls in; see :mod:`simulator.samplers`), so
+most requests draw one Beta value or none, and the choice has exactly the distribution of
+drawing them all. Requests on leaf cells or with prompt-memory evidence draw every model.
 """
 
 from __future__ import annotations
@@ -14,36 +20,11 @@ import math
 import numpy as np
 from numba import njit
 
+from simulator.lazy_pick import keep_tails, lazy_pick, reorder
+from simulator.samplers import beta_draw, lazy_state
+
 THOMPSON, GREEDY, STATIC = 0, 1, 2
 LABEL, SCORE, THUMBS = 0, 1, 2
-
-
-@njit(cache=True, error_model="numpy")
-def beta_draw(a: float, b: float) -> float:
-    """One Beta(a, b) draw: Cheng's (1978) algorithm BB when both exceed 1 (about 1.5× faster
-    than numba's gamma-ratio sampler), else that sampler."""
-    if a <= 1.0 or b <= 1.0:
-        return float(np.random.beta(a, b))
-    a0, b0 = min(a, b), max(a, b)
-    total = a0 + b0
-    scale = math.sqrt((total - 2.0) / (2.0 * a0 * b0 - total))
-    shift = a0 + 1.0 / scale
-    while True:
-        u1 = np.random.random()
-        u2 = np.random.random()
-        if u1 <= 0.0 or u1 >= 1.0:
-            continue
-        v = scale * math.log(u1 / (1.0 - u1))
-        w = a0 * math.exp(v)
-        z = u1 * u1 * u2
-        r = shift * v - 1.3862943611198906  # log 4
-        s = a0 + r - w
-        if s + 2.6094379124341003 >= 5.0 * z:  # 1 + log 5
-            break
-        t = math.log(z)
-        if s > t or r + total * math.log(total / (b0 + w)) >= t:
-            break
-    return w / (b0 + w) if a0 == a else b0 / (b0 + w)
 
 
 @njit(cache=True, error_model="numpy")
@@ -111,41 +92,53 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
     b = np.empty(m)
     ca = np.empty(m)
     cb = np.empty(m)
+    lazy = rule == THOMPSON and m <= 63  # the lazy pick keeps its arm sets in 64-bit masks
+    tails, fresh, order = lazy_state(alpha, beta, lam, price, lazy)
     for t in range(prompts.size):
         k = clusters[t]
         leaf = leaves[t]
-        best = -np.inf
-        j = 0
+        p = prompts[t]
         scale = explore
         if tempering > 0.0:
             rate = (info[1] + 20.0) / (info[0] + 20.0)
             scale = explore * min(1.0, rate) ** tempering
-        p = prompts[t]
-        for i in range(m):
-            ai = alpha[k, i]
-            bi = beta[k, i]
-            if use_leaves and leaf >= 0:
-                ai, bi = _stack(ai, bi, strength, leaf_s[leaf, i], leaf_f[leaf, i])
-            ca[i] = ai
-            cb[i] = bi
-            if use_items and items[p, 2, i] > 0.0:
-                ai, bi = _stack(ai, bi, item_strength, items[p, 0, i], items[p, 1, i])
-            a[i] = ai
-            b[i] = bi
-            mean = ai / (ai + bi)
-            if rule == THOMPSON:
-                est = mean + scale * (beta_draw(ai, bi) - mean)
-            else:
-                est = mean
-            score = est - lam * price[i]
-            if score > best:
-                best = score
-                j = i
+        pick = lazy and scale > 0.0 and not (use_leaves and leaf >= 0)
+        if pick and use_items:
+            for i in range(m):
+                if items[p, 2, i] > 0.0:
+                    pick = False
+        if pick:
+            j = lazy_pick(alpha, beta, tails, fresh, order, k, price, lam, scale)
+            a[j] = ca[j] = alpha[k, j]
+            b[j] = cb[j] = beta[k, j]
+        else:
+            best = -np.inf
+            j = 0
+            for i in range(m):
+                ai = alpha[k, i]
+                bi = beta[k, i]
+                if use_leaves and leaf >= 0:
+                    ai, bi = _stack(ai, bi, strength, leaf_s[leaf, i], leaf_f[leaf, i])
+                ca[i] = ai
+                cb[i] = bi
+                if use_items and items[p, 2, i] > 0.0:
+                    ai, bi = _stack(ai, bi, item_strength, items[p, 0, i], items[p, 1, i])
+                a[i] = ai
+                b[i] = bi
+                mean = ai / (ai + bi)
+                if rule == THOMPSON:
+                    est = mean + scale * (beta_draw(ai, bi) - mean)
+                else:
+                    est = mean
+                score = est - lam * price[i]
+                if score > best:
+                    best = score
+                    j = i
         chosen[t] = j
         lams[t] = lam
         info[0] += 1.0
         if target >= 0.0:  # policies.pacer.pace, inlined; pace = (rate, lam_min, lam_max)
-            step = math.exp(pace[0] * (cost[prompts[t], j] / c_max - target))
+            step = math.exp(pace[0] * (cost[p, j] / c_max - target))
             lam = min(max(lam * step, pace[1]), pace[2])
         if rule == STATIC or not given[t]:
             continue
@@ -169,9 +162,13 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
             da, db = v, 1.0 - v
             la, lb = da, db
             ia, ib = da, db
+        if lazy:
+            keep_tails(alpha, beta, tails, fresh, k, j, da, db)
         alpha[k, j] += da
         beta[k, j] += db
         info[1] += da + db
+        if lazy:
+            reorder(order, alpha, beta, price, lam, k, j)
         if use_leaves and leaf >= 0:
             leaf_s[leaf, j] += la
             leaf_f[leaf, j] += lb

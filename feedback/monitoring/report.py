@@ -150,8 +150,8 @@ def build_report(
     if report["decisions"]["with_propensity"] == 0 and cols.n:
         report["notes"].append(
             "No decision carries a propensity, so there are no IPS/DR estimates: the policy "
-            "logs none (Thompson's propensity_samples is 0) and, with leaf cells, monitoring "
-            "cannot recompute it without the decision's leaf."
+            "logs none (Thompson's propensity_samples is 0) and, with leaf cells or a prompt "
+            "memory, monitoring cannot recompute it without the decision's leaf and prompt key."
         )
     report["build_seconds"] = time.perf_counter() - started
     return report

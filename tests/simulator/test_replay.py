@@ -138,12 +138,24 @@ def test_a_fresh_stream_shows_each_pool_prompt_once(setup) -> None:  # type: ign
     assert trace.steps == setup.pool_idx.size
 
 
-def test_compiled_thompson_is_seeded_and_learns_like_the_python_one(setup) -> None:  # type: ignore[no-untyped-def]
-    params = {"n_leaves": 32, "explore": 0.5, "info_tempering": 1.0}
+@pytest.mark.parametrize(("leaves", "kind"), [(32, "label"), (0, "label"), (0, "thumbs")])
+def test_compiled_thompson_is_seeded_and_learns_like_the_python_one(
+    setup, leaves: int, kind: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Leaf cells take the kernel's draw-every-model path; clusters alone, its lazy pick (with
+    tail masses carried through labels, re-anchored after thumbs)."""
+    params = {"n_leaves": leaves, "explore": 0.5, "info_tempering": 1.0}
+    channel = FeedbackChannel(kind=kind)
     regret = {}
     for engine in (replay, replay_fast):
         runs = [
-            engine(setup, make_policy("thompson", seed=s, **params), name="t", steps=3000)
+            engine(
+                setup,
+                make_policy("thompson", seed=s, **params),
+                name="t",
+                steps=3000,
+                channel=channel,
+            )
             for s in range(6)
         ]
         regret[engine] = np.mean([regret_curves(r, setup.k)["cluster_oracle"][-1] for r in runs])
