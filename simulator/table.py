@@ -12,16 +12,19 @@ def format_table(report: dict[str, Any]) -> str:
     ...        "regret": {"best_fixed": -5.0, "cluster_oracle": 10.0, "prompt_oracle": 50.0},
     ...        "regret_std": {"best_fixed": 1.0, "cluster_oracle": 2.0, "prompt_oracle": 3.0}}
     >>> print(format_table({"dataset": "d", "lambda": 0.1, "steps": 10, "seeds": 1,
-    ...                     "clusters": 2, "policies": {"static": row}}))  # doctest: +ELLIPSIS
+    ...                     "clusters": 2, "policies": {"static": row, "best-fixed": row}}))
+    ... # doctest: +ELLIPSIS
     d: λ=0.1, 10 steps × 1 seeds, K=2 ...
-    policy      acc   cost/req    util vs best fixed vs cluster orc  vs prompt orc
-    static    0.800  $0.001000   0.700        -5 ± 1         10 ± 2         50 ± 3
+    policy       acc   cost/req    util vs best fixed vs cluster orc  vs prompt orc
+    static     0.800  $0.001000   0.700        -5 ± 1         10 ± 2         50 ± 3
+    best-fixed 0.800  $0.001000   0.700        -5 ± 1         10 ± 2         50 ± 3
     """
     head = (
         f"{report['dataset']}: λ={report['lambda']}, {report['steps']} steps × "
         f"{report['seeds']} seeds, K={report['clusters']} (regret: cumulative at T, mean ± sd)"
     )
-    cols = f"{'policy':<9} {'acc':>5} {'cost/req':>10} {'util':>7} {'vs best fixed':>13}"
+    w = max(9, *(len(name) for name in report["policies"]))
+    cols = f"{'policy':<{w}} {'acc':>5} {'cost/req':>10} {'util':>7} {'vs best fixed':>13}"
     cols += f" {'vs cluster orc':>14} {'vs prompt orc':>14}"
     lines = [head, cols]
     for name, r in report["policies"].items():
@@ -30,7 +33,7 @@ def format_table(report: dict[str, Any]) -> str:
             f"{reg[k]:.0f} ± {sd[k]:.0f}" for k in ("best_fixed", "cluster_oracle", "prompt_oracle")
         ]
         lines.append(
-            f"{name:<9} {r['mean_accuracy']:5.3f} {'$' + format(r['mean_cost_usd'], '.6f'):>10} "
+            f"{name:<{w}} {r['mean_accuracy']:5.3f} {'$' + format(r['mean_cost_usd'], '.6f'):>10} "
             f"{r['mean_utility']:7.3f} {cells[0]:>13} {cells[1]:>14} {cells[2]:>14}"
         )
     return "\n".join(lines)
