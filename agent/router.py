@@ -29,13 +29,8 @@ from typing import Any, Self
 import numpy as np
 
 from agent.clusters import ClusterMap
-from agent.conversation import (
-    Messages,
-    StickyModels,
-    conversation_turns,
-    pool_embedding,
-    prompt_key,
-)
+from agent.contexts import ContextOps
+from agent.conversation import Messages, StickyModels
 from agent.decision import Decision, OpenDecision, score_map
 from agent.embedder import Embedder
 from agent.ledger import DecisionLedger
@@ -48,7 +43,7 @@ from agent.warm_start import fit_pool
 from policies import BudgetPacer, Context, ModelProfile, Policy, make_policy
 
 
-class Router(PolicyOps):
+class Router(PolicyOps, ContextOps):
     """Wraps an embedder, a cluster map, a warm-started policy and a ledger of open decisions.
 
     One lock guards the policy, so ``route`` and ``feedback`` are safe from many threads; the
@@ -177,32 +172,6 @@ class Router(PolicyOps):
             raise ValueError(f"λ must be a finite number >= 0, got {value}")
         with self._lock:
             self.policy.lam = float(value)
-
-    def context_for(self, prompt_or_messages: str | Messages) -> Context:
-        """The cluster weights, leaf and prompt key of a prompt or of a conversation's recent
-        user turns."""
-        texts, w = self.turns(prompt_or_messages)
-        return self.context_from(self.embedder.encode(texts), w, texts)
-
-    def turns(self, prompt_or_messages: str | Messages) -> tuple[list[str], np.ndarray]:
-        """The texts to embed for a prompt or conversation, and their pooling weights."""
-        return conversation_turns(prompt_or_messages, max_turns=self.max_turns, decay=self.decay)
-
-    def context_from(
-        self,
-        vectors: np.ndarray,
-        turn_weights: np.ndarray,
-        texts: Sequence[str] | None = None,
-    ) -> Context:
-        """The context of already-embedded turns (``vectors`` from :meth:`turns`' ``texts``;
-        without the texts the context has no prompt key, so the prompt memory sits it out)."""
-        vec = pool_embedding(vectors, turn_weights)
-        weights = self.cluster_map.weights(vec, soft=self.soft)[0]
-        leaf = -1
-        if self.leaf_map is not None:
-            leaf = self._leaf_or_none(int(self.leaf_map.assign(vec)[0]))
-        item = prompt_key(texts) if texts is not None else -1
-        return Context(weights / weights.sum(), leaf, item)
 
     def route(
         self,

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_quality import logs  # noqa: E402
+from benchmarks.bench_quality import VARIANTS, logs  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
 from simulator import Experiment, FeedbackChannel, Splits, aggregate, setups  # noqa: E402
 from simulator.data import make_embedder  # noqa: E402
@@ -42,8 +42,8 @@ def table(log_name: str, log, emb: np.ndarray, seeds: int) -> tuple[str, dict]: 
     plain = setups(log, emb, exp)
     leafy = setups(log, emb, replace(exp, n_leaves=256))
     runs = [(name, name, {}, plain) for name in POLICIES]
-    old_default = ("default with 256 leaves, no prompt memory", "default", {"item_strength": 0.0})
-    runs.append((*old_default, leafy))
+    label, params, _ = VARIANTS[-1]  # the previous default: 256 leaves, no prompt memory
+    runs.append((label, "default", params, leafy))
     lines = []
     static: dict = {}
     ratios: dict = {}

@@ -146,7 +146,6 @@ def count_feedback(*, session: Session, after: int = 0) -> int:
     return int(session.exec(stmt).one())
 
 
-#: id, kind, value, model, weight, the decision's weights (JSON) and leaf
 #: (feedback id, kind, value, model, weight, cluster weights as JSON, leaf, prompt key)
 FeedbackItem = tuple[int, str, float, str, float, str, int, int]
 

@@ -188,9 +188,7 @@ class Policy(ABC):
     ) -> Decision:
         """Score every model for ``context`` and choose one among ``eligible`` (a bool mask)."""
         lam = self._check_request(context, eligible, lam)
-        scores = self._estimate(context) - (lam / self._cost_scale) * self._cost
-        if eligible is not None:
-            scores = np.where(eligible, scores, -np.inf)
+        scores = self._scores(self._estimate(context), eligible, lam)
         j, propensity = self._choose(scores)
         self._decided += 1
         return Decision(self._names[j], j, scores, propensity, context, lam)
@@ -231,12 +229,15 @@ class Policy(ABC):
         ``samples`` posterior draws for Thompson sampling. Off-policy estimators need it.
         """
         lam = self._check_request(context, eligible, lam)
-        scores = self._estimate(context) - (lam / self._cost_scale) * self._cost
-        if eligible is not None:
-            scores = np.where(eligible, scores, -np.inf)
+        scores = self._scores(self._estimate(context), eligible, lam)
         probs = np.zeros(scores.size)
         probs[int(np.argmax(scores))] = 1.0
         return probs
+
+    def _scores(self, estimate: np.ndarray, eligible: np.ndarray | None, lam: float) -> np.ndarray:
+        """``estimate − λ·cost/cost_scale`` (over the last axis), −inf for ineligible models."""
+        scores = estimate - (lam / self._cost_scale) * self._cost
+        return scores if eligible is None else np.where(eligible, scores, -np.inf)
 
     @abstractmethod
     def _estimate(self, context: Context) -> np.ndarray:
@@ -262,24 +263,10 @@ class Policy(ABC):
         validate_feedback(value, kind, weight)
         self._t += 1
         if self._guard is not None:
-            self._watch(context, j, float(value), kind)
+            self._guard.watch(self._post, self._t, context, j, self._names[j], float(value), kind)
         if self.learns:
             self._evidence += self._post.observe(context, j, float(value), kind=kind, weight=weight)
         self._after_update(context, j, float(value), kind)
-
-    def _watch(self, context: Context, arm: int, value: float, kind: str) -> None:
-        """Feed the drift guard this outcome's surprise: value minus what the posterior expected.
-
-        Watching residuals rather than raw outcomes keeps the stream stationary while the policy
-        shifts which prompts of a cluster a model gets; only a change in the model shows.
-        """
-        assert self._guard is not None
-        expected = float(self._post.mean(context)[arm])
-        if kind == "thumbs":
-            noise = self._post.noise
-            expected = noise.b + (noise.a - noise.b) * expected
-        k = context.cluster if context.cluster >= 0 else int(np.argmax(context.weights))
-        self._guard.observe(self._post, self._t, k, arm, self._names[arm], value - expected)
 
     def _after_update(self, context: Context, arm: int, value: float, kind: str) -> None:  # noqa: B027
         """Hook for extra learning after a posterior update (the river baselines use it)."""

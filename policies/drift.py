@@ -14,6 +14,9 @@ import base64
 import pickle
 from typing import Any
 
+import numpy as np
+
+from policies.context import Context
 from policies.posterior import BetaPosterior
 
 
@@ -55,6 +58,27 @@ class DriftGuard:
         post.forget(arm, self.keep)
         self.alarms.append((t, model, cluster))
         return True
+
+    def watch(
+        self,
+        post: BetaPosterior,
+        t: int,
+        ctx: Context,
+        arm: int,
+        model: str,
+        value: float,
+        kind: str,
+    ) -> bool:
+        """Feed the surprise of one piece of feedback: its value minus what the posterior
+        expected of it (of a thumb, through the thumbs noise), noticed in the context's top
+        cluster. Watching residuals rather than raw outcomes keeps the stream stationary while
+        the policy shifts which prompts of a cluster a model gets; only a change in the model
+        shows."""
+        expected = float(post.mean(ctx)[arm])
+        if kind == "thumbs":
+            expected = post.noise.b + (post.noise.a - post.noise.b) * expected
+        k = ctx.cluster if ctx.cluster >= 0 else int(np.argmax(ctx.weights))
+        return self.observe(post, t, k, arm, model, value - expected)
 
     def drop_model(self, model: str) -> None:
         self._detectors.pop(model, None)

@@ -90,9 +90,7 @@ class Thompson(Policy):
         rng = np.random.default_rng([self.seed or 0, self._t, 0x9E37])
         draws = rng.beta(a, b, size=(samples, a.size))
         mean = a / (a + b)
-        scores = mean + self.exploration * (draws - mean) - (lam / self._cost_scale) * self._cost
-        if eligible is not None:
-            scores = np.where(eligible, scores, -np.inf)
+        scores = self._scores(mean + self.exploration * (draws - mean), eligible, lam)
         counts = np.bincount(np.argmax(scores, axis=1), minlength=a.size)
         # Never report exactly 0 for an eligible model: Thompson can always pick it.
         floor = 0.5 / samples

@@ -1,0 +1,53 @@
+"""What a :class:`~agent.router.Router` routes on: a prompt or conversation → its Context
+(cluster weights, leaf cell and prompt key). A mixin of ``Router``, split off for size."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from agent.clusters import ClusterMap
+from agent.conversation import Messages, conversation_turns, pool_embedding, prompt_key
+from agent.embedder import Embedder
+from policies import Context
+
+
+class ContextOps:
+    """Embedding, pooling of recent turns, clusters, leaf and prompt key."""
+
+    embedder: Embedder
+    cluster_map: ClusterMap
+    leaf_map: ClusterMap | None
+    soft: bool
+    max_turns: int
+    decay: float
+
+    def _leaf_or_none(self, leaf: int) -> int:
+        raise NotImplementedError  # provided by PolicyOps, which knows the policy's leaves
+
+    def context_for(self, prompt_or_messages: str | Messages) -> Context:
+        """The cluster weights, leaf and prompt key of a prompt or of a conversation's recent
+        user turns."""
+        texts, w = self.turns(prompt_or_messages)
+        return self.context_from(self.embedder.encode(texts), w, texts)
+
+    def turns(self, prompt_or_messages: str | Messages) -> tuple[list[str], np.ndarray]:
+        """The texts to embed for a prompt or conversation, and their pooling weights."""
+        return conversation_turns(prompt_or_messages, max_turns=self.max_turns, decay=self.decay)
+
+    def context_from(
+        self,
+        vectors: np.ndarray,
+        turn_weights: np.ndarray,
+        texts: Sequence[str] | None = None,
+    ) -> Context:
+        """The context of already-embedded turns (``vectors`` from :meth:`turns`' ``texts``;
+        without the texts the context has no prompt key, so the prompt memory sits it out)."""
+        vec = pool_embedding(vectors, turn_weights)
+        weights = self.cluster_map.weights(vec, soft=self.soft)[0]
+        leaf = -1
+        if self.leaf_map is not None:
+            leaf = self._leaf_or_none(int(self.leaf_map.assign(vec)[0]))
+        item = prompt_key(texts) if texts is not None else -1
+        return Context(weights / weights.sum(), leaf, item)
