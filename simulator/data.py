@@ -10,9 +10,8 @@ import numpy as np
 from agent.embedder import Embedder, HashingEmbedder, MiniLMEmbedder
 from agent.embedding_cache import CachedEmbedder
 from agent.logs import ReplayLog, load_log
+from simulator.flags import EMBEDDERS
 from simulator.synthetic import generate_log
-
-EMBEDDERS = ("minilm", "hashing")
 
 
 def cache_dir() -> Path:

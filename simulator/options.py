@@ -1,4 +1,4 @@
-"""The replay flags shared by ``simulate`` and ``sweep``, and turning them into an Experiment."""
+"""Turning the replay flags (:mod:`simulator.flags`) into a validated Experiment."""
 
 from __future__ import annotations
 
@@ -14,80 +14,9 @@ from agent.logs import ReplayLog
 from policies import POLICY_NAMES
 from simulator.channel import FeedbackChannel
 from simulator.choose_k import choose_k
-from simulator.data import EMBEDDERS, load_dataset, make_embedder
+from simulator.data import load_dataset, make_embedder
 from simulator.experiment import Experiment
 from simulator.scenario import Arrival, Drift, Event, PriceChange, load_scenario, parse_at
-
-
-def add_replay_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--data",
-        metavar="PATH",
-        help="replay log (long format: parquet/csv/jsonl; or RouterBench wide .pkl); "
-        "default: the project's generated log",
-    )
-    p.add_argument("--steps", type=int, default=20_000, help="requests per replay (20000)")
-    p.add_argument("--seeds", type=int, default=5, help="seeds, each with its own split (5)")
-    p.add_argument(
-        "--clusters",
-        default="16",
-        help="K-means clusters K (16), or 'auto' to pick K by validation AUDC",
-    )
-    p.add_argument(
-        "--leaves",
-        type=int,
-        default=0,
-        help="finer K-means cells the online policies also learn on (0: none)",
-    )
-    p.add_argument(
-        "--fresh",
-        action="store_true",
-        help="stream each replay-pool prompt at most once (no repeats; --steps is capped at "
-        "the pool size), to measure what carries over to prompts never seen before",
-    )
-    p.add_argument(
-        "--feedback-rate", type=float, default=1.0, help="share of requests with feedback"
-    )
-    p.add_argument("--feedback", choices=("label", "score", "thumbs"), default="label")
-    p.add_argument(
-        "--thumbs",
-        default="0.8,0.3",
-        metavar="A,B",
-        help="P(up|correct),P(up|wrong) for --feedback thumbs (0.8,0.3)",
-    )
-    p.add_argument("--delay", type=int, default=0, help="feedback arrives D requests later")
-    p.add_argument("--random-delay", action="store_true", help="delay uniform on 0..2D instead")
-    p.add_argument(
-        "--arrive",
-        action="append",
-        default=[],
-        metavar="MODEL@STEP",
-        help="hold MODEL out of the pool until STEP (repeatable)",
-    )
-    p.add_argument(
-        "--drift",
-        action="append",
-        default=[],
-        metavar="MODEL@STEP[=LIKE]",
-        help="from STEP, MODEL answers like LIKE (default: the worst model)",
-    )
-    p.add_argument(
-        "--price",
-        action="append",
-        default=[],
-        metavar="MODEL@STEP=USD",
-        help="from STEP, MODEL costs USD per answer",
-    )
-    p.add_argument("--scenario", metavar="FILE", help="JSON list of scenario events")
-    p.add_argument(
-        "--budget",
-        type=float,
-        metavar="USD",
-        help="target mean cost per request; λ is then paced online",
-    )
-    p.add_argument("--embedder", choices=EMBEDDERS, default="minilm")
-    p.add_argument("--cache-dir", metavar="DIR", help="embedding cache (default ~/.cache)")
-    p.add_argument("--out", metavar="DIR", help="report folder (default runs/DATASET)")
 
 
 def _events(args: argparse.Namespace) -> list[Event]:

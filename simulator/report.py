@@ -56,7 +56,7 @@ def sanitise(obj: Any) -> Any:
     return str(obj)
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     """Write to a temp file beside ``path``, then rename over it: never a half-written file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -81,11 +81,11 @@ def write_report(out_dir: str | Path, report: dict, curve: dict | None = None) -
     HTML path. The JSON files go first, so a failing render still leaves the numbers."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "report.json", _dumps(report))
+    atomic_write(out / "report.json", _dumps(report))
     if curve is not None:
-        _atomic_write(out / "curve.json", _dumps(curve))
+        atomic_write(out / "curve.json", _dumps(curve))
     path = out / "report.html"
-    _atomic_write(path, render_html(report, curve))
+    atomic_write(path, render_html(report, curve))
     return path
 
 
@@ -94,8 +94,8 @@ def write_curve(out_dir: str | Path, curve: dict) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "curve.json"
-    _atomic_write(path, _dumps(curve))
-    _atomic_write(out / "curve.html", render_curve_html(curve))
+    atomic_write(path, _dumps(curve))
+    atomic_write(out / "curve.html", render_curve_html(curve))
     return path
 
 

@@ -23,7 +23,7 @@ from feedback.monitoring.page import render_page
 from feedback.monitoring.report import build_report
 from feedback.service import RoutingService
 from feedback.settings import Settings
-from simulator.report import _atomic_write, sanitise
+from simulator.report import atomic_write, sanitise
 
 
 class StoredEmbedder:
@@ -86,6 +86,6 @@ def write_report(out_dir: str | Path, report: dict[str, Any]) -> tuple[Path, Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     js, page = out / "report.json", out / "report.html"
-    _atomic_write(js, json.dumps(report, indent=2, allow_nan=False, ensure_ascii=False) + "\n")
-    _atomic_write(page, render_page(report))
+    atomic_write(js, json.dumps(report, indent=2, allow_nan=False, ensure_ascii=False) + "\n")
+    atomic_write(page, render_page(report))
     return js, page

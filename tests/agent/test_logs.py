@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -284,10 +283,8 @@ def test_subset_and_select_models() -> None:
 
 @needs_data
 def test_real_routerbench_subset(caplog: pytest.LogCaptureFixture) -> None:
-    start = time.perf_counter()
     with caplog.at_level(logging.INFO, logger="agent.logs"):
         log = load_log(DATA / "routerbench_subset")
-    assert time.perf_counter() - start < 2.0
     # 104 NaN outcomes: 10 ARC prompts lack 10 models each, 4 more lack only gpt-3.5's.
     assert (log.n_models, log.n_prompts, log.dropped) == (11, 3164 - 14, 14)
     assert log.name == "routerbench_subset"
@@ -298,9 +295,7 @@ def test_real_routerbench_subset(caplog: pytest.LogCaptureFixture) -> None:
 
 @needs_data
 def test_real_llmrouter_dcrouter() -> None:
-    start = time.perf_counter()
     log = load_log(DATA / "llmrouter_dcrouter" / "long.parquet")
-    assert time.perf_counter() - start < 2.0
     assert (log.n_models, log.n_prompts, log.dropped) == (9, 5989, 0)
     graded = log.correct[(log.correct > 0) & (log.correct < 1)]
     assert graded.size > 0 and len(set(log.tasks)) == 14

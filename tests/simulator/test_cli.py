@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulator.cli import main
+from cli import main
 
 FAST = [
     "--embedder",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import numpy as np
@@ -37,12 +36,6 @@ def test_deterministic_for_a_seed() -> None:
     np.testing.assert_array_equal(a.correct, b.correct)
     np.testing.assert_array_equal(a.cost, b.cost)
     assert a.prompts != c.prompts
-
-
-def test_fast() -> None:
-    start = time.perf_counter()
-    generate_log(2400, 8)
-    assert time.perf_counter() - start < 0.5
 
 
 def test_cost_range_and_noise() -> None:

@@ -1,0 +1,100 @@
+"""``routing-agent simulate`` and ``sweep``: replay a log, print the table, write the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from simulator.experiment import aggregate, deferral_curve, run_seeds, setups, single_models
+from simulator.flags import DEFAULT_POLICIES
+from simulator.options import experiment_from_args
+from simulator.report import write_curve, write_report
+from simulator.table import format_table
+
+
+def _progress_bar(total: int, desc: str) -> Any:
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="step",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=None,
+        leave=False,
+    )
+
+
+def simulate(args: argparse.Namespace) -> int:
+    """Replay each policy on every seed; print the table and write report.json/html."""
+    policies = tuple(args.policy or DEFAULT_POLICIES)
+    log, embeddings, exp, out = experiment_from_args(args, policies=policies, lam=args.lam)
+    seeds = setups(log, embeddings, exp)
+    report: dict[str, Any] = {
+        "dataset": log.name,
+        "lambda": exp.lam,
+        "steps": exp.steps,
+        "seeds": exp.seeds,
+        "clusters": exp.clusters,
+        "fresh": exp.fresh,
+        "settings": vars(args) | {"command": "simulate"},
+        "models": single_models(seeds),
+        "c_max": seeds[0].c_max,
+        "policies": {},
+    }
+    interrupted = False
+    with _progress_bar(len(policies) * exp.seeds * exp.steps, "replaying") as bar:
+        for name in policies:
+            start = bar.n
+
+            def tick(n: int, start: int = start) -> None:
+                bar.update(start + n - bar.n)
+
+            traces = run_seeds(seeds, exp, name, progress=tick)
+            bar.update(start + len(seeds) * exp.steps - bar.n)
+            interrupted = any(tr.interrupted for tr in traces)
+            report["policies"][name] = aggregate(traces, exp.clusters)
+            _flatten_single(report)
+            write_report(out, report)
+            if interrupted:
+                break
+    print(format_table(report))
+    print(f"\nreport: {out / 'report.html'}")
+    if interrupted:
+        print("interrupted: the report holds what was replayed so far", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _flatten_single(report: dict[str, Any]) -> None:
+    """With one policy, its keys also sit at the top level, as tools reading report.json expect."""
+    (name, first), *_ = report["policies"].items()
+    report["policy"] = name if len(report["policies"]) == 1 else list(report["policies"])
+    for key in ("mean_accuracy", "mean_cost_usd", "mean_utility", "regret", "regret_curve"):
+        report[key] = first[key]
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """Replay one policy at each λ; print the points and write curve.json/html."""
+    try:
+        lambdas = [float(x) for x in args.lambdas.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--lambdas expects comma-separated numbers, got {args.lambdas!r}"
+        ) from None
+    if not lambdas or min(lambdas) < 0:
+        raise ValueError("--lambdas needs at least one value, all >= 0")
+    log, embeddings, exp, out = experiment_from_args(args, policies=(args.policy,), lam=0.0)
+    seeds = setups(log, embeddings, exp)
+    with _progress_bar(len(lambdas), "sweeping λ") as bar:
+        curve = deferral_curve(seeds, exp, args.policy, lambdas, progress=lambda: bar.update(1))
+    path = write_curve(out, curve)
+    print(f"{'λ':>6} {'cost/c_max':>10} {'accuracy':>9}")
+    for p in curve["points"]:
+        print(f"{p['lambda']:6.3f} {p['cost']:10.3f} {p['accuracy']:9.3f}")
+    print(f"AUDC {curve['audc']:.3f}  QNC {curve['qnc']:.3f}  APGR {curve['apgr']:.3f}")
+    print(f"\ncurve: {Path(path)}")
+    return 0

@@ -1,0 +1,113 @@
+"""The flags of ``simulate`` and ``sweep``: argparse only, so ``--help`` answers at once."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+#: Embedder names the command line and :func:`simulator.data.make_embedder` accept.
+EMBEDDERS = ("minilm", "hashing")
+#: Policies ``simulate`` replays when no ``--policy`` is given, and the λ grid of ``sweep``.
+DEFAULT_POLICIES = ("static", "default", "thompson", "greedy", "ucb", "best-fixed", "random")
+DEFAULT_LAMBDAS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 2.0, 5.0)
+
+
+def add_replay_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that choose the log, the protocol, the feedback channel and the scenario."""
+    p.add_argument(
+        "--data",
+        metavar="PATH",
+        help="replay log (long format: parquet/csv/jsonl; or RouterBench wide .pkl); "
+        "default: the project's generated log",
+    )
+    p.add_argument("--steps", type=int, default=20_000, help="requests per replay (20000)")
+    p.add_argument("--seeds", type=int, default=5, help="seeds, each with its own split (5)")
+    p.add_argument(
+        "--clusters",
+        default="16",
+        help="K-means clusters K (16), or 'auto' to pick K by validation AUDC",
+    )
+    p.add_argument(
+        "--leaves",
+        type=int,
+        default=0,
+        help="finer K-means cells the online policies also learn on (0: none)",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="stream each replay-pool prompt at most once (no repeats; --steps is capped at "
+        "the pool size), to measure what carries over to prompts never seen before",
+    )
+    p.add_argument(
+        "--feedback-rate", type=float, default=1.0, help="share of requests with feedback"
+    )
+    p.add_argument("--feedback", choices=("label", "score", "thumbs"), default="label")
+    p.add_argument(
+        "--thumbs",
+        default="0.8,0.3",
+        metavar="A,B",
+        help="P(up|correct),P(up|wrong) for --feedback thumbs (0.8,0.3)",
+    )
+    p.add_argument("--delay", type=int, default=0, help="feedback arrives D requests later")
+    p.add_argument("--random-delay", action="store_true", help="delay uniform on 0..2D instead")
+    p.add_argument(
+        "--arrive",
+        action="append",
+        default=[],
+        metavar="MODEL@STEP",
+        help="hold MODEL out of the pool until STEP (repeatable)",
+    )
+    p.add_argument(
+        "--drift",
+        action="append",
+        default=[],
+        metavar="MODEL@STEP[=LIKE]",
+        help="from STEP, MODEL answers like LIKE (default: the worst model)",
+    )
+    p.add_argument(
+        "--price",
+        action="append",
+        default=[],
+        metavar="MODEL@STEP=USD",
+        help="from STEP, MODEL costs USD per answer",
+    )
+    p.add_argument("--scenario", metavar="FILE", help="JSON list of scenario events")
+    p.add_argument(
+        "--budget",
+        type=float,
+        metavar="USD",
+        help="target mean cost per request; λ is then paced online",
+    )
+    p.add_argument("--embedder", choices=EMBEDDERS, default="minilm")
+    p.add_argument("--cache-dir", metavar="DIR", help="embedding cache (default ~/.cache)")
+    p.add_argument("--out", metavar="DIR", help="report folder (default runs/DATASET)")
+
+
+def add_simulate_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``simulate`` (handler: :func:`simulator.commands.simulate`)."""
+    sim: argparse.ArgumentParser = subparsers.add_parser(
+        "simulate", help="replay a log and compare routing policies"
+    )
+    add_replay_flags(sim)
+    sim.add_argument(
+        "--policy",
+        action="append",
+        metavar="NAME",
+        help=f"policy to replay (repeatable; default: {', '.join(DEFAULT_POLICIES)})",
+    )
+    sim.add_argument("--lam", type=float, default=0.1, help="cost penalty λ (default 0.1)")
+    return sim
+
+
+def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``sweep`` (handler: :func:`simulator.commands.sweep`)."""
+    sweep: argparse.ArgumentParser = subparsers.add_parser(
+        "sweep", help="sweep λ and write the deferral curve"
+    )
+    add_replay_flags(sweep)
+    sweep.add_argument("--policy", default="default", metavar="NAME")
+    sweep.add_argument(
+        "--lambdas", default=",".join(map(str, DEFAULT_LAMBDAS)), help="comma-separated λ values"
+    )
+    return sweep
