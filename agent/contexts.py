@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -11,6 +11,7 @@ from agent.clusters import ClusterMap
 from agent.conversation import Messages, conversation_turns, pool_embedding, prompt_key
 from agent.embedder import Embedder
 from policies import Context
+from policies.tags import normalise_tags
 
 
 class ContextOps:
@@ -26,11 +27,13 @@ class ContextOps:
     def _leaf_or_none(self, leaf: int) -> int:
         raise NotImplementedError  # provided by PolicyOps, which knows the policy's leaves
 
-    def context_for(self, prompt_or_messages: str | Messages) -> Context:
+    def context_for(
+        self, prompt_or_messages: str | Messages, tags: Mapping[str, str] | None = None
+    ) -> Context:
         """The cluster weights, leaf and prompt key of a prompt or of a conversation's recent
-        user turns."""
+        user turns, with the app's ``tags``."""
         texts, w = self.turns(prompt_or_messages)
-        return self.context_from(self.embedder.encode(texts), w, texts)
+        return self.context_from(self.embedder.encode(texts), w, texts, tags)
 
     def turns(self, prompt_or_messages: str | Messages) -> tuple[list[str], np.ndarray]:
         """The texts to embed for a prompt or conversation, and their pooling weights."""
@@ -41,13 +44,15 @@ class ContextOps:
         vectors: np.ndarray,
         turn_weights: np.ndarray,
         texts: Sequence[str] | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> Context:
         """The context of already-embedded turns (``vectors`` from :meth:`turns`' ``texts``;
-        without the texts the context has no prompt key, so the prompt memory sits it out)."""
+        without the texts the context has no prompt key, so the prompt memory sits it out).
+        Bad ``tags`` raise ``ValueError`` (see :func:`policies.tags.normalise_tags`)."""
         vec = pool_embedding(vectors, turn_weights)
         weights = self.cluster_map.weights(vec, soft=self.soft)[0]
         leaf = -1
         if self.leaf_map is not None:
             leaf = self._leaf_or_none(int(self.leaf_map.assign(vec)[0]))
         item = prompt_key(texts) if texts is not None else -1
-        return Context(weights / weights.sum(), leaf, item)
+        return Context(weights / weights.sum(), leaf, item, normalise_tags(tags))

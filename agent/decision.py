@@ -36,6 +36,8 @@ class Decision:
     leaf: int = -1
     #: The routed text's prompt-memory key (:func:`agent.conversation.prompt_key`; -1: none).
     item: int = -1
+    #: The app's tags as sorted ``key=value`` strings (:func:`policies.tags.normalise_tags`).
+    tags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe view."""
@@ -52,6 +54,7 @@ class Decision:
             "token": self.token,
             "leaf": self.leaf,
             "item": self.item,
+            "tags": list(self.tags),
         }
 
 
@@ -76,6 +79,7 @@ class OpenDecision:
     seen: set[tuple[str, str]] = field(default_factory=set)
     leaf: int = -1
     item: int = -1
+    tags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +91,7 @@ class OpenDecision:
             "seen": sorted([list(s) for s in self.seen]),
             "leaf": self.leaf,
             "item": self.item,
+            "tags": list(self.tags),
         }
 
     @classmethod
@@ -100,6 +105,7 @@ class OpenDecision:
             {(str(k), str(s)) for k, s in d.get("seen", [])},
             int(d.get("leaf", -1)),
             int(d.get("item", -1)),
+            tuple(d.get("tags", ())),
         )
 
 

@@ -62,6 +62,7 @@ class PolicyOps:
                 weight=weight,
                 leaf=record.leaf,
                 item=record.item,
+                tags=record.tags,
             )
             record.seen.add(key)
         return FeedbackReceipt(decision_id, record.model, kind, value, weight, applied=applied)
@@ -76,6 +77,7 @@ class PolicyOps:
         weight: float = 1.0,
         leaf: int = -1,
         item: int = -1,
+        tags: tuple[str, ...] = (),
     ) -> bool:
         """Fold feedback into the posterior directly (no ledger); False if ``model`` has left
         the pool. Services use this to replay persisted feedback (with the decision's leaf and
@@ -83,7 +85,7 @@ class PolicyOps:
         with self._lock:
             if model not in self.policy.models:
                 return False
-            ctx = Context(np.asarray(weights), self._leaf_or_none(leaf), item)
+            ctx = Context(np.asarray(weights), self._leaf_or_none(leaf), item, tags)
             self.policy.update(ctx, model, value, kind=kind, weight=weight)
             return True
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -181,11 +181,13 @@ class Router(PolicyOps, ContextOps):
         lam: float | None = None,
         budget: float | None = None,
         allowed: Sequence[str] | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> Decision:
         """Choose a model. ``budget`` (a target mean cost per request) paces λ online unless
-        ``lam`` is given; ``allowed`` restricts the choice to those models."""
+        ``lam`` is given; ``allowed`` restricts the choice to those models; ``tags`` (at most 8
+        string values, e.g. ``{"task": "code"}``) are app context the router learns per tag."""
         return self.decide(
-            self.context_for(prompt_or_messages),
+            self.context_for(prompt_or_messages, tags),
             conversation_id=conversation_id,
             lam=lam,
             budget=budget,
@@ -239,6 +241,7 @@ class Router(PolicyOps, ContextOps):
                     conversation_id,
                     leaf=ctx.leaf,
                     item=ctx.item,
+                    tags=ctx.tags,
                 )
             )
         return Decision(
@@ -254,6 +257,7 @@ class Router(PolicyOps, ContextOps):
             sign(self.secret, decision_id) if self.secret else None,
             ctx.leaf,
             ctx.item,
+            ctx.tags,
         )
 
     def open_decision(self, decision_id: str) -> OpenDecision:

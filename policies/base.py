@@ -31,7 +31,8 @@ class Policy(ABC):
 
     The posterior learns per cluster; ``n_leaves > 0`` adds a finer level of leaf cells
     (``leaf_strength`` caps how much a leaf borrows from its cluster) and ``item_strength > 0``
-    a prompt memory of up to ``max_items`` exact prompts (see :mod:`policies.memory`).
+    a prompt memory of up to ``max_items`` exact prompts (see :mod:`policies.memory`);
+    ``tag_strength > 0`` learns per-tag corrections from the app's tags (:mod:`policies.tags`).
     """
 
     learns: ClassVar[bool] = True
@@ -46,6 +47,7 @@ class Policy(ABC):
         leaf_strength: float = 20.0,
         item_strength: float = 0.0,
         max_items: int = 100_000,
+        tag_strength: float = 10.0,
         discount: float = 1.0,
         drift: float | None = None,
         thumbs: tuple[float, float] = (0.8, 0.3),
@@ -58,6 +60,7 @@ class Policy(ABC):
         self.leaf_strength = leaf_strength
         self.item_strength = item_strength
         self.max_items = max_items
+        self.tag_strength = tag_strength
         self.discount = discount
         self.drift = drift
         self.thumbs = thumbs
@@ -111,6 +114,7 @@ class Policy(ABC):
             noise=ThumbsNoise(*self.thumbs),
             item_strength=self.item_strength if self.learns else 0.0,
             max_items=self.max_items,
+            tag_strength=self.tag_strength if self.learns else 0.0,
         )
         self._rng = np.random.default_rng(self.seed)
         self._t = 0

@@ -16,6 +16,8 @@ class Context:
     or -1 when there is none); hierarchical policies learn per leaf on top of the clusters.
     ``item`` is a non-negative key of the exact prompt (a hash of its text, or a row index in a
     replay), -1 when unknown; policies with prompt memory learn per prompt on top of that.
+    ``tags`` are the app's ``key=value`` tags (see :func:`policies.tags.normalise_tags`);
+    policies learn a correction per tag on top of the cell.
 
     >>> ctx = Context.hard(2, k=4)
     >>> ctx.cluster, ctx.weights.tolist()
@@ -27,6 +29,7 @@ class Context:
     weights: np.ndarray
     leaf: int = -1
     item: int = -1
+    tags: tuple[str, ...] = ()
     cluster: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -40,13 +43,15 @@ class Context:
         object.__setattr__(self, "cluster", top if w[top] == 1.0 else -1)
 
     @classmethod
-    def hard(cls, cluster: int, *, k: int, leaf: int = -1, item: int = -1) -> Context:
+    def hard(
+        cls, cluster: int, *, k: int, leaf: int = -1, item: int = -1, tags: tuple[str, ...] = ()
+    ) -> Context:
         """A context that sits wholly in one cluster."""
         if not 0 <= cluster < k:
             raise ValueError(f"cluster {cluster} is outside 0..{k - 1}")
         w = np.zeros(k)
         w[cluster] = 1.0
-        return cls(w, leaf, item)
+        return cls(w, leaf, item, tags)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import numpy as np
 
 from policies.context import Context
 from policies.memory import PromptMemory
+from policies.tags import TagResiduals
 from policies.thumbs import ThumbsNoise
 
 KINDS = ("label", "score", "thumbs")
@@ -60,6 +61,7 @@ class BetaPosterior:
     ``leaf_strength`` pseudo-observations, so enough local evidence can overrule the cluster.
     With ``item_strength > 0`` a :class:`~policies.memory.PromptMemory` does the same one level
     further down, per exact prompt (the context's ``item``), for models with evidence on it.
+    With ``tag_strength > 0`` the context's app tags correct the cell (:mod:`policies.tags`).
 
     >>> post = BetaPosterior(np.ones((2, 3)), np.ones((2, 3)))
     >>> ctx = Context.hard(0, k=2)
@@ -82,6 +84,7 @@ class BetaPosterior:
         noise: ThumbsNoise | None = None,
         item_strength: float = 0.0,
         max_items: int = 100_000,
+        tag_strength: float = 0.0,
     ) -> None:
         if alpha0.shape != beta0.shape or alpha0.ndim != 2:
             raise ValueError("prior arrays must both be (K, M)")
@@ -103,6 +106,7 @@ class BetaPosterior:
             raise ValueError(f"item_strength must be >= 0, got {item_strength}")
         self.item_strength = float(item_strength)
         self.items = PromptMemory(m, capacity=max_items) if item_strength > 0 else None
+        self.tags = TagResiduals(m, strength=tag_strength) if tag_strength > 0 else None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -116,12 +120,19 @@ class BetaPosterior:
             return self.alpha[ctx.cluster], self.beta[ctx.cluster]
         return ctx.weights @ self.alpha, ctx.weights @ self.beta
 
-    def cell_params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
-        """The (α, β) of the context's cell: its leaf's when it has one, else its cluster's."""
+    def leaf_params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+        """The (α, β) of the context's leaf when it has one, else its cluster's."""
         a, b = self.cluster_params(ctx)
         if ctx.leaf < 0 or self.leaf_s.shape[0] == 0:
             return a, b
         return _stack(a, b, self.leaf_strength, self.leaf_s[ctx.leaf], self.leaf_f[ctx.leaf])
+
+    def cell_params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+        """The (α, β) of the context's cell: its leaf's (or cluster's), corrected by its tags."""
+        a, b = self.leaf_params(ctx)
+        if self.tags is None or not ctx.tags:
+            return a, b
+        return self.tags.apply(a, b, ctx.tags)
 
     def params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         """The (α, β) a decision should use: the prompt's where it has evidence, else the cell's.
@@ -171,10 +182,15 @@ class BetaPosterior:
             w = ctx.weights[ks] * weight
         leaf = ctx.leaf >= 0 and self.leaf_s.shape[0] > 0
         item = ctx.item >= 0 and self.items is not None
-        if leaf or item:  # finer levels update on their posteriors before this observation
-            ca, cb = self.cell_params(ctx)
+        if leaf or (self.tags is not None and ctx.tags):  # before this observation
+            la, lb = self.leaf_params(ctx)
         if leaf:
-            lda, ldb = self._delta(ca[arm], cb[arm], value, kind)
+            lda, ldb = self._delta(la[arm], lb[arm], value, kind)
+        if self.tags is not None and ctx.tags:
+            p = float(la[arm] / (la[arm] + lb[arm]))
+            self.tags.learn(ctx.tags, arm, p, value, kind, self.noise, weight)
+        if item:  # the prompt level updates on its cell's posterior before this observation
+            ca, cb = self.cell_params(ctx)
         if item:
             assert self.items is not None
             row = self.items.get(ctx.item)
@@ -209,6 +225,8 @@ class BetaPosterior:
             self.leaf_f[:, arm] *= keep
         if self.items is not None:
             self.items.forget(arm, keep)
+        if self.tags is not None:
+            self.tags.forget(arm, keep)
 
     # -- the pool changes ----------------------------------------------------------------------
     def add_arm(self, alpha0: np.ndarray, beta0: np.ndarray) -> None:
@@ -219,12 +237,16 @@ class BetaPosterior:
         self.leaf_f = np.hstack([self.leaf_f, zeros])
         if self.items is not None:
             self.items.add_arm()
+        if self.tags is not None:
+            self.tags.add_arm()
 
     def remove_arm(self, arm: int) -> None:
         for name in ("alpha0", "beta0", "alpha", "beta", "leaf_s", "leaf_f"):
             setattr(self, name, np.delete(getattr(self, name), arm, axis=1))
         if self.items is not None:
             self.items.remove_arm(arm)
+        if self.tags is not None:
+            self.tags.remove_arm(arm)
 
     # -- state ---------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -240,6 +262,7 @@ class BetaPosterior:
             "noise": [self.noise.a, self.noise.b],
             "item_strength": self.item_strength,
             "items": self.items.to_state() if self.items is not None else None,
+            "tags": self.tags.to_state() if self.tags is not None else None,
         }
 
     @classmethod
@@ -258,6 +281,8 @@ class BetaPosterior:
         )
         if state.get("items") is not None:
             post.items = PromptMemory.from_state(state["items"])
+        if state.get("tags") is not None:
+            post.tags = TagResiduals.from_state(state["tags"], m)
         post.alpha = np.asarray(state["alpha"], dtype=np.float64)
         post.beta = np.asarray(state["beta"], dtype=np.float64)
         post.leaf_s = leaf_s

@@ -31,7 +31,9 @@ class Thompson(Policy):
     sampling, below 1 tempers exploration (large pools over-explore), 0 is greedy. With
     ``info_tempering = γ > 0`` the scale is further multiplied by ``information_rate ** γ``:
     a request that will get no feedback (or only a weak thumb) teaches little, so exploring on
-    it costs more than it can repay, and sparse feedback pushes the rule toward greedy.
+    it costs more than it can repay, and sparse feedback pushes the rule toward greedy. With
+    ``pool_tempering = ρ > 0`` it is also divided by ``M ** ρ`` for a pool of M models: the
+    best of M noisy draws wins by more the more draws there are, so a large pool over-explores.
     """
 
     def __init__(
@@ -39,20 +41,30 @@ class Thompson(Policy):
         *,
         explore: float = 1.0,
         info_tempering: float = 0.0,
+        pool_tempering: float = 0.0,
         propensity_samples: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.explore = explore
         self.info_tempering = info_tempering
+        self.pool_tempering = pool_tempering
         self.propensity_samples = propensity_samples
 
     @property
     def exploration(self) -> float:
         """The current scale of draws around the posterior mean."""
-        if not self.info_tempering:
+        scale = self.pool_exploration
+        if self.info_tempering:
+            scale *= min(1.0, self.information_rate) ** self.info_tempering
+        return scale
+
+    @property
+    def pool_exploration(self) -> float:
+        """``explore`` tempered by the pool's size alone."""
+        if not self.pool_tempering:
             return self.explore
-        return self.explore * min(1.0, self.information_rate) ** self.info_tempering
+        return self.explore / len(self.models) ** self.pool_tempering
 
     def select(
         self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None

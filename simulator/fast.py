@@ -80,7 +80,7 @@ def replay_fast(
                 post.leaf_f,
                 post.leaf_strength,
                 _RULES[type(policy)],
-                float(getattr(policy, "explore", 1.0)),
+                float(getattr(policy, "pool_exploration", 1.0)),
                 float(getattr(policy, "info_tempering", 0.0)),
                 info,
                 policy.costs / setup.c_max,

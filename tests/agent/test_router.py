@@ -260,3 +260,22 @@ def test_default_policy_remembers_what_happened_on_a_repeated_prompt(
     replayed = make(log)
     assert replayed.apply(d.weights, d.model, 1.0, kind="label", item=d.item)
     assert replayed.policy.posterior.items.get(d.item) is not None  # type: ignore[union-attr]
+
+
+def test_tags_travel_with_the_decision_and_teach_per_tag(log: Any, tmp_path: Path) -> None:
+    router = make(log, policy="greedy", lam=0.0)
+    prompt = log.prompts[2]
+    first = router.route(prompt, tags={"task": "code"})
+    assert first.tags == ("task=code",) and first.to_dict()["tags"] == ["task=code"]
+    # The same prompt, told apart only by its tag: the tagged model keeps failing on code.
+    for _ in range(30):
+        d = router.route(prompt, tags={"task": "code"})
+        router.feedback(d.id, label=0)
+    code = router.route(prompt, tags={"task": "code"}).model
+    assert code != first.model
+    assert router.route(prompt, tags={"task": "chat"}).model != code
+    router.save(tmp_path / "r")
+    again = Router.load(tmp_path / "r", embedder=HashingEmbedder(dim=64))
+    assert again.route(prompt, tags={"task": "code"}).model == code
+    with pytest.raises(ValueError, match="string value"):
+        router.route(prompt, tags={"task": 1})  # type: ignore[dict-item]

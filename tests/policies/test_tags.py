@@ -1,0 +1,90 @@
+"""App tags: validation, learning per tag on top of the cluster, state round trips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from policies import Context, ModelProfile, Policy, make_policy
+from policies.tags import MAX_TAGS, TagResiduals, normalise_tags
+
+K = 2
+
+
+def flat(name: str, acc: float, cost: float, n: float = 20.0) -> ModelProfile:
+    return ModelProfile(name, np.full(K, acc * n), np.full(K, n), cost)
+
+
+def train(policy: Policy, steps: int = 600, kind: str = "label") -> Policy:
+    """One cluster, two kinds of traffic: ``coder`` is right on code, ``chat`` on chat."""
+    rng = np.random.default_rng(0)
+    truth = {"task=code": (0.9, 0.3), "task=chat": (0.3, 0.9)}
+    for _ in range(steps):
+        tag = ("task=code", "task=chat")[int(rng.integers(2))]
+        ctx = Context.hard(0, k=K, tags=(tag,))
+        d = policy.select(ctx)
+        correct = rng.random() < truth[tag][d.index]
+        value = float(correct if kind == "label" else rng.random() < (0.8 if correct else 0.3))
+        policy.update(ctx, d.model, value, kind=kind)
+    return policy
+
+
+@pytest.mark.parametrize("kind", ["label", "thumbs"])
+def test_the_router_learns_each_tags_best_model(kind: str) -> None:
+    pool = [flat("coder", 0.6, 0.001), flat("chatter", 0.6, 0.001)]
+    policy = train(make_policy("default", seed=1, lam=0.0).warm_start(pool), kind=kind)
+    code = Context.hard(0, k=K, tags=("task=code",))
+    chat = Context.hard(0, k=K, tags=("task=chat",))
+    post = policy.posterior
+    assert post.mean(code).argmax() == 0 and post.mean(chat).argmax() == 1
+    # An unseen tag, or none, falls back on the cluster estimate.
+    untagged = post.mean(Context.hard(0, k=K))
+    assert np.allclose(post.mean(Context.hard(0, k=K, tags=("task=new",))), untagged)
+
+
+def test_tags_off_and_static_ignore_them() -> None:
+    pool = [flat("coder", 0.6, 0.001), flat("chatter", 0.6, 0.001)]
+    for policy in (make_policy("greedy", tag_strength=0.0), make_policy("static")):
+        train(policy.warm_start(pool), steps=50)
+        assert policy.posterior.tags is None
+
+
+def test_tag_state_round_trips_exactly() -> None:
+    pool = [flat("coder", 0.6, 0.001), flat("chatter", 0.6, 0.001)]
+    policy = train(make_policy("default", seed=3).warm_start(pool), steps=200)
+    again = Policy.from_json(policy.to_json())
+    ctx = Context.hard(0, k=K, tags=("task=code",))
+    np.testing.assert_array_equal(again.posterior.mean(ctx), policy.posterior.mean(ctx))
+    assert again.select(ctx).model == policy.select(ctx).model
+
+
+def test_pool_changes_keep_tag_rows_aligned() -> None:
+    pool = [flat("coder", 0.6, 0.001), flat("chatter", 0.6, 0.001)]
+    policy = train(make_policy("greedy").warm_start(pool), steps=100)
+    policy.add_model(flat("new", 0.5, 0.001))
+    tags = policy.posterior.tags
+    assert tags is not None and tags.resid.shape[1] == 3 and not tags.count[:, 2].any()
+    policy.remove_model("coder")
+    assert tags.resid.shape[1] == 2 == policy.posterior.tags.count.shape[1]  # type: ignore[union-attr]
+
+
+def test_a_bounded_table_keeps_the_cell_estimate_beyond_its_cap() -> None:
+    tags = TagResiduals(1, strength=1.0, max_tags=1)
+    tags.observe(("a=1", "b=2"), 0, 0.5)
+    assert list(tags.index) == ["a=1"] and tags.correction(("b=2",)) is None
+
+
+@pytest.mark.parametrize(
+    ("tags", "reason"),
+    [
+        ({"task": 3}, "string value"),
+        ({"": "x"}, "non-empty"),
+        ({"a=b": "x"}, "must not contain"),
+        ({"task": "x" * 129}, "at most 128"),
+        ({f"k{i}": "v" for i in range(MAX_TAGS + 1)}, "at most 8 tags"),
+        (["task"], "object of string values"),
+    ],
+)
+def test_bad_tags_get_a_reason(tags: object, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        normalise_tags(tags)  # type: ignore[arg-type]
