@@ -21,14 +21,16 @@ _FACTORIES: dict[str, Callable[..., Policy]] = {
 }
 
 #: The recommended online policy's settings; ``default`` is this, not a separate algorithm:
-#: Thompson sampling on the clusters, tempered, with a prompt memory and a drift guard. It has
-#: no leaf cells: on prompts never seen before they route worse than the clusters alone
-#: (BENCHMARKS.md, "Fresh prompts"); the prompt memory learns what repeats instead.
+#: Thompson sampling on the clusters with a prompt memory, app tags and a drift guard, its
+#: exploration tempered by the pool's size (÷ √M) and by how much the feedback teaches. On
+#: prompts never seen before, wider exploration costs more than it repays (BENCHMARKS.md,
+#: "Learning on new prompts"); leaf cells route worse than the clusters alone ("Fresh prompts").
 DEFAULT_POLICY: tuple[str, dict[str, Any]] = (
     "thompson",
     {
         "item_strength": 2.0,
         "explore": 0.5,
+        "pool_tempering": 0.5,
         "info_tempering": 1.0,
         "drift": 0.002,
     },
