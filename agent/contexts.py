@@ -1,5 +1,5 @@
 """What a :class:`~agent.router.Router` routes on: a prompt or conversation → its Context
-(cluster weights, leaf cell and prompt key). A mixin of ``Router``, split off for size."""
+(cluster weights, leaf cell, prompt key and tags). The ``Router``'s half that reads prompts."""
 
 from __future__ import annotations
 
@@ -10,22 +10,25 @@ import numpy as np
 from agent.clusters import ClusterMap
 from agent.conversation import Messages, conversation_turns, pool_embedding, prompt_key
 from agent.embedder import Embedder
-from policies import Context
+from policies import Context, Policy
 from policies.tags import normalise_tags
 
 
-class ContextOps:
-    """Embedding, pooling of recent turns, clusters, leaf and prompt key."""
+def leaf_cell(policy: Policy, leaf: int) -> int:
+    """``leaf`` if the policy has that leaf cell, else -1 (learn on the clusters only)."""
+    return leaf if 0 <= leaf < int(getattr(policy, "n_leaves", 0)) else -1
 
+
+class ContextOps:
+    """Embedding, pooling of recent turns, clusters, leaf, prompt key and tags."""
+
+    policy: Policy
     embedder: Embedder
     cluster_map: ClusterMap
     leaf_map: ClusterMap | None
     soft: bool
     max_turns: int
     decay: float
-
-    def _leaf_or_none(self, leaf: int) -> int:
-        raise NotImplementedError  # provided by PolicyOps, which knows the policy's leaves
 
     def context_for(
         self, prompt_or_messages: str | Messages, tags: Mapping[str, str] | None = None
@@ -53,6 +56,6 @@ class ContextOps:
         weights = self.cluster_map.weights(vec, soft=self.soft)[0]
         leaf = -1
         if self.leaf_map is not None:
-            leaf = self._leaf_or_none(int(self.leaf_map.assign(vec)[0]))
+            leaf = leaf_cell(self.policy, int(self.leaf_map.assign(vec)[0]))
         item = prompt_key(texts) if texts is not None else -1
         return Context(weights / weights.sum(), leaf, item, normalise_tags(tags))

@@ -1,5 +1,5 @@
 """What changes a :class:`~agent.router.Router`'s policy after its warm start: feedback and
-pool changes, and read-outs of the posterior. A mixin of ``Router``, split off for size."""
+pool changes, and read-outs of the posterior. The ``Router``'s half that writes to the policy."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from agent.clusters import ClusterMap
+from agent.contexts import leaf_cell
 from agent.decision import FeedbackReceipt, feedback_value
 from agent.embedder import Embedder
 from agent.ledger import DecisionLedger
@@ -28,10 +29,6 @@ class PolicyOps:
     _lock: threading.RLock
     _ledger: DecisionLedger
     _cap: SourceCap
-
-    def _leaf_or_none(self, leaf: int) -> int:
-        """``leaf`` if the policy has that leaf cell, else -1 (learn on the clusters only)."""
-        return leaf if 0 <= leaf < int(getattr(self.policy, "n_leaves", 0)) else -1
 
     # -- learning ------------------------------------------------------------------------------
     def feedback(
@@ -85,7 +82,7 @@ class PolicyOps:
         with self._lock:
             if model not in self.policy.models:
                 return False
-            ctx = Context(np.asarray(weights), self._leaf_or_none(leaf), item, tags)
+            ctx = Context(np.asarray(weights), leaf_cell(self.policy, leaf), item, tags)
             self.policy.update(ctx, model, value, kind=kind, weight=weight)
             return True
 

@@ -5,6 +5,8 @@
    the shared data is present, else the generated log), single process, one stream: the Python
    engine, the compiled engine, and a straightforward river replay of the same policy (one river
    ``ThompsonSampling`` per cluster, Beta rewards, label feedback), measured side by side.
+3. Start-up: wall time of ``routing-agent --help`` and ``routing-agent simulate --help`` in a
+   fresh interpreter (beside a bare ``python -c pass``), and of loading the log.
 
     .venv/bin/python benchmarks/bench_replay.py
 """
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +103,41 @@ def bench_replays(log: ReplayLog, steps: int, repeats: int) -> dict[str, float]:
     }
 
 
+def bench_startup(repeats: int) -> dict[str, float]:
+    """Median wall seconds of a bare interpreter and of the CLI's help, each in a new process."""
+    commands = {
+        "`python -c pass`": [sys.executable, "-c", "pass"],
+        "`routing-agent --help`": [sys.executable, "-m", "cli", "--help"],
+        "`routing-agent simulate --help`": [sys.executable, "-m", "cli", "simulate", "--help"],
+    }
+    out = {}
+    for label, cmd in commands.items():
+        runs = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
+            runs.append(time.perf_counter() - t0)
+        out[label] = statistics.median(runs)
+    return out
+
+
+def bench_load(repeats: int) -> tuple[str, float]:
+    """Median seconds to load the replay log from disk."""
+    if not SHARED.exists():
+        return "generated log (generate_log())", statistics.median(
+            _timed(generate_log) for _ in range(repeats)
+        )
+    return f"`{SHARED.name}` (load_log)", statistics.median(
+        _timed(lambda: load_log(SHARED)) for _ in range(repeats)
+    )
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
@@ -107,6 +146,8 @@ def main() -> int:
     core = {n: bench_select_update(n, args.repeats) for n in ("thompson", "greedy", "ucb")}
     log = load_log(SHARED) if SHARED.exists() else generate_log()
     r = bench_replays(log, args.steps, args.repeats)
+    startup = bench_startup(args.repeats)
+    load_name, load_s = bench_load(args.repeats)
     body = (
         f"""### One decision plus one update (K = 64, M = 32), median of {args.repeats} runs
 
@@ -135,6 +176,18 @@ frequencies with quadrature).
 `routing-agent simulate` takes the compiled engine whenever the policy allows it (Thompson,
 greedy, static without a drift guard, delay or scenario events) and the Python engine otherwise;
 the tests check that both make identical choices for the deterministic rules.
+
+### Start-up, median of {args.repeats} runs, each in a new process
+
+| command | wall seconds |
+|---|---:|
+"""
+        + "\n".join(f"| {label} | {v:.2f} |" for label, v in startup.items())
+        + f"""
+| loading {load_name}, in-process | {load_s:.2f} |
+
+The command line parses its arguments before it imports a subcommand's modules, so `--help`
+costs little more than the interpreter itself.
 """
     )
     write_section("Learning core and replay speed", "python benchmarks/bench_replay.py", body)
