@@ -4,8 +4,9 @@ minus what the posterior expected of it, whichever cluster it came from).
 Surprises are centred on zero while the posterior is right, whatever prompts the policy sends
 the model, so pooling them over clusters gives the detector every observation of the model:
 a single cell sees too few to notice a change quickly. When the stream shifts, only a ``keep``
-share of the model's learned evidence stays (none by default: it falls back to its warm-start
-profile everywhere), so fresh outcomes decide quickly. Alarms are kept for the reports.
+share of the model's learned evidence stays (none by default), and its warm-start profile, which
+described the model before the change, counts for at most ``prior_strength`` observations per
+cluster, so fresh outcomes decide quickly. Alarms are kept for the reports.
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ class DriftGuard:
     [('m', 0)]
     """
 
-    def __init__(self, delta: float = 0.002, keep: float = 0.0) -> None:
+    def __init__(
+        self, delta: float = 0.002, keep: float = 0.0, prior_strength: float = 2.0
+    ) -> None:
         self.delta = delta
         self.keep = keep
+        self.prior_strength = prior_strength
         self._detectors: dict[str, Any] = {}
         self.alarms: list[tuple[int, str, int]] = []
 
@@ -55,7 +59,7 @@ class DriftGuard:
         det.update(value)
         if not det.drift_detected:
             return False
-        post.forget(arm, self.keep)
+        post.forget(arm, self.keep, self.prior_strength)
         self.alarms.append((t, model, cluster))
         return True
 

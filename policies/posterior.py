@@ -215,11 +215,16 @@ class BetaPosterior:
             self.items.add(ctx.item, arm, ida, idb, weight)
         return gained
 
-    def forget(self, arm: int, keep: float) -> None:
+    def forget(self, arm: int, keep: float, prior_strength: float | None = None) -> None:
         """Keep only a ``keep`` share of a model's learned evidence, in every cluster, leaf and
-        prompt (used when drift is detected); its warm-start prior stays."""
+        prompt (used when drift is detected). Its warm-start prior stays, weakened to at most
+        ``prior_strength`` pseudo-observations per cluster when given (a stale profile)."""
+        n0 = self.alpha0[:, arm] + self.beta0[:, arm]
+        shrink = 1.0 if prior_strength is None else np.minimum(1.0, prior_strength / n0)
         for post, prior in ((self.alpha, self.alpha0), (self.beta, self.beta0)):
-            post[:, arm] = prior[:, arm] + keep * (post[:, arm] - prior[:, arm])
+            learned = post[:, arm] - prior[:, arm]
+            prior[:, arm] *= shrink
+            post[:, arm] = prior[:, arm] + keep * learned
         if self.leaf_s.shape[0]:
             self.leaf_s[:, arm] *= keep
             self.leaf_f[:, arm] *= keep
