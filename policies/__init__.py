@@ -5,7 +5,7 @@ Pure numpy/scipy (river only for drift detectors and baselines); it imports noth
 """
 
 from policies.base import Policy
-from policies.context import Context, Decision
+from policies.context import Choice, Context
 from policies.drift import DriftGuard
 from policies.pacer import BudgetPacer
 from policies.posterior import KINDS, BetaPosterior, validate_feedback
@@ -24,7 +24,7 @@ __all__ = [
     "BetaPosterior",
     "BudgetPacer",
     "Context",
-    "Decision",
+    "Choice",
     "DriftGuard",
     "Greedy",
     "ModelProfile",

@@ -1,4 +1,4 @@
-"""The one policy protocol: ``select(context, eligible, lam) -> Decision`` and ``update``.
+"""The one policy protocol: ``select(context, eligible, lam) -> Choice`` and ``update``.
 
 Subclasses write one hook, :meth:`Policy._estimate` (each model's estimated correctness for the
 context); the base class owns the pool, cost penalty, eligibility, choice and state.
@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from policies.context import Context, Decision
+from policies.context import Choice, Context
 from policies.drift import DriftGuard
 from policies.posterior import BetaPosterior, validate_feedback
 from policies.profile import ModelProfile, prior_counts
@@ -189,13 +189,13 @@ class Policy(ABC):
     # -- deciding ------------------------------------------------------------------------------
     def select(
         self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None
-    ) -> Decision:
+    ) -> Choice:
         """Score every model for ``context`` and choose one among ``eligible`` (a bool mask)."""
         lam = self._check_request(context, eligible, lam)
         scores = self._scores(self._estimate(context), eligible, lam)
         j, propensity = self._choose(scores)
         self._decided += 1
-        return Decision(self._names[j], j, scores, propensity, context, lam)
+        return Choice(self._names[j], j, scores, propensity, context, lam)
 
     @property
     def information_rate(self) -> float:

@@ -55,7 +55,7 @@ class Context:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class Choice:
     """One routing choice: the chosen model, every model's score, and how it was chosen.
 
     ``scores`` holds each model's score (estimated correctness minus λ × normalised cost);

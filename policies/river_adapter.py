@@ -16,7 +16,7 @@ from typing import Any, Self
 import numpy as np
 
 from policies.base import Policy
-from policies.context import Context, Decision
+from policies.context import Choice, Context
 from policies.profile import ModelProfile
 
 
@@ -54,14 +54,14 @@ class RiverBandit(Policy):
 
     def select(
         self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None
-    ) -> Decision:
+    ) -> Choice:
         self._last_lam = self._check_request(context, eligible, lam)
         scores = self._estimate(context)
         if eligible is not None:
             scores = np.where(eligible, scores, -np.inf)
         arms = [m for m, s in zip(self._names, scores, strict=True) if np.isfinite(s)]
         j = self._names.index(self._bandit(context).pull(arms))
-        return Decision(self._names[j], j, scores, None, context, self._last_lam)
+        return Choice(self._names[j], j, scores, None, context, self._last_lam)
 
     def choice_probabilities(
         self,

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.special import betaincinv
 
 from policies.base import Policy
-from policies.context import Context, Decision
+from policies.context import Choice, Context
 
 __all__ = ["BayesUCB", "BestFixed", "Greedy", "RandomPolicy", "StaticUniRoute", "Thompson"]
 
@@ -68,7 +68,7 @@ class Thompson(Policy):
 
     def select(
         self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None
-    ) -> Decision:
+    ) -> Choice:
         """As :meth:`Policy.select`; with ``propensity_samples > 0`` the decision also carries
         a Monte Carlo estimate of the probability it had of choosing its model."""
         decision = super().select(context, eligible=eligible, lam=lam)

@@ -25,7 +25,7 @@ from feedback.monitoring.estimators import (
     snips,
     utility_gap,
 )
-from policies import Context, Decision, ModelProfile, Thompson
+from policies import Choice, Context, ModelProfile, Thompson
 from simulator.protocol import prepare
 from simulator.replay import replay
 from simulator.synthetic import generate_log
@@ -45,7 +45,7 @@ class LoggedThompson(Thompson):
 
     def select(
         self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None
-    ) -> Decision:
+    ) -> Choice:
         decision = super().select(context, eligible=eligible, lam=lam)
         assert decision.propensity is not None
         self.propensities_.append(decision.propensity)
