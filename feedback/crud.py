@@ -146,8 +146,8 @@ def count_feedback(*, session: Session, after: int = 0) -> int:
     return int(session.exec(stmt).one())
 
 
-#: (feedback id, kind, value, model, weight, cluster weights as JSON, leaf, prompt key)
-FeedbackItem = tuple[int, str, float, str, float, str, int, int]
+#: (feedback id, kind, value, model, weight, cluster weights as JSON, leaf, prompt key, tags)
+FeedbackItem = tuple[int, str, float, str, float, str, int, int, tuple[str, ...]]
 
 
 def feedback_after(
@@ -165,6 +165,7 @@ def feedback_after(
             col(DecisionRow.weights),
             col(DecisionRow.leaf),
             col(DecisionRow.item),
+            col(DecisionRow.tags),
         )
         .join(DecisionRow, col(DecisionRow.id) == col(FeedbackRow.decision_id))
         .where(col(FeedbackRow.id) > floor)
@@ -175,7 +176,17 @@ def feedback_after(
         chunk = wanted[i : i + _IN_CHUNK]
         rows.extend(session.execute(base.where(col(FeedbackRow.id).in_(chunk))).all())
     items: list[FeedbackItem] = [
-        (int(r[0]), str(r[1]), float(r[2]), str(r[3]), float(r[4]), str(r[5]), int(r[6]), int(r[7]))
+        (
+            int(r[0]),
+            str(r[1]),
+            float(r[2]),
+            str(r[3]),
+            float(r[4]),
+            str(r[5]),
+            int(r[6]),
+            int(r[7]),
+            tuple(json.loads(r[8])),
+        )
         for r in rows
     ]
     return sorted(items, key=lambda r: r[0])

@@ -81,6 +81,7 @@ def create_tables(engine: Engine, settings: Settings) -> None:
 _ADDED_COLUMNS = (
     ("ra_decision", "leaf", "INTEGER NOT NULL DEFAULT -1"),
     ("ra_decision", "item", "BIGINT NOT NULL DEFAULT -1"),
+    ("ra_decision", "tags", "TEXT NOT NULL DEFAULT '[]'"),
 )
 
 

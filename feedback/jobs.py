@@ -41,6 +41,7 @@ class DecisionInfo:
     leaf: int
     item: int
     created_at: float
+    tags: tuple[str, ...] = ()
 
 
 class FeedbackOwner(Protocol):
@@ -223,12 +224,15 @@ def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> No
     ids = sorted({j.decision_id for j in jobs})
     found: dict[str, DecisionInfo] = {}
     for i in range(0, len(ids), _IN_CHUNK):
-        stmt = sa_select(t.c.id, t.c.model, t.c.weights, t.c.leaf, t.c.item, t.c.created_at).where(
-            t.c.id.in_(ids[i : i + _IN_CHUNK])
+        c = t.c
+        stmt = sa_select(c.id, c.model, c.weights, c.leaf, c.item, c.created_at, c.tags).where(
+            c.id.in_(ids[i : i + _IN_CHUNK])
         )
-        for did, model, weights, leaf, item, created in conn.execute(stmt):
+        for did, model, weights, leaf, item, created, tags in conn.execute(stmt):
             w = np.asarray(json.loads(weights), dtype=np.float64)
-            found[str(did)] = DecisionInfo(str(model), w, int(leaf), int(item), float(created))
+            found[str(did)] = DecisionInfo(
+                str(model), w, int(leaf), int(item), float(created), tuple(json.loads(tags))
+            )
     for j in jobs:
         info = found.get(j.decision_id)
         if info is None:

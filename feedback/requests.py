@@ -63,7 +63,7 @@ class RequestHandlers:
         try:
             texts, turn_weights = router.turns(query)
             vectors = await self._embedder.encode_async(texts)
-            ctx = router.context_from(vectors, turn_weights, texts)
+            ctx = router.context_from(vectors, turn_weights, texts, req.tags)
             d = router.decide(
                 ctx, conversation_id=cid, lam=req.lam, budget=budget, allowed=req.allowed
             )
@@ -79,6 +79,7 @@ class RequestHandlers:
             "conversation_id": cid,
             "leaf": d.leaf,
             "item": d.item,
+            "tags": json.dumps(list(d.tags)),
         }
         await self._writer.submit(DecisionJob(values))
         assert d.token is not None
@@ -112,7 +113,9 @@ class RequestHandlers:
         except DecisionError:
             pass  # not made here, or past the router's own TTL: the database decides
         else:
-            decision = DecisionInfo(rec.model, rec.weights, rec.leaf, rec.item, rec.created_at)
+            decision = DecisionInfo(
+                rec.model, rec.weights, rec.leaf, rec.item, rec.created_at, rec.tags
+            )
             age, ttl = now - rec.created_at, self.settings.decision_ttl
             if age > ttl:
                 raise gone(req.decision_id, age, ttl)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from policies.tags import normalise_tags
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -25,6 +27,14 @@ class RouteRequest(BaseModel):
     lam: float | None = Field(default=None, ge=0.0, le=1e6)
     budget: float | None = Field(default=None, gt=0.0, le=1e6)
     allowed: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+    #: App context, e.g. ``{"task": "code", "tenant": "acme"}``: at most 8 string values.
+    tags: dict[str, Any] | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, Any] | None) -> dict[str, Any] | None:
+        normalise_tags(tags)  # raises ValueError with the reason: a 422
+        return tags
 
     @model_validator(mode="after")
     def _one_input(self) -> Self:
@@ -134,6 +144,8 @@ class PosteriorState(BaseModel):
     beta: list[list[float]]
     alpha0: list[list[float]]
     beta0: list[list[float]]
+    #: Per app tag: each model's learned correction to its cell estimate, and its evidence.
+    tags: dict[str, dict[str, list[float]]] = {}
     applied_feedback: int
     hwm: int
     revision: int

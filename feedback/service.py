@@ -133,10 +133,12 @@ class RoutingService(RequestHandlers):
             if lam is not None:
                 router.lam = float(lam)
             rows = crud.feedback_after(session=s, hwm=applied.hwm, gaps=applied.gaps, floor=floor)
-        for fid, kind, value, model, weight, weights, leaf, item in rows:
+        for fid, kind, value, model, weight, weights, leaf, item, tags in rows:
             if applied.claim(fid, now=now):
                 w = np.asarray(json.loads(weights))
-                router.apply(w, model, value, kind=kind, weight=weight, leaf=leaf, item=item)
+                router.apply(
+                    w, model, value, kind=kind, weight=weight, leaf=leaf, item=item, tags=tags
+                )
         with self._lock:
             self._router, self._applied = router, applied
             self._revision, self._floor = revision, floor
@@ -196,8 +198,8 @@ class RoutingService(RequestHandlers):
         return folded
 
     def _fold(self, row: crud.FeedbackItem, *, now: float) -> bool:
-        fid, kind, value, model, weight, weights, leaf, item = row
-        info = DecisionInfo(model, np.asarray(json.loads(weights)), leaf, item, 0.0)
+        fid, kind, value, model, weight, weights, leaf, item, tags = row
+        info = DecisionInfo(model, np.asarray(json.loads(weights)), leaf, item, 0.0, tags)
         return self._fold_info(fid, kind, value, info, weight, now=now)
 
     def _fold_info(
@@ -207,7 +209,14 @@ class RoutingService(RequestHandlers):
             if not self._applied.claim(fid, now=now):
                 return False
             self._router.apply(
-                d.weights, d.model, value, kind=kind, weight=weight, leaf=d.leaf, item=d.item
+                d.weights,
+                d.model,
+                value,
+                kind=kind,
+                weight=weight,
+                leaf=d.leaf,
+                item=d.item,
+                tags=d.tags,
             )
             return True
 
