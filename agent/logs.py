@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,11 +46,14 @@ class ReplayLog:
     cost: np.ndarray
     tasks: list[str]
     dropped: int = 0
+    #: The log's other per-prompt columns as text ("" where empty), e.g. ``split``, ``dataset``.
+    columns: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         shape = (len(self.prompt_ids), len(self.models))
-        if len(self.prompts) != shape[0] or len(self.tasks) != shape[0]:
-            raise ValueError(f"{self.name}: prompt_ids, prompts and tasks differ in length")
+        lengths = {len(self.prompts), len(self.tasks), *map(len, self.columns.values())}
+        if lengths != {shape[0]}:
+            raise ValueError(f"{self.name}: prompt_ids, prompts, tasks and columns differ in size")
         if self.correct.shape != shape or self.cost.shape != shape:
             raise ValueError(
                 f"{self.name}: correct {self.correct.shape} and cost {self.cost.shape} "
@@ -93,6 +96,7 @@ class ReplayLog:
             correct=self.correct[idx],
             cost=self.cost[idx],
             tasks=tasks,
+            columns={c: [v[i] for i in idx] for c, v in self.columns.items()},
         )
 
     def select_models(self, names: Sequence[str]) -> ReplayLog:
@@ -172,8 +176,9 @@ def from_long_frame(df: pd.DataFrame, *, source: str) -> ReplayLog:
     correct_m[pcode, mcode] = correct
     cost_m[pcode, mcode] = cost
     tasks = _tasks(df, ["dataset", "task", "eval_name"], first)
+    extra = _prompt_columns(df, pcode, first, skip=LONG_COLUMNS)
     return _finish(
-        source, list(uniq_ids), list(prompts[first]), list(models), correct_m, cost_m, tasks
+        source, list(uniq_ids), list(prompts[first]), list(models), correct_m, cost_m, tasks, extra
     )
 
 
@@ -216,7 +221,10 @@ def from_wide_frame(df: pd.DataFrame, *, source: str) -> ReplayLog:
         ]
     )
     tasks = _tasks(df, ["eval_name", "dataset", "task"], np.arange(len(df)))
-    return _finish(source, list(ids), list(prompts), models, correct, cost, tasks)
+    rows = np.arange(len(df))
+    skip = {"prompt", *models, *(c for c in cols if "|" in c)}
+    extra = _prompt_columns(df, rows, rows, skip=skip)
+    return _finish(source, list(ids), list(prompts), models, correct, cost, tasks, extra)
 
 
 def _pick_file(folder: Path) -> Path:
@@ -259,6 +267,21 @@ def _tasks(df: pd.DataFrame, candidates: Sequence[str], rows: np.ndarray) -> lis
     return [str(t) for t in df[col].iloc[rows].fillna("").astype(str)]
 
 
+def _prompt_columns(
+    df: pd.DataFrame, pcode: np.ndarray, first: np.ndarray, *, skip: Sequence[str] | set[str]
+) -> dict[str, list[str]]:
+    """The columns that hold one value per prompt, as text (a per-model column is left out)."""
+    out = {}
+    for col in df.columns:
+        if col in skip:
+            continue
+        s = df[col]
+        if s.groupby(pcode).nunique(dropna=False).max() > 1:
+            continue
+        out[str(col)] = [str(v) for v in s.iloc[first].astype(object).fillna("")]
+    return out
+
+
 def _finish(
     source: str,
     ids: list[str],
@@ -267,6 +290,7 @@ def _finish(
     correct: np.ndarray,
     cost: np.ndarray,
     tasks: list[str],
+    columns: dict[str, list[str]],
 ) -> ReplayLog:
     name = Path(source).stem
     if name in ("long", "wide") and Path(source).parent.name:
@@ -278,7 +302,7 @@ def _finish(
             f"{source}: all {n} prompts lack some model's outcome (NaN or missing "
             f"row); nothing is left to replay"
         )
-    log = ReplayLog(name, ids, prompts, models, correct, cost, tasks)
+    log = ReplayLog(name, ids, prompts, models, correct, cost, tasks, columns=columns)
     if dropped:
         logger.info("%s: dropped %d of %d prompts lacking some model's outcome", name, dropped, n)
         log = replace(log.subset(keep), dropped=dropped)

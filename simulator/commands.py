@@ -7,11 +7,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
-from simulator.experiment import aggregate, deferral_curve, run_seeds, setups, single_models
+from agent.logs import ReplayLog
+from simulator.experiment import (
+    Experiment,
+    aggregate,
+    deferral_curve,
+    fit_steps,
+    run_seeds,
+    setups,
+    single_models,
+)
 from simulator.flags import DEFAULT_POLICIES
 from simulator.options import experiment_from_args
+from simulator.protocol import Setup
 from simulator.report import write_curve, write_report
 from simulator.table import format_table
 
@@ -32,7 +43,8 @@ def simulate(args: argparse.Namespace) -> int:
     """Replay each policy on every seed; print the table and write report.json/html."""
     policies = tuple(args.policy or DEFAULT_POLICIES)
     log, embeddings, exp, out = experiment_from_args(args, policies=policies, lam=args.lam)
-    seeds = setups(log, embeddings, exp)
+    exp, seeds = _prepare(log, embeddings, exp)
+    repeats = float(np.mean([s.repeat_share(exp.steps) for s in seeds]))
     report: dict[str, Any] = {
         "dataset": log.name,
         "lambda": exp.lam,
@@ -40,6 +52,7 @@ def simulate(args: argparse.Namespace) -> int:
         "seeds": exp.seeds,
         "clusters": exp.clusters,
         "fresh": exp.fresh,
+        "protocol": exp.protocol() | {"repeat_share": repeats},
         "settings": vars(args) | {"command": "simulate"},
         "models": single_models(seeds),
         "c_max": seeds[0].c_max,
@@ -69,6 +82,17 @@ def simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare(
+    log: ReplayLog, embeddings: np.ndarray, exp: Experiment
+) -> tuple[Experiment, list[Setup]]:
+    """Every seed's protocol, with a fresh run's steps cut to what its streams hold."""
+    seeds = setups(log, embeddings, exp)
+    fitted = fit_steps(exp, seeds)
+    if fitted.steps < exp.steps:
+        print(f"--fresh: {fitted.steps} steps, each prompt streamed once", file=sys.stderr)
+    return fitted, seeds
+
+
 def _flatten_single(report: dict[str, Any]) -> None:
     """With one policy, its keys also sit at the top level, as tools reading report.json expect."""
     (name, first), *_ = report["policies"].items()
@@ -88,7 +112,7 @@ def sweep(args: argparse.Namespace) -> int:
     if not lambdas or min(lambdas) < 0:
         raise ValueError("--lambdas needs at least one value, all >= 0")
     log, embeddings, exp, out = experiment_from_args(args, policies=(args.policy,), lam=0.0)
-    seeds = setups(log, embeddings, exp)
+    exp, seeds = _prepare(log, embeddings, exp)
     with _progress_bar(len(lambdas), "sweeping λ") as bar:
         curve = deferral_curve(seeds, exp, args.policy, lambdas, progress=lambda: bar.update(1))
     path = write_curve(out, curve)

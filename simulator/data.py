@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
 from agent.embedder import Embedder, HashingEmbedder, MiniLMEmbedder
 from agent.embedding_cache import CachedEmbedder
 from agent.logs import ReplayLog, load_log
@@ -34,7 +32,6 @@ def make_embedder(name: str = "minilm", *, cache: str | Path | None = None) -> E
     return CachedEmbedder(inner, cache if cache is not None else cache_dir())
 
 
-def load_dataset(path: str | Path | None, embedder: Embedder) -> tuple[ReplayLog, np.ndarray]:
-    """The log at ``path`` (or the generated default log) and its prompt embeddings."""
-    log = generate_log() if path is None else load_log(path)
-    return log, embedder.encode(log.prompts)
+def load_replay_log(path: str | Path | None) -> ReplayLog:
+    """The log at ``path``, or the generated default log."""
+    return generate_log() if path is None else load_log(path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,23 @@ class Experiment:
     #: Stream each replay-pool prompt at most once: the figures then measure what carries over
     #: to prompts never seen before, not what was learnt about a prompt seen earlier.
     fresh: bool = False
+    #: Profile the models on only this many labelled validation prompts.
+    val_size: int | None = None
+    #: Stream from these datasets; fit the clusters and profiles on the others.
+    shift: tuple[str, ...] = ()
+    shift_share: float = 1.0
+    #: Hand each prompt's value in this log column to the policies as a tag.
+    tag_column: str | None = None
+
+    def protocol(self) -> dict[str, Any]:
+        """The protocol settings a report records."""
+        return {
+            "fresh": self.fresh,
+            "val_size": self.val_size,
+            "shift": list(self.shift),
+            "shift_share": self.shift_share,
+            "tag_column": self.tag_column,
+        }
 
 
 def setups(log: ReplayLog, embeddings: np.ndarray, exp: Experiment) -> list[Setup]:
@@ -54,9 +71,20 @@ def setups(log: ReplayLog, embeddings: np.ndarray, exp: Experiment) -> list[Setu
             splits=exp.splits,
             n_leaves=exp.n_leaves,
             fresh=exp.fresh,
+            val_size=exp.val_size,
+            shift=exp.shift,
+            shift_share=exp.shift_share,
+            tag_column=exp.tag_column,
         )
         for seed in range(exp.seeds)
     ]
+
+
+def fit_steps(exp: Experiment, prepared: Sequence[Setup]) -> Experiment:
+    """``exp`` with its steps cut to what every fresh stream holds (unchanged if not fresh)."""
+    if not exp.fresh:
+        return exp
+    return replace(exp, steps=min(exp.steps, *(s.fresh_steps for s in prepared)))
 
 
 def make_for(setup: Setup, exp: Experiment, name: str, lam: float) -> Policy:
@@ -114,7 +142,7 @@ def run_seeds(
                 progress(base + n)
 
         policy = make_for(setup, exp, name, lam)
-        if supports(policy, exp.channel, exp.events, setup.log.n_prompts):
+        if not setup.tags and supports(policy, exp.channel, exp.events, setup.log.n_prompts):
             trace = replay_fast(
                 setup,
                 policy,

@@ -47,9 +47,10 @@ def replay_fast(
     """Like :func:`simulator.replay.replay` (same stream, same feedback draws), compiled."""
     channel = channel or FeedbackChannel()
     log = setup.log
-    if not supports(policy, channel, (), log.n_prompts):
+    if setup.tags or not supports(policy, channel, (), log.n_prompts):
         raise ValueError(
             f"the compiled replay cannot run {type(policy).__name__} with these options"
+            + (" (it has no tags)" if setup.tags else "")
         )
     rng = np.random.default_rng([setup.seed, 7])
     prompts = setup.stream(steps, rng)

@@ -40,6 +40,31 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
         "the pool size), to measure what carries over to prompts never seen before",
     )
     p.add_argument(
+        "--val-size",
+        type=int,
+        metavar="N",
+        help="profile the models on only N labelled validation prompts (a new deployment)",
+    )
+    p.add_argument(
+        "--shift",
+        metavar="DATASETS",
+        help="comma list of the log's datasets to stream from; the clusters and profiles come "
+        "only from the other datasets (traffic unlike the validation set)",
+    )
+    p.add_argument(
+        "--shift-share",
+        type=float,
+        default=1.0,
+        metavar="P",
+        help="share of the stream drawn from the --shift datasets; the rest from held-back "
+        "in-domain prompts (default 1)",
+    )
+    p.add_argument(
+        "--tag-column",
+        metavar="COL",
+        help="pass each prompt's value in the log's column COL to the router as a tag",
+    )
+    p.add_argument(
         "--feedback-rate", type=float, default=1.0, help="share of requests with feedback"
     )
     p.add_argument("--feedback", choices=("label", "score", "thumbs"), default="label")

@@ -14,9 +14,10 @@ from agent.logs import ReplayLog
 from policies import POLICY_NAMES
 from simulator.channel import FeedbackChannel
 from simulator.choose_k import choose_k
-from simulator.data import load_dataset, make_embedder
+from simulator.data import load_replay_log, make_embedder
 from simulator.experiment import Experiment
 from simulator.scenario import Arrival, Drift, Event, PriceChange, load_scenario, parse_at
+from simulator.splitting import check_shift, divide, tag_values
 
 
 def _events(args: argparse.Namespace) -> list[Event]:
@@ -44,6 +45,15 @@ def _thumbs(text: str) -> tuple[float, float]:
     return a, b
 
 
+def check_protocol(log: ReplayLog, exp: Experiment) -> None:
+    """Fail before any embedding or replay if the log cannot carry the protocol's flags."""
+    if exp.shift:
+        check_shift(log, exp.shift)
+    if exp.tag_column:
+        tag_values(log, exp.tag_column)
+    divide(log, np.random.default_rng(0), splits=exp.splits, val_size=exp.val_size, shift=exp.shift)
+
+
 def experiment_from_args(
     args: argparse.Namespace, *, policies: Sequence[str], lam: float
 ) -> tuple[ReplayLog, np.ndarray, Experiment, Path]:
@@ -68,6 +78,15 @@ def experiment_from_args(
         raise ValueError(f"--budget must be > 0 USD, got {args.budget}")
     if lam < 0:
         raise ValueError(f"--lam must be >= 0, got {lam}")
+    if args.val_size is not None and args.val_size < 1:
+        raise ValueError(f"--val-size must be >= 1, got {args.val_size}")
+    shift = tuple(s.strip() for s in (args.shift or "").split(",") if s.strip())
+    if args.shift is not None and not shift:
+        raise ValueError("--shift expects a comma list of dataset names")
+    if not 0.0 < args.shift_share <= 1.0:
+        raise ValueError(f"--shift-share must be in (0, 1], got {args.shift_share}")
+    if args.shift_share < 1.0 and not shift:
+        raise ValueError("--shift-share needs --shift")
     channel = FeedbackChannel(
         rate=args.feedback_rate,
         kind=args.feedback,
@@ -89,13 +108,14 @@ def experiment_from_args(
         budget=args.budget,
         policy_params=dict.fromkeys(policies, params),
         fresh=args.fresh,
+        val_size=args.val_size,
+        shift=shift,
+        shift_share=args.shift_share,
+        tag_column=args.tag_column,
     )
-    log, embeddings = load_dataset(args.data, make_embedder(args.embedder, cache=args.cache_dir))
-    if args.fresh:
-        pool = exp.splits.sizes(log.n_prompts)[2]
-        if exp.steps > pool:
-            print(f"--fresh: {pool} steps, one per replay-pool prompt", file=sys.stderr)
-            exp = replace(exp, steps=pool)
+    log = load_replay_log(args.data)
+    check_protocol(log, exp)
+    embeddings = make_embedder(args.embedder, cache=args.cache_dir).encode(log.prompts)
     if auto_k:
         k, areas = choose_k(log, embeddings)
         shown = ", ".join(f"K={c}: {a:.3f}" for c, a in areas.items())

@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from agent.clusters import ClusterMap
 from agent.logs import ReplayLog
 from policies import Context, ModelProfile, build_profiles
+from simulator.splitting import Splits, divide, tag_values
 
-
-@dataclass(frozen=True)
-class Splits:
-    """Shares of prompts for the cluster fit, the labelled validation set and the replay pool."""
-
-    fit: float = 0.6
-    validation: float = 0.1
-    pool: float = 0.3
-
-    def __post_init__(self) -> None:
-        shares = (self.fit, self.validation, self.pool)
-        if min(shares) <= 0 or abs(sum(shares) - 1.0) > 1e-9:
-            raise ValueError(f"splits must be positive shares summing to 1, got {shares}")
-
-    def sizes(self, n: int) -> tuple[int, int, int]:
-        """How many of ``n`` prompts go to the fit, validation and pool shares."""
-        a = int(round(self.fit * n))
-        b = max(1, int(round(self.validation * n)))
-        if a < 1 or a + b >= n:
-            raise ValueError(f"{n} prompts are too few to split {self}")
-        return a, b, n - a - b
-
-    def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """Disjoint index arrays (fit, validation, pool) over ``n`` prompts."""
-        a, b, _ = self.sizes(n)
-        order = rng.permutation(n)
-        return order[:a], order[a : a + b], order[a + b :]
+__all__ = ["Setup", "Splits", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -56,17 +32,57 @@ class Setup:
     profiles: list[ModelProfile]
     c_max: float  # the largest mean model cost: the cost unit of utilities
     fresh: bool = False  # stream each pool prompt at most once (no repeats)
+    #: Prompts of the shifted datasets (empty without a shift); the stream draws a
+    #: ``shift_share`` of its requests from them and the rest from the pool.
+    shifted_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    shift_share: float = 1.0
+    tags: Sequence[tuple[str, ...]] | None = None  # per prompt, from the log's tag column
 
     def contexts(self, rows: np.ndarray) -> list[Context]:
         """One context per row (prompt index); the row is also the prompt's memory key."""
-        return [Context(self.weights[i], int(self.leaves[i]), int(i)) for i in rows]
+        tags = self.tags
+        return [
+            Context(self.weights[i], int(self.leaves[i]), int(i), tags[i] if tags else ())
+            for i in rows
+        ]
+
+    @property
+    def fresh_steps(self) -> int:
+        """How many requests a fresh stream can hold before it would repeat a prompt."""
+        if not self.shifted_idx.size:
+            return int(self.pool_idx.size)
+        p = self.shift_share
+        n = self.shifted_idx.size / p
+        return int(min(n, self.pool_idx.size / (1.0 - p)) if p < 1.0 else n)
 
     def stream(self, steps: int, rng: np.random.Generator) -> np.ndarray:
         """The prompts (log rows) of a replay: ``steps`` draws from the pool with replacement,
-        or, for a fresh setup, the pool in random order without repeats, cut at ``steps``."""
+        or, for a fresh setup, the pool in random order without repeats, cut at ``steps``.
+        With a shift, each request comes from the shifted prompts with ``shift_share``."""
+        if not self.shifted_idx.size:
+            if self.fresh:
+                return rng.permutation(self.pool_idx)[:steps]
+            return self.pool_idx[rng.integers(self.pool_idx.size, size=steps)]
         if self.fresh:
-            return rng.permutation(self.pool_idx)[:steps]
-        return self.pool_idx[rng.integers(self.pool_idx.size, size=steps)]
+            steps = min(steps, self.fresh_steps)
+            k = int(round(self.shift_share * steps))
+            out = np.empty(steps, dtype=np.intp)
+            where = rng.permutation(steps)
+            out[where[:k]] = rng.permutation(self.shifted_idx)[:k]
+            out[where[k:]] = rng.permutation(self.pool_idx)[: steps - k]
+            return out
+        from_shift = rng.random(steps) < self.shift_share
+        return np.where(
+            from_shift,
+            self.shifted_idx[rng.integers(self.shifted_idx.size, size=steps)],
+            self.pool_idx[rng.integers(self.pool_idx.size, size=steps)],
+        )
+
+    def repeat_share(self, steps: int) -> float:
+        """Share of a replay's requests whose prompt was already asked earlier in the stream
+        (the replays draw their stream with this generator)."""
+        stream = self.stream(steps, np.random.default_rng([self.seed, 7]))
+        return 1.0 - np.unique(stream).size / max(stream.size, 1)
 
 
 def prepare(
@@ -80,16 +96,27 @@ def prepare(
     soft: bool = False,
     temperature: float = 0.1,
     fresh: bool = False,
+    val_size: int | None = None,
+    shift: Sequence[str] = (),
+    shift_share: float = 1.0,
+    tag_column: str | None = None,
 ) -> Setup:
     """Split ``log`` with ``seed``, fit K-means on the fit share, profile on the validation share.
 
     ``n_leaves > 0`` fits a second, finer K-means whose cells the hierarchical policies learn on.
     ``fresh`` makes replays stream each pool prompt at most once (see :meth:`Setup.stream`).
+    ``val_size``, ``shift`` and the log's own ``split`` column change which prompts go where
+    (:func:`simulator.splitting.divide`); ``tag_column`` hands each prompt's value in that
+    column to the policy as a tag.
     """
     if embeddings.shape[0] != log.n_prompts:
         raise ValueError(f"{embeddings.shape[0]} embeddings for {log.n_prompts} prompts")
+    if not 0.0 < shift_share <= 1.0:
+        raise ValueError(f"--shift-share must be in (0, 1], got {shift_share}")
     rng = np.random.default_rng(seed)
-    fit_idx, val_idx, pool_idx = (splits or Splits()).draw(log.n_prompts, rng)
+    division = divide(log, rng, splits=splits or Splits(), val_size=val_size, shift=shift)
+    fit_idx, val_idx, pool_idx = division.fit, division.val, division.pool
+    tags = tag_values(log, tag_column) if tag_column else None
     if k > fit_idx.size:
         raise ValueError(f"--clusters {k} exceeds the {fit_idx.size} prompts fitted on")
     cmap = ClusterMap(k, temperature=temperature, seed=seed).fit(embeddings[fit_idx])
@@ -130,4 +157,7 @@ def prepare(
         profiles=profiles,
         c_max=float(log.mean_cost.max()),
         fresh=fresh,
+        shifted_idx=division.shifted,
+        shift_share=shift_share,
+        tags=tags,
     )

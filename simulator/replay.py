@@ -81,9 +81,9 @@ def replay(
     changes.sort(key=lambda c: (c[0], c[1]))
     next_change = changes[0][0] if changes else steps
 
-    pool_pos = {p: i for i, p in enumerate(setup.pool_idx)}
-    contexts = setup.contexts(setup.pool_idx)
-    ctx_of_step = [contexts[pool_pos[p]] for p in stream]
+    rows = np.unique(stream)
+    context_of = dict(zip(rows.tolist(), setup.contexts(rows), strict=True))
+    ctx_of_step = [context_of[p] for p in stream.tolist()]
     log_index = {m: j for j, m in enumerate(log.models)}
     pacer = BudgetPacer(budget, cost_scale=setup.c_max, start_lam=lam) if budget else None
 

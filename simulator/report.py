@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.plots import DASH, c_max_of, finite, fmt_rate, fmt_regret, fmt_usd
+from simulator.table import MEMORY_SHARE, protocol_lines
 
 REGRETS = (
     ("best_fixed", "vs best fixed"),
@@ -152,6 +153,11 @@ def verdict(report: Mapping[str, Any], curve: Mapping[str, Any] | None = None) -
         who = f"{len(won)} of {len(bf)} policies" if len(bf) > 1 else bf[0]
         verb = "beat" if len(bf) > 1 or won else "did not beat"
         parts.append(f"{who} {verb} the best single model in hindsight (regret vs best fixed < 0).")
+    share = (report.get("protocol") or {}).get("repeat_share")
+    if share is not None:  # read before any figure when the figures are mostly memory
+        note = protocol_lines({"repeat_share": share})[0]
+        note = note[0].upper() + note[1:] + "."
+        parts.insert(0, note) if share > MEMORY_SHARE else parts.append(note)
     if any(p.get("interrupted") for p in pols.values()):
         parts.append("The run was interrupted: the numbers cover only what was replayed.")
     if curve:

@@ -36,4 +36,42 @@ def format_table(report: dict[str, Any]) -> str:
             f"{name:<{w}} {r['mean_accuracy']:5.3f} {'$' + format(r['mean_cost_usd'], '.6f'):>10} "
             f"{r['mean_utility']:7.3f} {cells[0]:>13} {cells[1]:>14} {cells[2]:>14}"
         )
+    if report.get("protocol"):
+        lines += ["", *protocol_lines(report["protocol"])]
     return "\n".join(lines)
+
+
+#: Above this share of repeated requests, a replay's regrets mostly measure prompt memory.
+MEMORY_SHARE = 0.2
+
+
+def protocol_lines(protocol: dict[str, Any]) -> list[str]:
+    """What the stream was, and how far its figures are about prompts seen before.
+
+    >>> for line in protocol_lines({"fresh": False, "repeat_share": 0.93, "val_size": 20}):
+    ...     print(line)  # doctest: +ELLIPSIS
+    protocol: profiles from 20 labelled prompts
+    93% of requests repeat an earlier prompt: these regrets mostly measure prompt memory; ...
+    """
+    parts = []
+    if protocol.get("fresh"):
+        parts.append("fresh prompts (each streamed once)")
+    if protocol.get("val_size"):
+        parts.append(f"profiles from {protocol['val_size']} labelled prompts")
+    if protocol.get("shift"):
+        share = protocol.get("shift_share", 1.0)
+        extra = f", {share:.0%} of the stream" if share < 1.0 else ""
+        parts.append(f"traffic shifted to {', '.join(protocol['shift'])}{extra}")
+    if protocol.get("tag_column"):
+        parts.append(f"tags from column {protocol['tag_column']!r}")
+    lines = [f"protocol: {'; '.join(parts)}"] if parts else []
+    share = protocol.get("repeat_share")
+    if share is not None:
+        line = f"{share:.0%} of requests repeat an earlier prompt"
+        if share > MEMORY_SHARE:
+            line += (
+                ": these regrets mostly measure prompt memory; --fresh measures prompts never "
+                "seen before"
+            )
+        lines.append(line)
+    return lines

@@ -1,0 +1,148 @@
+"""Which prompts of a log fit the clusters, profile the models and feed the stream, per seed.
+
+Three ways to divide them: random shares (:class:`Splits`), the log's own ``split`` column
+(``fit``, ``val``, ``pool``), or a *shift*: the stream comes from some datasets while the
+clusters and profiles come only from the others. A label budget (``val_size``) then keeps only
+that many labelled validation prompts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.logs import ReplayLog
+
+SPLIT_VALUES = ("fit", "val", "pool")
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Shares of prompts for the cluster fit, the labelled validation set and the replay pool."""
+
+    fit: float = 0.6
+    validation: float = 0.1
+    pool: float = 0.3
+
+    def __post_init__(self) -> None:
+        shares = (self.fit, self.validation, self.pool)
+        if min(shares) <= 0 or abs(sum(shares) - 1.0) > 1e-9:
+            raise ValueError(f"splits must be positive shares summing to 1, got {shares}")
+
+    def sizes(self, n: int) -> tuple[int, int, int]:
+        """How many of ``n`` prompts go to the fit, validation and pool shares."""
+        a = int(round(self.fit * n))
+        b = max(1, int(round(self.validation * n)))
+        if a < 1 or a + b >= n:
+            raise ValueError(f"{n} prompts are too few to split {self}")
+        return a, b, n - a - b
+
+    def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """Disjoint index arrays (fit, validation, pool) over ``n`` prompts."""
+        return self.draw_from(np.arange(n), rng)
+
+    def draw_from(self, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """Disjoint (fit, validation, pool) arrays of the prompts ``rows``, shuffled."""
+        a, b, _ = self.sizes(rows.size)
+        order = rng.permutation(rows)
+        return order[:a], order[a : a + b], order[a + b :]
+
+
+@dataclass(frozen=True)
+class Division:
+    """One seed's prompts (log rows): ``shifted`` is empty unless the stream is shifted."""
+
+    fit: np.ndarray
+    val: np.ndarray
+    pool: np.ndarray
+    shifted: np.ndarray
+
+
+def datasets(log: ReplayLog) -> np.ndarray:
+    """Each prompt's dataset (the log's ``dataset`` column); an error if the log has none."""
+    tasks = np.asarray(log.tasks, dtype=object)
+    if not any(tasks):
+        raise ValueError(f"{log.name}: --shift needs a 'dataset' column, and this log has none")
+    return tasks
+
+
+def check_shift(log: ReplayLog, shift: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming the available datasets if ``shift`` names others."""
+    names = sorted(set(datasets(log)) - {""})
+    unknown = [s for s in shift if s not in names]
+    if unknown:
+        raise ValueError(
+            f"--shift: unknown dataset(s) {', '.join(unknown)}; {log.name} has {', '.join(names)}"
+        )
+    if len(set(shift)) == len(names):
+        raise ValueError("--shift names every dataset: none is left to fit the profiles on")
+
+
+def own_split(log: ReplayLog) -> np.ndarray | None:
+    """The log's ``split`` column when it divides the prompts into fit, val and pool.
+
+    A column holding other values (the shared logs' ``train``/``test``) is not a protocol and
+    is left alone; one mixing the two is an error naming the first stray value.
+    """
+    values = log.columns.get("split")
+    if values is None:
+        return None
+    col = np.asarray(values, dtype=object)
+    ours = np.isin(col, SPLIT_VALUES)
+    if not ours.any():
+        return None
+    if not ours.all():
+        i = int(np.flatnonzero(~ours)[0])
+        raise ValueError(
+            f"{log.name}: column 'split' mixes {'/'.join(SPLIT_VALUES)} with {col[i]!r} "
+            f"(prompt_id {log.prompt_ids[i]!r}); use only {', '.join(SPLIT_VALUES)}"
+        )
+    for v in SPLIT_VALUES:
+        if not (col == v).any():
+            raise ValueError(f"{log.name}: column 'split' has no {v!r} prompts")
+    return col
+
+
+def divide(
+    log: ReplayLog,
+    rng: np.random.Generator,
+    *,
+    splits: Splits,
+    val_size: int | None = None,
+    shift: Sequence[str] = (),
+) -> Division:
+    """Divide ``log``'s prompts for one seed (see the module docstring)."""
+    own = own_split(log)
+    shifted = np.zeros(0, dtype=np.intp)
+    if shift:
+        if own is not None:
+            raise ValueError("--shift and the log's own split column do not combine; drop one")
+        check_shift(log, shift)
+        mask = np.isin(datasets(log), list(shift))
+        fit, val, pool = splits.draw_from(np.flatnonzero(~mask), rng)
+        shifted = rng.permutation(np.flatnonzero(mask))
+    elif own is not None:
+        fit, val, pool = (rng.permutation(np.flatnonzero(own == v)) for v in SPLIT_VALUES)
+    else:
+        fit, val, pool = splits.draw(log.n_prompts, rng)
+    if val_size is not None:
+        if not 1 <= val_size <= val.size:
+            raise ValueError(
+                f"--val-size must be between 1 and the {val.size} labelled validation prompts, "
+                f"got {val_size}"
+            )
+        val = val[:val_size]
+    return Division(fit, val, pool, shifted)
+
+
+def tag_values(log: ReplayLog, column: str) -> list[tuple[str, ...]]:
+    """Each prompt's tags from ``column`` (``("COL=value",)``, or none for an empty value)."""
+    values = log.columns.get(column)
+    if values is None and column == "dataset" and any(log.tasks):
+        values = log.tasks  # the log's dataset, under whichever name it came
+    if values is None:
+        have = ", ".join(sorted(log.columns)) or "none"
+        raise ValueError(f"--tag-column: {log.name} has no column {column!r} (it has: {have})")
+    return [(f"{column}={v}",) if v else () for v in values]

@@ -1,0 +1,183 @@
+"""The replay protocol's options: a label budget, a shifted stream, the log's own split column,
+tags from a column, the repeat share, and their flags' good and bad input."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agent.embedder import HashingEmbedder
+from agent.logs import ReplayLog, load_log
+from cli import main
+from simulator.experiment import Experiment, fit_steps, setups
+from simulator.protocol import Splits, prepare
+from simulator.splitting import divide
+from simulator.synthetic import generate_log
+
+SHIFT = ("python", "sql")
+
+
+@pytest.fixture(scope="module")
+def log() -> ReplayLog:
+    return generate_log(n_prompts=600, n_models=4, seed=3)
+
+
+@pytest.fixture(scope="module")
+def emb(log: ReplayLog) -> np.ndarray:
+    return HashingEmbedder(dim=32).encode(log.prompts)
+
+
+def tasks_of(log: ReplayLog, rows: np.ndarray) -> set[str]:
+    return {log.tasks[i] for i in rows}
+
+
+def test_a_shift_streams_only_its_datasets_and_profiles_on_the_others(
+    log: ReplayLog, emb: np.ndarray
+) -> None:
+    s = prepare(log, emb, k=4, seed=1, shift=SHIFT, fresh=True)
+    assert tasks_of(log, s.shifted_idx) == set(SHIFT)
+    for rows in (s.fit_idx, s.val_idx, s.pool_idx):
+        assert not tasks_of(log, rows) & set(SHIFT)
+    stream = s.stream(10_000, np.random.default_rng(0))
+    assert stream.size == s.shifted_idx.size == s.fresh_steps
+    assert tasks_of(log, stream) == set(SHIFT) and np.unique(stream).size == stream.size
+    # The profiles saw no shifted prompt: their trials add up to the validation share alone.
+    assert all(p.trials.sum() == s.val_idx.size for p in s.profiles)
+
+
+def test_a_shift_share_mixes_in_held_back_in_domain_prompts(
+    log: ReplayLog, emb: np.ndarray
+) -> None:
+    s = prepare(log, emb, k=4, seed=1, shift=SHIFT, shift_share=0.5, fresh=True)
+    stream = s.stream(s.fresh_steps, np.random.default_rng(0))
+    shifted = np.isin(stream, s.shifted_idx)
+    assert shifted.sum() == round(0.5 * stream.size) and np.unique(stream).size == stream.size
+    assert np.isin(stream[~shifted], s.pool_idx).all()
+    repeated = replace(s, fresh=False).stream(4000, np.random.default_rng(0))
+    assert 0.45 < np.isin(repeated, s.shifted_idx).mean() < 0.55
+
+
+def test_val_size_keeps_that_many_labelled_prompts(log: ReplayLog, emb: np.ndarray) -> None:
+    s = prepare(log, emb, k=4, seed=0, val_size=20)
+    assert s.val_idx.size == 20 and all(p.trials.sum() == 20 for p in s.profiles)
+    with pytest.raises(ValueError, match="between 1 and the 60 labelled"):
+        prepare(log, emb, k=4, seed=0, val_size=61)
+
+
+def test_the_logs_own_split_column_is_honoured(log: ReplayLog) -> None:
+    split = np.array(["fit"] * 300 + ["val"] * 100 + ["pool"] * 200, dtype=object)
+    own = replace(log, columns={"split": list(split)})
+    d = divide(own, np.random.default_rng(0), splits=Splits())
+    assert set(split[d.fit]) == {"fit"} and set(split[d.val]) == {"val"}
+    assert set(split[d.pool]) == {"pool"} and d.pool.size == 200
+    # The shared logs' train/test split is the source's, not a protocol: it is left alone.
+    other = replace(log, columns={"split": ["train"] * 600})
+    assert divide(other, np.random.default_rng(0), splits=Splits()).val.size == 60
+    mixed = replace(log, columns={"split": ["fit"] * 599 + ["test"]})
+    with pytest.raises(ValueError, match="mixes fit/val/pool with 'test'"):
+        divide(mixed, np.random.default_rng(0), splits=Splits())
+
+
+def test_tags_from_a_column_reach_the_contexts(log: ReplayLog, emb: np.ndarray) -> None:
+    s = prepare(log, emb, k=4, seed=0, tag_column="dataset")
+    ctx = s.contexts(s.pool_idx[:3])
+    assert [c.tags for c in ctx] == [(f"dataset={log.tasks[i]}",) for i in s.pool_idx[:3]]
+    with pytest.raises(ValueError, match="has no column 'tenant'"):
+        prepare(log, emb, k=4, seed=0, tag_column="tenant")
+
+
+def test_repeat_share_and_fresh_step_cap(log: ReplayLog, emb: np.ndarray) -> None:
+    exp = Experiment(steps=5000, seeds=2, clusters=4, fresh=True, shift=SHIFT)
+    prepared = setups(log, emb, exp)
+    capped = fit_steps(exp, prepared)
+    assert capped.steps == min(s.shifted_idx.size for s in prepared)
+    assert all(s.repeat_share(capped.steps) == 0.0 for s in prepared)
+    again = prepare(log, emb, k=4, seed=0)
+    stream = again.stream(2000, np.random.default_rng([0, 7]))
+    assert again.repeat_share(2000) == 1.0 - np.unique(stream).size / 2000 > 0.8
+
+
+def write_csv(log: ReplayLog, path: Path, **extra: list[str]) -> Path:
+    rows = [
+        {
+            "prompt_id": log.prompt_ids[i],
+            "prompt": log.prompts[i],
+            "model": m,
+            "correct": log.correct[i, j],
+            "cost_usd": log.cost[i, j],
+            "dataset": log.tasks[i],
+            **{k: v[i] for k, v in extra.items()},
+        }
+        for i in range(log.n_prompts)
+        for j, m in enumerate(log.models)
+    ]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+FAST = ["--embedder", "hashing", "--seeds", "2", "--clusters", "4", "--policy", "greedy"]
+
+
+def test_the_flags_run_and_the_report_records_the_protocol(
+    log: ReplayLog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_csv(log, tmp_path / "log.csv", tenant=["acme", "beta"] * 300)
+    args = ["simulate", "--data", str(data), *FAST, "--fresh", "--val-size", "20"]
+    args += ["--shift", "python,sql", "--shift-share", "0.5", "--tag-column", "tenant"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "traffic shifted to python, sql, 50% of the stream" in out
+    assert "0% of requests repeat an earlier prompt" in out
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["protocol"] == {
+        "fresh": True,
+        "val_size": 20,
+        "shift": ["python", "sql"],
+        "shift_share": 0.5,
+        "tag_column": "tenant",
+        "repeat_share": 0.0,
+    }
+    assert load_log(data).columns["tenant"][:2] == ["acme", "beta"]
+
+
+def test_a_repeated_stream_says_its_figures_are_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["simulate", *FAST, "--steps", "3000", "--out", str(tmp_path / "o")]
+    assert main(args) == 0
+    assert "repeat an earlier prompt: these regrets mostly measure prompt memory" in (
+        capsys.readouterr().out
+    )
+    page = (tmp_path / "o" / "report.html").read_text()
+    assert "mostly measure prompt memory" in page.split("</p>")[0]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--val-size", "0"], "--val-size must be >= 1"),
+        (["--val-size", "100000"], "--val-size must be between 1 and the"),
+        (["--shift", "nope"], "unknown dataset(s) nope; synthetic"),
+        (["--shift", ","], "--shift expects a comma list"),
+        (["--shift", "python", "--shift-share", "0"], "--shift-share must be in (0, 1]"),
+        (["--shift-share", "0.5"], "--shift-share needs --shift"),
+        (["--tag-column", "zzz"], "has no column 'zzz'"),
+    ],
+)
+def test_bad_protocol_flags_are_one_line_errors(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["simulate", *FAST, *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_shift_needs_a_dataset_column(log: ReplayLog, tmp_path: Path) -> None:
+    bare = replace(log, tasks=[""] * log.n_prompts)
+    with pytest.raises(ValueError, match="needs a 'dataset' column"):
+        divide(bare, np.random.default_rng(0), splits=Splits(), shift=("python",))
