@@ -1,0 +1,132 @@
+"""Learning on new prompts: where the profile is wrong or thin, written into BENCHMARKS.md.
+
+Every stream here is fresh (each prompt once, `routing-agent simulate --fresh`), so what a
+policy gains must carry over to prompts it has never seen. Cases: a full profile (traffic like
+the validation set), a profile from 20 labelled prompts (`--val-size 20`), traffic shifted to
+datasets the profiles never saw (`--shift`), with labels and with sparse noisy thumbs, the
+log's dataset passed as an app tag (`--tag-column dataset`), and a pool of 32 models.
+λ = 0.1, K = 16, 10 seeds; regret against the cluster oracle, cumulative over the stream.
+
+    .venv/bin/python benchmarks/bench_learning.py [--seeds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from agent.logs import ReplayLog  # noqa: E402
+from benchmarks.bench_quality import logs  # noqa: E402
+from benchmarks.markdown import write_section  # noqa: E402
+from simulator import Experiment, FeedbackChannel, Splits, setups  # noqa: E402
+from simulator.data import make_embedder  # noqa: E402
+from simulator.experiment import fit_steps, run_seeds  # noqa: E402
+from simulator.metrics import regret_curves  # noqa: E402
+
+POLICIES = ("static", "greedy", "default")
+SPLITS = Splits(fit=0.3, validation=0.1, pool=0.6)
+THUMBS = FeedbackChannel(rate=0.3, kind="thumbs", thumbs=(0.8, 0.3))
+#: Half of llmrouter_dcrouter's datasets: the stream comes from these, the profiles from the rest.
+SHIFT = ("gsm8k", "math", "mbpp", "human_eval", "gpqa", "agentverse-mgsm", "agentverse-logicgrid")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the bars: a log, the protocol's changes, and the bar on default's ratio."""
+
+    label: str
+    log: str
+    bar: float
+    protocol: dict[str, Any] = field(default_factory=dict)
+    channel: FeedbackChannel = field(default_factory=FeedbackChannel)
+    against: str = "static"  # the ratio's denominator
+
+
+def cases() -> list[Case]:
+    rb, lr, big = "routerbench_subset", "llmrouter_dcrouter", "generated-32-models"
+    out = [Case("full profile", name, 1.05) for name in (rb, lr)]
+    out += [Case("`--val-size 20`", name, 0.5, {"val_size": 20}) for name in (rb, lr)]
+    out.append(Case("`--shift` (7 of 14 datasets)", lr, 0.45, {"shift": SHIFT}))
+    out.append(Case("`--shift`, thumbs (0.8, 0.3) on 30%", lr, 0.8, {"shift": SHIFT}, THUMBS))
+    out += [Case("`--tag-column dataset`", n, 0.8, {"tag_column": "dataset"}) for n in (rb, lr)]
+    out.append(Case("`--val-size 20`, 32 models", big, 1.05, {"val_size": 20}, against="greedy"))
+    return out
+
+
+def regrets(log: ReplayLog, emb: np.ndarray, case: Case, seeds: int) -> dict[str, np.ndarray]:
+    """Each policy's cumulative regret vs the cluster oracle, one value per seed."""
+    exp = Experiment(steps=10**9, seeds=seeds, splits=SPLITS, fresh=True, channel=case.channel)
+    exp = replace(exp, **case.protocol)
+    prepared = setups(log, emb, exp)
+    exp = fit_steps(exp, prepared)
+    out = {}
+    for name in POLICIES:
+        traces = run_seeds(prepared, exp, name)
+        out[name] = np.array([regret_curves(t, exp.clusters)["cluster_oracle"][-1] for t in traces])
+    return out
+
+
+def row(case: Case, r: dict[str, np.ndarray]) -> tuple[str, bool]:
+    ref = r[case.against]
+    ratio = float(r["default"].mean() / ref.mean()) if ref.mean() > 0 else float("nan")
+    diff = r["default"] - r["static"]
+    ok = ratio <= case.bar
+    cells = " | ".join(f"{r[n].mean():.0f} ± {r[n].std():.0f}" for n in POLICIES)
+    bar = f"≤ {case.bar:.2f} of {case.against}'s"
+    text = (
+        f"| {case.log} | {case.label} | {cells} | {diff.mean():+.0f} ± {diff.std():.0f} "
+        f"| {ratio:.2f} | {bar} | {'pass' if ok else '**fail**'} |"
+    )
+    return text, ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=10)
+    args = parser.parse_args()
+    embedder = make_embedder("minilm")
+    by_name = {log.name: log for log in logs()}
+    embeddings = {name: embedder.encode(log.prompts) for name, log in by_name.items()}
+    rows, passed = [], 0
+    todo = [c for c in cases() if c.log in by_name]
+    for i, case in enumerate(todo, 1):
+        print(f"[{i}/{len(todo)}] {case.log}: {case.label}", file=sys.stderr, flush=True)
+        text, ok = row(case, regrets(by_name[case.log], embeddings[case.log], case, args.seeds))
+        rows.append(text)
+        passed += ok
+        print(text, flush=True)
+    head = " | ".join(f"{n} regret" for n in POLICIES)
+    body = (
+        f"Fresh streams only (each prompt once; 30% of the prompts fit the clusters, 10% are the "
+        f"labelled validation set, 60% are streamed), λ = 0.1, K = 16, {args.seeds} seeds, label "
+        "feedback unless the case says thumbs. Regret is against the cluster oracle, cumulative "
+        "over the stream, mean ± sd over seeds; *default − static* is the seed-paired "
+        "difference (negative: default is better); *ratio* is default's mean regret over the "
+        "reference's. With `--shift`, the clusters and profiles come from the other seven "
+        "datasets and the stream from these seven. With `--tag-column dataset`, each prompt's "
+        f"dataset reaches the router as an app tag. {passed} of {len(rows)} bars pass.\n\n"
+        f"| log | case | {head} | default − static | ratio | bar | verdict |\n"
+        "|---|---|---:|---:|---:|---:|---:|---|---|\n" + "\n".join(rows) + "\n\n"
+        "`default` keeps Thompson sampling's exploration but divides it by √M and by how much "
+        "the feedback teaches; on one-off prompts wider exploration costs more than it repays, "
+        "and on this protocol it routes within noise of greedy. Where the profile is thin or "
+        "wrong, learning on the clusters takes back part of the gap; a failing row is one "
+        "where it takes back less than the bar asks. A shift needs more than 16 clusters fit "
+        "on other tasks can carry, and routerbench_subset's three datasets are already what "
+        "its clusters separate, so its dataset tag has nothing to add.\n"
+    )
+    write_section("Learning on new prompts", "python benchmarks/bench_learning.py", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
