@@ -85,8 +85,11 @@ def bench_replays(log: ReplayLog, steps: int, repeats: int) -> dict[str, float]:
     setup = prepare(log, emb, k=16, seed=0)
     channel = FeedbackChannel()
     replay_fast(setup, make_policy("thompson"), name="t", steps=10)  # compile (cached on disk)
-    out: dict[str, list[float]] = {"sequential": [], "compiled": [], "river": []}
+    out: dict[str, list[float]] = {"sequential": [], "compiled": [], "river": [], "default": []}
     for r in range(repeats):
+        t0 = time.perf_counter()
+        replay(setup, make_policy("default", seed=r), name="d", steps=steps, channel=channel)
+        out["default"].append(steps / (time.perf_counter() - t0))
         t0 = time.perf_counter()
         replay(setup, make_policy("thompson", seed=r), name="t", steps=steps, channel=channel)
         out["sequential"].append(steps / (time.perf_counter() - t0))
@@ -96,7 +99,9 @@ def bench_replays(log: ReplayLog, steps: int, repeats: int) -> dict[str, float]:
         out["river"].append(river_replay(setup, steps))
     ratios = [a / b for a, b in zip(out["compiled"], out["river"], strict=True)]
     seq_ratios = [a / b for a, b in zip(out["sequential"], out["river"], strict=True)]
+    default_ratios = [a / b for a, b in zip(out["default"], out["river"], strict=True)]
     return {
+        "default_ratio": statistics.median(default_ratios),
         **{k: statistics.median(v) for k, v in out.items()},
         "ratio": statistics.median(ratios),
         "seq_ratio": statistics.median(seq_ratios),
@@ -164,6 +169,7 @@ def main() -> int:
 | river: plain loop, one `ThompsonSampling(Beta)` per cluster | {r["river"]:,.0f} | 1.0× |
 | Python engine `simulator.replay.replay` | {r["sequential"]:,.0f} | {r["seq_ratio"]:.1f}× |
 | compiled engine `simulator.fast.replay_fast` (numba) | {r["compiled"]:,.0f} | {r["ratio"]:.1f}× |
+| Python engine, `default` (not compiled) | {r["default"]:,.0f} | {r["default_ratio"]:.1f}× |
 
 Each engine replays the same stream with the same feedback draws; ratios are medians of
 per-repeat ratios measured in the same run. The timings include building the trace (the
