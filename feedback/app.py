@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import metrics, trace
@@ -22,10 +23,13 @@ from sqlalchemy import Engine
 from agent.embedder import Embedder
 from feedback.api import admin, feedback, health, models, route
 from feedback.db import make_engine
+from feedback.docs import install_docs
 from feedback.errors import ServiceError
+from feedback.limits import BodyLimitMiddleware
 from feedback.monitoring.hooks import install_monitoring
 from feedback.service import RoutingService
 from feedback.settings import Settings
+from feedback.validation import validation_error
 
 logger = logging.getLogger(__name__)
 
@@ -101,14 +105,21 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         telemetry=None if _opentelemetry_configured() else _NO_TELEMETRY,
+        docs_url=None,
+        redoc_url=None,
     )
     for module in (route, feedback, models, health, admin):
         app.include_router(module.router)
+    # Before monitoring, whose middleware wraps it and so counts its 413s too; nothing
+    # outside it reads a body.
+    app.add_middleware(BodyLimitMiddleware)
     install_monitoring(app)
+    install_docs(app)
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        return JSONResponse({"detail": str(exc), **exc.extra}, status_code=exc.status)
 
     return app
 

@@ -8,6 +8,11 @@ class ServiceError(Exception):
 
     status = 400
 
+    def __init__(self, message: str, **extra: object) -> None:
+        super().__init__(message)
+        #: More of the answer's JSON body, beside ``detail`` (say, the stored row of a 409).
+        self.extra = extra
+
 
 class BadToken(ServiceError):
     status = 403

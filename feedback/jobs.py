@@ -3,8 +3,9 @@
 A feedback job is counted once by the database: its insert is ``ON CONFLICT DO NOTHING
 RETURNING id`` against the UNIQUE constraints on (decision, kind, source) and on the
 idempotency key. A job that gets no id is a duplicate; after the commit it answers with the
-row that was there first. Inserted rows are folded into the posterior after the commit and
-before the answer, exactly once per id (the service's applied-id bookkeeping).
+row that was there first, or 409 if that row holds another value. Inserted rows are folded
+into the posterior after the commit and before the answer, exactly once per id (the
+service's applied-id bookkeeping).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlmodel import Session, SQLModel
 from agent.source_cap import capped_weight
 from feedback import crud
 from feedback.errors import Conflict, Gone, Invalid, NotFound
+from feedback.models import FeedbackRow
 from feedback.schemas import FeedbackResponse
 from feedback.writer import Job
 
@@ -203,6 +205,8 @@ class FeedbackJob(Job):
             self.error = Invalid(
                 "Idempotency-Key was already used for a different feedback request"
             )
+        elif existing.value != self.value:
+            self.error = _changed(existing, self.value)
         else:
             assert self.decision is not None
             self.result = FeedbackResponse(
@@ -214,6 +218,24 @@ class FeedbackJob(Job):
                 weight=existing.weight,
                 duplicate=True,
             )
+
+
+def _changed(existing: FeedbackRow, value: float) -> Conflict:
+    """409: this (decision, kind, source) already holds another value, which counts."""
+    who = f"source {existing.source!r}" if existing.source else "an anonymous source"
+    return Conflict(
+        f"{existing.kind} feedback on decision {existing.decision_id!r} from {who} is already "
+        f"stored with value {existing.value:g}; a changed value ({value:g}) is refused, the "
+        "stored one counts",
+        stored={
+            "feedback_id": existing.id,
+            "decision_id": existing.decision_id,
+            "kind": existing.kind,
+            "value": existing.value,
+            "source": existing.source or None,
+            "weight": existing.weight,
+        },
+    )
 
 
 def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> None:

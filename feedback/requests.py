@@ -23,6 +23,7 @@ from agent.tokens import verify
 from feedback import crud
 from feedback.errors import BadToken, Invalid
 from feedback.jobs import DecisionInfo, DecisionJob, FeedbackJob, FeedbackOwner, gone
+from feedback.limits import check_messages
 from feedback.schemas import FeedbackRequest, FeedbackResponse, RouteRequest, RouteResponse
 from feedback.settings import Settings
 from feedback.writer import GroupCommitter
@@ -48,6 +49,8 @@ class RequestHandlers:
     # -- requests ------------------------------------------------------------------------------
     async def route(self, req: RouteRequest) -> RouteResponse:
         """Embed (batched), choose under the router's lock, commit the decision, answer."""
+        contents = [m.content for m in req.messages or []]
+        check_messages(self.settings, req.prompt, contents)
         router = self._router
         cid = req.conversation_id
         if cid is not None and router.conversation_model(cid) is None:

@@ -6,34 +6,38 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from feedback.validation import Label, ModelNameStr, PromptStr, SafeStr, safe_text
 from policies.tags import normalise_tags
 
-_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+#: No unknown fields, no NaN or infinity, no coercion (``"0.5"`` is not a number).
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class Message(BaseModel):
     model_config = _STRICT
     role: Literal["system", "user", "assistant", "tool"] = "user"
-    content: str = Field(max_length=100_000)
+    content: SafeStr = Field(max_length=100_000)
 
 
 class RouteRequest(BaseModel):
     """Exactly one of ``prompt`` or ``messages`` (a chat with at least one user turn)."""
 
     model_config = _STRICT
-    prompt: str | None = Field(default=None, max_length=100_000)
+    prompt: PromptStr | None = Field(default=None, max_length=100_000)
     messages: list[Message] | None = Field(default=None, min_length=1, max_length=1000)
-    conversation_id: str | None = Field(default=None, min_length=1, max_length=200)
+    conversation_id: SafeStr | None = Field(default=None, min_length=1, max_length=200)
     lam: float | None = Field(default=None, ge=0.0, le=1e6)
     budget: float | None = Field(default=None, gt=0.0, le=1e6)
-    allowed: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+    allowed: list[SafeStr] | None = Field(default=None, min_length=1, max_length=1000)
     #: App context, e.g. ``{"task": "code", "tenant": "acme"}``: at most 8 string values.
-    tags: dict[str, Any] | None = None
+    tags: dict[SafeStr, Any] | None = None
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, tags: dict[str, Any] | None) -> dict[str, Any] | None:
         normalise_tags(tags)  # raises ValueError with the reason: a 422
+        for value in (tags or {}).values():
+            safe_text(value)  # a string by now; no NUL, no lone surrogate
         return tags
 
     @model_validator(mode="after")
@@ -42,6 +46,10 @@ class RouteRequest(BaseModel):
             raise ValueError("give exactly one of 'prompt' or 'messages'")
         if self.messages is not None and not any(m.role == "user" for m in self.messages):
             raise ValueError("'messages' needs at least one user message to route on")
+        if self.messages is not None and not any(
+            m.content.strip() for m in self.messages if m.role == "user"
+        ):
+            raise ValueError("'messages' needs a user message that is not blank to route on")
         return self
 
 
@@ -60,13 +68,13 @@ class FeedbackRequest(BaseModel):
     """``decision_id`` and its ``token``, and exactly one of ``label``, ``score``, ``thumbs``."""
 
     model_config = _STRICT
-    decision_id: str = Field(min_length=1, max_length=64)
-    token: str | None = Field(default=None, max_length=128)
-    label: Literal[0, 1] | None = None
+    decision_id: SafeStr = Field(min_length=1, max_length=64)
+    token: SafeStr | None = Field(default=None, max_length=128)
+    label: Label | None = None
     score: float | None = Field(default=None, ge=0.0, le=1.0)
     thumbs: Literal["up", "down"] | None = None
-    source: str | None = Field(default=None, min_length=1, max_length=200)
-    user: str | None = Field(default=None, min_length=1, max_length=200)
+    source: SafeStr | None = Field(default=None, min_length=1, max_length=200)
+    user: SafeStr | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def _one_value(self) -> Self:
@@ -103,14 +111,14 @@ class ModelInfo(BaseModel):
 
 class ValidationRow(BaseModel):
     model_config = _STRICT
-    prompt: str = Field(max_length=100_000)
+    prompt: PromptStr = Field(max_length=100_000)
     correct: float = Field(ge=0.0, le=1.0)
     cost: float | None = Field(default=None, ge=0.0, le=1e6)
 
 
 class ModelCreate(BaseModel):
     model_config = _STRICT
-    name: str = Field(min_length=1, max_length=200)
+    name: ModelNameStr = Field(min_length=1, max_length=200)
     cost: float = Field(ge=0.0, le=1e6)
     rows: list[ValidationRow] = Field(min_length=1, max_length=100_000)
 

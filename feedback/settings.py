@@ -68,6 +68,12 @@ class Settings:
     #: A replay log to build the pool from when the database holds none (default: synthetic).
     from_log: str | None = None
     synthetic_prompts: int = 2400
+    #: Largest request body in bytes; a bigger one gets 413 before it is parsed.
+    max_body_bytes: int = 1_048_576
+    #: Most messages in one ``POST /route`` conversation (more: 422).
+    max_messages: int = 256
+    #: Most characters in a prompt or in one message's content (more: 422).
+    max_message_chars: int = 32_000
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 
 from feedback.schemas import FeedbackRequest, FeedbackResponse
+from feedback.validation import SafeStr
 
 router = APIRouter(tags=["feedback"])
 
@@ -14,6 +15,10 @@ _RESPONSES: dict[int | str, dict[str, str]] = {
     200: {"description": "a duplicate: the feedback was already counted"},
     403: {"description": "missing or invalid decision token"},
     404: {"description": "unknown decision"},
+    409: {
+        "description": "a different value was already stored for this decision, kind and "
+        "source; the body's ``stored`` shows it"
+    },
     410: {"description": "the decision's feedback window (TTL) has closed"},
     422: {"description": "malformed body or value out of range"},
 }
@@ -24,7 +29,7 @@ async def post_feedback(
     req: FeedbackRequest,
     request: Request,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+    idempotency_key: Annotated[SafeStr | None, Header(min_length=1, max_length=200)] = None,
 ) -> FeedbackResponse:
     """Acknowledged (201) only after the row commits; a repeat answers 200, ``duplicate``."""
     out: FeedbackResponse = await request.app.state.service.feedback(req, idempotency_key)

@@ -1,4 +1,7 @@
-"""The pool: list models (public); onboard, remove and re-price them (admin)."""
+"""The pool: list models (public); onboard, remove and re-price them (admin).
+
+A model's name may hold ``/`` (``openai/gpt-4o``): the routes take the rest of the path, raw
+or with ``%2F``."""
 
 from __future__ import annotations
 
@@ -9,9 +12,10 @@ from fastapi import APIRouter, Path
 from feedback import admin_ops
 from feedback.deps import AdminDep, ServiceDep, SessionDep
 from feedback.schemas import AdminResult, ModelCreate, ModelInfo, ModelPatch
+from feedback.validation import ModelNameStr
 
 router = APIRouter(tags=["models"])
-ModelName = Annotated[str, Path(min_length=1, max_length=200)]
+ModelName = Annotated[ModelNameStr, Path(min_length=1, max_length=200)]
 _ADMIN: dict[int | str, dict[str, str]] = {401: {"description": "missing or wrong X-API-Key"}}
 
 
@@ -32,7 +36,7 @@ def post_model(req: ModelCreate, session: SessionDep, service: ServiceDep) -> Mo
 
 
 @router.delete(
-    "/models/{name}",
+    "/models/{name:path}",
     dependencies=[AdminDep],
     responses={
         **_ADMIN,
@@ -45,7 +49,7 @@ def delete_model(name: ModelName, session: SessionDep, service: ServiceDep) -> A
 
 
 @router.patch(
-    "/models/{name}",
+    "/models/{name:path}",
     dependencies=[AdminDep],
     responses={**_ADMIN, 404: {"description": "no such model"}},
 )

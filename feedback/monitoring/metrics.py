@@ -21,9 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 ROLLING = 1000
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 @dataclass
@@ -40,6 +41,8 @@ class Metrics:
     mean_cost: Gauge
     report: Gauge
     policy_value: Gauge
+    latency: Histogram
+    errors: Counter
     _counts: dict[str, int] = field(default_factory=dict)
     _recent: deque[float] = field(default_factory=lambda: deque(maxlen=ROLLING))
     _cost_sum: float = 0.0
@@ -99,7 +102,26 @@ class Metrics:
                 ["policy", "estimator"],
                 registry=reg,
             ),
+            latency=Histogram(
+                "http_request_duration_seconds",
+                "Time from request to the last byte of the answer, by route template",
+                ["method", "route"],
+                buckets=LATENCY_BUCKETS,
+                registry=reg,
+            ),
+            errors=Counter(
+                "http_request_errors",
+                "Answers with a 4xx or 5xx status, by route template and status",
+                ["method", "route", "status"],
+                registry=reg,
+            ),
         )
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One HTTP request: its latency, and an error if ``status`` is 400 or more."""
+        self.latency.labels(method=method, route=route).observe(seconds)
+        if status >= 400:
+            self.errors.labels(method=method, route=route, status=str(status)).inc()
 
     def count_decision(self, model: str, *, cost: float, regret: float | None) -> None:
         self.decisions.labels(model=model).inc()

@@ -134,7 +134,8 @@ def test_idempotency_key_and_same_source_count_once(client: TestClient, h: Any) 
     body = {"decision_id": d["decision_id"], "token": d["token"], "thumbs": "up", "source": "s"}
     first = client.post("/feedback", json=body, headers={"Idempotency-Key": "k-1"})
     again = client.post("/feedback", json=body, headers={"Idempotency-Key": "k-1"})
-    same_source = client.post("/feedback", json={**body, "thumbs": "down"})
+    same_source = client.post("/feedback", json=body)
+    changed = client.post("/feedback", json={**body, "thumbs": "down"})
     assert (first.status_code, again.status_code, same_source.status_code) == (201, 200, 200)
     assert (
         first.json()["feedback_id"]
@@ -142,6 +143,7 @@ def test_idempotency_key_and_same_source_count_once(client: TestClient, h: Any) 
         == same_source.json()["feedback_id"]
     )
     assert again.json()["duplicate"] and same_source.json()["value"] == 1.0
+    assert changed.status_code == 409 and changed.json()["stored"]["value"] == 1.0
     other = h.route(client)
     reuse = client.post(
         "/feedback",

@@ -34,6 +34,8 @@ def test_tags_are_learned_and_survive_a_rebuild(shared_settings: Settings, h: An
         ({f"k{i}": "v" for i in range(9)}, "at most 8 tags"),
         ({"task": "x" * 200}, "at most 128"),
         ("code", "valid dictionary"),
+        ({"task": "a\x00b"}, "NUL"),
+        ({"ta\x00sk": "x"}, "NUL"),
     ],
 )
 def test_bad_tags_are_422_with_a_reason(client: TestClient, tags: Any, reason: str) -> None:
