@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import httpx
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -24,6 +25,10 @@ from feedback.api import admin, feedback, health, models, route
 from feedback.db import make_engine
 from feedback.errors import ServiceError
 from feedback.monitoring.hooks import install_monitoring
+from feedback.proxy import api as proxy_api
+from feedback.proxy.errors import OpenAIError, openai_error_response
+from feedback.proxy.proxy import Proxy
+from feedback.proxy.upstreams import Upstreams
 from feedback.service import RoutingService
 from feedback.settings import Settings
 
@@ -66,16 +71,23 @@ def create_app(
     embedder: Embedder | None = None,
     engine: Engine | None = None,
     clock: Callable[[], float] = time.time,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """The service. ``settings`` default to :meth:`Settings.from_env` at start-up; the
-    embedder, engine and clock are seams for tests (built from settings when None)."""
+    embedder, engine, clock and the proxy's upstream transport are seams for tests (built
+    from settings when None)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         st = settings or Settings.from_env()
+        upstreams = Upstreams.from_file(st.upstreams) if st.upstreams else None
         db = engine if engine is not None else make_engine(st)
         service = RoutingService(st, db, embedder=embedder, clock=clock)
         await to_thread.run_sync(service.start)
+        if upstreams is not None:
+            upstreams.check_pool(service.router.models)
+            registry = app.state.monitor.metrics.registry
+            app.state.proxy = Proxy(upstreams, registry, transport=upstream_transport)
         await to_thread.run_sync(service.warm_up)
         _freeze_startup_heap()
         app.state.service = service
@@ -87,6 +99,8 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if upstreams is not None:
+                await app.state.proxy.aclose()
             await to_thread.run_sync(service.close)
             try:
                 await to_thread.run_sync(service.snapshot)
@@ -102,9 +116,10 @@ def create_app(
         lifespan=lifespan,
         telemetry=None if _opentelemetry_configured() else _NO_TELEMETRY,
     )
-    for module in (route, feedback, models, health, admin):
+    for module in (route, feedback, models, health, admin, proxy_api):
         app.include_router(module.router)
     install_monitoring(app)
+    app.add_exception_handler(OpenAIError, openai_error_response)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:

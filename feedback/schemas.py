@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from feedback.proxy.openai_body import normalise_route_body
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -25,6 +27,12 @@ class RouteRequest(BaseModel):
     lam: float | None = Field(default=None, ge=0.0, le=1e6)
     budget: float | None = Field(default=None, gt=0.0, le=1e6)
     allowed: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _openai_shaped(cls, data: Any) -> Any:
+        """An OpenAI Chat Completions body: its unused fields dropped, content parts as text."""
+        return normalise_route_body(data)
 
     @model_validator(mode="after")
     def _one_input(self) -> Self:

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
+from feedback.proxy.auth import ClientDep
 from feedback.schemas import FeedbackRequest, FeedbackResponse
 
-router = APIRouter(tags=["feedback"])
+router = APIRouter(tags=["feedback"], dependencies=[ClientDep])
 
 _RESPONSES: dict[int | str, dict[str, str]] = {
     200: {"description": "a duplicate: the feedback was already counted"},
