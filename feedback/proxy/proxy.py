@@ -77,7 +77,8 @@ class Proxy:
         budget: float | None,
     ) -> None:
         """Count the answered decision for monitoring, at its real cost (usage × the
-        upstream's prices) when known, else the pool's cost; its pacer hears the real cost."""
+        upstream's prices) when known, else the answering model's pool cost; the pacer that
+        chose it (``budget``) hears that cost instead of the chosen model's."""
         service: RoutingService = app.state.service
         monitor = app.state.monitor
         body = route_response(d).model_dump()
@@ -86,6 +87,8 @@ class Proxy:
         if stat is None:
             return
         real = answer.upstream.cost(usage)
+        if real is None and answer.model != d.model:
+            real = float(stat["cost"])  # a fallback: the answering model's pool cost
         if real is not None:
             service.real_cost(d, budget, real)
             stat["cost"] = real

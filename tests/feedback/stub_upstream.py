@@ -21,9 +21,11 @@ from tests.feedback.proxy_helpers import completion
 
 class StubUpstream:
     """Answers ``POST /v1/chat/completions``. Upstream model names in ``fail`` get a 500;
-    with ``slow`` a stream sends one chunk, then waits, and notes its cancellation."""
+    with ``slow`` a stream sends one chunk, then waits, and notes its cancellation. ``keep``
+    keeps every request body in ``seen``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: bool = True) -> None:
+        self.keep = keep
         self.fail: set[str] = set()
         self.slow = False
         self.seen: list[dict[str, Any]] = []
@@ -32,7 +34,8 @@ class StubUpstream:
 
     async def chat(self, request: Request) -> Response:
         body = json.loads(await request.body())
-        self.seen.append(body)
+        if self.keep:
+            self.seen.append(body)
         model = body["model"]
         if model in self.fail:
             return JSONResponse({"error": {"message": "upstream down"}}, status_code=500)

@@ -238,6 +238,16 @@ def test_real_cost_from_usage_and_prices(client: TestClient) -> None:
     assert line in client.get("/metrics").text
 
 
+def test_real_cost_reaches_the_budget_pacer(client: TestClient) -> None:
+    body = {"model": "xl-70b", **CHAT, "budget": 0.01}
+    assert client.post("/v1/chat/completions", json=body).status_code == 200
+    pacer = client.app.state.service.router._pacers[0.01]  # type: ignore[attr-defined]
+    assert pacer.mean_cost == pytest.approx(0.002)  # the usage's cost, not the profile's
+    client.post("/v1/chat/completions", json={**body, "model": "tiny-1b"})  # no prices
+    tiny = {m["name"]: m["cost"] for m in client.get("/models").json()}["tiny-1b"]
+    assert pacer.mean_cost == pytest.approx((0.002 + tiny) / 2)
+
+
 def test_route_accepts_an_openai_shaped_body(client: TestClient) -> None:
     body = {
         "model": "gpt-4o",
