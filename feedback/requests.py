@@ -22,7 +22,14 @@ from agent.router import Router
 from agent.tokens import verify
 from feedback import crud
 from feedback.errors import BadToken, Invalid
-from feedback.jobs import DecisionInfo, DecisionJob, FeedbackJob, FeedbackOwner, gone
+from feedback.jobs import (
+    DecisionInfo,
+    DecisionJob,
+    DecisionModelJob,
+    FeedbackJob,
+    FeedbackOwner,
+    gone,
+)
 from feedback.schemas import FeedbackRequest, FeedbackResponse, RouteRequest, RouteResponse
 from feedback.settings import Settings
 from feedback.writer import GroupCommitter
@@ -85,16 +92,11 @@ class RequestHandlers:
         estimated = self._router.costs()[d.model]
         self._router.correct_cost(budget, estimated, real)
 
-    async def record(self, d: Decision, *, model: str | None = None) -> None:
-        """Commit decision ``d``. ``model`` is the model that answered when it is not the one
-        chosen (the proxy's fallback): feedback then goes to it, and so does the conversation."""
-        if model is not None and model != d.model:
-            self._router.open_decision(d.id).model = model
-            if d.conversation_id is not None:
-                self._router.remember_conversation(d.conversation_id, model)
+    async def record(self, d: Decision) -> None:
+        """Commit decision ``d`` (the answer comes after the commit)."""
         values = {
             "id": d.id,
-            "model": model or d.model,
+            "model": d.model,
             "weights": json.dumps(d.weights.tolist()),
             "lam": d.lam,
             "created_at": d.created_at,
@@ -103,6 +105,14 @@ class RequestHandlers:
             "item": d.item,
         }
         await self._writer.submit(DecisionJob(values))
+
+    async def reassign(self, d: Decision, model: str) -> None:
+        """Another model than the one chosen answered the committed decision ``d`` (the
+        proxy's fallback): feedback on it goes to ``model``, and so does its conversation."""
+        self._router.open_decision(d.id).model = model
+        if d.conversation_id is not None:
+            self._router.remember_conversation(d.conversation_id, model)
+        await self._writer.submit(DecisionModelJob(d.id, model))
 
     def _last_model(self, conversation_id: str) -> str | None:
         with self.session() as s:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -106,18 +107,30 @@ async def chat_completions(request: Request) -> Response:
         raise OpenAIError(400, str(exc)) from exc
     order = proxy.order(d, service.settings.proxy_attempts) if name == ROUTER else [d.model]
     stream = body.get("stream") is True
+    # The decision commits while the upstream works (its answer comes after both).
+    stored = asyncio.ensure_future(service.record(d))
     try:
         answer = await proxy.caller.open(order, body, stream=stream)
     except AllUpstreamsFailed as exc:
+        await stored
         raise OpenAIError(
             502, f"every upstream tried failed: {exc}", type="api_error", code="upstream_failed"
         ) from exc
+    except BaseException:
+        stored.cancel()
+        raise
     resp = answer.response
+    try:
+        await stored
+    except BaseException:
+        await resp.aclose()
+        raise
     if resp.status_code >= 400:  # the upstream refused the request: not an answer
         content = await resp.aread() if stream else resp.content
         await resp.aclose()
         return Response(content, resp.status_code, media_type=resp.headers.get("content-type"))
-    await service.record(d, model=answer.model)
+    if answer.model != d.model:
+        await service.reassign(d, answer.model)
     headers = proxy.headers(d, answer)
     budget = service.budget_for(req) if req.lam is None else None
     if stream:

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agent.decision import Decision
+from feedback.models import DecisionRow
 from feedback.proxy.proxy import Proxy
 from tests.feedback.proxy_helpers import (
     KEY_ENV,
@@ -158,6 +159,9 @@ def test_fallback_moves_to_the_next_best_and_is_counted(
             },
         )
         assert fb.json()["model"] == "tiny-1b"
+        with c.app.state.service.session() as s:  # type: ignore[attr-defined]
+            row = s.get(DecisionRow, r.headers["x-routing-decision-id"])
+        assert row is not None and row.model == "tiny-1b"  # what other replicas read
         metrics = c.get("/metrics").text
         failed = [
             line
