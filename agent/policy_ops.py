@@ -16,7 +16,7 @@ from agent.embedder import Embedder
 from agent.ledger import DecisionLedger
 from agent.source_cap import SourceCap
 from agent.warm_start import profile_from_rows
-from policies import Context, ModelProfile, Policy, validate_feedback
+from policies import BudgetPacer, Context, ModelProfile, Policy, validate_feedback
 
 
 class PolicyOps:
@@ -29,6 +29,7 @@ class PolicyOps:
     _lock: threading.RLock
     _ledger: DecisionLedger
     _cap: SourceCap
+    _pacers: dict[float, BudgetPacer]
 
     # -- learning ------------------------------------------------------------------------------
     def feedback(
@@ -120,6 +121,14 @@ class PolicyOps:
     def set_price(self, name: str, cost: float) -> None:
         with self._lock:
             self.policy.set_price(name, cost)
+
+    def correct_cost(self, budget: float, estimated: float, real: float) -> None:
+        """The answer to a decision paced by ``budget`` cost ``real``, not the ``estimated``
+        cost its pacer observed (a proxy learns the real cost from the upstream's usage)."""
+        with self._lock:
+            pacer = self._pacers.get(budget)
+            if pacer is not None:
+                pacer.correct(estimated, real)
 
     def costs(self) -> dict[str, float]:
         with self._lock:

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import httpx
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +28,10 @@ from feedback.docs import install_docs
 from feedback.errors import ServiceError
 from feedback.limits import BodyLimitMiddleware
 from feedback.monitoring.hooks import install_monitoring
+from feedback.proxy import api as proxy_api
+from feedback.proxy.errors import OpenAIError, openai_error_response
+from feedback.proxy.proxy import Proxy
+from feedback.proxy.upstreams import Upstreams
 from feedback.service import RoutingService
 from feedback.settings import Settings
 from feedback.validation import validation_error
@@ -70,16 +75,23 @@ def create_app(
     embedder: Embedder | None = None,
     engine: Engine | None = None,
     clock: Callable[[], float] = time.time,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """The service. ``settings`` default to :meth:`Settings.from_env` at start-up; the
-    embedder, engine and clock are seams for tests (built from settings when None)."""
+    embedder, engine, clock and the proxy's upstream transport are seams for tests (built
+    from settings when None)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         st = settings or Settings.from_env()
+        upstreams = Upstreams.from_file(st.upstreams) if st.upstreams else None
         db = engine if engine is not None else make_engine(st)
         service = RoutingService(st, db, embedder=embedder, clock=clock)
         await to_thread.run_sync(service.start)
+        if upstreams is not None:
+            upstreams.check_pool(service.router.models)
+            registry = app.state.monitor.metrics.registry
+            app.state.proxy = Proxy(upstreams, registry, transport=upstream_transport)
         await to_thread.run_sync(service.warm_up)
         _freeze_startup_heap()
         app.state.service = service
@@ -91,6 +103,8 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if upstreams is not None:
+                await app.state.proxy.aclose()
             await to_thread.run_sync(service.close)
             try:
                 await to_thread.run_sync(service.snapshot)
@@ -108,7 +122,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    for module in (route, feedback, models, health, admin):
+    for module in (route, feedback, models, health, admin, proxy_api):
         app.include_router(module.router)
     # Before monitoring, whose middleware wraps it and so counts its 413s too; nothing
     # outside it reads a body.
@@ -116,6 +130,7 @@ def create_app(
     install_monitoring(app)
     install_docs(app)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OpenAIError, openai_error_response)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import Connection, Engine, Table, func, insert
+from sqlalchemy import Connection, Engine, Table, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel
 
@@ -83,6 +83,26 @@ class DecisionJob(Job):
     @classmethod
     def finish_batch(cls, engine: Engine, jobs: Sequence[DecisionJob]) -> None:
         """Nothing to add: a committed decision's answer is built by the caller."""
+
+
+class DecisionModelJob(Job):
+    """Change a stored decision's model: another model answered it (the proxy's fallback)."""
+
+    def __init__(self, decision_id: str, model: str) -> None:
+        super().__init__()
+        self.decision_id = decision_id
+        self.model = model
+
+    @classmethod
+    def run_batch(cls, conn: Connection, jobs: Sequence[DecisionModelJob]) -> None:
+        t = _table("ra_decision")
+        for j in jobs:
+            conn.execute(update(t).where(t.c.id == j.decision_id).values(model=j.model))
+            j.written = True
+
+    @classmethod
+    def finish_batch(cls, engine: Engine, jobs: Sequence[DecisionModelJob]) -> None:
+        """Nothing to add."""
 
 
 class FeedbackJob(Job):

@@ -16,13 +16,20 @@ from anyio import to_thread
 from sqlmodel import Session
 
 from agent.batching import BatchingEmbedder
-from agent.decision import feedback_value
+from agent.decision import Decision, feedback_value
 from agent.ledger import DecisionError
 from agent.router import Router
 from agent.tokens import verify
 from feedback import crud
 from feedback.errors import BadToken, Invalid
-from feedback.jobs import DecisionInfo, DecisionJob, FeedbackJob, FeedbackOwner, gone
+from feedback.jobs import (
+    DecisionInfo,
+    DecisionJob,
+    DecisionModelJob,
+    FeedbackJob,
+    FeedbackOwner,
+    gone,
+)
 from feedback.limits import check_messages
 from feedback.schemas import FeedbackRequest, FeedbackResponse, RouteRequest, RouteResponse
 from feedback.settings import Settings
@@ -49,8 +56,13 @@ class RequestHandlers:
     # -- requests ------------------------------------------------------------------------------
     async def route(self, req: RouteRequest) -> RouteResponse:
         """Embed (batched), choose under the router's lock, commit the decision, answer."""
-        contents = [m.content for m in req.messages or []]
-        check_messages(self.settings, req.prompt, contents)
+        d = await self.choose(req)
+        await self.record(d)
+        return route_response(d)
+
+    async def choose(self, req: RouteRequest) -> Decision:
+        """Embed and choose; the decision is not stored until :meth:`record`."""
+        check_messages(self.settings, req.prompt, [m.content for m in req.messages or []])
         router = self._router
         cid = req.conversation_id
         if cid is not None and router.conversation_model(cid) is None:
@@ -60,42 +72,50 @@ class RequestHandlers:
         query: Any = (
             req.prompt if req.prompt is not None else [m.model_dump() for m in req.messages or []]
         )
-        budget = (
-            req.budget if req.budget is not None else (self._budget if req.lam is None else None)
-        )
+        budget = self.budget_for(req)
         try:
             texts, turn_weights = router.turns(query)
             vectors = await self._embedder.encode_async(texts)
             ctx = router.context_from(vectors, turn_weights, texts, req.tags)
-            d = router.decide(
+            return router.decide(
                 ctx, conversation_id=cid, lam=req.lam, budget=budget, allowed=req.allowed
             )
         except ValueError as exc:
             raise Invalid(str(exc)) from exc
-        weights = d.weights.tolist()
+
+    def budget_for(self, req: RouteRequest) -> float | None:
+        """The budget that paces ``req``: its own, else the service's unless it gives λ."""
+        return req.budget if req.budget is not None else (self._budget if req.lam is None else None)
+
+    def real_cost(self, d: Decision, budget: float | None, real: float) -> None:
+        """Tell the pacer of ``budget`` (if any) that the answer to ``d`` cost ``real``."""
+        if budget is None or d.model not in self._router.models:
+            return
+        estimated = self._router.costs()[d.model]
+        self._router.correct_cost(budget, estimated, real)
+
+    async def record(self, d: Decision) -> None:
+        """Commit decision ``d`` (the answer comes after the commit)."""
         values = {
             "id": d.id,
             "model": d.model,
-            "weights": json.dumps(weights),
+            "weights": json.dumps(d.weights.tolist()),
             "lam": d.lam,
             "created_at": d.created_at,
-            "conversation_id": cid,
+            "conversation_id": d.conversation_id,
             "leaf": d.leaf,
             "item": d.item,
             "tags": json.dumps(list(d.tags)),
         }
         await self._writer.submit(DecisionJob(values))
-        assert d.token is not None
-        return RouteResponse(
-            decision_id=d.id,
-            model=d.model,
-            scores=d.scores,
-            token=d.token,
-            weights=weights,
-            propensity=d.propensity,
-            lam=d.lam,
-            sticky=d.sticky,
-        )
+
+    async def reassign(self, d: Decision, model: str) -> None:
+        """Another model than the one chosen answered the committed decision ``d`` (the
+        proxy's fallback): feedback on it goes to ``model``, and so does its conversation."""
+        self._router.open_decision(d.id).model = model
+        if d.conversation_id is not None:
+            self._router.remember_conversation(d.conversation_id, model)
+        await self._writer.submit(DecisionModelJob(d.id, model))
 
     def _last_model(self, conversation_id: str) -> str | None:
         with self.session() as s:
@@ -134,3 +154,18 @@ class RequestHandlers:
         )
         result: FeedbackResponse = await self._writer.submit(job)
         return result
+
+
+def route_response(d: Decision) -> RouteResponse:
+    """The public view of a decision (``POST /route``'s answer)."""
+    assert d.token is not None
+    return RouteResponse(
+        decision_id=d.id,
+        model=d.model,
+        scores=d.scores,
+        token=d.token,
+        weights=d.weights.tolist(),
+        propensity=d.propensity,
+        lam=d.lam,
+        sticky=d.sticky,
+    )

@@ -6,6 +6,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from feedback.proxy.openai_body import normalise_route_body
 from feedback.validation import Label, ModelNameStr, PromptStr, SafeStr, safe_text
 from policies.tags import normalise_tags
 
@@ -39,6 +40,12 @@ class RouteRequest(BaseModel):
         for value in (tags or {}).values():
             safe_text(value)  # a string by now; no NUL, no lone surrogate
         return tags
+
+    @model_validator(mode="before")
+    @classmethod
+    def _openai_shaped(cls, data: Any) -> Any:
+        """An OpenAI Chat Completions body: its unused fields dropped, content parts as text."""
+        return normalise_route_body(data)
 
     @model_validator(mode="after")
     def _one_input(self) -> Self:

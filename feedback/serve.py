@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from typing import Any
 
 from feedback.settings import Settings
@@ -29,6 +30,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-log", metavar="PATH", help="build the pool from this replay log")
     parser.add_argument("--config", metavar="FILE", help="settings file (.toml or .json)")
     parser.add_argument("--embedder", help="minilm (default) or hashing[-DIM]")
+    parser.add_argument(
+        "--upstreams",
+        metavar="FILE",
+        help="upstreams TOML: turns on the OpenAI-compatible proxy at /v1 (see README)",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
     parser.add_argument(
         "--workers",
@@ -45,6 +51,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         values["from_log"] = args.from_log
     if getattr(args, "embedder", None):
         values["embedder"] = args.embedder
+    if getattr(args, "upstreams", None):
+        values["upstreams"] = args.upstreams
     return settings.with_values(values)
 
 
@@ -56,6 +64,14 @@ def serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     settings = settings_from_args(args)
+    if settings.upstreams:
+        from feedback.proxy.upstreams import UpstreamConfigError, Upstreams
+
+        try:  # fail now with one line, not in uvicorn's start-up traceback
+            Upstreams.from_file(settings.upstreams)
+        except UpstreamConfigError as exc:
+            print(f"routing-agent serve: error: {exc}", file=sys.stderr)
+            return 2
     opts: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
@@ -66,7 +82,7 @@ def serve(args: argparse.Namespace) -> int:
         # Worker processes rebuild the settings from the environment.
         if args.config:
             os.environ["ROUTING_AGENT_CONFIG"] = str(args.config)
-        for name in ("from_log", "embedder"):
+        for name in ("from_log", "embedder", "upstreams"):
             value = getattr(settings, name)
             if value is not None:
                 os.environ[f"ROUTING_AGENT_{name.upper()}"] = str(value)

@@ -1,7 +1,8 @@
 """Service settings: defaults, then a JSON/TOML config file, then ``ROUTING_AGENT_*`` variables.
 
 ``DATABASE_URL`` selects the database (default: a SQLite file in the working directory);
-``ROUTING_AGENT_API_KEY`` guards the admin endpoints.
+``ROUTING_AGENT_API_KEY`` guards the admin endpoints; ``ROUTING_AGENT_UPSTREAMS`` turns on the
+OpenAI-compatible proxy and ``ROUTING_AGENT_CLIENT_KEYS`` guards it (see :mod:`feedback.proxy`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,14 @@ class Settings:
     max_messages: int = 256
     #: Most characters in a prompt or in one message's content (more: 422).
     max_message_chars: int = 32_000
+    #: The OpenAI-compatible proxy's upstreams file (TOML); None leaves ``/v1/*`` off.
+    upstreams: str | None = None
+    #: Comma list of client keys; when set, ``/v1/*``, ``/route`` and ``/feedback`` need
+    #: ``Authorization: Bearer KEY``. Unset: those endpoints are open.
+    client_keys: str | None = None
+    #: Most models one proxied request tries (the chosen one, then the next best) on upstream
+    #: failures: 5xx, timeouts, connection errors.
+    proxy_attempts: int = 3
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -63,6 +63,27 @@ class BudgetPacer:
         )
         return self._lam
 
+    def correct(self, estimated: float, real: float) -> float:
+        """Replace a cost :meth:`observe` recorded (an estimate) by the real one, known only
+        later; return the λ for the next request. The same as having observed ``real``.
+
+        >>> a, b = BudgetPacer(1.0, cost_scale=1.0), BudgetPacer(1.0, cost_scale=1.0)
+        >>> _ = a.observe(3.0); _ = b.observe(1.0)
+        >>> round(b.correct(1.0, 3.0), 12) == round(a.lam, 12), b.mean_cost
+        (True, 3.0)
+        """
+        self._spent += real - estimated
+        self._lam = pace(
+            self._lam,
+            self.target + real - estimated,
+            self.target,
+            self.cost_scale,
+            self.rate,
+            self.lam_min,
+            self.lam_max,
+        )
+        return self._lam
+
     def to_state(self) -> dict[str, Any]:
         return {"lam": self._lam, "t": self._t, "spent": self._spent}
 

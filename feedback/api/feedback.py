@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
+from feedback.proxy.auth import ClientDep
 from feedback.schemas import FeedbackRequest, FeedbackResponse
 from feedback.validation import SafeStr
 
-router = APIRouter(tags=["feedback"])
+router = APIRouter(tags=["feedback"], dependencies=[ClientDep])
 
 _RESPONSES: dict[int | str, dict[str, str]] = {
     200: {"description": "a duplicate: the feedback was already counted"},

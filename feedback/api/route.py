@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from feedback.proxy.auth import ClientDep
 from feedback.schemas import RouteRequest, RouteResponse
 
-router = APIRouter(tags=["routing"])
+router = APIRouter(tags=["routing"], dependencies=[ClientDep])
 
 
 @router.post("/route", responses={422: {"description": "malformed request or unknown model"}})

@@ -1,0 +1,194 @@
+"""``GET /v1/models`` and ``POST /v1/chat/completions``: the OpenAI-compatible proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import ValidationError
+
+from agent.decision import Decision
+from feedback.errors import ServiceError
+from feedback.proxy.auth import ClientDep
+from feedback.proxy.caller import AllUpstreamsFailed, Answer
+from feedback.proxy.errors import OpenAIError, model_not_found
+from feedback.proxy.openai_body import route_fields
+from feedback.proxy.proxy import ROUTER, Proxy
+from feedback.schemas import RouteRequest
+
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[ClientDep])
+
+
+def _proxy(request: Request) -> Proxy:
+    proxy: Proxy | None = getattr(request.app.state, "proxy", None)
+    if proxy is None:
+        raise OpenAIError(
+            404,
+            "the OpenAI-compatible proxy is off: start the service with --upstreams FILE "
+            "(or ROUTING_AGENT_UPSTREAMS)",
+            code="proxy_disabled",
+        )
+    return proxy
+
+
+@router.get("/models")
+def list_models(request: Request) -> dict[str, Any]:
+    """``router`` and every pool model that has an upstream, as OpenAI lists models."""
+    proxy = _proxy(request)
+    names = [
+        ROUTER,
+        *(m for m in request.app.state.service.router.models if proxy.upstreams.serves(m)),
+    ]
+    created = int(time.time())
+    return {
+        "object": "list",
+        "data": [
+            {"id": n, "object": "model", "created": created, "owned_by": "routing-agent"}
+            for n in names
+        ],
+    }
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body())
+    except ValueError as exc:
+        raise OpenAIError(400, f"the body is not valid JSON ({exc})") from exc
+    if not isinstance(body, dict):
+        raise OpenAIError(400, "the body must be a JSON object")
+    return body
+
+
+def _route_request(body: Mapping[str, Any], allowed: list[str]) -> RouteRequest:
+    fields = route_fields(body)
+    if "tags" not in RouteRequest.model_fields:
+        fields.pop("tags", None)
+    try:
+        return RouteRequest(**fields, allowed=allowed)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        raise OpenAIError(
+            400, f"{where}: {err['msg']}" if where else err["msg"], param=where or None
+        ) from exc
+
+
+@router.post(
+    "/chat/completions",
+    responses={
+        401: {"description": "missing or wrong client key"},
+        404: {"description": "unknown model"},
+        502: {"description": "every upstream tried failed"},
+    },
+)
+async def chat_completions(request: Request) -> Response:
+    """Route (``model: "router"``) or pass through (a pool model's name), call the upstream,
+    answer with its response and the ``x-routing-*`` headers feedback needs."""
+    proxy = _proxy(request)
+    service = request.app.state.service
+    body = await _body(request)
+    name = body.get("model")
+    served = [m for m in service.router.models if proxy.upstreams.serves(m)]
+    if name == ROUTER:
+        allowed = served
+    elif isinstance(name, str) and name in served:
+        allowed = [name]
+    else:
+        raise model_not_found(name)
+    req = _route_request(body, allowed)
+    try:
+        d = await service.choose(req)
+    except ServiceError as exc:
+        raise OpenAIError(400, str(exc)) from exc
+    order = proxy.order(d, service.settings.proxy_attempts) if name == ROUTER else [d.model]
+    stream = body.get("stream") is True
+    # The decision commits while the upstream works (its answer comes after both).
+    stored = asyncio.ensure_future(service.record(d))
+    try:
+        answer = await proxy.caller.open(order, body, stream=stream)
+    except AllUpstreamsFailed as exc:
+        await stored
+        raise OpenAIError(
+            502, f"every upstream tried failed: {exc}", type="api_error", code="upstream_failed"
+        ) from exc
+    except BaseException:
+        stored.cancel()
+        raise
+    resp = answer.response
+    try:
+        await stored
+    except BaseException:
+        await resp.aclose()
+        raise
+    if resp.status_code >= 400:  # the upstream refused the request: not an answer
+        content = await resp.aread() if stream else resp.content
+        await resp.aclose()
+        return Response(content, resp.status_code, media_type=resp.headers.get("content-type"))
+    if answer.model != d.model:
+        await service.reassign(d, answer.model)
+    headers = proxy.headers(d, answer)
+    budget = service.budget_for(req) if req.lam is None else None
+    if stream:
+        return StreamingResponse(
+            _relay(request, proxy, d, answer, budget),
+            status_code=resp.status_code,
+            media_type=resp.headers.get("content-type", "text/event-stream"),
+            headers=headers,
+        )
+    try:
+        data = resp.json()
+    except ValueError:
+        return Response(
+            resp.content,
+            resp.status_code,
+            headers=headers,
+            media_type=resp.headers.get("content-type"),
+        )
+    usage = data.get("usage") if isinstance(data, dict) else None
+    if isinstance(data, dict):
+        data["model"] = answer.model
+    proxy.observe(request.app, d, answer, usage, budget)
+    return JSONResponse(data, resp.status_code, headers=headers)
+
+
+async def _relay(
+    request: Request, proxy: Proxy, d: Decision, answer: Answer, budget: float | None
+) -> AsyncIterator[bytes]:
+    """The upstream's SSE events as they come, each chunk's ``model`` set to the pool model;
+    closing (the client went away) closes the upstream response."""
+    usage: Mapping[str, Any] | None = None
+    event: list[str] = []
+    try:
+        async for line in answer.response.aiter_lines():
+            if line.startswith("data:") and line[5:].strip().startswith("{"):
+                line, seen = _rewrite(line, answer.model)
+                usage = seen or usage
+            event.append(line)
+            if not line:
+                yield ("\n".join(event) + "\n").encode()
+                event = []
+        if event:
+            yield ("\n".join(event) + "\n\n").encode()
+    finally:
+        await answer.response.aclose()
+    proxy.observe(request.app, d, answer, usage, budget)
+
+
+def _rewrite(line: str, model: str) -> tuple[str, Mapping[str, Any] | None]:
+    """A ``data:`` line with ``model`` replaced, and the chunk's usage if it reports one."""
+    try:
+        chunk = json.loads(line[5:])
+    except ValueError:
+        return line, None
+    if not isinstance(chunk, dict):
+        return line, None
+    chunk["model"] = model
+    usage = chunk.get("usage")
+    return "data: " + json.dumps(chunk, separators=(",", ":")), (
+        usage if isinstance(usage, Mapping) else None
+    )

@@ -1,0 +1,100 @@
+"""The proxy's state on the app: upstreams, the caller, the failure counter, and the
+bookkeeping of an answered decision (its routing headers, its real cost for monitoring)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from anyio import to_thread
+from prometheus_client import CollectorRegistry, Counter
+
+from agent.decision import Decision
+from feedback.monitoring.recorder import decision_stat
+from feedback.proxy.caller import Answer, UpstreamCaller
+from feedback.proxy.upstreams import Upstreams
+from feedback.requests import route_response
+from feedback.service import RoutingService
+
+logger = logging.getLogger(__name__)
+
+ROUTER = "router"
+
+
+class Proxy:
+    """What ``/v1/*`` needs besides the routing service."""
+
+    def __init__(
+        self,
+        upstreams: Upstreams,
+        registry: CollectorRegistry,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.upstreams = upstreams
+        self.failures = Counter(
+            "routing_upstream_failures",
+            "Upstream calls that failed (5xx, timeout, connection error) by pool model",
+            ["model"],
+            registry=registry,
+        )
+        self.caller = UpstreamCaller(upstreams, transport=transport, on_failure=self._failed)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _failed(self, model: str) -> None:
+        self.failures.labels(model=model).inc()
+
+    async def aclose(self) -> None:
+        await self.caller.aclose()
+
+    @staticmethod
+    def order(d: Decision, attempts: int) -> list[str]:
+        """The models to try: the chosen one, then the others by the policy's score."""
+        rest = sorted(
+            (m for m, s in d.scores.items() if s is not None and m != d.model),
+            key=lambda m: -(d.scores[m] or 0.0),
+        )
+        return [d.model, *rest][: max(1, attempts)]
+
+    @staticmethod
+    def headers(d: Decision, answer: Answer) -> dict[str, str]:
+        assert d.token is not None
+        return {
+            "x-routing-decision-id": d.id,
+            "x-routing-token": d.token,
+            "x-routing-model": answer.model,
+        }
+
+    def observe(
+        self,
+        app: Any,
+        d: Decision,
+        answer: Answer,
+        usage: Mapping[str, Any] | None,
+        budget: float | None,
+    ) -> None:
+        """Count the answered decision for monitoring, at its real cost (usage × the
+        upstream's prices) when known, else the answering model's pool cost; the pacer that
+        chose it (``budget``) hears that cost instead of the chosen model's."""
+        service: RoutingService = app.state.service
+        monitor = app.state.monitor
+        body = route_response(d).model_dump()
+        body["model"] = answer.model
+        stat = decision_stat(service.router, body, service.clock())
+        if stat is None:
+            return
+        real = answer.upstream.cost(usage)
+        if real is None and answer.model != d.model:
+            real = float(stat["cost"])  # a fallback: the answering model's pool cost
+        if real is not None:
+            service.real_cost(d, budget, real)
+            stat["cost"] = real
+        if monitor.add(stat):
+            task = asyncio.get_running_loop().create_task(
+                to_thread.run_sync(monitor.flush, service.engine)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
