@@ -13,7 +13,7 @@ from agent.embedder import tail_cut
 from agent.encoders import artifact, minilm_path
 
 #: What the build does; part of the artifact's hash and, through ``VERSION``, of the id.
-RECIPE = {"pca_dims": 256, "sif_coefficient": 1e-4, "quantize_to": "float16"}
+RECIPE: dict[str, Any] = {"pca_dims": 256, "sif_coefficient": 1e-4, "quantize_to": "float16"}
 VERSION = "v1"
 
 

@@ -77,6 +77,7 @@ def create_app(
         service = RoutingService(st, db, embedder=embedder, clock=clock)
         await to_thread.run_sync(service.start)
         await to_thread.run_sync(service.warm_up)
+        service.observe_encoder(app.state.monitor.metrics.observe_encode)
         _freeze_startup_heap()
         app.state.service = service
         task = asyncio.create_task(_follow(service, st)) if st.poll_interval > 0 else None

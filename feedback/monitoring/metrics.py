@@ -10,6 +10,12 @@ sum them in Prometheus). The ``routing_report_*`` gauges come from the last repo
 >>> text = m.render().decode()
 >>> 'routing_decisions_total{model="cheap"} 1.0' in text, "routing_traffic_share" in text
 (True, True)
+>>> m.observe_encode(8, 0.012)
+>>> text = m.render().decode()
+>>> "routing_encoder_seconds_count 1.0" in text
+True
+>>> 'routing_encoder_batch_size_bucket{le="8.0"} 1.0' in text
+True
 """
 
 from __future__ import annotations
@@ -21,9 +27,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 ROLLING = 1000
+#: Buckets of the encoder histograms: seconds per encoder call, and texts per call.
+ENCODE_SECONDS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 @dataclass
@@ -40,6 +49,8 @@ class Metrics:
     mean_cost: Gauge
     report: Gauge
     policy_value: Gauge
+    encode_seconds: Histogram
+    encode_batch: Histogram
     _counts: dict[str, int] = field(default_factory=dict)
     _recent: deque[float] = field(default_factory=lambda: deque(maxlen=ROLLING))
     _cost_sum: float = 0.0
@@ -99,6 +110,18 @@ class Metrics:
                 ["policy", "estimator"],
                 registry=reg,
             ),
+            encode_seconds=Histogram(
+                "routing_encoder_seconds",
+                "Seconds per call to the prompt encoder (one micro-batch of new prompts)",
+                buckets=ENCODE_SECONDS,
+                registry=reg,
+            ),
+            encode_batch=Histogram(
+                "routing_encoder_batch_size",
+                "Prompts per call to the prompt encoder (micro-batch size after the LRU)",
+                buckets=BATCH_SIZES,
+                registry=reg,
+            ),
         )
 
     def count_decision(self, model: str, *, cost: float, regret: float | None) -> None:
@@ -110,6 +133,11 @@ class Metrics:
             if regret is not None and math.isfinite(regret):
                 self.regret.inc(max(regret, 0.0))
                 self._recent.append(regret)
+
+    def observe_encode(self, texts: int, seconds: float) -> None:
+        """Record one encoder call: its batch size and duration."""
+        self.encode_seconds.observe(seconds)
+        self.encode_batch.observe(texts)
 
     def count_feedback(self, model: str, kind: str) -> None:
         self.feedback.labels(model=model, kind=kind).inc()
