@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 #: The names ``--embedder`` and the service's ``embedder`` setting accept (``hashing-DIM`` too).
 ENCODERS = ("minilm", "minilm-onnx", "minilm-onnx-int8", "minilm-m2v", "hashing")
+#: The default: the fastest encoder whose fresh-prompt AUDC stays within 0.005 of MiniLM's on
+#: both shared logs (BENCHMARKS.md, "Encoders" and "Routing latency").
+DEFAULT_ENCODER = "minilm-m2v"
 
 _build_lock = threading.Lock()
 

@@ -16,7 +16,11 @@ from agent.encoders import artifact, minilm_path
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: What the build does; part of the artifact's hash and, through ``VERSION``, of the id.
-RECIPE: dict[str, Any] = {"opset": 17, "quantize": "dynamic-int8-per-channel-matmul", "max_tokens": 256}
+RECIPE: dict[str, Any] = {
+    "opset": 17,
+    "quantize": "dynamic-int8-per-channel-matmul",
+    "max_tokens": 256,
+}
 VERSION = "v1"
 
 
@@ -137,7 +141,12 @@ class OnnxMiniLMEmbedder:
         return state
 
     def _load(self) -> tuple[Any, Any]:
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ImportError(
+                f"encoder {self.id} needs onnxruntime: pip install 'routing-agent[onnx]'"
+            ) from exc
         from tokenizers import Tokenizer
 
         recipe = {**RECIPE, "quantized": self.quantized}

@@ -12,9 +12,12 @@ import numpy as np
 from agent.embedder import tail_cut
 from agent.encoders import artifact, minilm_path
 
-#: What the build does; part of the artifact's hash and, through ``VERSION``, of the id.
-RECIPE: dict[str, Any] = {"pca_dims": 256, "sif_coefficient": 1e-4, "quantize_to": "float16"}
-VERSION = "v1"
+#: What the build does; part of the artifact's hash and, through ``VERSION``, of the id. No
+#: SIF weighting of frequent tokens, as measured: with model2vec's default weighting (v1),
+#: `default`'s fresh-prompt AUDC on llmrouter_dcrouter was 0.006 below MiniLM's (10 seeds;
+#: 0.007 with 384 dimensions), without it 0.003 (BENCHMARKS.md, "Encoders").
+RECIPE: dict[str, Any] = {"pca_dims": 256, "sif_coefficient": None, "quantize_to": "float16"}
+VERSION = "v2"
 
 
 def distill_static(out: Path) -> None:
@@ -24,7 +27,7 @@ def distill_static(out: Path) -> None:
     model = distill(
         model_name=str(minilm_path()),
         pca_dims=int(RECIPE["pca_dims"]),
-        sif_coefficient=float(RECIPE["sif_coefficient"]),
+        sif_coefficient=RECIPE["sif_coefficient"],
         quantize_to=str(RECIPE["quantize_to"]),
         device="cpu",
     )
@@ -46,7 +49,7 @@ class StaticMiniLMEmbedder:
 
     @property
     def id(self) -> str:
-        """``minilm-l6-v2-m2v256-v1``, plus the tail cut when there is one."""
+        """``minilm-l6-v2-m2v256-v2``, plus the tail cut when there is one."""
         tail = f"-tail{self.tail_chars}" if self.tail_chars else ""
         return f"minilm-l6-v2-m2v{RECIPE['pca_dims']}-{VERSION}{tail}"
 

@@ -30,7 +30,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="settings file (.toml or .json)")
     parser.add_argument(
         "--embedder",
-        help="minilm (default), minilm-onnx, minilm-onnx-int8, minilm-m2v or hashing[-DIM]",
+        help="minilm-m2v (default), minilm, minilm-onnx, minilm-onnx-int8 or hashing[-DIM]",
     )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
     parser.add_argument(

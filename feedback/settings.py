@@ -23,7 +23,7 @@ class Settings:
 
     >>> s = Settings.from_env({"DATABASE_URL": "sqlite://", "ROUTING_AGENT_K": "4"})
     >>> s.database_url, s.k, s.embedder
-    ('sqlite://', 4, 'minilm')
+    ('sqlite://', 4, 'minilm-m2v')
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -41,7 +41,7 @@ class Settings:
     #: How long an id skipped by the database sequence may still turn up (a slow commit).
     gap_timeout: float = 300.0
     #: The prompt encoder: a name of :data:`agent.encoders.ENCODERS` (or ``hashing-DIM``).
-    embedder: str = "minilm"
+    embedder: str = "minilm-m2v"
     embedding_cache: str | None = None
     #: Most texts embedded in one batch, and how long (ms) a batch waits for more requests.
     embed_batch: int = 64

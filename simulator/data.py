@@ -8,7 +8,7 @@ import numpy as np
 
 from agent.embedder import Embedder
 from agent.embedding_cache import CachedEmbedder
-from agent.encoders import cache_root, make_encoder
+from agent.encoders import DEFAULT_ENCODER, cache_root, make_encoder
 from agent.logs import ReplayLog, load_log
 from simulator.synthetic import generate_log
 
@@ -18,7 +18,7 @@ def cache_dir() -> Path:
     return cache_root()
 
 
-def make_embedder(name: str = "minilm", *, cache: str | Path | None = None) -> Embedder:
+def make_embedder(name: str = DEFAULT_ENCODER, *, cache: str | Path | None = None) -> Embedder:
     """A named embedder (:func:`agent.encoders.make_encoder`) wrapped in the on-disk cache, so
     a second replay embeds nothing; the cache keys rows by the encoder's id."""
     return CachedEmbedder(make_encoder(name), cache if cache is not None else cache_dir())

@@ -8,6 +8,8 @@ from typing import Any
 #: Embedder names the command line accepts: :data:`agent.encoders.ENCODERS`, written out here
 #: so that ``--help`` imports nothing.
 EMBEDDERS = ("minilm", "minilm-onnx", "minilm-onnx-int8", "minilm-m2v", "hashing")
+#: :data:`agent.encoders.DEFAULT_ENCODER`.
+DEFAULT_EMBEDDER = "minilm-m2v"
 #: Policies ``simulate`` replays when no ``--policy`` is given, and the λ grid of ``sweep``.
 DEFAULT_POLICIES = ("static", "default", "thompson", "greedy", "ucb", "best-fixed", "random")
 DEFAULT_LAMBDAS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 2.0, 5.0)
@@ -83,9 +85,9 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--embedder",
         choices=EMBEDDERS,
-        default="minilm",
-        help="prompt encoder (minilm); the fast ones are built from the bundled MiniLM on "
-        "first use; each has its own embedding cache",
+        default=DEFAULT_EMBEDDER,
+        help=f"prompt encoder ({DEFAULT_EMBEDDER}); all are MiniLM or built from the bundled "
+        "MiniLM on first use; each has its own embedding cache",
     )
     p.add_argument("--cache-dir", metavar="DIR", help="embedding cache (default ~/.cache)")
     p.add_argument("--out", metavar="DIR", help="report folder (default runs/DATASET)")

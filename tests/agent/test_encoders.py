@@ -12,12 +12,12 @@ import pytest
 
 from agent.embedder import HashingEmbedder, MiniLMEmbedder
 from agent.embedding_cache import CachedEmbedder
-from agent.encoders import ENCODERS, artifact, make_encoder
+from agent.encoders import DEFAULT_ENCODER, ENCODERS, artifact, make_encoder
 from agent.onnx_encoder import OnnxMiniLMEmbedder
 from agent.static_encoder import StaticMiniLMEmbedder
 from feedback.bootstrap import make_embedder as service_embedder
 from feedback.settings import Settings
-from simulator.flags import EMBEDDERS
+from simulator.flags import DEFAULT_EMBEDDER, EMBEDDERS
 
 PROMPTS = [
     "How do I reverse a list in Python?",
@@ -34,6 +34,7 @@ PROMPTS = [
 
 def test_names_choose_the_encoder() -> None:
     assert EMBEDDERS == ENCODERS  # the CLI's copy (kept import-free) matches the registry
+    assert DEFAULT_EMBEDDER == DEFAULT_ENCODER == Settings().embedder == "minilm-m2v"
     kinds = {name: type(make_encoder(name)) for name in ENCODERS}
     assert kinds == {
         "minilm": MiniLMEmbedder,
@@ -58,6 +59,7 @@ def test_the_command_line_accepts_each_name() -> None:
     parser = build_parser()
     for name in ENCODERS:
         assert parser.parse_args(["simulate", "--embedder", name]).embedder == name
+    assert parser.parse_args(["sweep"]).embedder == DEFAULT_ENCODER
     with pytest.raises(SystemExit):
         parser.parse_args(["simulate", "--embedder", "bert"])
 
@@ -102,7 +104,7 @@ def test_the_embedding_cache_keys_rows_by_encoder(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "embeddings.sqlite") as con:
         counts = dict(con.execute("SELECT embedder, count(*) FROM embeddings GROUP BY embedder"))
     assert counts == {static.id: 3, hashing.id: 3}
-    assert static.id == "minilm-l6-v2-m2v256-v1-tail1000"
+    assert static.id == "minilm-l6-v2-m2v256-v2-tail1000"
 
 
 def test_onnx_agrees_with_the_torch_model() -> None:
