@@ -78,7 +78,9 @@ def markdown(results: dict[str, Any], seeds: int) -> str:
         "*batch* the best of three batches of 64 (prompts of routerbench_subset, tail-cut to "
         f"1,000 characters). Quality: every replay-pool prompt streamed once, {seeds} seeds, "
         "K = 16; AUDC over the λ grid of `sweep` (Δ is the difference to MiniLM's), regret vs "
-        "the cluster oracle at λ = 0.1.",
+        "the cluster oracle at λ = 0.1. `minilm-m2v`'s recipe (no SIF weighting) was picked "
+        "on these same logs from three tried (see `agent/static_encoder.py`), so its margin "
+        "here is optimistic.",
         "",
         "| encoder | id | single ms | batch of 64, prompts/s | "
         + " | ".join(f"{log}: static AUDC | default AUDC (Δ) | default regret" for log in LOGS)
