@@ -83,7 +83,7 @@ def markdown(results: dict[str, Any], seeds: int) -> str:
         "here is optimistic.",
         "",
         "| encoder | id | single ms | batch of 64, prompts/s | "
-        + " | ".join(f"{log}: static AUDC | default AUDC (Δ) | default regret" for log in LOGS)
+        + " | ".join(f"{log}: static AUDC (Δ) | default AUDC (Δ) | default regret" for log in LOGS)
         + " |",
         "|---|---|---:|---:|" + "---:|---:|---:|" * len(LOGS),
     ]
@@ -95,10 +95,13 @@ def markdown(results: dict[str, Any], seeds: int) -> str:
             if q is None:
                 cells += ["–", "–", "–"]
                 continue
-            delta = f" ({q['default_audc'] - q0['default_audc']:+.3f})" if q0 else ""
+
+            def delta(key: str, q: dict[str, float] = q, q0: Any = q0) -> str:
+                return f" ({q[key] - q0[key]:+.4f})" if q0 else ""
+
             cells += [
-                f"{q['static_audc']:.3f}",
-                f"{q['default_audc']:.3f}{delta}",
+                f"{q['static_audc']:.4f}{delta('static_audc')}",
+                f"{q['default_audc']:.4f}{delta('default_audc')}",
                 f"{q['default_regret']:.0f}",
             ]
         lines.append("| " + " | ".join(cells) + " |")
