@@ -7,7 +7,9 @@ request queued at that moment (waiting up to ``max_wait`` seconds for more once 
 until ``max_batch`` texts), embeds the texts no cached row covers in one call, and answers each
 caller with its rows. It waits only while requests come concurrently (the last batch held
 more than one), so a lone caller never waits, a busy service embeds in batches as large as the
-load, and a request waits at most ``max_wait`` for company.
+load, and a request waits at most ``max_wait`` for company. A failed encoder call fails the
+callers of that batch only, each with an :class:`EncoderError`; a caller that has gone away
+(a cancelled coroutine) is skipped when its batch is answered.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,11 +30,17 @@ from agent.embedder import Embedder
 _Request = tuple[list[str], "asyncio.Future[np.ndarray] | concurrent.futures.Future[np.ndarray]"]
 
 
+class EncoderError(RuntimeError):
+    """The encoder failed on the batch holding this request (the cause is chained)."""
+
+
 class BatchingEmbedder:
     """An :class:`~agent.embedder.Embedder` that batches concurrent calls to ``inner``.
 
     ``cache_size`` rows of recent texts are kept (0 disables the cache); ``hits`` counts
     texts served from it, ``batches`` and ``texts`` the calls made to ``inner`` and their size.
+    ``observe`` (if set) is called after each call to ``inner`` with the number of texts and
+    the seconds it took, from the embedding thread; it must not raise.
 
     >>> from agent.embedder import HashingEmbedder
     >>> emb = BatchingEmbedder(HashingEmbedder(dim=16), max_wait=0.0)
@@ -59,6 +67,7 @@ class BatchingEmbedder:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.hits = self.batches = self.texts = 0
+        self.observe: Callable[[int, float], None] | None = None
         self._last_requests = 0
 
     @property
@@ -132,8 +141,11 @@ class BatchingEmbedder:
         try:
             rows = self._rows({t for texts, _ in batch for t in texts})
         except Exception as exc:
+            n = sum(len(texts) for texts, _ in batch)
+            err = EncoderError(f"encoder {self.id} failed on a batch of {n} text(s): {exc}")
+            err.__cause__ = exc
             for _, fut in batch:
-                _resolve(fut, exc)
+                _resolve(fut, err)
             return
         dim = self.dim
         for texts, fut in batch:
@@ -153,7 +165,14 @@ class BatchingEmbedder:
                 rows[t] = vec
         self.hits += len(rows)
         if todo:
-            vecs = np.asarray(self.inner.encode(todo), dtype=np.float32)
+            t0 = time.perf_counter()
+            try:
+                vecs = np.asarray(self.inner.encode(todo), dtype=np.float32)
+            finally:
+                if self.observe is not None:
+                    self.observe(len(todo), time.perf_counter() - t0)
+            if vecs.shape != (len(todo), self.dim):
+                raise ValueError(f"returned shape {vecs.shape}, expected {(len(todo), self.dim)}")
             self.batches += 1
             self.texts += len(todo)
             for t, v in zip(todo, vecs, strict=True):

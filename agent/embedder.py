@@ -76,17 +76,7 @@ class MiniLMEmbedder:
 
     def prepare(self, texts: Sequence[str]) -> list[str]:
         """The text the model actually reads: long prompts cut to their tail at a word break."""
-        n = self.tail_chars
-        if not n:
-            return list(texts)
-        out = []
-        for text in texts:
-            if len(text) > n:
-                tail = text[-n:]
-                cut = tail.find(" ")
-                text = tail[cut + 1 :] if 0 <= cut < 40 else tail
-            out.append(text)
-        return out
+        return tail_cut(texts, self.tail_chars)
 
     @property
     def dim(self) -> int:
@@ -137,6 +127,24 @@ class MiniLMEmbedder:
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_model"}
+
+
+def tail_cut(texts: Sequence[str], n: int | None) -> list[str]:
+    """``texts`` with each one longer than ``n`` characters cut to its tail at a word break.
+
+    >>> tail_cut(["short", "aaa bbb ccc"], 6)
+    ['short', 'ccc']
+    """
+    if not n:
+        return list(texts)
+    out = []
+    for text in texts:
+        if len(text) > n:
+            tail = text[-n:]
+            cut = tail.find(" ")
+            text = tail[cut + 1 :] if 0 <= cut < 40 else tail
+        out.append(text)
+    return out
 
 
 @lru_cache(maxsize=1 << 18)

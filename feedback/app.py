@@ -93,6 +93,7 @@ def create_app(
             registry = app.state.monitor.metrics.registry
             app.state.proxy = Proxy(upstreams, registry, transport=upstream_transport)
         await to_thread.run_sync(service.warm_up)
+        service.observe_encoder(app.state.monitor.metrics.observe_encode)
         _freeze_startup_heap()
         app.state.service = service
         task = asyncio.create_task(_follow(service, st)) if st.poll_interval > 0 else None

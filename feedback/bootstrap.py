@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from agent.clusters import ClusterMap
-from agent.embedder import Embedder, HashingEmbedder, MiniLMEmbedder
+from agent.embedder import Embedder
 from agent.embedding_cache import CachedEmbedder
+from agent.encoders import make_encoder
 from agent.logs import ReplayLog, load_log
 from agent.warm_start import fit_leaf_map, fit_pool
 from feedback import crud
@@ -29,20 +30,13 @@ SECRET = "token_secret"
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """``minilm`` (default) or ``hashing[-DIM]``, optionally behind an on-disk cache.
+    """The encoder named by the ``embedder`` setting (:data:`agent.encoders.ENCODERS`),
+    optionally behind an on-disk cache.
 
     >>> make_embedder(Settings(embedder="hashing-64")).id
     'hashing-64-s0'
     """
-    name = settings.embedder
-    inner: Embedder
-    if name == "minilm":
-        inner = MiniLMEmbedder(threads=settings.embed_threads or None)
-    elif name == "hashing" or name.startswith("hashing-"):
-        dim = int(name.split("-", 1)[1]) if "-" in name else 256
-        inner = HashingEmbedder(dim=dim)
-    else:
-        raise ValueError(f"unknown embedder {name!r}; use 'minilm' or 'hashing[-DIM]'")
+    inner = make_encoder(settings.embedder, threads=settings.embed_threads or None)
     return CachedEmbedder(inner, settings.embedding_cache) if settings.embedding_cache else inner
 
 

@@ -38,3 +38,9 @@ class Gone(ServiceError):
 
 class Invalid(ServiceError):
     status = 422
+
+
+class Unavailable(ServiceError):
+    """The service cannot answer now (the prompt encoder failed); the client may retry."""
+
+    status = 503

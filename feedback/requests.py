@@ -15,13 +15,13 @@ from typing import Any
 from anyio import to_thread
 from sqlmodel import Session
 
-from agent.batching import BatchingEmbedder
+from agent.batching import BatchingEmbedder, EncoderError
 from agent.decision import Decision, feedback_value
 from agent.ledger import DecisionError
 from agent.router import Router
 from agent.tokens import verify
 from feedback import crud
-from feedback.errors import BadToken, Invalid
+from feedback.errors import BadToken, Invalid, Unavailable
 from feedback.jobs import (
     DecisionInfo,
     DecisionJob,
@@ -75,7 +75,10 @@ class RequestHandlers:
         budget = self.budget_for(req)
         try:
             texts, turn_weights = router.turns(query)
-            vectors = await self._embedder.encode_async(texts)
+            try:
+                vectors = await self._embedder.encode_async(texts)
+            except EncoderError as exc:
+                raise Unavailable(f"the prompt encoder failed; retry later ({exc})") from exc
             ctx = router.context_from(vectors, turn_weights, texts, req.tags)
             return router.decide(
                 ctx, conversation_id=cid, lam=req.lam, budget=budget, allowed=req.allowed

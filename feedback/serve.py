@@ -29,7 +29,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--from-log", metavar="PATH", help="build the pool from this replay log")
     parser.add_argument("--config", metavar="FILE", help="settings file (.toml or .json)")
-    parser.add_argument("--embedder", help="minilm (default) or hashing[-DIM]")
+    parser.add_argument(
+        "--embedder",
+        help="minilm-m2v (default), minilm, minilm-onnx, minilm-onnx-int8 or hashing[-DIM]",
+    )
     parser.add_argument(
         "--upstreams",
         metavar="FILE",

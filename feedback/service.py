@@ -94,6 +94,10 @@ class RoutingService(RequestHandlers):
         self._embedder.encode(["warm-up"])
         self._writer.start()
 
+    def observe_encoder(self, observe: Callable[[int, float], None]) -> None:
+        """Report each encoder call (batch size, seconds) to ``observe`` (the /metrics)."""
+        self._embedder.observe = observe
+
     def close(self) -> None:
         """Finish queued writes and embeddings, then stop their threads."""
         self._writer.close()

@@ -24,7 +24,7 @@ class Settings:
 
     >>> s = Settings.from_env({"DATABASE_URL": "sqlite://", "ROUTING_AGENT_K": "4"})
     >>> s.database_url, s.k, s.embedder
-    ('sqlite://', 4, 'minilm')
+    ('sqlite://', 4, 'minilm-m2v')
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -41,12 +41,13 @@ class Settings:
     snapshot_interval: float = 300.0
     #: How long an id skipped by the database sequence may still turn up (a slow commit).
     gap_timeout: float = 300.0
-    embedder: str = "minilm"
+    #: The prompt encoder: a name of :data:`agent.encoders.ENCODERS` (or ``hashing-DIM``).
+    embedder: str = "minilm-m2v"
     embedding_cache: str | None = None
     #: Most texts embedded in one batch, and how long (ms) a batch waits for more requests.
     embed_batch: int = 64
     embed_wait_ms: float = 2.0
-    #: torch intra-op threads for MiniLM (0: torch's default, one per core). One thread keeps
+    #: Intra-op threads of the neural encoder (0: its default, one per core). One thread keeps
     #: the embedding from fighting the HTTP loop and other processes for a small machine's cores.
     embed_threads: int = 1
     #: Recent prompt embeddings kept in memory (an LRU; 0 disables it).

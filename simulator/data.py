@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from agent.embedder import Embedder, HashingEmbedder, MiniLMEmbedder
+from agent.embedder import Embedder
 from agent.embedding_cache import CachedEmbedder
+from agent.encoders import DEFAULT_ENCODER, cache_root, make_encoder
 from agent.logs import ReplayLog, load_log
-from simulator.flags import EMBEDDERS
 from simulator.synthetic import generate_log
 
 
 def cache_dir() -> Path:
     """``$ROUTING_AGENT_CACHE``, else ``$XDG_CACHE_HOME/routing-agent``, else ``~/.cache/...``."""
-    if env := os.environ.get("ROUTING_AGENT_CACHE"):
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "routing-agent"
+    return cache_root()
 
 
-def make_embedder(name: str = "minilm", *, cache: str | Path | None = None) -> Embedder:
-    """A named embedder wrapped in the on-disk cache (so a second replay embeds nothing)."""
-    inner: Embedder
-    if name == "minilm":
-        inner = MiniLMEmbedder()
-    elif name == "hashing":
-        inner = HashingEmbedder()
-    else:
-        raise ValueError(f"unknown embedder {name!r}; choose from {', '.join(EMBEDDERS)}")
-    return CachedEmbedder(inner, cache if cache is not None else cache_dir())
+def make_embedder(name: str = DEFAULT_ENCODER, *, cache: str | Path | None = None) -> Embedder:
+    """A named embedder (:func:`agent.encoders.make_encoder`) wrapped in the on-disk cache, so
+    a second replay embeds nothing; the cache keys rows by the encoder's id."""
+    return CachedEmbedder(make_encoder(name), cache if cache is not None else cache_dir())
 
 
 def load_replay_log(path: str | Path | None) -> ReplayLog:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-#: Embedder names the command line and :func:`simulator.data.make_embedder` accept.
-EMBEDDERS = ("minilm", "hashing")
+#: Embedder names the command line accepts: :data:`agent.encoders.ENCODERS`, written out here
+#: so that ``--help`` imports nothing.
+EMBEDDERS = ("minilm", "minilm-onnx", "minilm-onnx-int8", "minilm-m2v", "hashing")
+#: :data:`agent.encoders.DEFAULT_ENCODER`.
+DEFAULT_EMBEDDER = "minilm-m2v"
 #: Policies ``simulate`` replays when no ``--policy`` is given, and the λ grid of ``sweep``.
 DEFAULT_POLICIES = ("static", "default", "thompson", "greedy", "ucb", "best-fixed", "random")
 DEFAULT_LAMBDAS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 2.0, 5.0)
@@ -104,7 +107,13 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
         metavar="USD",
         help="target mean cost per request; λ is then paced online",
     )
-    p.add_argument("--embedder", choices=EMBEDDERS, default="minilm")
+    p.add_argument(
+        "--embedder",
+        choices=EMBEDDERS,
+        default=DEFAULT_EMBEDDER,
+        help=f"prompt encoder ({DEFAULT_EMBEDDER}); all are MiniLM or built from the bundled "
+        "MiniLM on first use; each has its own embedding cache",
+    )
     p.add_argument("--cache-dir", metavar="DIR", help="embedding cache (default ~/.cache)")
     p.add_argument("--out", metavar="DIR", help="report folder (default runs/DATASET)")
 

@@ -10,7 +10,13 @@ from feedback.schemas import RouteRequest, RouteResponse
 router = APIRouter(tags=["routing"], dependencies=[ClientDep])
 
 
-@router.post("/route", responses={422: {"description": "malformed request or unknown model"}})
+@router.post(
+    "/route",
+    responses={
+        422: {"description": "malformed request or unknown model"},
+        503: {"description": "the prompt encoder failed on this request's batch; retry"},
+    },
+)
 async def route(req: RouteRequest, request: Request) -> RouteResponse:
     """Route a prompt (or messages); the response's ``token`` must accompany feedback."""
     out: RouteResponse = await request.app.state.service.route(req)

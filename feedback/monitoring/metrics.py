@@ -10,6 +10,12 @@ sum them in Prometheus). The ``routing_report_*`` gauges come from the last repo
 >>> text = m.render().decode()
 >>> 'routing_decisions_total{model="cheap"} 1.0' in text, "routing_traffic_share" in text
 (True, True)
+>>> m.observe_encode(8, 0.012)
+>>> text = m.render().decode()
+>>> "routing_encoder_seconds_count 1.0" in text
+True
+>>> 'routing_encoder_batch_size_bucket{le="8.0"} 1.0' in text
+True
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 ROLLING = 1000
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: Buckets of the encoder histograms: seconds per encoder call, and texts per call.
+ENCODE_SECONDS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 @dataclass
@@ -43,6 +52,8 @@ class Metrics:
     policy_value: Gauge
     latency: Histogram
     errors: Counter
+    encode_seconds: Histogram
+    encode_batch: Histogram
     _counts: dict[str, int] = field(default_factory=dict)
     _recent: deque[float] = field(default_factory=lambda: deque(maxlen=ROLLING))
     _cost_sum: float = 0.0
@@ -115,6 +126,18 @@ class Metrics:
                 ["method", "route", "status"],
                 registry=reg,
             ),
+            encode_seconds=Histogram(
+                "routing_encoder_seconds",
+                "Seconds per call to the prompt encoder (one micro-batch of new prompts)",
+                buckets=ENCODE_SECONDS,
+                registry=reg,
+            ),
+            encode_batch=Histogram(
+                "routing_encoder_batch_size",
+                "Prompts per call to the prompt encoder (micro-batch size after the LRU)",
+                buckets=BATCH_SIZES,
+                registry=reg,
+            ),
         )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -132,6 +155,11 @@ class Metrics:
             if regret is not None and math.isfinite(regret):
                 self.regret.inc(max(regret, 0.0))
                 self._recent.append(regret)
+
+    def observe_encode(self, texts: int, seconds: float) -> None:
+        """Record one encoder call: its batch size and duration."""
+        self.encode_seconds.observe(seconds)
+        self.encode_batch.observe(texts)
 
     def count_feedback(self, model: str, kind: str) -> None:
         self.feedback.labels(model=model, kind=kind).inc()
