@@ -167,7 +167,7 @@ def main() -> int:
 | engine | steps/s | vs river |
 |---|---:|---:|
 | river: plain loop, one `ThompsonSampling(Beta)` per cluster | {r["river"]:,.0f} | 1.0× |
-| Python engine `simulator.replay.replay` | {r["sequential"]:,.0f} | {r["seq_ratio"]:.1f}× |
+| Python engine `simulator.sequential.replay` | {r["sequential"]:,.0f} | {r["seq_ratio"]:.1f}× |
 | compiled engine `simulator.fast.replay_fast` (numba) | {r["compiled"]:,.0f} | {r["ratio"]:.1f}× |
 | Python engine, `default` (not compiled) | {r["default"]:,.0f} | {r["default_ratio"]:.1f}× |
 

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from simulator.experiment import Experiment, aggregate, deferral_curve, run_policy, setups
     from simulator.metrics import apgr, audc, qnc, regret_curves, summary, traffic_share
     from simulator.protocol import Setup, Splits, prepare
-    from simulator.replay import Trace, replay
     from simulator.scenario import Arrival, Drift, PriceChange, ScenarioError, load_scenario
+    from simulator.sequential import Trace, replay
     from simulator.synthetic import generate_log
 
 _EXPORTS = {
@@ -28,7 +28,7 @@ _EXPORTS = {
     "ScenarioError": "simulator.scenario",
     "Setup": "simulator.protocol",
     "Splits": "simulator.protocol",
-    "Trace": "simulator.replay",
+    "Trace": "simulator.sequential",
     "aggregate": "simulator.experiment",
     "apgr": "simulator.metrics",
     "audc": "simulator.metrics",
@@ -38,7 +38,7 @@ _EXPORTS = {
     "prepare": "simulator.protocol",
     "qnc": "simulator.metrics",
     "regret_curves": "simulator.metrics",
-    "replay": "simulator.replay",
+    "replay": "simulator.sequential",
     "run_policy": "simulator.experiment",
     "setups": "simulator.experiment",
     "summary": "simulator.metrics",

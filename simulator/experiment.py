@@ -14,8 +14,8 @@ from simulator.channel import FeedbackChannel
 from simulator.fast import replay_fast, supports
 from simulator.metrics import apgr, audc, qnc, regret_curves, summary, traffic_share
 from simulator.protocol import Setup, Splits, prepare
-from simulator.replay import Trace, replay
 from simulator.scenario import Event
+from simulator.sequential import Trace, replay
 
 CURVE_POINTS = 200
 #: Policies that learn nothing per cell, so a leaf level would be dead weight.

@@ -10,7 +10,7 @@ from policies import BudgetPacer, Greedy, Policy, StaticUniRoute, Thompson
 from simulator import kernel
 from simulator.channel import FeedbackChannel
 from simulator.protocol import Setup
-from simulator.replay import Trace
+from simulator.sequential import Trace
 
 CHUNK = 50_000  # steps per kernel call: progress and Ctrl-C are honoured between chunks
 _RULES = {Thompson: kernel.THOMPSON, Greedy: kernel.GREEDY, StaticUniRoute: kernel.STATIC}
@@ -44,7 +44,7 @@ def replay_fast(
     budget: float | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Trace:
-    """Like :func:`simulator.replay.replay` (same stream, same feedback draws), compiled."""
+    """Like :func:`simulator.sequential.replay` (same stream, same feedback draws), compiled."""
     channel = channel or FeedbackChannel()
     log = setup.log
     if setup.tags or not supports(policy, channel, (), log.n_prompts):

@@ -1,6 +1,6 @@
 """The compiled replay kernel (numba): one stream of a Beta-posterior policy, request by request.
 
-It runs the same per-request algorithm as :func:`simulator.replay.replay` for Thompson
+It runs the same per-request algorithm as :func:`simulator.sequential.replay` for Thompson
 sampling, greedy and static UniRoute (leaf cells, prompt memory, tempered exploration,
 label/score/thumbs feedback, budget pacing), without Python's per-call overhead. Greedy and
 static make the very same choices as the Python engines; Thompson draws from numba's own

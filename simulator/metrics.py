@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from simulator.replay import Trace
+from simulator.sequential import Trace
 
 
 def regret_curves(trace: Trace, k: int) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from agent.logs import ReplayLog
-from simulator.replay import Trace
+from simulator.sequential import Trace
 from simulator.synthetic import generate_log
 
 THUMBS = (0.8, 0.3)  # P(up | correct), P(up | wrong): the policies' default thumbs model

@@ -27,7 +27,7 @@ from feedback.monitoring.estimators import (
 )
 from policies import Choice, Context, ModelProfile, Thompson
 from simulator.protocol import prepare
-from simulator.replay import replay
+from simulator.sequential import replay
 from simulator.synthetic import generate_log
 
 RUNS, STEPS, LAM = 24, 1500, 0.1

@@ -1,4 +1,5 @@
-"""Replay one policy over a logged stream: the policy sees only what the feedback channel gives."""
+"""The sequential (Python) replay engine: one policy over a logged stream, seeing only what the
+feedback channel gives."""
 
 from __future__ import annotations
 
