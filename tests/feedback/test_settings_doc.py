@@ -1,10 +1,13 @@
-"""README's settings reference names every setting and every ``serve`` flag."""
+"""README's settings reference names every setting and every ``serve`` flag; settings refuse
+non-finite numbers."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 from pathlib import Path
+
+import pytest
 
 from feedback.serve import _add_arguments
 from feedback.settings import Settings
@@ -25,3 +28,9 @@ def test_every_serve_flag_has_a_row() -> None:
     flags = [a.option_strings[0] for a in parser._actions if a.option_strings[0] != "-h"]
     for flag in flags:
         assert f"| `{flag}" in README, f"README's serve table lacks {flag}"
+
+
+def test_a_non_finite_setting_is_refused() -> None:
+    for bad in ("nan", "inf", "-Infinity"):
+        with pytest.raises(ValueError, match="stickiness must be a finite number"):
+            Settings.from_env({"ROUTING_AGENT_STICKINESS": bad})

@@ -88,6 +88,13 @@ def test_unsafe_text_is_422_in_every_string_field(client: TestClient, h: Any) ->
         ]
         for url, raw, field in cases:
             _refused(_post_raw(client, url, raw, headers=admin), field)
+    # Bytes that are not UTF-8, and an integer too long to read: 400 saying why.
+    r = client.post(
+        "/route", content=b'{"prompt": "\xff"}', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400 and "utf-8" in r.json()["detail"]
+    r = _post_raw(client, "/route", '{"prompt": "hi", "lam": 1' + "0" * 5000 + "}")
+    assert r.status_code == 400 and "digits" in r.json()["detail"]
     # A key (JSON object name) with a lone surrogate is refused too.
     assert _post_raw(client, "/route", '{"prompt": "hi", "\\ud800": 1}').status_code == 422
     r = client.patch("/models/a%00b", json={"cost": 1.0}, headers=admin)
