@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import metrics, trace
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException
 
 from agent.embedder import Embedder
 from feedback.api import admin, feedback, health, models, route
@@ -34,7 +35,7 @@ from feedback.proxy.proxy import Proxy
 from feedback.proxy.upstreams import Upstreams
 from feedback.service import RoutingService
 from feedback.settings import Settings
-from feedback.validation import validation_error
+from feedback.validation import http_error, validation_error
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,7 @@ def create_app(
     install_docs(app)
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(OpenAIError, openai_error_response)
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:

@@ -8,6 +8,7 @@ OpenAI-compatible proxy and ``ROUTING_AGENT_CLIENT_KEYS`` guards it (see :mod:`f
 from __future__ import annotations
 
 import json
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -135,7 +136,10 @@ def _convert(name: str, value: Any) -> Any:
     if kind.startswith("int"):
         return int(value)
     if kind.startswith("float"):
-        return float(value)
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"setting {name} must be a finite number, got {value!r}")
+        return number
     if kind.startswith("bool"):
         if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
             raise ValueError(f"setting {name} must be a boolean, got {value!r}")

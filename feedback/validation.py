@@ -17,9 +17,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BeforeValidator
+from starlette.exceptions import HTTPException
 
 #: Longest string echoed back in a 422 (a 1 MB prompt is not worth returning).
 ECHO_CHARS = 200
@@ -92,3 +94,12 @@ def sanitise(value: Any) -> Any:
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     """FastAPI's 422, with its echo of the input made encodable (see :func:`sanitise`)."""
     return JSONResponse({"detail": jsonable_encoder(sanitise(exc.errors()))}, status_code=422)
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """FastAPI's answer to an HTTPException; a 400 for an unreadable body also says why (not
+    UTF-8, an integer too long to convert)."""
+    cause = exc.__cause__
+    if exc.status_code == 400 and cause is not None and isinstance(exc.detail, str):
+        exc = HTTPException(400, sanitise(f"{exc.detail}: {cause}"), headers=exc.headers)
+    return await http_exception_handler(request, exc)

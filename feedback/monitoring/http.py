@@ -34,7 +34,9 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, watched)
         finally:
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            matched = scope.get("route")
+            route = getattr(matched, "path_format", None) or getattr(matched, "path", None)
+            route = route or UNMATCHED
             scope["app"].state.monitor.metrics.observe_request(
                 scope["method"], str(route), status, time.perf_counter() - start
             )

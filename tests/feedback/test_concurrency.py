@@ -50,6 +50,36 @@ def test_concurrent_duplicates_count_once(shared_settings: Settings, h: Any) -> 
         assert post["applied_feedback"] == 1
 
 
+def test_concurrent_changed_values_one_counts_the_rest_see_it(
+    shared_settings: Settings, h: Any
+) -> None:
+    """Racing labels 1 and 0 for one (decision, source), on two replicas: exactly one is
+    stored (201); each repeat of its value is a 200 duplicate, each other value a 409 that
+    shows the stored one."""
+    with TestClient(create_app(shared_settings)) as a, TestClient(create_app(shared_settings)) as b:
+        d = h.route(a)
+        body = {"decision_id": d["decision_id"], "token": d["token"], "source": "app-1"}
+        barrier = threading.Barrier(12)
+
+        def send(i: int) -> tuple[int, int, dict[str, Any]]:
+            barrier.wait()
+            r = (a, b)[i % 2].post("/feedback", json={**body, "label": (i // 2) % 2})
+            return r.status_code, (i // 2) % 2, r.json()
+
+        with ThreadPoolExecutor(12) as pool:
+            results = list(pool.map(send, range(12)))
+        won = [label for code, label, _ in results if code == 201]
+        assert len(won) == 1, results
+        for code, label, out in results:
+            if code == 201:
+                continue
+            if label == won[0]:
+                assert code == 200 and out["duplicate"] and out["value"] == won[0], out
+            else:
+                assert code == 409 and out["stored"]["value"] == won[0], out
+        assert _rows(a) == 1
+
+
 def test_two_replicas_converge(shared_settings: Settings, h: Any) -> None:
     settings = shared_settings.with_values({"poll_interval": 0.05})
     with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
