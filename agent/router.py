@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -193,6 +194,20 @@ class Router(PolicyOps, ContextOps):
             budget=budget,
             allowed=allowed,
         )
+
+    async def aroute(self, prompt_or_messages: str | Messages, **route_kwargs: Any) -> Decision:
+        """:meth:`route` for an event loop. The embedding runs off the loop: through the
+        embedder's own ``encode_async`` when it has one (a :class:`~agent.batching.
+        BatchingEmbedder` then shares encoder calls between concurrent requests), else in a
+        worker thread."""
+        texts, weights = self.turns(prompt_or_messages)
+        encode_async = getattr(self.embedder, "encode_async", None)
+        if encode_async is not None:
+            vectors = await encode_async(texts)
+        else:
+            vectors = await asyncio.to_thread(self.embedder.encode, texts)
+        tags = route_kwargs.pop("tags", None)
+        return self.decide(self.context_from(vectors, weights, texts, tags), **route_kwargs)
 
     def decide(
         self,

@@ -132,3 +132,31 @@ def test_an_encoder_error_fails_only_its_own_batch() -> None:
     assert first.shape == later.shape == (1, 16)
     assert [n for n, _ in seen] == [1, 2, 1] and all(s >= 0 for _, s in seen)
     emb.close()
+
+
+def test_async_route_shares_encoder_calls_between_concurrent_requests() -> None:
+    import asyncio
+
+    from agent.router import Router
+    from simulator.synthetic import generate_log
+
+    log = generate_log(n_prompts=200, n_models=3, seed=5)
+    inner = SlowEmbedder()
+    router = Router.from_log(log, embedder=inner, k=4)
+    batching = BatchingEmbedder(inner, max_wait=0.01, cache_size=0)
+    router.embedder = batching
+
+    async def many() -> list[Any]:
+        return await asyncio.gather(
+            *(router.aroute(f"fresh question {i}", tags={"app": "t"}) for i in range(16))
+        )
+
+    try:
+        inner.calls.clear()
+        decisions = asyncio.run(many())
+    finally:
+        batching.close()
+    assert len({d.id for d in decisions}) == 16 and all(d.tags == ("app=t",) for d in decisions)
+    assert sum(inner.calls) == 16 and len(inner.calls) < 16  # requests shared encoder calls
+    plain = Router.from_log(log, embedder=inner, k=4)
+    assert asyncio.run(plain.aroute("a question")).model in plain.models  # via a thread
