@@ -42,7 +42,7 @@ def save_router(router: Router, path: str | Path) -> None:
             "embedder": router.embedder.id,
             "ledger": router._ledger.to_state(),
             "sticky": router._sticky.to_state(),
-            "pacers": [[b, p.to_state()] for b, p in router._pacers.items()],
+            "pacers": router.pacer_state(),
         }
     (out / STATE).write_text(json.dumps(state))
 
@@ -73,6 +73,5 @@ def load_router(
     )
     router._ledger.load_state(state["ledger"])
     router._sticky.load_state(state["sticky"])
-    for budget, pstate in state["pacers"]:
-        router._pacer(float(budget)).load_state(pstate)
+    router.load_pacer_state(state["pacers"])
     return router

@@ -134,6 +134,27 @@ class PolicyOps:
         with self._lock:
             return dict(zip(self.policy.models, self.policy.costs.tolist(), strict=True))
 
+    def pacer_state(self) -> list[list[Any]]:
+        """Every budget pacer's JSON-safe state, as ``[budget, state]`` pairs."""
+        with self._lock:
+            return [[b, p.to_state()] for b, p in self._pacers.items()]
+
+    def load_pacer_state(self, state: Sequence[Sequence[Any]]) -> None:
+        """Resume the pacers :meth:`pacer_state` described."""
+        with self._lock:
+            for budget, pstate in state:
+                self._pacer(float(budget)).load_state(pstate)
+
+    def _pacer(self, budget: float) -> BudgetPacer:
+        """The pacer of ``budget`` (created on first use; call under the lock)."""
+        pacer = self._pacers.get(budget)
+        if pacer is None:
+            pacer = BudgetPacer(
+                budget, cost_scale=self.policy.cost_scale, start_lam=self.policy.lam
+            )
+            self._pacers[budget] = pacer
+        return pacer
+
     def policy_state(self) -> dict[str, Any]:
         """The policy's JSON-safe state, read under the lock."""
         with self._lock:

@@ -287,15 +287,6 @@ class Router(PolicyOps, ContextOps):
         """Tell the router a conversation's current model (e.g. routed by another replica)."""
         self._sticky.remember(conversation_id, model)
 
-    def _pacer(self, budget: float) -> BudgetPacer:
-        pacer = self._pacers.get(budget)
-        if pacer is None:
-            pacer = BudgetPacer(
-                budget, cost_scale=self.policy.cost_scale, start_lam=self.policy.lam
-            )
-            self._pacers[budget] = pacer
-        return pacer
-
     def route_and_call(
         self,
         prompt_or_messages: str | Messages,

@@ -129,11 +129,16 @@ class RoutingService(RequestHandlers):
             profiles = [crud.to_profile(r) for r in crud.active_models(session=s)]
             router = self._new_router(profiles)
             applied = AppliedIds(hwm=floor)
+            # Budget pacers carry over: this process's live ones, else the snapshot's.
+            live = getattr(self, "_router", None)
+            pacers = live.pacer_state() if live is not None else []
             snap = crud.latest_snapshot(session=s, revision=revision)
             if snap is not None and snap.hwm >= floor:
                 state = json.loads(snap.state)
                 router.policy = Policy.from_state(state["policy"])
                 applied = AppliedIds.from_state(state["applied"], now=now)
+                pacers = pacers or state.get("pacers", [])
+            router.load_pacer_state(pacers)
             if lam is not None:
                 router.lam = float(lam)
             rows = crud.feedback_after(session=s, hwm=applied.hwm, gaps=applied.gaps, floor=floor)
@@ -263,7 +268,11 @@ class RoutingService(RequestHandlers):
     def snapshot(self) -> None:
         """Store the policy state and the applied-id bookkeeping for a faster restart."""
         with self._lock:
-            state = {"policy": self._router.policy_state(), "applied": self._applied.to_state()}
+            state = {
+                "policy": self._router.policy_state(),
+                "applied": self._applied.to_state(),
+                "pacers": self._router.pacer_state(),
+            }
             revision, hwm, gaps = self._revision, self._applied.hwm, sorted(self._applied.gaps)
         with self.session() as s:
             crud.save_snapshot(

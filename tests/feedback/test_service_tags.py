@@ -1,4 +1,4 @@
-"""App tags through the service: validated, stored with the decision, learned, and rebuilt."""
+"""App tags and budget pacers through the service: validated, stored, learned, rebuilt."""
 
 from __future__ import annotations
 
@@ -41,3 +41,16 @@ def test_tags_are_learned_and_survive_a_rebuild(shared_settings: Settings, h: An
 def test_bad_tags_are_422_with_a_reason(client: TestClient, tags: Any, reason: str) -> None:
     r = client.post("/route", json={"prompt": "hello there", "tags": tags})
     assert r.status_code == 422 and reason in r.text, r.text
+
+
+def test_budget_pacers_survive_a_snapshot_and_a_restart(shared_settings: Settings, h: Any) -> None:
+    with TestClient(create_app(shared_settings)) as c:
+        r = c.put("/admin/budget", json={"budget": 0.0001}, headers=h.admin())
+        assert r.status_code == 200
+        lams = [h.route(c, prompt=f"question {i}")["lam"] for i in range(30)]
+        assert len(set(lams)) > 1  # the pacer moved λ
+        assert c.post("/admin/snapshot", headers=h.admin()).status_code == 200
+        before = c.app.state.service.router.pacer_state()  # type: ignore[attr-defined]
+    with TestClient(create_app(shared_settings)) as again:
+        assert again.app.state.service.router.pacer_state() == before  # type: ignore[attr-defined]
+        assert h.route(again)["lam"] == before[0][1]["lam"]
