@@ -89,3 +89,29 @@ def no_duplicates(keys: np.ndarray, source: str, describe: Callable[[int], str])
         raise LogError(
             f"{source}: {row_label(source, i)} and {row_label(source, j)} repeat {describe(j)}"
         )
+
+
+#: The values of the long format's optional ``split`` column that the simulator honours.
+SPLIT_VALUES = ("fit", "val", "pool")
+
+
+def check_split(df: pd.DataFrame, pcode: np.ndarray, first: np.ndarray, source: str) -> None:
+    """A ``split`` column is the same on every row of a prompt, and one that uses fit/val/pool
+    uses nothing else (a column of none of them, such as train/test, is the source's own).
+    ``first[p]`` is prompt ``p``'s first row and ``pcode`` each row's prompt."""
+    if "split" not in df.columns:
+        return
+    text = np.array([None if pd.isna(v) else str(v) for v in df["split"]], dtype=object)
+    differs = np.flatnonzero(text != text[first][pcode])
+    if differs.size:
+        j = int(differs[0])
+        i = int(first[pcode[j]])
+        raise LogError(
+            f"{source}: column 'split', {row_label(source, i)} and {row_label(source, j)} "
+            f"give different values ({text[i]!r}, {text[j]!r}) for one prompt"
+        )
+    ours = np.isin(text, SPLIT_VALUES)
+    if ours.any() and not ours.all():
+        bad = int(np.argmax(~ours))
+        what = f"value {text[bad]!r} is not one of {', '.join(SPLIT_VALUES)}"
+        raise fail(source, "split", bad, what)

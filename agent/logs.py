@@ -17,7 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agent.log_checks import LogError, no_duplicates, numbers, require, row_label, strings
+from agent.log_checks import (
+    LogError,
+    check_split,
+    no_duplicates,
+    numbers,
+    require,
+    row_label,
+    strings,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +184,7 @@ def from_long_frame(df: pd.DataFrame, *, source: str) -> ReplayLog:
     correct_m[pcode, mcode] = correct
     cost_m[pcode, mcode] = cost
     tasks = _tasks(df, ["dataset", "task", "eval_name"], first)
+    check_split(df, pcode, first, source)
     extra = _prompt_columns(df, pcode, first, skip=LONG_COLUMNS)
     return _finish(
         source, list(uniq_ids), list(prompts[first]), list(models), correct_m, cost_m, tasks, extra
@@ -223,6 +232,7 @@ def from_wide_frame(df: pd.DataFrame, *, source: str) -> ReplayLog:
     tasks = _tasks(df, ["eval_name", "dataset", "task"], np.arange(len(df)))
     rows = np.arange(len(df))
     skip = {"prompt", *models, *(c for c in cols if "|" in c)}
+    check_split(df, rows, rows, source)
     extra = _prompt_columns(df, rows, rows, skip=skip)
     return _finish(source, list(ids), list(prompts), models, correct, cost, tasks, extra)
 

@@ -52,8 +52,12 @@ def choose_k(
     candidates: Sequence[int] = (4, 8, 16, 32, 64),
     seed: int = 0,
     splits: Splits | None = None,
+    rows: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[int, dict[int, float]]:
     """The K with the largest validation AUDC, and the AUDC of every candidate.
+
+    ``rows`` are the (fit, validation) prompts to use instead of a random split (for example
+    the in-domain prompts of a shifted protocol, or the log's own split).
 
     >>> from agent.embedder import HashingEmbedder
     >>> from simulator.synthetic import generate_log
@@ -62,8 +66,10 @@ def choose_k(
     >>> k in (2, 8) and set(areas) == {2, 8}
     True
     """
-    rng = np.random.default_rng(seed)
-    fit_idx, val_idx, _ = (splits or Splits()).draw(log.n_prompts, rng)
+    if rows is None:
+        fit_idx, val_idx, _ = (splits or Splits()).draw(log.n_prompts, np.random.default_rng(seed))
+    else:
+        fit_idx, val_idx = rows
     half = val_idx.size // 2
     if half < 2:
         raise ValueError("too few validation prompts to choose K")

@@ -24,7 +24,7 @@ from simulator.flags import DEFAULT_POLICIES
 from simulator.options import experiment_from_args
 from simulator.protocol import Setup
 from simulator.report import write_curve, write_report
-from simulator.table import format_table
+from simulator.table import format_table, protocol_lines
 
 
 def _progress_bar(total: int, desc: str) -> Any:
@@ -115,10 +115,13 @@ def sweep(args: argparse.Namespace) -> int:
     exp, seeds = _prepare(log, embeddings, exp)
     with _progress_bar(len(lambdas), "sweeping λ") as bar:
         curve = deferral_curve(seeds, exp, args.policy, lambdas, progress=lambda: bar.update(1))
+    repeats = float(np.mean([s.repeat_share(exp.steps) for s in seeds]))
+    curve["protocol"] = exp.protocol() | {"repeat_share": repeats}
     path = write_curve(out, curve)
     print(f"{'λ':>6} {'cost/c_max':>10} {'accuracy':>9}")
     for p in curve["points"]:
         print(f"{p['lambda']:6.3f} {p['cost']:10.3f} {p['accuracy']:9.3f}")
     print(f"AUDC {curve['audc']:.3f}  QNC {curve['qnc']:.3f}  APGR {curve['apgr']:.3f}")
+    print("\n".join(protocol_lines(curve["protocol"])))
     print(f"\ncurve: {Path(path)}")
     return 0

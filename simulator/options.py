@@ -17,7 +17,7 @@ from simulator.choose_k import choose_k
 from simulator.data import load_replay_log, make_embedder
 from simulator.experiment import Experiment
 from simulator.scenario import Arrival, Drift, Event, PriceChange, load_scenario, parse_at
-from simulator.splitting import check_shift, divide, tag_values
+from simulator.splitting import Division, check_shift, divide, tag_values
 
 
 def _events(args: argparse.Namespace) -> list[Event]:
@@ -45,13 +45,16 @@ def _thumbs(text: str) -> tuple[float, float]:
     return a, b
 
 
-def check_protocol(log: ReplayLog, exp: Experiment) -> None:
-    """Fail before any embedding or replay if the log cannot carry the protocol's flags."""
+def check_protocol(log: ReplayLog, exp: Experiment) -> Division:
+    """Fail before any embedding or replay if the log cannot carry the protocol's flags; the
+    division of the first seed."""
     if exp.shift:
         check_shift(log, exp.shift)
     if exp.tag_column:
         tag_values(log, exp.tag_column)
-    divide(log, np.random.default_rng(0), splits=exp.splits, val_size=exp.val_size, shift=exp.shift)
+    return divide(
+        log, np.random.default_rng(0), splits=exp.splits, val_size=exp.val_size, shift=exp.shift
+    )
 
 
 def experiment_from_args(
@@ -114,10 +117,11 @@ def experiment_from_args(
         tag_column=args.tag_column,
     )
     log = load_replay_log(args.data)
-    check_protocol(log, exp)
+    division = check_protocol(log, exp)
     embeddings = make_embedder(args.embedder, cache=args.cache_dir).encode(log.prompts)
     if auto_k:
-        k, areas = choose_k(log, embeddings)
+        # on the protocol's in-domain fit and validation prompts: never the shifted ones
+        k, areas = choose_k(log, embeddings, rows=(division.fit, division.val))
         shown = ", ".join(f"K={c}: {a:.3f}" for c, a in areas.items())
         print(f"chose K={k} by validation AUDC of static UniRoute ({shown})", file=sys.stderr)
         exp = replace(exp, clusters=k)
