@@ -29,9 +29,14 @@ def fitted(name: str, seed: int = 0) -> Policy:
 
 
 def run(policy: Policy, steps: int, seed: int = 1) -> list[int]:
-    """Requests over 2 clusters × 20 prompts each (so prompt memories see repeats)."""
+    """Requests over 2 clusters × 20 prompts each (so prompt memories see repeats), half of
+    them tagged by an app (so every rule meets tags too)."""
     rng = np.random.default_rng(seed)
-    contexts = [Context.hard(k, k=K, item=i) for k in range(K) for i in range(20 * k, 20 * k + 20)]
+    contexts = [
+        Context.hard(k, k=K, item=i, tags=("app=chat",) if i % 2 else ())
+        for k in range(K)
+        for i in range(20 * k, 20 * k + 20)
+    ]
     chosen = []
     for _ in range(steps):
         ctx = contexts[int(rng.integers(len(contexts)))]
