@@ -132,3 +132,22 @@ def _parse_cluster_map(raw: str, embedder: Embedder) -> ClusterMap:
         path = Path(tmp) / "cmap.npz"
         path.write_bytes(base64.b64decode(data["npz"]))
         return ClusterMap.load(path)
+
+
+def prepare_database(settings: Settings) -> None:
+    """The once-per-database work: the tables, the token secret, the encoder's local build and
+    the pool (clusters and profiles). ``serve --workers N`` does it before forking, so each
+    worker only loads what is stored and answers its health check in seconds."""
+    from feedback.db import create_tables, make_engine
+
+    engine = make_engine(settings)
+    try:
+        create_tables(engine, settings)
+        embedder = make_embedder(settings)
+        with Session(engine) as session:
+            token_secret(session=session, settings=settings)
+            ensure_pool(
+                session=session, settings=settings, embedder=embedder, leaves=settings.leaves
+            )
+    finally:
+        engine.dispose()

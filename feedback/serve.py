@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from typing import Any
 
 from feedback.settings import Settings
@@ -59,6 +60,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return settings.with_values(values)
 
 
+#: How long uvicorn lets a worker process start before it restarts it.
+WORKER_STARTUP_S = 120
+
+
 def serve(args: argparse.Namespace) -> int:
     """Start uvicorn on ``args.host:args.port``; returns an exit code."""
     import uvicorn
@@ -89,7 +94,22 @@ def serve(args: argparse.Namespace) -> int:
             value = getattr(settings, name)
             if value is not None:
                 os.environ[f"ROUTING_AGENT_{name.upper()}"] = str(value)
-        uvicorn.run("feedback.app:app_from_env", factory=True, workers=args.workers, **opts)
+        from feedback.bootstrap import prepare_database
+
+        prepare_database(settings)  # the expensive part, once, before the workers fork
+        # Every worker writes its metrics where /metrics on any of them can sum them.
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="routing-agent-metrics-")
+        )
+        uvicorn.run(
+            "feedback.app:app_from_env",
+            factory=True,
+            workers=args.workers,
+            # A worker loads its encoder and replays feedback before it answers; uvicorn's
+            # 5 s default would kill and restart it while it is still starting.
+            timeout_worker_healthcheck=WORKER_STARTUP_S,
+            **opts,
+        )
         return 0
     uvicorn.run(create_app(settings), **opts)
     return 0

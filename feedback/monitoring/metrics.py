@@ -2,7 +2,10 @@
 
 Counters and the live gauges describe this process's traffic (each replica exports its own;
 sum them in Prometheus). The ``routing_report_*`` gauges come from the last report built here
-(``GET /report`` or ``GET /report.html``) and describe the whole database.
+(``GET /report`` or ``GET /report.html``) and describe the whole database. Under
+``serve --workers N`` (``PROMETHEUS_MULTIPROC_DIR`` set) every worker writes its values to
+shared files and ``/metrics`` on any worker sums all of them; the live gauges then show the
+most recently set worker's value.
 
 >>> m = Metrics.create()
 >>> m.count_decision("cheap", cost=0.001, regret=0.02)
@@ -21,6 +24,7 @@ True
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 ROLLING = 1000
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -90,28 +95,33 @@ class Metrics:
                 "Share of this process's decisions per model",
                 ["model"],
                 registry=reg,
+                multiprocess_mode="mostrecent",
             ),
             regret_rate=Gauge(
                 "routing_estimated_regret_rate",
                 f"Mean decision-time estimated regret over the last {ROLLING} decisions",
                 registry=reg,
+                multiprocess_mode="mostrecent",
             ),
             mean_cost=Gauge(
                 "routing_mean_cost_usd",
                 "Mean per-request cost of this process's decisions",
                 registry=reg,
+                multiprocess_mode="mostrecent",
             ),
             report=Gauge(
                 "routing_report",
                 "Figures of the last report built from the database",
                 ["figure"],
                 registry=reg,
+                multiprocess_mode="mostrecent",
             ),
             policy_value=Gauge(
                 "routing_report_policy_value",
                 "Off-policy estimate of each policy's accuracy in the last report",
                 ["policy", "estimator"],
                 registry=reg,
+                multiprocess_mode="mostrecent",
             ),
             latency=Histogram(
                 "http_request_duration_seconds",
@@ -194,4 +204,8 @@ class Metrics:
                 self.regret_rate.set(sum(self._recent) / len(self._recent))
             if total:
                 self.mean_cost.set(self._cost_sum / total)
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            every_worker = CollectorRegistry()
+            MultiProcessCollector(every_worker)
+            return generate_latest(every_worker)
         return generate_latest(self.registry)
