@@ -85,6 +85,18 @@ class Settings:
     #: Most models one proxied request tries (the chosen one, then the next best) on upstream
     #: failures: 5xx, timeouts, connection errors.
     proxy_attempts: int = 3
+    #: Requests a second each client (client key, else address) may make on average to
+    #: ``/v1/*``, ``/route`` and ``/feedback``; 0: no limit. Beyond it: 429 with Retry-After.
+    rate_limit: float = 0.0
+    #: How many requests a client may make at once before the rate limit applies.
+    rate_burst: int = 20
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.rate_limit) and self.rate_limit >= 0) or self.rate_burst < 1:
+            raise ValueError(
+                f"rate_limit must be >= 0 and rate_burst >= 1, got {self.rate_limit} and "
+                f"{self.rate_burst}"
+            )
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -1,14 +1,17 @@
 """Client keys (``ROUTING_AGENT_CLIENT_KEYS``): ``Authorization: Bearer KEY`` on the proxy,
-``/route`` and ``/feedback`` when set; open when unset."""
+``/route`` and ``/feedback`` when set; open when unset. The same endpoints are rate-limited
+per client key (per address without keys) when ``ROUTING_AGENT_RATE_LIMIT`` is set."""
 
 from __future__ import annotations
 
 import hmac
+import math
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from feedback.proxy.errors import unauthorized
+from feedback.proxy.errors import OpenAIError, unauthorized
+from feedback.ratelimit import RateLimiter
 
 
 def client_keys(raw: str | None) -> list[bytes]:
@@ -23,10 +26,35 @@ def client_keys(raw: str | None) -> list[bytes]:
 def require_client_key(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> None:
-    """Pass if no client keys are configured, or the bearer token is one of them."""
-    keys = client_keys(request.app.state.service.settings.client_keys)
-    if not keys:
-        return
+    """Pass if no client keys are configured, or the bearer token is one of them; then take
+    a token from the client's rate-limit bucket (429 with ``Retry-After`` when it is empty)."""
+    settings = request.app.state.service.settings
+    keys = client_keys(settings.client_keys)
+    if keys:
+        _check_key(keys, authorization)
+    if settings.rate_limit > 0:
+        who = authorization or (request.client.host if request.client else "")
+        limiter = _limiter(request, settings.rate_limit, settings.rate_burst)
+        wait = limiter.wait(who)
+        if wait > 0:
+            raise OpenAIError(
+                429,
+                f"rate limit of {settings.rate_limit:g} requests/s per client exceeded; "
+                f"retry in {wait:.2f} s",
+                type="rate_limit_error",
+                code="rate_limit_exceeded",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+
+
+def _limiter(request: Request, rate: float, burst: int) -> RateLimiter:
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.rate_limiter = RateLimiter(rate=rate, burst=burst)
+    return limiter
+
+
+def _check_key(keys: list[bytes], authorization: str | None) -> None:
     if authorization is None:
         raise unauthorized("missing Authorization: Bearer <client key>")
     scheme, _, token = authorization.partition(" ")

@@ -17,8 +17,10 @@ class OpenAIError(Exception):
         type: str = "invalid_request_error",
         code: str | None = None,
         param: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
+        self.headers = headers or {}
         self.status = status
         self.message = message
         self.type = type
@@ -51,5 +53,5 @@ def model_not_found(model: object) -> OpenAIError:
 
 async def openai_error_response(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OpenAIError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    return JSONResponse(exc.body(), status_code=exc.status, headers={**headers, **exc.headers})
