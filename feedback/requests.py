@@ -9,6 +9,7 @@ policy choice itself takes microseconds under the router's lock.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -19,9 +20,9 @@ from agent.batching import BatchingEmbedder, EncoderError
 from agent.decision import Decision, feedback_value
 from agent.ledger import DecisionError
 from agent.router import Router
-from agent.tokens import verify
+from agent.tokens import sign, verify
 from feedback import crud
-from feedback.errors import BadToken, Invalid, Unavailable
+from feedback.errors import BadToken, Invalid, ServiceError, Unavailable
 from feedback.jobs import (
     DecisionInfo,
     DecisionJob,
@@ -31,9 +32,13 @@ from feedback.jobs import (
     gone,
 )
 from feedback.limits import check_messages
+from feedback.regenerate import SOURCE as REGENERATE_SOURCE
+from feedback.regenerate import RegenerateWatch
 from feedback.schemas import FeedbackRequest, FeedbackResponse, RouteRequest, RouteResponse
 from feedback.settings import Settings
 from feedback.writer import GroupCommitter
+
+logger = logging.getLogger(__name__)
 
 
 class RequestHandlers:
@@ -46,6 +51,7 @@ class RequestHandlers:
     _writer: GroupCommitter
     _secret: bytes
     _budget: float | None
+    _regenerates: RegenerateWatch | None
 
     def session(self) -> Session:
         raise NotImplementedError
@@ -73,6 +79,11 @@ class RequestHandlers:
             req.prompt if req.prompt is not None else [m.model_dump() for m in req.messages or []]
         )
         budget = self.budget_for(req)
+        turn = last_user_turn(req)
+        if cid is not None and self._regenerates is not None:
+            again = self._regenerates.previous(cid, turn)
+            if again is not None:  # before choosing, so the new choice already knows
+                await self._implicit_thumbs_down(again)
         try:
             texts, turn_weights = router.turns(query)
             try:
@@ -80,11 +91,27 @@ class RequestHandlers:
             except EncoderError as exc:
                 raise Unavailable(f"the prompt encoder failed; retry later ({exc})") from exc
             ctx = router.context_from(vectors, turn_weights, texts, req.tags)
-            return router.decide(
+            d = router.decide(
                 ctx, conversation_id=cid, lam=req.lam, budget=budget, allowed=req.allowed
             )
         except ValueError as exc:
             raise Invalid(str(exc)) from exc
+        if cid is not None and self._regenerates is not None:
+            self._regenerates.remember(cid, turn, d.id)
+        return d
+
+    async def _implicit_thumbs_down(self, decision_id: str) -> None:
+        """A regenerate's verdict on the answer it replaces; never fails the new request."""
+        body = {
+            "decision_id": decision_id,
+            "token": sign(self._secret, decision_id),
+            "thumbs": "down",
+            "source": REGENERATE_SOURCE,
+        }
+        try:
+            await self.feedback(FeedbackRequest.model_validate(body))
+        except ServiceError as exc:  # gone, or already judged: the regenerate adds nothing
+            logger.info("implicit regenerate feedback on %s not counted: %s", decision_id, exc)
 
     def budget_for(self, req: RouteRequest) -> float | None:
         """The budget that paces ``req``: its own, else the service's unless it gives λ."""
@@ -172,3 +199,11 @@ def route_response(d: Decision) -> RouteResponse:
         lam=d.lam,
         sticky=d.sticky,
     )
+
+
+def last_user_turn(req: RouteRequest) -> str:
+    """The text a regenerate repeats: the prompt, or the conversation's last user message."""
+    if req.prompt is not None:
+        return req.prompt
+    users = [m.content for m in req.messages or [] if m.role == "user"]
+    return users[-1] if users else ""

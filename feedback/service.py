@@ -36,6 +36,7 @@ from feedback.bootstrap import (
 )
 from feedback.db import create_tables, is_postgres
 from feedback.jobs import DecisionInfo, FeedbackOwner
+from feedback.regenerate import RegenerateWatch
 from feedback.requests import RequestHandlers
 from feedback.settings import Settings
 from feedback.tracker import AppliedIds
@@ -87,6 +88,11 @@ class RoutingService(RequestHandlers):
             cache_size=st.embed_cache_rows,
         )
         self._writer = GroupCommitter(self.engine, max_batch=st.commit_batch)
+        self._regenerates = (
+            RegenerateWatch(window=st.regenerate_window, clock=self.clock)
+            if st.implicit_regenerate
+            else None
+        )
         self.rebuild()
 
     def warm_up(self) -> None:

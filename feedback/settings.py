@@ -85,6 +85,10 @@ class Settings:
     #: Most models one proxied request tries (the chosen one, then the next best) on upstream
     #: failures: 5xx, timeouts, connection errors.
     proxy_attempts: int = 3
+    #: A regenerate (same conversation and last user turn within ``regenerate_window``
+    #: seconds) gives the answer it replaces a thumbs-down from source implicit-regenerate.
+    implicit_regenerate: bool = True
+    regenerate_window: float = 600.0
     #: Requests a second each client (client key, else address) may make on average to
     #: ``/v1/*``, ``/route`` and ``/feedback``; 0: no limit. Beyond it: 429 with Retry-After.
     rate_limit: float = 0.0
