@@ -264,3 +264,24 @@ def test_route_accepts_an_openai_shaped_body(client: TestClient) -> None:
     r = client.post("/route", json=body)
     assert r.status_code == 200, r.text
     assert client.post("/route", json={**body, "bogus": 1}).status_code == 422
+
+
+def test_a_regenerate_through_the_proxy_thumbs_down_the_replaced_answer(
+    client: TestClient,
+) -> None:
+    body = {"model": "router", **CHAT, "conversation_id": "chat-9"}
+    first = client.post("/v1/chat/completions", json=body)
+    again = client.post("/v1/chat/completions", json=body)
+    assert first.status_code == again.status_code == 200
+    # The replaced answer was judged already: the same thumbs-down from that source again is
+    # a duplicate.
+    judged = client.post(
+        "/feedback",
+        json={
+            "decision_id": first.headers["x-routing-decision-id"],
+            "token": first.headers["x-routing-token"],
+            "thumbs": "down",
+            "source": "implicit-regenerate",
+        },
+    )
+    assert judged.status_code == 200 and judged.json()["duplicate"] is True, judged.text
