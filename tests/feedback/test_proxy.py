@@ -285,3 +285,20 @@ def test_a_regenerate_through_the_proxy_thumbs_down_the_replaced_answer(
         },
     )
     assert judged.status_code == 200 and judged.json()["duplicate"] is True, judged.text
+
+
+def test_tags_in_extra_body_reach_the_learner(
+    client: TestClient, upstream: Upstream, h: Any
+) -> None:
+    r = client.post("/v1/chat/completions", json={"model": "router", **CHAT, "tags": {"app": "x"}})
+    assert r.status_code == 200 and "tags" not in upstream.requests[-1]
+    fb = client.post(
+        "/feedback",
+        json={
+            "decision_id": r.headers["x-routing-decision-id"],
+            "token": r.headers["x-routing-token"],
+            "label": 1,
+        },
+    )
+    assert fb.status_code == 201, fb.text
+    assert "app=x" in client.get("/admin/posterior", headers=h.admin()).json()["tags"]
