@@ -19,14 +19,15 @@ def conversation_turns(
     """The texts to embed for a prompt or a message list, with recency weights summing to 1.
 
     The last ``max_turns`` user turns count, the newest with weight 1, each older one ``decay``
-    times the next, so "ok, commit it" is routed together with the request it follows.
+    times the next, each also in proportion to its length in words: a short follow-up ("ok,
+    commit it") says little about the task, so it is routed mostly as the request it follows.
 
     >>> texts, w = conversation_turns([
     ...     {"role": "user", "content": "write a merge sort in rust"},
     ...     {"role": "assistant", "content": "fn merge_sort..."},
     ...     {"role": "user", "content": "ok, commit it"}])
     >>> texts, w.round(3).tolist()
-    (['write a merge sort in rust', 'ok, commit it'], [0.333, 0.667])
+    (['write a merge sort in rust', 'ok, commit it'], [0.5, 0.5])
     >>> conversation_turns("hello")[0]
     ['hello']
     """
@@ -44,6 +45,7 @@ def conversation_turns(
         raise ValueError("a conversation needs at least one user message to route on")
     texts = texts[-max_turns:]
     w = decay ** np.arange(len(texts) - 1, -1, -1, dtype=np.float64)
+    w *= [max(1, len(t.split())) for t in texts]
     return texts, w / w.sum()
 
 

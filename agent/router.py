@@ -50,9 +50,10 @@ class Router(PolicyOps, ContextOps):
     One lock guards the policy, so ``route`` and ``feedback`` are safe from many threads; the
     embedding runs outside it. ``leaf_map`` (optional) is a finer cluster map whose cell, the
     prompt's *leaf*, every :class:`~policies.Context` carries, for policies with leaves.
-    ``stickiness`` is the score margin another model needs to take a conversation away from the
-    model it was last routed to. ``store`` is the decision ledger
-    (any object with ``put(OpenDecision)`` and ``get(id)``), ``clock`` returns seconds.
+    ``stickiness`` is the margin of expected utility (posterior mean, not a Thompson draw) by
+    which another model must beat the one a conversation was last routed to, to take it over.
+    ``store`` is the decision ledger (any object with ``put(OpenDecision)`` and ``get(id)``),
+    ``clock`` returns seconds.
     """
 
     def __init__(
@@ -239,8 +240,10 @@ class Router(PolicyOps, ContextOps):
                 prev = self._sticky.last(conversation_id)
                 if prev is not None and prev in names:
                     i = names.index(prev)
-                    gap = choice.scores[j] - choice.scores[i]
-                    if np.isfinite(choice.scores[i]) and gap < self.stickiness:
+                    # The gain in expected utility, not between two noisy Thompson draws.
+                    util = self.policy.mean_scores(ctx, eligible=eligible, lam=choice.lam)
+                    gap = util[j] - util[i]
+                    if np.isfinite(util[i]) and gap < self.stickiness:
                         j, sticky = i, i != choice.index
                 self._sticky.remember(conversation_id, names[j])
             if pacer is not None:

@@ -107,6 +107,10 @@ def create_app(
                     await task
             if upstreams is not None:
                 await app.state.proxy.aclose()
+            cache = getattr(app.state, "report_cache", None)
+            if cache is not None:
+                cache.close()
+                app.state.report_cache = None
             await to_thread.run_sync(service.close)
             try:
                 await to_thread.run_sync(service.snapshot)

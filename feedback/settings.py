@@ -77,6 +77,9 @@ class Settings:
     max_messages: int = 256
     #: Most characters in a prompt or in one message's content (more: 422).
     max_message_chars: int = 32_000
+    #: Seconds a built monitoring report (``/report``, ``/report.html``) is served before it is
+    #: rebuilt in the background; the stale copy is served meanwhile.
+    report_ttl: float = 10.0
     #: The OpenAI-compatible proxy's upstreams file (TOML); None leaves ``/v1/*`` off.
     upstreams: str | None = None
     #: Comma list of client keys; when set, ``/v1/*``, ``/route`` and ``/feedback`` need

@@ -238,6 +238,18 @@ class Policy(ABC):
         probs[int(np.argmax(scores))] = 1.0
         return probs
 
+    def mean_scores(
+        self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None
+    ) -> np.ndarray:
+        """Each model's expected utility for ``context``: the score with no exploration noise
+        (a Thompson draw replaced by its posterior mean), e.g. to judge a switch's gain."""
+        lam = self._check_request(context, eligible, lam)
+        return self._scores(self._mean_estimate(context), eligible, lam)
+
+    def _mean_estimate(self, context: Context) -> np.ndarray:
+        """The expected value of :meth:`_estimate` (itself, for the deterministic rules)."""
+        return self._estimate(context)
+
     def _scores(self, estimate: np.ndarray, eligible: np.ndarray | None, lam: float) -> np.ndarray:
         """``estimate − λ·cost/cost_scale`` (over the last axis), −inf for ineligible models."""
         scores = estimate - (lam / self._cost_scale) * self._cost

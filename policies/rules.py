@@ -88,6 +88,9 @@ class Thompson(Policy):
         mean = a / (a + b)
         return mean + scale * (draw - mean)
 
+    def _mean_estimate(self, context: Context) -> np.ndarray:
+        return self._post.mean(context)
+
     def choice_probabilities(
         self,
         context: Context,

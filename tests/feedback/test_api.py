@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from agent.tokens import sign
+from simulator.synthetic import generate_log
 
 
 def test_route_then_feedback_moves_the_posterior(client: TestClient, h: Any) -> None:
@@ -231,3 +232,23 @@ def test_healthz_and_openapi(client: TestClient) -> None:
     assert health["status"] == "ok" and health["models"] == 8
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/route", "/feedback", "/models", "/models/{name}", "/healthz"} <= set(paths)
+
+
+def test_a_follow_up_in_a_conversation_keeps_its_model(client: TestClient, h: Any) -> None:
+    prompts = generate_log(n_prompts=300, n_models=4, seed=1).prompts
+    follow_ups = ("ok, now do it for {x}", "thanks, and for {x}?", "now try it with {x}")
+    router = client.app.state.service.router  # type: ignore[attr-defined]
+    kept = 0
+    for i in range(30):
+        first = h.route(client, prompts[i * 9], conversation_id=f"conv-{i}")
+        if i % 2:  # as if another replica took the second turn: the database remembers
+            router._sticky.load_state({})
+        msgs = [
+            {"role": "user", "content": prompts[i * 9]},
+            {"role": "assistant", "content": "…"},
+            {"role": "user", "content": follow_ups[i % 3].format(x=f"item {i}")},
+        ]
+        r = client.post("/route", json={"messages": msgs, "conversation_id": f"conv-{i}"})
+        assert r.status_code == 200, r.text
+        kept += r.json()["model"] == first["model"]
+    assert kept >= 0.9 * 30
