@@ -23,7 +23,7 @@ def client_keys(raw: str | None) -> list[bytes]:
     return [k.strip().encode() for k in (raw or "").split(",") if k.strip()]
 
 
-def require_client_key(
+async def require_client_key(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     """Pass if no client keys are configured, or the bearer token is one of them; then take
