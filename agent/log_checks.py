@@ -95,6 +95,19 @@ def no_duplicates(keys: np.ndarray, source: str, describe: Callable[[int], str])
 SPLIT_VALUES = ("fit", "val", "pool")
 
 
+def first_disagreement(
+    values: np.ndarray, pcode: np.ndarray, first: np.ndarray
+) -> tuple[int, int] | None:
+    """The first row whose value differs from its prompt's first row, as (first row, row);
+    None when every prompt has one value. ``pcode`` is each row's prompt, ``first[p]`` the
+    first row of prompt ``p``."""
+    differs = np.flatnonzero(values != values[first][pcode])
+    if not differs.size:
+        return None
+    j = int(differs[0])
+    return int(first[pcode[j]]), j
+
+
 def check_split(df: pd.DataFrame, pcode: np.ndarray, first: np.ndarray, source: str) -> None:
     """A ``split`` column is the same on every row of a prompt, and one that uses fit/val/pool
     uses nothing else (a column of none of them, such as train/test, is the source's own).
@@ -102,10 +115,9 @@ def check_split(df: pd.DataFrame, pcode: np.ndarray, first: np.ndarray, source: 
     if "split" not in df.columns:
         return
     text = np.array([None if pd.isna(v) else str(v) for v in df["split"]], dtype=object)
-    differs = np.flatnonzero(text != text[first][pcode])
-    if differs.size:
-        j = int(differs[0])
-        i = int(first[pcode[j]])
+    rows = first_disagreement(text, pcode, first)
+    if rows is not None:
+        i, j = rows
         raise LogError(
             f"{source}: column 'split', {row_label(source, i)} and {row_label(source, j)} "
             f"give different values ({text[i]!r}, {text[j]!r}) for one prompt"

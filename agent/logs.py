@@ -20,6 +20,7 @@ import pandas as pd
 from agent.log_checks import (
     LogError,
     check_split,
+    first_disagreement,
     no_duplicates,
     numbers,
     require,
@@ -88,10 +89,9 @@ def from_long_frame(df: pd.DataFrame, *, source: str) -> ReplayLog:
         ),
     )
     first = np.unique(pcode, return_index=True)[1]
-    differs = np.flatnonzero(prompts != prompts[first][pcode])
-    if differs.size:
-        j = int(differs[0])
-        i = int(first[pcode[j]])
+    rows = first_disagreement(prompts, pcode, first)
+    if rows is not None:
+        i, j = rows
         raise LogError(
             f"{source}: column 'prompt', {row_label(source, i)} and {row_label(source, j)} give "
             f"different text for prompt_id {ids[j]!r}"

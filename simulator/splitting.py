@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agent.log_checks import SPLIT_VALUES
 from agent.logs import ReplayLog
-
-SPLIT_VALUES = ("fit", "val", "pool")
 
 
 @dataclass(frozen=True)
