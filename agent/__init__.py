@@ -1,4 +1,4 @@
-"""The router a chat app embeds: embedder, cluster map, model pool, policy and decision ledger.
+"""The router a chat app embeds: embedder, cluster map, model pool, policy and decision store.
 
 Also the data layer it is built from: replay logs, embedders and the embedding cache.
 """
@@ -7,9 +7,16 @@ from agent.clusters import ClusterMap
 from agent.decision import Decision, FeedbackReceipt
 from agent.embedder import Embedder, HashingEmbedder, MiniLMEmbedder
 from agent.embedding_cache import CachedEmbedder
-from agent.ledger import DecisionError, DecisionLedger, ExpiredDecisionError, UnknownDecisionError
 from agent.logs import LogError, ReplayLog, from_long_frame, from_wide_frame, load_log
+from agent.memory_store import MemoryDecisionStore
 from agent.router import Router
+from agent.store import (
+    DecisionError,
+    DecisionStore,
+    ExpiredDecisionError,
+    FeedbackConflict,
+    UnknownDecisionError,
+)
 from agent.warm_start import fit_pool
 
 __all__ = [
@@ -17,12 +24,14 @@ __all__ = [
     "ClusterMap",
     "Decision",
     "DecisionError",
-    "DecisionLedger",
+    "DecisionStore",
     "Embedder",
     "ExpiredDecisionError",
+    "FeedbackConflict",
     "FeedbackReceipt",
     "HashingEmbedder",
     "LogError",
+    "MemoryDecisionStore",
     "MiniLMEmbedder",
     "ReplayLog",
     "Router",

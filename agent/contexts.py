@@ -19,6 +19,20 @@ def leaf_cell(policy: Policy, leaf: int) -> int:
     return leaf if 0 <= leaf < int(getattr(policy, "n_leaves", 0)) else -1
 
 
+def eligible_mask(names: Sequence[str], allowed: Sequence[str] | None) -> np.ndarray | None:
+    """Which of ``names`` a request allows (None: all); raises for names not in the pool.
+
+    >>> eligible_mask(["a", "b"], ["b"]), eligible_mask(["a"], None)
+    (array([False,  True]), None)
+    """
+    if allowed is None:
+        return None
+    unknown = sorted(set(allowed) - set(names))
+    if unknown or not allowed:
+        raise ValueError(f"allowed must name pool models; unknown: {unknown}")
+    return np.isin(np.array(names, dtype=object), list(allowed))
+
+
 class ContextOps:
     """Embedding, pooling of recent turns, clusters, leaf, prompt key and tags."""
 

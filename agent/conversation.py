@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from policies import Choice, Context, Policy
+
 Messages = Sequence[Mapping[str, Any]]
 
 
@@ -115,3 +117,30 @@ class StickyModels:
         with self._lock:
             items.clear()
             items.update(state)
+
+
+def keep_model(
+    policy: Policy,
+    ctx: Context,
+    choice: Choice,
+    previous: int,
+    margin: float,
+    eligible: np.ndarray | None = None,
+) -> int:
+    """The model a conversation goes to: its ``previous`` one unless the policy's choice gains
+    at least ``margin`` in expected utility (posterior means, not two noisy Thompson draws)."""
+    util = policy.mean_scores(ctx, eligible=eligible, lam=choice.lam)
+    if np.isfinite(util[previous]) and util[choice.index] - util[previous] < margin:
+        return previous
+    return choice.index
+
+
+def as_messages(prompt_or_messages: str | Messages) -> list[dict[str, Any]]:
+    """Chat messages for an LLM call: a prompt becomes one user turn.
+
+    >>> as_messages("hi")
+    [{'role': 'user', 'content': 'hi'}]
+    """
+    if isinstance(prompt_or_messages, str):
+        return [{"role": "user", "content": prompt_or_messages}]
+    return [dict(m) for m in prompt_or_messages]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -69,17 +69,18 @@ def score_map(names: list[str], scores: np.ndarray) -> dict[str, float | None]:
 
 @dataclass
 class OpenDecision:
-    """What the ledger remembers of a decision: enough to apply feedback to the right cell."""
+    """What a decision store remembers of a decision: enough to apply feedback to the right
+    cell."""
 
     id: str
     model: str
     weights: np.ndarray
     created_at: float
     conversation_id: str | None = None
-    seen: set[tuple[str, str]] = field(default_factory=set)
     leaf: int = -1
     item: int = -1
     tags: tuple[str, ...] = ()
+    lam: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,7 +89,7 @@ class OpenDecision:
             "weights": [float(w) for w in self.weights],
             "created_at": self.created_at,
             "conversation_id": self.conversation_id,
-            "seen": sorted([list(s) for s in self.seen]),
+            "lam": self.lam,
             "leaf": self.leaf,
             "item": self.item,
             "tags": list(self.tags),
@@ -102,10 +103,10 @@ class OpenDecision:
             np.asarray(d["weights"], dtype=np.float64),
             float(d["created_at"]),
             d.get("conversation_id"),
-            {(str(k), str(s)) for k, s in d.get("seen", [])},
-            int(d.get("leaf", -1)),
-            int(d.get("item", -1)),
-            tuple(d.get("tags", ())),
+            leaf=int(d.get("leaf", -1)),
+            item=int(d.get("item", -1)),
+            tags=tuple(d.get("tags", ())),
+            lam=float(d.get("lam", 0.0)),
         )
 
 
@@ -114,7 +115,8 @@ class FeedbackReceipt:
     """What happened to one piece of feedback: the cell it moved and with what weight.
 
     ``duplicate`` is true when the same (decision, kind, source) was already counted; then
-    nothing was applied. ``applied`` is false when the decided model has left the pool since.
+    nothing was applied, and ``feedback_id``, ``value`` and ``weight`` are the stored row's.
+    ``applied`` is false when the decided model has left the pool since.
     """
 
     decision_id: str
@@ -124,6 +126,7 @@ class FeedbackReceipt:
     weight: float
     duplicate: bool = False
     applied: bool = True
+    feedback_id: int = 0
 
 
 def feedback_value(

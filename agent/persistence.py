@@ -1,8 +1,11 @@
-"""Saving and loading a :class:`~agent.router.Router` to and from a directory.
+"""Saving and loading a :class:`~agent.router.Router`: its state as one plain-data dict, and
+a directory.
 
-The directory holds ``cluster_map.npz``, ``leaf_map.npz`` (when the router has leaves),
-``policy.json`` and ``router.json`` (parameters, embedder id, open decisions, conversations and
-budget pacers).
+The directory holds ``cluster_map.npz``, ``leaf_map.npz`` (when the router has leaves) and
+``router.json``: :meth:`Persistence.state` (parameters, embedder id, policy, conversations,
+budget pacers, and the open decisions with their feedback), plain JSON with no pickles. A
+directory written before the state had one file (``policy.json`` beside a ``router.json``
+with a ``ledger``) still loads.
 """
 
 from __future__ import annotations
@@ -11,67 +14,124 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
 from agent.clusters import ClusterMap
+from agent.conversation import StickyModels
 from agent.embedder import Embedder
 from policies import Policy
 
-if TYPE_CHECKING:
-    from agent.router import Router
-
-R = TypeVar("R", bound="Router")
-
 CLUSTER_MAP, LEAF_MAP = "cluster_map.npz", "leaf_map.npz"
-POLICY, STATE = "policy.json", "router.json"
+LEGACY_POLICY, STATE = "policy.json", "router.json"
 
 
-def save_router(router: Router, path: str | Path) -> None:
-    """Write ``router`` into the directory ``path`` (created if missing)."""
-    out = Path(path)
-    out.mkdir(parents=True, exist_ok=True)
-    with router._lock:
-        router.cluster_map.save(out / CLUSTER_MAP)
-        if router.leaf_map is not None:
-            router.leaf_map.save(out / LEAF_MAP)
+class Persistence:
+    """The Router's state and its directory (the Router's half that saves it)."""
+
+    cluster_map: ClusterMap
+    leaf_map: ClusterMap | None
+    embedder: Embedder
+    conversations: StickyModels
+    policy: Policy
+    store: Any
+
+    _PARAMS: tuple[str, ...]
+    # the Router's own methods, which this half calls
+    policy_state: Callable[[], dict[str, Any]]
+    pacer_state: Callable[[], list[list[Any]]]
+    load_pacer_state: Callable[[Any], None]
+
+    def params(self) -> dict[str, Any]:
+        """The constructor's plain parameters (all but the policy, maps, embedder, store)."""
+        return {p: getattr(self, p) for p in self._PARAMS}
+
+    def state(self, *, with_store: bool = True) -> dict[str, Any]:
+        """Everything needed to resume, as plain JSON-safe data: parameters, embedder id,
+        policy, conversations, budget pacers and (``with_store``, for a store that keeps its
+        decisions in memory) the open decisions with their feedback."""
+        state: dict[str, Any] = {
+            "params": self.params(),
+            "embedder": self.embedder.id,
+            "policy": self.policy_state(),
+            "sticky": self.conversations.to_state(),
+            "pacers": self.pacer_state(),
+        }
+        if with_store:
+            to_state = getattr(self.store, "to_state", None)
+            if to_state is None:
+                raise TypeError(f"{type(self.store).__name__} keeps its decisions itself")
+            state["store"] = to_state()
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state` saved (the parameters are the constructor's)."""
+        self.policy = Policy.from_state(state["policy"])
+        self._restore_memory(state)
+
+    def _restore_memory(self, state: dict[str, Any]) -> None:
+        self.conversations.load_state(state.get("sticky", {}))
+        self.load_pacer_state(state.get("pacers", []))
+        if "store" in state:
+            self.store.load_state(state["store"])
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], cluster_map: ClusterMap, **kwargs: Any) -> Self:
+        """The router :meth:`state` described, around ``cluster_map`` (``kwargs``: embedder,
+        leaf map, secret, clock)."""
+        build: Callable[..., Self] = cls
+        router = build(Policy.from_state(state["policy"]), cluster_map, **kwargs, **state["params"])
+        router._restore_memory(state)
+        return router
+
+    def save(self, path: str | Path) -> None:
+        """Write the router into the directory ``path`` (created if missing)."""
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        state = self.state()
+        self.cluster_map.save(out / CLUSTER_MAP)
+        if self.leaf_map is not None:
+            self.leaf_map.save(out / LEAF_MAP)
         else:
             (out / LEAF_MAP).unlink(missing_ok=True)
-        (out / POLICY).write_text(router.policy.to_json())
-        state = {
-            "params": {p: getattr(router, p) for p in router._PARAMS},
-            "embedder": router.embedder.id,
-            "ledger": router._ledger.to_state(),
-            "sticky": router._sticky.to_state(),
-            "pacers": router.pacer_state(),
-        }
-    (out / STATE).write_text(json.dumps(state))
+        (out / STATE).write_text(json.dumps(state))
+        (out / LEGACY_POLICY).unlink(missing_ok=True)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        embedder: Embedder,
+        secret: bytes | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Self:
+        """Read a router written by :meth:`save`; ``embedder`` must be the one it was built
+        with. A directory saved before routers had leaves loads without a leaf map."""
+        src = Path(path)
+        try:
+            state: dict[str, Any] = json.loads((src / STATE).read_text())
+            if "policy" not in state:  # the two-file layout
+                state = migrate_state(state, json.loads((src / LEGACY_POLICY).read_text()))
+            saved_with = state["embedder"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"{src}: not a saved Router ({exc})") from exc
+        if saved_with != embedder.id:
+            raise ValueError(f"{src}: saved with embedder {saved_with!r}, given {embedder.id!r}")
+        cmap = ClusterMap.load(src / CLUSTER_MAP)
+        leaf_map = ClusterMap.load(src / LEAF_MAP) if (src / LEAF_MAP).exists() else None
+        return cls.from_state(
+            state, cmap, embedder=embedder, leaf_map=leaf_map, secret=secret, clock=clock
+        )
 
 
-def load_router(
-    cls: type[R],
-    path: str | Path,
-    *,
-    embedder: Embedder,
-    secret: bytes | None = None,
-    clock: Callable[[], float] = time.time,
-) -> R:
-    """Read a router written by :func:`save_router`; ``embedder`` must be the one it was built
-    with. A directory saved before routers had leaves loads without a leaf map."""
-    src = Path(path)
-    try:
-        state: dict[str, Any] = json.loads((src / STATE).read_text())
-        policy = Policy.from_json((src / POLICY).read_text())
-        embedder_id = state["embedder"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{src}: not a saved Router ({exc})") from exc
-    if embedder_id != embedder.id:
-        raise ValueError(f"{src}: saved with embedder {embedder_id!r}, given {embedder.id!r}")
-    cmap = ClusterMap.load(src / CLUSTER_MAP)
-    leaf_map = ClusterMap.load(src / LEAF_MAP) if (src / LEAF_MAP).exists() else None
-    router = cls(
-        policy, cmap, embedder, leaf_map=leaf_map, secret=secret, clock=clock, **state["params"]
-    )
-    router._ledger.load_state(state["ledger"])
-    router._sticky.load_state(state["sticky"])
-    router.load_pacer_state(state["pacers"])
-    return router
+def migrate_state(old: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
+    """The one-file state of a router saved as ``router.json`` (with a ``ledger``) plus
+    ``policy.json``."""
+    return {
+        "params": old["params"],
+        "embedder": old["embedder"],
+        "policy": policy,
+        "store": old.get("ledger", []),
+        "sticky": old.get("sticky", {}),
+        "pacers": old.get("pacers", []),
+    }

@@ -4,17 +4,16 @@ pool changes, and read-outs of the posterior. The ``Router``'s half that writes 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from agent.clusters import ClusterMap
 from agent.contexts import leaf_cell
-from agent.decision import FeedbackReceipt, feedback_value
+from agent.decision import FeedbackReceipt, OpenDecision, feedback_value
 from agent.embedder import Embedder
-from agent.ledger import DecisionLedger
-from agent.source_cap import SourceCap
+from agent.store import Claim, Claimed, DecisionStore
 from agent.warm_start import profile_from_rows
 from policies import BudgetPacer, Context, ModelProfile, Policy, validate_feedback
 
@@ -26,9 +25,9 @@ class PolicyOps:
     cluster_map: ClusterMap
     embedder: Embedder
     soft: bool
+    store: DecisionStore
+    clock: Callable[[], float]
     _lock: threading.RLock
-    _ledger: DecisionLedger
-    _cap: SourceCap
     _pacers: dict[float, BudgetPacer]
 
     # -- learning ------------------------------------------------------------------------------
@@ -40,30 +39,53 @@ class PolicyOps:
         score: float | None = None,
         thumbs: str | bool | int | None = None,
         source: str | None = None,
+        idempotency_key: str | None = None,
     ) -> FeedbackReceipt:
-        """Learn from one piece of feedback on an open decision; the same (decision, kind,
-        source) counts once. Raises ``ValueError`` for bad values and
-        :class:`~agent.ledger.DecisionError` for unknown or expired decisions."""
+        """Learn from one piece of feedback on an open decision. The decision store counts the
+        same (decision, kind, source) once (the stored row answers a repeat) and refuses a
+        changed value (:class:`~agent.store.FeedbackConflict`). Raises ``ValueError`` for bad
+        values and :class:`~agent.store.DecisionError` for unknown or expired decisions."""
+        claim = self._claim(decision_id, label, score, thumbs, source, idempotency_key)
+        return _receipt(self.store.claim(claim, self._learn), claim)
+
+    async def afeedback(
+        self,
+        decision_id: str,
+        *,
+        label: float | bool | None = None,
+        score: float | None = None,
+        thumbs: str | bool | int | None = None,
+        source: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> FeedbackReceipt:
+        """:meth:`feedback` for an event loop: a durable store answers after its commit."""
+        claim = self._claim(decision_id, label, score, thumbs, source, idempotency_key)
+        return _receipt(await self.store.aclaim(claim, self._learn), claim)
+
+    def _claim(
+        self,
+        decision_id: str,
+        label: float | bool | None,
+        score: float | None,
+        thumbs: str | bool | int | None,
+        source: str | None,
+        idempotency_key: str | None,
+    ) -> Claim:
         kind, value = feedback_value(label=label, score=score, thumbs=thumbs)
         validate_feedback(value, kind)
-        record = self._ledger.get(decision_id)
-        key = (kind, source or "")
-        with self._lock:
-            if key in record.seen:
-                return FeedbackReceipt(decision_id, record.model, kind, value, 0.0, duplicate=True)
-            weight = self._cap.weight(source)
-            applied = self.apply(
-                record.weights,
-                record.model,
-                value,
-                kind=kind,
-                weight=weight,
-                leaf=record.leaf,
-                item=record.item,
-                tags=record.tags,
-            )
-            record.seen.add(key)
-        return FeedbackReceipt(decision_id, record.model, kind, value, weight, applied=applied)
+        return Claim(decision_id, kind, value, source or "", idempotency_key, self.clock())
+
+    def _learn(self, record: OpenDecision, claim: Claim, weight: float) -> bool:
+        return self.apply(
+            record.weights,
+            record.model,
+            claim.value,
+            kind=claim.kind,
+            weight=weight,
+            leaf=record.leaf,
+            item=record.item,
+            tags=record.tags,
+        )
 
     def apply(
         self,
@@ -77,7 +99,7 @@ class PolicyOps:
         item: int = -1,
         tags: tuple[str, ...] = (),
     ) -> bool:
-        """Fold feedback into the posterior directly (no ledger); False if ``model`` has left
+        """Fold feedback into the posterior directly (no store); False if ``model`` has left
         the pool. Services use this to replay persisted feedback (with the decision's leaf and
         prompt key)."""
         with self._lock:
@@ -172,3 +194,18 @@ class PolicyOps:
                 "beta0": post.beta0.tolist(),
                 "tags": post.tags.per_tag() if post.tags is not None else {},
             }
+
+
+def _receipt(claimed: Claimed, claim: Claim) -> FeedbackReceipt:
+    row = claimed.stored
+    value = row.value if row.value is not None else claim.value
+    return FeedbackReceipt(
+        row.decision_id,
+        claimed.model,
+        row.kind,
+        value,
+        row.weight,
+        duplicate=claimed.duplicate,
+        applied=claimed.applied,
+        feedback_id=row.feedback_id,
+    )

@@ -24,36 +24,35 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
 
 from agent.clusters import ClusterMap
-from agent.contexts import ContextOps
-from agent.conversation import Messages, StickyModels
+from agent.contexts import ContextOps, eligible_mask
+from agent.conversation import Messages, StickyModels, as_messages, keep_model
 from agent.decision import Decision, OpenDecision, score_map
 from agent.embedder import Embedder
-from agent.ledger import DecisionLedger
 from agent.logs import ReplayLog
-from agent.persistence import load_router, save_router
+from agent.memory_store import MemoryDecisionStore
+from agent.persistence import Persistence
 from agent.policy_ops import PolicyOps
-from agent.source_cap import SourceCap
+from agent.store import DecisionStore
 from agent.tokens import sign
 from agent.warm_start import fit_pool
 from policies import BudgetPacer, Context, ModelProfile, Policy, make_policy
 
 
-class Router(PolicyOps, ContextOps):
-    """Wraps an embedder, a cluster map, a warm-started policy and a ledger of open decisions.
+class Router(PolicyOps, ContextOps, Persistence):
+    """Wraps an embedder, a cluster map, a warm-started policy and a store of open decisions.
 
     One lock guards the policy, so ``route`` and ``feedback`` are safe from many threads; the
     embedding runs outside it. ``leaf_map`` (optional) is a finer cluster map whose cell, the
     prompt's *leaf*, every :class:`~policies.Context` carries, for policies with leaves.
     ``stickiness`` is the margin of expected utility (posterior mean, not a Thompson draw) by
     which another model must beat the one a conversation was last routed to, to take it over.
-    ``store`` is the decision ledger (any object with ``put(OpenDecision)`` and ``get(id)``),
-    ``clock`` returns seconds.
+    ``store`` keeps the decisions and counts their feedback (:class:`~agent.store.DecisionStore`;
+    by default in memory, with ``ttl`` and the per-source cap), ``clock`` returns seconds.
     """
 
     def __init__(
@@ -72,7 +71,7 @@ class Router(PolicyOps, ContextOps):
         decay: float = 0.5,
         secret: bytes | None = None,
         clock: Callable[[], float] = time.time,
-        store: DecisionLedger | None = None,
+        store: DecisionStore | None = None,
     ) -> None:
         self.policy = policy
         self.cluster_map = cluster_map
@@ -87,11 +86,11 @@ class Router(PolicyOps, ContextOps):
         self.decay = decay
         self.secret = secret
         self.clock = clock
-        self.store = store
+        self.store: DecisionStore = store or MemoryDecisionStore(
+            ttl=ttl, source_limit=source_limit, source_window=source_window, clock=clock
+        )
         self._lock = threading.RLock()
-        self._ledger = store if store is not None else DecisionLedger(ttl=ttl, clock=clock)
-        self._sticky = StickyModels()
-        self._cap = SourceCap(source_limit, source_window, clock)
+        self.conversations = StickyModels()
         self._pacers: dict[float, BudgetPacer] = {}
 
     _PARAMS = ("soft", "stickiness", "ttl", "source_limit", "source_window", "max_turns", "decay")
@@ -196,11 +195,14 @@ class Router(PolicyOps, ContextOps):
             allowed=allowed,
         )
 
-    async def aroute(self, prompt_or_messages: str | Messages, **route_kwargs: Any) -> Decision:
+    async def aroute(
+        self, prompt_or_messages: str | Messages, *, durable: bool = True, **route_kwargs: Any
+    ) -> Decision:
         """:meth:`route` for an event loop. The embedding runs off the loop: through the
         embedder's own ``encode_async`` when it has one (a :class:`~agent.batching.
         BatchingEmbedder` then shares encoder calls between concurrent requests), else in a
-        worker thread."""
+        worker thread. ``durable``: return once the store has written the decision (else the
+        caller awaits ``store.durable(decision.id)``, e.g. after calling the model)."""
         texts, weights = self.turns(prompt_or_messages)
         encode_async = getattr(self.embedder, "encode_async", None)
         if encode_async is not None:
@@ -208,7 +210,10 @@ class Router(PolicyOps, ContextOps):
         else:
             vectors = await asyncio.to_thread(self.embedder.encode, texts)
         tags = route_kwargs.pop("tags", None)
-        return self.decide(self.context_from(vectors, weights, texts, tags), **route_kwargs)
+        d = self.decide(self.context_from(vectors, weights, texts, tags), **route_kwargs)
+        if durable:
+            await self.store.durable(d.id)
+        return d
 
     def decide(
         self,
@@ -224,12 +229,7 @@ class Router(PolicyOps, ContextOps):
             raise ValueError(f"λ must be a finite number >= 0, got {lam}")
         with self._lock:
             names = self.policy.models
-            eligible = None
-            if allowed is not None:
-                unknown = sorted(set(allowed) - set(names))
-                if unknown or not allowed:
-                    raise ValueError(f"allowed must name pool models; unknown: {unknown}")
-                eligible = np.isin(np.array(names, dtype=object), list(allowed))
+            eligible = eligible_mask(names, allowed)
             pacer = None
             if lam is None and budget is not None:
                 pacer = self._pacer(budget)
@@ -237,31 +237,30 @@ class Router(PolicyOps, ContextOps):
             choice = self.policy.select(ctx, eligible=eligible, lam=lam)
             j, sticky = choice.index, False
             if conversation_id is not None:
-                prev = self._sticky.last(conversation_id)
+                prev = self.conversations.last(conversation_id)
                 if prev is not None and prev in names:
                     i = names.index(prev)
-                    # The gain in expected utility, not between two noisy Thompson draws.
-                    util = self.policy.mean_scores(ctx, eligible=eligible, lam=choice.lam)
-                    gap = util[j] - util[i]
-                    if np.isfinite(util[i]) and gap < self.stickiness:
-                        j, sticky = i, i != choice.index
-                self._sticky.remember(conversation_id, names[j])
+                    j = keep_model(self.policy, ctx, choice, i, self.stickiness, eligible)
+                    sticky = j != choice.index
+                self.conversations.remember(conversation_id, names[j])
             if pacer is not None:
                 pacer.observe(float(self.policy.costs[j]))
-            now = self.clock()
-            decision_id = uuid.uuid4().hex
-            self._ledger.put(
-                OpenDecision(
-                    decision_id,
-                    names[j],
-                    ctx.weights,
-                    now,
-                    conversation_id,
-                    leaf=ctx.leaf,
-                    item=ctx.item,
-                    tags=ctx.tags,
-                )
+        now = self.clock()
+        decision_id = uuid.uuid4().hex
+        # outside the lock: a store's own lock is taken before the router's when feedback learns
+        self.store.put(
+            OpenDecision(
+                decision_id,
+                names[j],
+                ctx.weights,
+                now,
+                conversation_id,
+                leaf=ctx.leaf,
+                item=ctx.item,
+                tags=ctx.tags,
+                lam=choice.lam,
             )
+        )
         return Decision(
             decision_id,
             names[j],
@@ -279,16 +278,16 @@ class Router(PolicyOps, ContextOps):
         )
 
     def open_decision(self, decision_id: str) -> OpenDecision:
-        """The ledger's record of ``decision_id`` (raises if unknown or expired)."""
-        return self._ledger.get(decision_id)
+        """The store's record of ``decision_id`` (raises if unknown or expired)."""
+        return self.store.get(decision_id)
 
-    def conversation_model(self, conversation_id: str) -> str | None:
-        """The model ``conversation_id`` was last routed to, if this router remembers it."""
-        return self._sticky.last(conversation_id)
-
-    def remember_conversation(self, conversation_id: str, model: str) -> None:
-        """Tell the router a conversation's current model (e.g. routed by another replica)."""
-        self._sticky.remember(conversation_id, model)
+    async def reassign(self, decision_id: str, model: str) -> None:
+        """Another model than the one chosen answered ``decision_id`` (a proxy's fallback):
+        feedback on it goes to ``model``, and so does its conversation."""
+        record = self.store.get(decision_id)
+        await self.store.reassign(decision_id, model)
+        if record.conversation_id is not None:
+            self.conversations.remember(record.conversation_id, model)
 
     def route_and_call(
         self,
@@ -298,25 +297,4 @@ class Router(PolicyOps, ContextOps):
     ) -> tuple[Any, Decision]:
         """Route, then call ``call_llm(model, messages)``; return ``(answer, decision)``."""
         decision = self.route(prompt_or_messages, **route_kwargs)
-        if isinstance(prompt_or_messages, str):
-            messages = [{"role": "user", "content": prompt_or_messages}]
-        else:
-            messages = [dict(m) for m in prompt_or_messages]
-        return call_llm(decision.model, messages), decision
-
-    # -- state ---------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        """Write the router into the directory ``path`` (see :mod:`agent.persistence`)."""
-        save_router(self, path)
-
-    @classmethod
-    def load(
-        cls,
-        path: str | Path,
-        *,
-        embedder: Embedder,
-        secret: bytes | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> Self:
-        """Read a router written by :meth:`save`; ``embedder`` must be the one it was built with."""
-        return load_router(cls, path, embedder=embedder, secret=secret, clock=clock)
+        return call_llm(decision.model, as_messages(prompt_or_messages)), decision

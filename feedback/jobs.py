@@ -1,18 +1,18 @@
-"""The writes of ``POST /route`` and ``POST /feedback``, as group-commit jobs.
+"""The writes of the SQL decision store (:mod:`feedback.sql_store`), as group-commit jobs.
 
 A feedback job is counted once by the database: its insert is ``ON CONFLICT DO NOTHING
 RETURNING id`` against the UNIQUE constraints on (decision, kind, source) and on the
 idempotency key. A job that gets no id is a duplicate; after the commit it answers with the
-row that was there first, or 409 if that row holds another value. Inserted rows are folded
-into the posterior after the commit and before the answer, exactly once per id (the
-service's applied-id bookkeeping).
+row that was there first (:func:`agent.store.settle_repeat`: 409 if that row holds another
+value). Inserted rows are learnt after the commit and before the answer, exactly once per id.
+The feedback window and the source cap are :mod:`agent.store`'s and
+:mod:`agent.source_cap`'s rules, as in the embedded Router's store.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -20,11 +20,20 @@ from sqlalchemy import Connection, Engine, Table, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel
 
+from agent.decision import OpenDecision
 from agent.source_cap import capped_weight
+from agent.store import (
+    Claim,
+    Claimed,
+    DecisionError,
+    Learn,
+    StoredFeedback,
+    UnknownDecisionError,
+    check_open,
+    settle_repeat,
+)
 from feedback import crud
-from feedback.errors import Conflict, Gone, Invalid, NotFound
-from feedback.models import FeedbackRow
-from feedback.schemas import FeedbackResponse
+from feedback.errors import Conflict
 from feedback.writer import Job
 
 _IN_CHUNK = 500
@@ -34,23 +43,11 @@ def _table(name: str) -> Table:
     return SQLModel.metadata.tables[name]
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionInfo:
-    """What feedback needs of its decision: the cell to update and the feedback window."""
-
-    model: str
-    weights: np.ndarray
-    leaf: int
-    item: int
-    created_at: float
-    tags: tuple[str, ...] = ()
-
-
-class FeedbackOwner(Protocol):
-    """The service side of a feedback job (see :class:`~feedback.service.RoutingService`)."""
+class FeedbackRules(Protocol):
+    """The store side of a feedback job (see :class:`~feedback.sql_store.SqlDecisionStore`)."""
 
     @property
-    def decision_ttl(self) -> float: ...
+    def ttl(self) -> float: ...
 
     @property
     def source_limit(self) -> int: ...
@@ -58,13 +55,7 @@ class FeedbackOwner(Protocol):
     @property
     def source_window(self) -> float: ...
 
-    def fold_new(
-        self, fid: int, kind: str, value: float, decision: DecisionInfo, weight: float
-    ) -> None: ...
-
-
-def gone(decision_id: str, age: float, ttl: float) -> Gone:
-    return Gone(f"decision {decision_id!r} is {age:.0f}s old; feedback closes after {ttl:g}s")
+    def learn_once(self, feedback_id: int, learn: Callable[[], bool]) -> bool: ...
 
 
 class DecisionJob(Job):
@@ -106,30 +97,17 @@ class DecisionModelJob(Job):
 
 
 class FeedbackJob(Job):
-    """Store one piece of feedback; ``decision`` is None when this replica's ledger does not
-    hold it (then the batch reads it from the database: 404 or 410 as due)."""
+    """Store one claim; ``decision`` is None when this replica's cache does not hold it (then
+    the batch reads it from the database: unknown or expired as due)."""
 
     def __init__(
-        self,
-        owner: FeedbackOwner,
-        *,
-        decision_id: str,
-        decision: DecisionInfo | None,
-        kind: str,
-        value: float,
-        source: str,
-        idempotency_key: str | None,
-        now: float,
+        self, rules: FeedbackRules, claim: Claim, decision: OpenDecision | None, learn: Learn
     ) -> None:
         super().__init__()
-        self.owner = owner
-        self.decision_id = decision_id
+        self.rules = rules
+        self.claim = claim
         self.decision = decision
-        self.kind = kind
-        self.value = value
-        self.source = source
-        self.idempotency_key = idempotency_key
-        self.now = now
+        self.learn = learn
         self.fid: int | None = None
         self.weight = 1.0
 
@@ -140,8 +118,8 @@ class FeedbackJob(Job):
         never change each other's source-cap weights, whichever of them turn out duplicates.
         A repeat of an earlier job of the batch (same (decision, kind, source) or key) is left
         out: the database answers for its first."""
-        owner = jobs[0].owner
-        _load_decisions(conn, [j for j in jobs if j.decision is None], owner.decision_ttl)
+        rules = jobs[0].rules
+        _load_decisions(conn, [j for j in jobs if j.decision is None], rules.ttl)
         rounds: list[list[FeedbackJob]] = []
         repeats: list[FeedbackJob] = []
         seen: dict[str, int] = {}
@@ -151,136 +129,121 @@ class FeedbackJob(Job):
             j.fid, j.weight = None, 1.0
             if j.error is not None:
                 continue
-            if j.triple in triples or j.idempotency_key in keys:
+            c = j.claim
+            if c.triple in triples or c.idempotency_key in keys:
                 repeats.append(j)
                 continue
-            triples.add(j.triple)
-            if j.idempotency_key is not None:
-                keys.add(j.idempotency_key)
-            r = seen.get(j.source, 0) if j.source else 0
-            if j.source:
-                seen[j.source] = r + 1
+            triples.add(c.triple)
+            if c.idempotency_key is not None:
+                keys.add(c.idempotency_key)
+            r = seen.get(c.source, 0) if c.source else 0
+            if c.source:
+                seen[c.source] = r + 1
             if r == len(rounds):
                 rounds.append([])
             rounds[r].append(j)
         if not rounds:
             return
-        since = rounds[0][0].now - owner.source_window
+        since = rounds[0][0].claim.now - rules.source_window
         counts = _recent_counts(conn, set(seen), since)
         for members in rounds:
             for j in members:
-                if j.source:
-                    j.weight = capped_weight(counts.get(j.source, 0) + 1, owner.source_limit)
+                if j.claim.source:
+                    n = counts.get(j.claim.source, 0) + 1
+                    j.weight = capped_weight(n, rules.source_limit)
             ids = _insert_ignoring_duplicates(conn, members)
             for j in members:
-                j.fid = ids.get(j.triple)
+                j.fid = ids.get(j.claim.triple)
                 j.written = True
-                if j.fid is not None and j.source:
-                    counts[j.source] = counts.get(j.source, 0) + 1
+                if j.fid is not None and j.claim.source:
+                    counts[j.claim.source] = counts.get(j.claim.source, 0) + 1
         for j in repeats:
             j.written = True
 
-    @property
-    def triple(self) -> tuple[str, str, str]:
-        """What the database counts once: (decision, kind, source)."""
-        return (self.decision_id, self.kind, self.source)
-
     @classmethod
     def finish_batch(cls, engine: Engine, jobs: Sequence[FeedbackJob]) -> None:
+        """Learn the new rows in id order, then answer the duplicates from the stored rows."""
         ok = [j for j in jobs if j.error is None]
         for j in sorted((j for j in ok if j.fid is not None), key=lambda j: j.fid or 0):
             assert j.decision is not None and j.fid is not None
-            j.owner.fold_new(j.fid, j.kind, j.value, j.decision, j.weight)
-            j.result = FeedbackResponse(
-                feedback_id=j.fid,
-                decision_id=j.decision_id,
-                model=j.decision.model,
-                kind=j.kind,
-                value=j.value,
-                weight=j.weight,
-                duplicate=False,
-            )
+            j.result = j._learn_new(j.fid, j.decision)
         duplicates = [j for j in ok if j.fid is None]
         if duplicates:
             with Session(engine) as session:
                 for j in duplicates:
                     j._resolve_duplicate(session)
 
+    def _learn_new(self, fid: int, record: OpenDecision) -> Claimed:
+        c, weight = self.claim, self.weight
+        applied = self.rules.learn_once(fid, lambda: self.learn(record, c, weight))
+        stored = StoredFeedback(
+            fid, c.decision_id, c.kind, c.value, c.source, weight, c.idempotency_key
+        )
+        return Claimed(stored, record.model, duplicate=False, applied=applied)
+
     def _resolve_duplicate(self, session: Session) -> None:
+        c = self.claim
         existing = crud.find_feedback(
             session=session,
-            decision_id=self.decision_id,
-            kind=self.kind,
-            source=self.source,
-            idempotency_key=self.idempotency_key,
+            decision_id=c.decision_id,
+            kind=c.kind,
+            source=c.source,
+            idempotency_key=c.idempotency_key,
         )
         if existing is None or existing.id is None:  # only possible after a reset
             self.error = Conflict("feedback conflicted with a row that no longer exists; retry")
-        elif (
-            self.idempotency_key is not None
-            and existing.idempotency_key == self.idempotency_key
-            and (existing.decision_id, existing.kind, existing.source)
-            != (self.decision_id, self.kind, self.source)
-        ):
-            self.error = Invalid(
-                "Idempotency-Key was already used for a different feedback request"
-            )
-        elif existing.value != self.value:
-            self.error = _changed(existing, self.value)
-        else:
-            assert self.decision is not None
-            self.result = FeedbackResponse(
-                feedback_id=existing.id,
-                decision_id=existing.decision_id,
-                model=self.decision.model,
-                kind=existing.kind,
-                value=existing.value,
-                weight=existing.weight,
-                duplicate=True,
-            )
-
-
-def _changed(existing: FeedbackRow, value: float) -> Conflict:
-    """409: this (decision, kind, source) already holds another value, which counts."""
-    who = f"source {existing.source!r}" if existing.source else "an anonymous source"
-    return Conflict(
-        f"{existing.kind} feedback on decision {existing.decision_id!r} from {who} is already "
-        f"stored with value {existing.value:g}; a changed value ({value:g}) is refused, the "
-        "stored one counts",
-        stored={
-            "feedback_id": existing.id,
-            "decision_id": existing.decision_id,
-            "kind": existing.kind,
-            "value": existing.value,
-            "source": existing.source or None,
-            "weight": existing.weight,
-        },
-    )
+            return
+        stored = StoredFeedback(
+            existing.id,
+            existing.decision_id,
+            existing.kind,
+            existing.value,
+            existing.source,
+            existing.weight,
+            existing.idempotency_key,
+        )
+        try:
+            settle_repeat(stored, c)
+        except ValueError as exc:
+            self.error = exc
+            return
+        assert self.decision is not None
+        self.result = Claimed(stored, self.decision.model, duplicate=True, applied=False)
 
 
 def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> None:
-    """Fill in the decisions this replica did not make; 404 or 410 the jobs that cannot count."""
+    """Fill in the decisions this replica did not make; refuse the jobs that cannot count."""
     if not jobs:
         return
     t = _table("ra_decision")
-    ids = sorted({j.decision_id for j in jobs})
-    found: dict[str, DecisionInfo] = {}
+    ids = sorted({j.claim.decision_id for j in jobs})
+    found: dict[str, OpenDecision] = {}
     for i in range(0, len(ids), _IN_CHUNK):
         c = t.c
-        stmt = sa_select(c.id, c.model, c.weights, c.leaf, c.item, c.created_at, c.tags).where(
-            c.id.in_(ids[i : i + _IN_CHUNK])
-        )
-        for did, model, weights, leaf, item, created, tags in conn.execute(stmt):
+        stmt = sa_select(
+            c.id, c.model, c.weights, c.leaf, c.item, c.created_at, c.tags, c.conversation_id
+        ).where(c.id.in_(ids[i : i + _IN_CHUNK]))
+        for did, model, weights, leaf, item, created, tags, cid in conn.execute(stmt):
             w = np.asarray(json.loads(weights), dtype=np.float64)
-            found[str(did)] = DecisionInfo(
-                str(model), w, int(leaf), int(item), float(created), tuple(json.loads(tags))
+            found[str(did)] = OpenDecision(
+                str(did),
+                str(model),
+                w,
+                float(created),
+                cid,
+                leaf=int(leaf),
+                item=int(item),
+                tags=tuple(json.loads(tags)),
             )
     for j in jobs:
-        info = found.get(j.decision_id)
-        if info is None:
-            j.error = NotFound(f"no decision {j.decision_id!r}")
-        elif j.now - info.created_at > ttl:
-            j.error = gone(j.decision_id, j.now - info.created_at, ttl)
+        did = j.claim.decision_id
+        info = found.get(did)
+        try:
+            if info is None:
+                raise UnknownDecisionError(f"no decision {did!r}")
+            check_open(did, info.created_at, j.claim.now, ttl)
+        except DecisionError as exc:
+            j.error = exc
         else:
             j.decision = info
 
@@ -318,6 +281,7 @@ def _insert_ignoring_duplicates(
     )
     params: list[Any] = []
     for j in jobs:
-        params += [j.decision_id, j.kind, j.value, j.weight, j.source, j.idempotency_key, j.now]
+        c = j.claim
+        params += [c.decision_id, c.kind, c.value, j.weight, c.source, c.idempotency_key, c.now]
     result = conn.exec_driver_sql(sql, tuple(params))
     return {(str(d), str(k), str(s)): int(i) for i, d, k, s in result}

@@ -1,14 +1,15 @@
 """``POST /route`` and ``POST /feedback``: the request logic of :class:`RoutingService`.
 
-Both run on the event loop. The prompt embedding goes to a micro-batching thread
-(:class:`~agent.batching.BatchingEmbedder`) and the writes to a group-commit thread
-(:class:`~feedback.writer.GroupCommitter`), whose answer comes only after the commit; the
-policy choice itself takes microseconds under the router's lock.
+Both run on the event loop and go through the router's own front door,
+:meth:`~agent.router.Router.aroute` and :meth:`~agent.router.Router.afeedback`: the prompt
+embedding goes to a micro-batching thread (:class:`~agent.batching.BatchingEmbedder`), and the
+router's decision store (:class:`~feedback.sql_store.SqlDecisionStore`) writes through a
+group-commit thread, whose answer comes only after the commit. What is left here is HTTP:
+decision tokens, message limits, the service's default budget, and errors as status codes.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -16,27 +17,31 @@ from typing import Any
 from anyio import to_thread
 from sqlmodel import Session
 
-from agent.batching import BatchingEmbedder, EncoderError
-from agent.decision import Decision, feedback_value
-from agent.ledger import DecisionError
+from agent.batching import EncoderError
+from agent.decision import Decision
 from agent.router import Router
+from agent.store import (
+    ExpiredDecisionError,
+    FeedbackConflict,
+    IdempotencyKeyReused,
+    UnknownDecisionError,
+)
 from agent.tokens import sign, verify
 from feedback import crud
-from feedback.errors import BadToken, Invalid, ServiceError, Unavailable
-from feedback.jobs import (
-    DecisionInfo,
-    DecisionJob,
-    DecisionModelJob,
-    FeedbackJob,
-    FeedbackOwner,
-    gone,
+from feedback.errors import (
+    BadToken,
+    Conflict,
+    Gone,
+    Invalid,
+    NotFound,
+    ServiceError,
+    Unavailable,
 )
 from feedback.limits import check_messages
 from feedback.regenerate import SOURCE as REGENERATE_SOURCE
 from feedback.regenerate import RegenerateWatch
 from feedback.schemas import FeedbackRequest, FeedbackResponse, RouteRequest, RouteResponse
 from feedback.settings import Settings
-from feedback.writer import GroupCommitter
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +52,11 @@ class RequestHandlers:
     settings: Settings
     clock: Callable[[], float]
     _router: Router
-    _embedder: BatchingEmbedder
-    _writer: GroupCommitter
     _secret: bytes
     _budget: float | None
     _regenerates: RegenerateWatch | None
 
     def session(self) -> Session:
-        raise NotImplementedError
-
-    def _owner(self) -> FeedbackOwner:
         raise NotImplementedError
 
     # -- requests ------------------------------------------------------------------------------
@@ -67,14 +67,14 @@ class RequestHandlers:
         return route_response(d)
 
     async def choose(self, req: RouteRequest) -> Decision:
-        """Embed and choose; the decision is not stored until :meth:`record`."""
+        """Embed and choose; the decision is being written, and :meth:`record` waits for it."""
         check_messages(self.settings, req.prompt, [m.content for m in req.messages or []])
         router = self._router
         cid = req.conversation_id
-        if cid is not None and router.conversation_model(cid) is None:
+        if cid is not None and router.conversations.last(cid) is None:
             prev = await to_thread.run_sync(self._last_model, cid)
             if prev is not None:
-                router.remember_conversation(cid, prev)
+                router.conversations.remember(cid, prev)
         query: Any = (
             req.prompt if req.prompt is not None else [m.model_dump() for m in req.messages or []]
         )
@@ -85,15 +85,17 @@ class RequestHandlers:
             if again is not None:  # before choosing, so the new choice already knows
                 await self._implicit_thumbs_down(again)
         try:
-            texts, turn_weights = router.turns(query)
-            try:
-                vectors = await self._embedder.encode_async(texts)
-            except EncoderError as exc:
-                raise Unavailable(f"the prompt encoder failed; retry later ({exc})") from exc
-            ctx = router.context_from(vectors, turn_weights, texts, req.tags)
-            d = router.decide(
-                ctx, conversation_id=cid, lam=req.lam, budget=budget, allowed=req.allowed
+            d = await router.aroute(
+                query,
+                durable=False,
+                conversation_id=cid,
+                lam=req.lam,
+                budget=budget,
+                allowed=req.allowed,
+                tags=req.tags,
             )
+        except EncoderError as exc:
+            raise Unavailable(f"the prompt encoder failed; retry later ({exc})") from exc
         except ValueError as exc:
             raise Invalid(str(exc)) from exc
         if cid is not None and self._regenerates is not None:
@@ -125,27 +127,13 @@ class RequestHandlers:
         self._router.correct_cost(budget, estimated, real)
 
     async def record(self, d: Decision) -> None:
-        """Commit decision ``d`` (the answer comes after the commit)."""
-        values = {
-            "id": d.id,
-            "model": d.model,
-            "weights": json.dumps(d.weights.tolist()),
-            "lam": d.lam,
-            "created_at": d.created_at,
-            "conversation_id": d.conversation_id,
-            "leaf": d.leaf,
-            "item": d.item,
-            "tags": json.dumps(list(d.tags)),
-        }
-        await self._writer.submit(DecisionJob(values))
+        """Wait until decision ``d`` is committed (the answer comes after the commit)."""
+        await self._router.store.durable(d.id)
 
     async def reassign(self, d: Decision, model: str) -> None:
         """Another model than the one chosen answered the committed decision ``d`` (the
         proxy's fallback): feedback on it goes to ``model``, and so does its conversation."""
-        self._router.open_decision(d.id).model = model
-        if d.conversation_id is not None:
-            self._router.remember_conversation(d.conversation_id, model)
-        await self._writer.submit(DecisionModelJob(d.id, model))
+        await self._router.reassign(d.id, model)
 
     def _last_model(self, conversation_id: str) -> str | None:
         with self.session() as s:
@@ -154,36 +142,36 @@ class RequestHandlers:
     async def feedback(
         self, req: FeedbackRequest, idempotency_key: str | None = None
     ) -> FeedbackResponse:
-        """Check, store (group commit) and then learn from one piece of feedback; the answer
-        comes after the commit. A decision this replica did not make is read from the DB."""
+        """Check the token, then let the router count and learn it; the answer comes after the
+        commit. A decision this replica did not make is read from the database."""
         if not verify(self._secret, req.decision_id, req.token):
             raise BadToken("missing or invalid decision token")
-        kind, value = feedback_value(label=req.label, score=req.score, thumbs=req.thumbs)
-        now = self.clock()
-        decision: DecisionInfo | None = None
         try:
-            rec = self._router.open_decision(req.decision_id)
-        except DecisionError:
-            pass  # not made here, or past the router's own TTL: the database decides
-        else:
-            decision = DecisionInfo(
-                rec.model, rec.weights, rec.leaf, rec.item, rec.created_at, rec.tags
+            r = await self._router.afeedback(
+                req.decision_id,
+                label=req.label,
+                score=req.score,
+                thumbs=req.thumbs,
+                source=req.origin,
+                idempotency_key=idempotency_key,
             )
-            age, ttl = now - rec.created_at, self.settings.decision_ttl
-            if age > ttl:
-                raise gone(req.decision_id, age, ttl)
-        job = FeedbackJob(
-            self._owner(),
-            decision_id=req.decision_id,
-            decision=decision,
-            kind=kind,
-            value=value,
-            source=req.origin or "",
-            idempotency_key=idempotency_key,
-            now=now,
+        except UnknownDecisionError as exc:
+            raise NotFound(str(exc)) from exc
+        except ExpiredDecisionError as exc:
+            raise Gone(str(exc)) from exc
+        except FeedbackConflict as exc:
+            raise Conflict(str(exc), stored=exc.stored.to_dict()) from exc
+        except (IdempotencyKeyReused, ValueError) as exc:
+            raise Invalid(str(exc)) from exc
+        return FeedbackResponse(
+            feedback_id=r.feedback_id,
+            decision_id=r.decision_id,
+            model=r.model,
+            kind=r.kind,
+            value=r.value,
+            weight=r.weight,
+            duplicate=r.duplicate,
         )
-        result: FeedbackResponse = await self._writer.submit(job)
-        return result
 
 
 def route_response(d: Decision) -> RouteResponse:

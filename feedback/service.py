@@ -35,13 +35,12 @@ from feedback.bootstrap import (
     token_secret,
 )
 from feedback.db import create_tables, is_postgres
-from feedback.jobs import DecisionInfo, FeedbackOwner
 from feedback.regenerate import RegenerateWatch
 from feedback.requests import RequestHandlers
 from feedback.settings import Settings
+from feedback.sql_store import SqlDecisionStore
 from feedback.tracker import AppliedIds
 from feedback.writer import GroupCommitter
-from policies import Policy
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +87,12 @@ class RoutingService(RequestHandlers):
             cache_size=st.embed_cache_rows,
         )
         self._writer = GroupCommitter(self.engine, max_batch=st.commit_batch)
+        self._store = SqlDecisionStore(
+            self._writer,
+            settings=lambda: self.settings,
+            learn_once=self._learn_once,
+            clock=self.clock,
+        )
         self._regenerates = (
             RegenerateWatch(window=st.regenerate_window, clock=self.clock)
             if st.implicit_regenerate
@@ -135,16 +140,17 @@ class RoutingService(RequestHandlers):
             profiles = [crud.to_profile(r) for r in crud.active_models(session=s)]
             router = self._new_router(profiles)
             applied = AppliedIds(hwm=floor)
-            # Budget pacers carry over: this process's live ones, else the snapshot's.
+            # Budget pacers and conversations carry over: this process's, else the snapshot's.
             live = getattr(self, "_router", None)
             pacers = live.pacer_state() if live is not None else []
             snap = crud.latest_snapshot(session=s, revision=revision)
             if snap is not None and snap.hwm >= floor:
                 state = json.loads(snap.state)
-                router.policy = Policy.from_state(state["policy"])
+                router.load_state(snapshot_router_state(state))
                 applied = AppliedIds.from_state(state["applied"], now=now)
-                pacers = pacers or state.get("pacers", [])
-            router.load_pacer_state(pacers)
+            if live is not None:  # this process's memory is newer than any snapshot
+                router.load_pacer_state(pacers)
+                router.conversations.load_state(live.conversations.to_state())
             if lam is not None:
                 router.lam = float(lam)
             rows = crud.feedback_after(session=s, hwm=applied.hwm, gaps=applied.gaps, floor=floor)
@@ -189,6 +195,7 @@ class RoutingService(RequestHandlers):
             source_window=st.source_window,
             secret=self._secret,
             clock=self.clock,
+            store=self._store,
         )
 
     def sync(self) -> int:
@@ -213,49 +220,24 @@ class RoutingService(RequestHandlers):
         return folded
 
     def _fold(self, row: crud.FeedbackItem, *, now: float) -> bool:
+        """Learn a row another replica committed, unless it was learnt already."""
         fid, kind, value, model, weight, weights, leaf, item, tags = row
-        info = DecisionInfo(model, np.asarray(json.loads(weights)), leaf, item, 0.0, tags)
-        return self._fold_info(fid, kind, value, info, weight, now=now)
-
-    def _fold_info(
-        self, fid: int, kind: str, value: float, d: DecisionInfo, weight: float, *, now: float
-    ) -> bool:
         with self._lock:
             if not self._applied.claim(fid, now=now):
                 return False
+            w = np.asarray(json.loads(weights))
             self._router.apply(
-                d.weights,
-                d.model,
-                value,
-                kind=kind,
-                weight=weight,
-                leaf=d.leaf,
-                item=d.item,
-                tags=d.tags,
+                w, model, value, kind=kind, weight=weight, leaf=leaf, item=item, tags=tags
             )
             return True
 
-    def fold_new(
-        self, fid: int, kind: str, value: float, decision: DecisionInfo, weight: float
-    ) -> None:
-        """Fold a row this replica just committed (the group-commit thread calls this)."""
-        self._fold_info(fid, kind, value, decision, weight, now=self.clock())
-
-    def _owner(self) -> FeedbackOwner:
-        return self
-
-    # settings the feedback jobs read (live: tests and admins may swap ``settings``)
-    @property
-    def decision_ttl(self) -> float:
-        return self.settings.decision_ttl
-
-    @property
-    def source_limit(self) -> int:
-        return self.settings.source_limit
-
-    @property
-    def source_window(self) -> float:
-        return self.settings.source_window
+    def _learn_once(self, fid: int, learn: Callable[[], bool]) -> bool:
+        """Run ``learn`` for row ``fid`` of this replica unless :meth:`sync` got there first
+        (the store's group-commit thread calls this after the commit)."""
+        with self._lock:
+            if not self._applied.claim(fid, now=self.clock()):
+                return True
+            return learn()
 
     def pool_changed(self, revision: int, change: Callable[[Router], None] | None) -> None:
         """Apply a committed pool change locally: in place if ``revision`` directly follows
@@ -275,9 +257,8 @@ class RoutingService(RequestHandlers):
         """Store the policy state and the applied-id bookkeeping for a faster restart."""
         with self._lock:
             state = {
-                "policy": self._router.policy_state(),
+                "router": self._router.state(with_store=False),
                 "applied": self._applied.to_state(),
-                "pacers": self._router.pacer_state(),
             }
             revision, hwm, gaps = self._revision, self._applied.hwm, sorted(self._applied.gaps)
         with self.session() as s:
@@ -298,3 +279,13 @@ class RoutingService(RequestHandlers):
             "applied_feedback": self._applied.count,
             "database": "postgresql" if is_postgres(self.settings.database_url) else "sqlite",
         }
+
+
+def snapshot_router_state(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The router state in a stored snapshot; a snapshot from before the router had one
+    state (``policy`` and ``pacers`` beside ``applied``) is read as one without conversations
+    (the database remembers those)."""
+    if "router" in snapshot:
+        state: dict[str, Any] = snapshot["router"]
+        return state
+    return {"policy": snapshot["policy"], "pacers": snapshot.get("pacers", [])}

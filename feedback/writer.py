@@ -97,11 +97,15 @@ class GroupCommitter:
 
     def submit_blocking(self, job: Job, timeout: float | None = None) -> Any:
         """:meth:`submit` for a caller on a plain thread."""
+        return self.enqueue(job).result(timeout)
+
+    def enqueue(self, job: Job) -> concurrent.futures.Future[Any]:
+        """Queue ``job`` without waiting; the future settles after its commit (any thread)."""
         fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
         if self._thread is None:
             self.start()
         self._queue.put((job, fut))
-        return fut.result(timeout)
+        return fut
 
     # -- the writer thread ---------------------------------------------------------------------
     def _run(self) -> None:

@@ -11,8 +11,8 @@ import pytest
 
 from agent.conversation import conversation_turns, pool_embedding
 from agent.embedder import HashingEmbedder
-from agent.ledger import ExpiredDecisionError, UnknownDecisionError
 from agent.router import Router
+from agent.store import ExpiredDecisionError, FeedbackConflict, UnknownDecisionError
 from simulator.synthetic import generate_log
 
 
@@ -55,8 +55,12 @@ def test_feedback_kinds_duplicates_and_errors(log: Any) -> None:
     clock = Clock()
     router = make(log, policy="greedy", ttl=60, clock=clock)
     d = router.route(log.prompts[1])
-    assert router.feedback(d.id, label=1).weight == 1.0
-    assert router.feedback(d.id, label=0).duplicate  # same (decision, kind, source)
+    first = router.feedback(d.id, label=1)
+    assert first.weight == 1.0
+    again = router.feedback(d.id, label=1)  # same (decision, kind, source): the stored row
+    assert again.duplicate and again.feedback_id == first.feedback_id
+    with pytest.raises(FeedbackConflict, match="changed value"):
+        router.feedback(d.id, label=0)
     assert not router.feedback(d.id, label=0, source="other").duplicate
     assert router.feedback(d.id, thumbs="down").kind == "thumbs"
     assert router.feedback(d.id, thumbs=True, source="x").value == 1.0
@@ -98,7 +102,7 @@ def test_sticky_conversation_needs_a_margin_to_switch(log: Any) -> None:
     router = make(log, policy="greedy", stickiness=10.0)
     first = router.route(log.prompts[5], conversation_id="c")
     other = next(m for m in router.models if m != first.model)
-    router.remember_conversation("c", other)
+    router.conversations.remember("c", other)
     d = router.route(log.prompts[5], conversation_id="c")
     assert d.model == other and d.sticky
     router.stickiness = 0.0
@@ -126,7 +130,7 @@ def test_save_load_round_trip(log: Any, tmp_path: Path) -> None:
     router.save(tmp_path / "r")
     loaded = Router.load(tmp_path / "r", embedder=HashingEmbedder(dim=64), secret=b"k")
     assert loaded.policy.to_state() == router.policy.to_state()
-    assert loaded.stickiness == 0.2 and loaded.conversation_model("c9") == open_decision.model
+    assert loaded.stickiness == 0.2 and loaded.conversations.last("c9") == open_decision.model
     a, b = router.route(log.prompts[9]), loaded.route(log.prompts[9])
     assert (a.model, a.scores) == (b.model, b.scores)
     assert not loaded.feedback(open_decision.id, label=1).duplicate

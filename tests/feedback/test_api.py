@@ -242,7 +242,7 @@ def test_a_follow_up_in_a_conversation_keeps_its_model(client: TestClient, h: An
     for i in range(30):
         first = h.route(client, prompts[i * 9], conversation_id=f"conv-{i}")
         if i % 2:  # as if another replica took the second turn: the database remembers
-            router._sticky.load_state({})
+            router.conversations.load_state({})
         msgs = [
             {"role": "user", "content": prompts[i * 9]},
             {"role": "assistant", "content": "…"},

@@ -54,3 +54,39 @@ def test_budget_pacers_survive_a_snapshot_and_a_restart(shared_settings: Setting
     with TestClient(create_app(shared_settings)) as again:
         assert again.app.state.service.router.pacer_state() == before  # type: ignore[attr-defined]
         assert h.route(again)["lam"] == before[0][1]["lam"]
+
+
+def test_a_snapshot_is_the_router_state_and_old_snapshots_still_load(
+    shared_settings: Settings, h: Any
+) -> None:
+    import json
+
+    from sqlmodel import Session
+
+    from feedback import crud
+
+    with TestClient(create_app(shared_settings)) as c:
+        d = h.route(c, conversation_id="conv-1")
+        body = {"decision_id": d["decision_id"], "token": d["token"], "label": 1}
+        assert c.post("/feedback", json=body).status_code == 201
+        assert c.post("/admin/snapshot", headers=h.admin()).status_code == 200
+        service = c.app.state.service  # type: ignore[attr-defined]
+        policy = service.router.policy.to_state()
+        with Session(service.engine) as s:
+            snap = crud.latest_snapshot(session=s, revision=service.revision)
+            assert snap is not None
+            state = json.loads(snap.state)
+            assert set(state) == {"router", "applied"} and "pickle" not in snap.state
+            assert state["router"]["sticky"] == {"conv-1": d["model"]}
+            # rewrite it as a snapshot of the older layout: policy and pacers beside applied
+            old = {"policy": state["router"]["policy"], "applied": state["applied"], "pacers": []}
+            crud.save_snapshot(
+                session=s,
+                revision=snap.revision,
+                hwm=snap.hwm,
+                gaps=json.loads(snap.gaps) if isinstance(snap.gaps, str) else snap.gaps,
+                state=json.dumps(old),
+                now=snap.created_at + 1,
+            )
+    with TestClient(create_app(shared_settings)) as again:
+        assert again.app.state.service.router.policy.to_state() == policy  # type: ignore[attr-defined]

@@ -1,0 +1,130 @@
+"""The service's :class:`~agent.store.DecisionStore`: decisions and feedback rows in the
+database (SQLite or PostgreSQL), written by the group-commit thread.
+
+The decisions this replica made are also cached in memory, so feedback on them needs no read;
+feedback on another replica's decision reads it from the database. The rules (feedback window,
+counting once, changed values, the source cap) are :mod:`agent.store`'s, as in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from agent.decision import OpenDecision
+from agent.memory_store import MemoryDecisionStore
+from agent.store import Claim, Claimed, DecisionError, Learn
+from feedback.jobs import DecisionJob, DecisionModelJob, FeedbackJob
+from feedback.writer import GroupCommitter
+
+
+class SqlDecisionStore:
+    """``settings()`` gives the live ``decision_ttl``, ``source_limit`` and ``source_window``;
+    ``learn_once(feedback_id, learn)`` runs ``learn`` unless that row was already learnt (a
+    replica's sync may have got there first) and says whether the posterior has it."""
+
+    def __init__(
+        self,
+        writer: GroupCommitter,
+        *,
+        settings: Callable[[], Any],
+        learn_once: Callable[[int, Callable[[], bool]], bool],
+        clock: Callable[[], float],
+    ) -> None:
+        self.writer = writer
+        self._settings = settings
+        self._learn_once = learn_once
+        self._cache = MemoryDecisionStore(ttl=settings().decision_ttl, clock=clock)
+        self._pending: dict[str, concurrent.futures.Future[Any]] = {}
+        self._lock = threading.Lock()
+
+    # the rules a FeedbackJob reads (live: tests and admins may swap the settings)
+    @property
+    def ttl(self) -> float:
+        return float(self._settings().decision_ttl)
+
+    @property
+    def source_limit(self) -> int:
+        return int(self._settings().source_limit)
+
+    @property
+    def source_window(self) -> float:
+        return float(self._settings().source_window)
+
+    def learn_once(self, feedback_id: int, learn: Callable[[], bool]) -> bool:
+        return self._learn_once(feedback_id, learn)
+
+    # -- decisions -----------------------------------------------------------------------------
+    def put(self, record: OpenDecision) -> None:
+        """Cache ``record`` and start writing it; :meth:`durable` waits for the commit."""
+        self._cache.ttl = self.ttl
+        self._cache.put(record)
+        fut = self.writer.enqueue(DecisionJob(decision_row(record)))
+        with self._lock:
+            self._pending[record.id] = fut
+        fut.add_done_callback(lambda f: self._settled(record.id, f))
+
+    def _settled(self, decision_id: str, fut: concurrent.futures.Future[Any]) -> None:
+        if fut.exception() is None:  # a failed write stays for durable() to raise
+            with self._lock:
+                self._pending.pop(decision_id, None)
+
+    async def durable(self, decision_id: str) -> None:
+        """Wait until the decision is committed (raises the write's error)."""
+        with self._lock:
+            fut = self._pending.get(decision_id)
+        if fut is None:
+            return
+        try:
+            await asyncio.wrap_future(fut)
+        finally:
+            with self._lock:
+                self._pending.pop(decision_id, None)
+
+    def get(self, decision_id: str) -> OpenDecision:
+        """A decision this replica made and still caches (raises if unknown here or expired)."""
+        self._cache.ttl = self.ttl
+        return self._cache.get(decision_id)
+
+    async def reassign(self, decision_id: str, model: str) -> None:
+        await self.durable(decision_id)
+        try:
+            self._cache.get(decision_id).model = model
+        except DecisionError:
+            pass  # not cached: the database row is what counts
+        await self.writer.submit(DecisionModelJob(decision_id, model))
+
+    # -- feedback ------------------------------------------------------------------------------
+    def _job(self, claim: Claim, learn: Learn) -> FeedbackJob:
+        try:
+            record: OpenDecision | None = self.get(claim.decision_id)
+        except DecisionError:
+            record = None  # made elsewhere or forgotten here: the batch reads the database
+        return FeedbackJob(self, claim, record, learn)
+
+    def claim(self, claim: Claim, learn: Learn) -> Claimed:
+        result: Claimed = self.writer.submit_blocking(self._job(claim, learn))
+        return result
+
+    async def aclaim(self, claim: Claim, learn: Learn) -> Claimed:
+        result: Claimed = await self.writer.submit(self._job(claim, learn))
+        return result
+
+
+def decision_row(d: OpenDecision) -> dict[str, Any]:
+    """The ``ra_decision`` columns of a decision."""
+    return {
+        "id": d.id,
+        "model": d.model,
+        "weights": json.dumps([float(w) for w in d.weights]),
+        "lam": d.lam,
+        "created_at": d.created_at,
+        "conversation_id": d.conversation_id,
+        "leaf": d.leaf,
+        "item": d.item,
+        "tags": json.dumps(list(d.tags)),
+    }
