@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from agent.artifacts import artifact, minilm_path
 from agent.embedder import tail_cut
-from agent.encoders import artifact, minilm_path
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: What the build does; part of the artifact's hash and, through ``VERSION``, of the id.
@@ -75,7 +75,7 @@ class OnnxMiniLMEmbedder:
     """all-MiniLM-L6-v2 on onnxruntime: mean pooling and L2 norm, as sentence-transformers.
 
     The model is exported (and with ``quantized``, int8-quantised) from the bundled weights on
-    first use into the per-user cache (:func:`agent.encoders.artifact`) and loads lazily. Long
+    first use into the per-user cache (:func:`agent.artifacts.artifact`) and loads lazily. Long
     prompts are cut to their last ``tail_chars`` characters as in
     :class:`~agent.embedder.MiniLMEmbedder`; ``threads`` sets onnxruntime's intra-op threads;
     a call embeds at most ``batch_size`` prompts and ``token_budget`` padded tokens at once.

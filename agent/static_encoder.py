@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from agent.artifacts import artifact, minilm_path
 from agent.embedder import tail_cut
-from agent.encoders import artifact, minilm_path
 
 #: What the build does; part of the artifact's hash and, through ``VERSION``, of the id. No
 #: SIF weighting of frequent tokens, as measured: with model2vec's default weighting (v1),
@@ -37,7 +37,7 @@ def distill_static(out: Path) -> None:
 class StaticMiniLMEmbedder:
     """model2vec's static embeddings of MiniLM's vocabulary: a token lookup and a mean.
 
-    Distilled on first use into the per-user cache (:func:`agent.encoders.artifact`; about
+    Distilled on first use into the per-user cache (:func:`agent.artifacts.artifact`; about
     half a minute on one core) and loaded lazily. Long prompts are cut to their last
     ``tail_chars`` characters as in :class:`~agent.embedder.MiniLMEmbedder`.
     """

@@ -75,7 +75,7 @@ def reference_rate(prompts: list[str], tmp: Path) -> dict[str, float]:
 
 
 def bench_encoder(name: str, prompts: list[str], args: argparse.Namespace) -> dict[str, Any]:
-    from agent.encoders import cache_root
+    from agent.artifacts import cache_root
 
     tmp = Path(tempfile.mkdtemp(prefix=f"ra-bench-route-{name}-"))
     env = {

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.artifacts import cache_root
 from agent.embedder import Embedder
 from agent.embedding_cache import CachedEmbedder
-from agent.encoders import DEFAULT_ENCODER, cache_root, make_encoder
+from agent.encoders import DEFAULT_ENCODER, make_encoder
 from agent.logs import ReplayLog, load_log
 from simulator.synthetic import generate_log
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent.artifacts import artifact
 from agent.embedder import HashingEmbedder, MiniLMEmbedder
 from agent.embedding_cache import CachedEmbedder
-from agent.encoders import DEFAULT_ENCODER, ENCODERS, artifact, make_encoder
+from agent.encoders import DEFAULT_ENCODER, ENCODERS, make_encoder
 from agent.onnx_encoder import OnnxMiniLMEmbedder
 from agent.static_encoder import StaticMiniLMEmbedder
 from feedback.bootstrap import make_embedder as service_embedder
