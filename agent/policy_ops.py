@@ -3,6 +3,7 @@ pool changes, and read-outs of the posterior. The ``Router``'s half that writes 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -11,11 +12,16 @@ import numpy as np
 
 from agent.clusters import ClusterMap
 from agent.contexts import leaf_cell
+from agent.conversation import Messages
 from agent.decision import FeedbackReceipt, OpenDecision, feedback_value
 from agent.embedder import Embedder
-from agent.store import Claim, Claimed, DecisionStore
+from agent.regenerate import SOURCE as REGENERATE
+from agent.regenerate import RegenerateWatch, last_user_turn
+from agent.store import Claim, Claimed, DecisionError, DecisionStore
 from agent.warm_start import profile_from_rows
 from policies import BudgetPacer, Context, ModelProfile, Policy, validate_feedback
+
+logger = logging.getLogger(__name__)
 
 
 class PolicyOps:
@@ -26,6 +32,7 @@ class PolicyOps:
     embedder: Embedder
     soft: bool
     store: DecisionStore
+    regenerates: RegenerateWatch | None
     clock: Callable[[], float]
     _lock: threading.RLock
     _pacers: dict[float, BudgetPacer]
@@ -61,6 +68,33 @@ class PolicyOps:
         """:meth:`feedback` for an event loop: a durable store answers after its commit."""
         claim = self._claim(decision_id, label, score, thumbs, source, idempotency_key)
         return _receipt(await self.store.aclaim(claim, self._learn), claim)
+
+    # -- implicit feedback: regenerates ---------------------------------------------------------
+    def replaced(self, conversation_id: str | None, query: str | Messages) -> str | None:
+        """The decision a request regenerates (same conversation and last user turn within
+        the window), if the router watches for regenerates."""
+        if conversation_id is None or self.regenerates is None:
+            return None
+        return self.regenerates.previous(conversation_id, last_user_turn(query))
+
+    def answered(self, conversation_id: str | None, query: str | Messages, decision: str) -> None:
+        """Remember which decision answers the conversation's last user turn."""
+        if conversation_id is not None and self.regenerates is not None:
+            self.regenerates.remember(conversation_id, last_user_turn(query), decision)
+
+    def thumbs_down_replaced(self, decision_id: str) -> None:
+        """A regenerate's verdict on the answer it replaces; never fails the new request."""
+        try:
+            self.feedback(decision_id, thumbs="down", source=REGENERATE)
+        except (DecisionError, ValueError) as exc:  # gone, or already judged otherwise
+            logger.info("implicit regenerate feedback on %s not counted: %s", decision_id, exc)
+
+    async def athumbs_down_replaced(self, decision_id: str) -> None:
+        """:meth:`thumbs_down_replaced` for an event loop."""
+        try:
+            await self.afeedback(decision_id, thumbs="down", source=REGENERATE)
+        except (DecisionError, ValueError) as exc:
+            logger.info("implicit regenerate feedback on %s not counted: %s", decision_id, exc)
 
     def _claim(
         self,

@@ -1,7 +1,8 @@
 """The embeddable router: prompt → cluster weights → policy choice, and feedback → posterior.
 
 >>> import numpy as np
->>> from agent.clusters import ClusterMap
+>>> from agent.building import Builders
+from agent.clusters import ClusterMap
 >>> from agent.embedder import HashingEmbedder
 >>> from agent.logs import ReplayLog
 >>> prompts = [f"sort list {i}" for i in range(6)] + [f"capital of country {i}" for i in range(6)]
@@ -24,26 +25,26 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
+from agent.building import Builders
 from agent.clusters import ClusterMap
 from agent.contexts import ContextOps, eligible_mask
 from agent.conversation import Messages, StickyModels, as_messages, keep_model
 from agent.decision import Decision, OpenDecision, score_map
 from agent.embedder import Embedder
-from agent.logs import ReplayLog
 from agent.memory_store import MemoryDecisionStore
 from agent.persistence import Persistence
 from agent.policy_ops import PolicyOps
+from agent.regenerate import RegenerateWatch
 from agent.store import DecisionStore
 from agent.tokens import sign
-from agent.warm_start import fit_pool
-from policies import BudgetPacer, Context, ModelProfile, Policy, make_policy
+from policies import BudgetPacer, Context, Policy
 
 
-class Router(PolicyOps, ContextOps, Persistence):
+class Router(Builders, PolicyOps, ContextOps, Persistence):
     """Wraps an embedder, a cluster map, a warm-started policy and a store of open decisions.
 
     One lock guards the policy, so ``route`` and ``feedback`` are safe from many threads; the
@@ -72,6 +73,7 @@ class Router(PolicyOps, ContextOps, Persistence):
         secret: bytes | None = None,
         clock: Callable[[], float] = time.time,
         store: DecisionStore | None = None,
+        regenerate_window: float | None = None,
     ) -> None:
         self.policy = policy
         self.cluster_map = cluster_map
@@ -89,73 +91,24 @@ class Router(PolicyOps, ContextOps, Persistence):
         self.store: DecisionStore = store or MemoryDecisionStore(
             ttl=ttl, source_limit=source_limit, source_window=source_window, clock=clock
         )
+        self.regenerate_window = regenerate_window
+        self.regenerates = (
+            RegenerateWatch(window=regenerate_window, clock=clock) if regenerate_window else None
+        )
         self._lock = threading.RLock()
         self.conversations = StickyModels()
         self._pacers: dict[float, BudgetPacer] = {}
 
-    _PARAMS = ("soft", "stickiness", "ttl", "source_limit", "source_window", "max_turns", "decay")
-
-    # -- building ------------------------------------------------------------------------------
-    @classmethod
-    def from_profiles(
-        cls,
-        profiles: Sequence[ModelProfile],
-        cluster_map: ClusterMap,
-        embedder: Embedder,
-        *,
-        policy: str = "default",
-        policy_params: dict[str, Any] | None = None,
-        seed: int = 0,
-        lam: float | None = None,
-        **kwargs: Any,
-    ) -> Self:
-        """A router whose policy is warm-started from UniRoute profiles; ``policy_params``
-        override the named policy's settings (e.g. ``{"propensity_samples": 256}``)."""
-        params: dict[str, Any] = {"seed": seed, **(policy_params or {})}
-        if lam is not None:
-            params["lam"] = lam
-        return cls(
-            make_policy(policy, **params).warm_start(profiles), cluster_map, embedder, **kwargs
-        )
-
-    @classmethod
-    def from_log(
-        cls,
-        log: ReplayLog,
-        *,
-        embedder: Embedder,
-        k: int = 16,
-        policy: str = "default",
-        policy_params: dict[str, Any] | None = None,
-        seed: int = 0,
-        val_share: float = 1.0,
-        lam: float | None = None,
-        **kwargs: Any,
-    ) -> Self:
-        """Fit clusters on the log's prompts and profiles on its labelled rows, then warm-start.
-        A policy with leaves (``n_leaves > 0``, e.g. from ``policy_params``) also gets a leaf
-        map of that many cells (at most one per prompt)."""
-        leaves = int(getattr(make_policy(policy, **(policy_params or {})), "n_leaves", 0))
-        pool = fit_pool(
-            log,
-            embedder=embedder,
-            k=k,
-            seed=seed,
-            val_share=val_share,
-            soft=bool(kwargs.get("soft", False)),
-            leaves=leaves,
-        )
-        return cls.from_profiles(
-            pool.profiles,
-            pool.cluster_map,
-            embedder,
-            policy=policy,
-            policy_params=policy_params,
-            seed=seed,
-            lam=lam,
-            leaf_map=pool.leaf_map,
-            **kwargs,
-        )
+    _PARAMS = (
+        "soft",
+        "stickiness",
+        "ttl",
+        "source_limit",
+        "source_window",
+        "max_turns",
+        "decay",
+        "regenerate_window",
+    )
 
     # -- routing -------------------------------------------------------------------------------
     @property
@@ -186,14 +139,20 @@ class Router(PolicyOps, ContextOps, Persistence):
     ) -> Decision:
         """Choose a model. ``budget`` (a target mean cost per request) paces λ online unless
         ``lam`` is given; ``allowed`` restricts the choice to those models; ``tags`` (at most 8
-        string values, e.g. ``{"task": "code"}``) are app context the router learns per tag."""
-        return self.decide(
+        string values, e.g. ``{"task": "code"}``) are app context the router learns per tag.
+        With ``regenerate_window``, asking a conversation's last user turn again within the
+        window gives the answer it replaces a thumbs-down (source ``implicit-regenerate``)."""
+        if (again := self.replaced(conversation_id, prompt_or_messages)) is not None:
+            self.thumbs_down_replaced(again)
+        d = self.decide(
             self.context_for(prompt_or_messages, tags),
             conversation_id=conversation_id,
             lam=lam,
             budget=budget,
             allowed=allowed,
         )
+        self.answered(conversation_id, prompt_or_messages, d.id)
+        return d
 
     async def aroute(
         self, prompt_or_messages: str | Messages, *, durable: bool = True, **route_kwargs: Any
@@ -203,6 +162,9 @@ class Router(PolicyOps, ContextOps, Persistence):
         BatchingEmbedder` then shares encoder calls between concurrent requests), else in a
         worker thread. ``durable``: return once the store has written the decision (else the
         caller awaits ``store.durable(decision.id)``, e.g. after calling the model)."""
+        cid = route_kwargs.get("conversation_id")
+        if (again := self.replaced(cid, prompt_or_messages)) is not None:
+            await self.athumbs_down_replaced(again)
         texts, weights = self.turns(prompt_or_messages)
         encode_async = getattr(self.embedder, "encode_async", None)
         if encode_async is not None:
@@ -211,6 +173,7 @@ class Router(PolicyOps, ContextOps, Persistence):
             vectors = await asyncio.to_thread(self.embedder.encode, texts)
         tags = route_kwargs.pop("tags", None)
         d = self.decide(self.context_from(vectors, weights, texts, tags), **route_kwargs)
+        self.answered(cid, prompt_or_messages, d.id)
         if durable:
             await self.store.durable(d.id)
         return d

@@ -26,7 +26,7 @@ from agent.store import (
     IdempotencyKeyReused,
     UnknownDecisionError,
 )
-from agent.tokens import sign, verify
+from agent.tokens import verify
 from feedback import crud
 from feedback.errors import (
     BadToken,
@@ -34,12 +34,9 @@ from feedback.errors import (
     Gone,
     Invalid,
     NotFound,
-    ServiceError,
     Unavailable,
 )
 from feedback.limits import check_messages
-from feedback.regenerate import SOURCE as REGENERATE_SOURCE
-from feedback.regenerate import RegenerateWatch
 from feedback.schemas import FeedbackRequest, FeedbackResponse, RouteRequest, RouteResponse
 from feedback.settings import Settings
 
@@ -54,7 +51,6 @@ class RequestHandlers:
     _router: Router
     _secret: bytes
     _budget: float | None
-    _regenerates: RegenerateWatch | None
 
     def session(self) -> Session:
         raise NotImplementedError
@@ -79,11 +75,6 @@ class RequestHandlers:
             req.prompt if req.prompt is not None else [m.model_dump() for m in req.messages or []]
         )
         budget = self.budget_for(req)
-        turn = last_user_turn(req)
-        if cid is not None and self._regenerates is not None:
-            again = self._regenerates.previous(cid, turn)
-            if again is not None:  # before choosing, so the new choice already knows
-                await self._implicit_thumbs_down(again)
         try:
             d = await router.aroute(
                 query,
@@ -98,22 +89,7 @@ class RequestHandlers:
             raise Unavailable(f"the prompt encoder failed; retry later ({exc})") from exc
         except ValueError as exc:
             raise Invalid(str(exc)) from exc
-        if cid is not None and self._regenerates is not None:
-            self._regenerates.remember(cid, turn, d.id)
         return d
-
-    async def _implicit_thumbs_down(self, decision_id: str) -> None:
-        """A regenerate's verdict on the answer it replaces; never fails the new request."""
-        body = {
-            "decision_id": decision_id,
-            "token": sign(self._secret, decision_id),
-            "thumbs": "down",
-            "source": REGENERATE_SOURCE,
-        }
-        try:
-            await self.feedback(FeedbackRequest.model_validate(body))
-        except ServiceError as exc:  # gone, or already judged: the regenerate adds nothing
-            logger.info("implicit regenerate feedback on %s not counted: %s", decision_id, exc)
 
     def budget_for(self, req: RouteRequest) -> float | None:
         """The budget that paces ``req``: its own, else the service's unless it gives λ."""
@@ -187,11 +163,3 @@ def route_response(d: Decision) -> RouteResponse:
         lam=d.lam,
         sticky=d.sticky,
     )
-
-
-def last_user_turn(req: RouteRequest) -> str:
-    """The text a regenerate repeats: the prompt, or the conversation's last user message."""
-    if req.prompt is not None:
-        return req.prompt
-    users = [m.content for m in req.messages or [] if m.role == "user"]
-    return users[-1] if users else ""

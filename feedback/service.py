@@ -35,7 +35,6 @@ from feedback.bootstrap import (
     token_secret,
 )
 from feedback.db import create_tables, is_postgres
-from feedback.regenerate import RegenerateWatch
 from feedback.requests import RequestHandlers
 from feedback.settings import Settings
 from feedback.sql_store import SqlDecisionStore
@@ -93,11 +92,6 @@ class RoutingService(RequestHandlers):
             learn_once=self._learn_once,
             clock=self.clock,
         )
-        self._regenerates = (
-            RegenerateWatch(window=st.regenerate_window, clock=self.clock)
-            if st.implicit_regenerate
-            else None
-        )
         self.rebuild()
 
     def warm_up(self) -> None:
@@ -151,6 +145,7 @@ class RoutingService(RequestHandlers):
             if live is not None:  # this process's memory is newer than any snapshot
                 router.load_pacer_state(pacers)
                 router.conversations.load_state(live.conversations.to_state())
+                router.regenerates = live.regenerates
             if lam is not None:
                 router.lam = float(lam)
             rows = crud.feedback_after(session=s, hwm=applied.hwm, gaps=applied.gaps, floor=floor)
@@ -196,6 +191,7 @@ class RoutingService(RequestHandlers):
             secret=self._secret,
             clock=self.clock,
             store=self._store,
+            regenerate_window=st.regenerate_window if st.implicit_regenerate else None,
         )
 
     def sync(self) -> int:

@@ -20,15 +20,27 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from agent.conversation import prompt_key
+from agent.conversation import Messages, prompt_key
 
 SOURCE = "implicit-regenerate"
 #: Conversations remembered at once; the least recently active are forgotten first.
 MAX_CONVERSATIONS = 100_000
 
 
+def last_user_turn(prompt_or_messages: str | Messages) -> str:
+    """The text a regenerate repeats: the prompt, or the conversation's last user message.
+
+    >>> last_user_turn([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+    'a'
+    """
+    if isinstance(prompt_or_messages, str):
+        return prompt_or_messages
+    users = [str(m.get("content", "")) for m in prompt_or_messages if m.get("role") == "user"]
+    return users[-1] if users else ""
+
+
 class RegenerateWatch:
-    """The last (user turn, decision, time) of each conversation this replica routed."""
+    """The last (user turn, decision, time) of each conversation this router routed."""
 
     def __init__(self, *, window: float, clock: Callable[[], float] = time.time) -> None:
         self.window, self.clock = float(window), clock

@@ -1,0 +1,79 @@
+"""Building a :class:`~agent.router.Router`: from UniRoute profiles, or from a replay log
+whose prompts give the clusters and whose labelled rows give the profiles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Self
+
+from agent.clusters import ClusterMap
+from agent.embedder import Embedder
+from agent.logs import ReplayLog
+from agent.warm_start import fit_pool
+from policies import ModelProfile, make_policy
+
+
+class Builders:
+    """The Router's constructors beyond ``__init__``."""
+
+    @classmethod
+    def from_profiles(
+        cls,
+        profiles: Sequence[ModelProfile],
+        cluster_map: ClusterMap,
+        embedder: Embedder,
+        *,
+        policy: str = "default",
+        policy_params: dict[str, Any] | None = None,
+        seed: int = 0,
+        lam: float | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """A router whose policy is warm-started from UniRoute profiles; ``policy_params``
+        override the named policy's settings (e.g. ``{"propensity_samples": 256}``)."""
+        params: dict[str, Any] = {"seed": seed, **(policy_params or {})}
+        if lam is not None:
+            params["lam"] = lam
+        build: Callable[..., Self] = cls
+        return build(
+            make_policy(policy, **params).warm_start(profiles), cluster_map, embedder, **kwargs
+        )
+
+    @classmethod
+    def from_log(
+        cls,
+        log: ReplayLog,
+        *,
+        embedder: Embedder,
+        k: int = 16,
+        policy: str = "default",
+        policy_params: dict[str, Any] | None = None,
+        seed: int = 0,
+        val_share: float = 1.0,
+        lam: float | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """Fit clusters on the log's prompts and profiles on its labelled rows, then warm-start.
+        A policy with leaves (``n_leaves > 0``, e.g. from ``policy_params``) also gets a leaf
+        map of that many cells (at most one per prompt)."""
+        leaves = int(getattr(make_policy(policy, **(policy_params or {})), "n_leaves", 0))
+        pool = fit_pool(
+            log,
+            embedder=embedder,
+            k=k,
+            seed=seed,
+            val_share=val_share,
+            soft=bool(kwargs.get("soft", False)),
+            leaves=leaves,
+        )
+        return cls.from_profiles(
+            pool.profiles,
+            pool.cluster_map,
+            embedder,
+            policy=policy,
+            policy_params=policy_params,
+            seed=seed,
+            lam=lam,
+            leaf_map=pool.leaf_map,
+            **kwargs,
+        )
