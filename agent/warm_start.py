@@ -41,26 +41,50 @@ def fit_pool(
     if not 0.0 < val_share <= 1.0:
         raise ValueError(f"val_share must be in (0, 1], got {val_share}")
     X = embedder.encode(log.prompts)
-    cmap = ClusterMap(k, seed=seed).fit(X)
     n = log.n_prompts
     rows = np.arange(n)
     if val_share < 1.0:
         size = min(n, max(k, int(round(val_share * n))))
         rows = np.sort(np.random.default_rng(seed).permutation(n)[:size])
-    weights = cmap.weights(X[rows], soft=soft)
+    return fit_profiles(
+        X, log, fit_rows=np.arange(n), val_rows=rows, k=k, seed=seed, soft=soft, leaves=leaves
+    )
+
+
+def fit_profiles(
+    X: np.ndarray,
+    log: ReplayLog,
+    *,
+    fit_rows: np.ndarray,
+    val_rows: np.ndarray,
+    k: int,
+    seed: int = 0,
+    soft: bool = False,
+    temperature: float = 0.1,
+    leaves: int = 0,
+    leaf_seed: int | None = None,
+) -> FittedPool:
+    """The warm start on embeddings ``X`` of the log's prompts: K-means on the ``fit_rows``,
+    one profile per model on the ``val_rows`` (weighted by soft cluster weights when ``soft``),
+    and a leaf map of ``leaves`` cells on the fit rows (seeded ``leaf_seed``, default
+    ``seed``). The embedded Router (:func:`fit_pool`) and the simulator's protocol both use it.
+    """
+    cmap = ClusterMap(k, temperature=temperature, seed=seed).fit(X[fit_rows])
+    weights = cmap.weights(X[val_rows], soft=soft)
     clusters = weights.argmax(axis=1)
     profiles = [
         ModelProfile.from_rows(
             m,
             clusters=clusters,
-            correct=log.correct[rows, j],
-            cost=log.cost[rows, j],
+            correct=log.correct[val_rows, j],
+            cost=log.cost[val_rows, j],
             k=cmap.k_,
             weights=weights if soft else None,
         )
         for j, m in enumerate(log.models)
     ]
-    return FittedPool(cmap, profiles, fit_leaf_map(X, leaves, seed=seed))
+    leaf_map = fit_leaf_map(X[fit_rows], leaves, seed=seed if leaf_seed is None else leaf_seed)
+    return FittedPool(cmap, profiles, leaf_map)
 
 
 def fit_leaf_map(X: np.ndarray, leaves: int, *, seed: int = 0) -> ClusterMap | None:

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.clusters import ClusterMap
 from agent.logs import ReplayLog
-from policies import Context, ModelProfile, build_profiles
+from agent.warm_start import fit_profiles
+from policies import Context, ModelProfile
 from simulator.splitting import Splits, divide, tag_values
 
 __all__ = ["Setup", "Splits", "prepare"]
@@ -119,30 +119,25 @@ def prepare(
     tags = tag_values(log, tag_column) if tag_column else None
     if k > fit_idx.size:
         raise ValueError(f"--clusters {k} exceeds the {fit_idx.size} prompts fitted on")
-    cmap = ClusterMap(k, temperature=temperature, seed=seed).fit(embeddings[fit_idx])
+    pool = fit_profiles(
+        embeddings,
+        log,
+        fit_rows=fit_idx,
+        val_rows=val_idx,
+        k=k,
+        seed=seed,
+        soft=soft,
+        temperature=temperature,
+        leaves=n_leaves,
+        leaf_seed=seed + 1,
+    )
+    cmap, profiles = pool.cluster_map, pool.profiles
     weights = cmap.weights(embeddings, soft=soft)
     clusters = cmap.assign(embeddings)
     leaves = np.full(log.n_prompts, -1, dtype=np.int64)
-    if n_leaves > 0:
-        n_leaves = min(n_leaves, fit_idx.size)
-        fine = ClusterMap(n_leaves, seed=seed + 1, n_init=1).fit(embeddings[fit_idx])
-        leaves = fine.assign(embeddings).astype(np.int64)
-    if soft:
-        profiles = [
-            ModelProfile.from_rows(
-                m,
-                clusters=clusters[val_idx],
-                correct=log.correct[val_idx, j],
-                cost=log.cost[val_idx, j],
-                k=k,
-                weights=weights[val_idx],
-            )
-            for j, m in enumerate(log.models)
-        ]
-    else:
-        profiles = build_profiles(
-            log.models, clusters[val_idx], log.correct[val_idx], log.cost[val_idx], k=k
-        )
+    if pool.leaf_map is not None:
+        n_leaves = pool.leaf_map.k_
+        leaves = pool.leaf_map.assign(embeddings).astype(np.int64)
     return Setup(
         log=log,
         seed=seed,
