@@ -4,12 +4,14 @@ river's ``Policy.update(arm, reward)`` learns from a scalar reward, so the adapt
 utility ``correct − λ·cost/cost_scale`` mapped into [0, 1]. river's ``proba.Beta`` counts any
 truthy reward as a full success, so for Thompson sampling the reward is first drawn as a
 Bernoulli with that probability. Posterior features (leaves, the thumbs noise model) don't apply.
+
+The state holds no pickle: each cluster's bandit is rebuilt from its seed by replaying the
+pulls and updates it saw, which resumes it exactly. That log grows with every request, so these
+baselines suit replays and experiments, not a long-running service.
 """
 
 from __future__ import annotations
 
-import base64
-import pickle
 from collections.abc import Sequence
 from typing import Any, Self
 
@@ -36,8 +38,9 @@ class RiverBandit(Policy):
         if self.algorithm not in ("egreedy", "ts"):
             raise ValueError(f"algorithm must be 'egreedy' or 'ts', got {self.algorithm!r}")
         super().warm_start(profiles, cost_scale=cost_scale)
-        seeds = self._rng.integers(2**31, size=self._post.shape[0])
-        self._bandits = [self._make(int(s)) for s in seeds]
+        self._seeds = [int(s) for s in self._rng.integers(2**31, size=self._post.shape[0])]
+        self._bandits = [self._make(s) for s in self._seeds]
+        self._events: list[list[list[Any]]] = [[] for _ in self._seeds]
         self._last_lam = self.lam
         return self
 
@@ -48,9 +51,11 @@ class RiverBandit(Policy):
             return bandit.ThompsonSampling(reward_obj=proba.Beta(), seed=seed)
         return bandit.EpsilonGreedy(epsilon=self.epsilon, seed=seed)
 
+    def _cell(self, context: Context) -> int:
+        return context.cluster if context.cluster >= 0 else int(np.argmax(context.weights))
+
     def _bandit(self, context: Context) -> Any:
-        k = context.cluster if context.cluster >= 0 else int(np.argmax(context.weights))
-        return self._bandits[k]
+        return self._bandits[self._cell(context)]
 
     def select(
         self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None
@@ -60,6 +65,7 @@ class RiverBandit(Policy):
         if eligible is not None:
             scores = np.where(eligible, scores, -np.inf)
         arms = [m for m, s in zip(self._names, scores, strict=True) if np.isfinite(s)]
+        self._events[self._cell(context)].append(["pull", arms])
         j = self._names.index(self._bandit(context).pull(arms))
         return Choice(self._names[j], j, scores, None, context, self._last_lam)
 
@@ -86,11 +92,25 @@ class RiverBandit(Policy):
         reward = (utility + lam) / (1.0 + lam)
         if self.algorithm == "ts":
             reward = float(self._rng.random() < reward)
+        self._events[self._cell(context)].append(["update", self._names[arm], reward])
         self._bandit(context).update(self._names[arm], reward)
 
     def _extra_state(self) -> dict[str, Any]:
-        blob = pickle.dumps((self._bandits, self._last_lam))
-        return {"river": base64.b64encode(blob).decode("ascii")}
+        return {"seeds": self._seeds, "events": self._events, "last_lam": self._last_lam}
 
     def _load_extra_state(self, extra: dict[str, Any]) -> None:
-        self._bandits, self._last_lam = pickle.loads(base64.b64decode(extra["river"]))
+        if "seeds" not in extra:
+            raise ValueError(
+                "this river baseline was saved as a pickle by an older version; "
+                "saved states are plain data now: replay it again"
+            )
+        self._seeds = [int(s) for s in extra["seeds"]]
+        self._events = [[list(e) for e in cell] for cell in extra["events"]]
+        self._last_lam = float(extra["last_lam"])
+        self._bandits = [self._make(s) for s in self._seeds]
+        for bandit, events in zip(self._bandits, self._events, strict=True):
+            for event in events:
+                if event[0] == "pull":
+                    bandit.pull(event[1])
+                else:
+                    bandit.update(event[1], float(event[2]))
