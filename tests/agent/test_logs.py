@@ -1,4 +1,5 @@
-"""Tests for agent.logs: formats, validation messages, dropping, and the real shared logs."""
+"""Tests for agent.logs: formats, validation messages and dropping (the real shared logs are
+in ``test_shared_logs.py``)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,6 @@ import pandas as pd
 import pytest
 
 from agent.logs import LogError, ReplayLog, from_long_frame, from_wide_frame, load_log
-
-DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
-needs_data = pytest.mark.skipif(
-    not DATA.is_dir(), reason=f"shared benchmark logs not found at {DATA.resolve()}"
-)
 
 
 def long_frame() -> pd.DataFrame:
@@ -279,23 +275,3 @@ def test_subset_and_select_models() -> None:
         log.select_models(["huge"])
     with pytest.raises(ValueError, match="must both have shape"):
         ReplayLog("bad", ["a"], ["a"], ["m"], np.zeros((2, 1)), np.zeros((1, 1)), [""])
-
-
-@needs_data
-def test_real_routerbench_subset(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="agent.logs"):
-        log = load_log(DATA / "routerbench_subset")
-    # 104 NaN outcomes: 10 ARC prompts lack 10 models each, 4 more lack only gpt-3.5's.
-    assert (log.n_models, log.n_prompts, log.dropped) == (11, 3164 - 14, 14)
-    assert log.name == "routerbench_subset"
-    assert set(log.tasks) == {"arc-challenge", "mbpp", "winogrande"}
-    assert log.models[int(np.argmax(log.accuracy))] == "gpt-4-1106-preview"
-    assert "dropped 14 of 3164" in caplog.text
-
-
-@needs_data
-def test_real_llmrouter_dcrouter() -> None:
-    log = load_log(DATA / "llmrouter_dcrouter" / "long.parquet")
-    assert (log.n_models, log.n_prompts, log.dropped) == (9, 5989, 0)
-    graded = log.correct[(log.correct > 0) & (log.correct < 1)]
-    assert graded.size > 0 and len(set(log.tasks)) == 14
