@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from policies import ThumbsNoise
+from policies import KINDS, ThumbsNoise
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class FeedbackChannel:
     def __post_init__(self) -> None:
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"feedback rate must be in [0, 1], got {self.rate}")
-        if self.kind not in ("label", "score", "thumbs"):
+        if self.kind not in KINDS:
             raise ValueError(f"feedback kind must be label, score or thumbs, got {self.kind!r}")
         if self.delay < 0:
             raise ValueError(f"feedback delay must be >= 0, got {self.delay}")

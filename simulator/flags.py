@@ -8,6 +8,8 @@ from typing import Any
 #: Embedder names the command line accepts: :data:`agent.encoders.ENCODERS`, written out here
 #: so that ``--help`` imports nothing.
 EMBEDDERS = ("minilm", "minilm-onnx", "minilm-onnx-int8", "minilm-m2v", "hashing")
+#: Feedback kinds: :data:`policies.KINDS`, written out for the same reason.
+FEEDBACK_KINDS = ("label", "score", "thumbs")
 #: :data:`agent.encoders.DEFAULT_ENCODER`.
 DEFAULT_EMBEDDER = "minilm-m2v"
 #: Policies ``simulate`` replays when no ``--policy`` is given, and the λ grid of ``sweep``.
@@ -70,7 +72,7 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--feedback-rate", type=float, default=1.0, help="share of requests with feedback"
     )
-    p.add_argument("--feedback", choices=("label", "score", "thumbs"), default="label")
+    p.add_argument("--feedback", choices=FEEDBACK_KINDS, default="label")
     p.add_argument(
         "--thumbs",
         default="0.8,0.3",

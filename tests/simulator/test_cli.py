@@ -244,3 +244,10 @@ def test_clusters_auto_picks_k_by_validation_auc(
     assert "chose K=" in capsys.readouterr().err
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["clusters"] in (4, 8, 16, 32, 64)
+
+
+def test_the_feedback_kinds_flag_matches_the_core() -> None:
+    from policies import KINDS
+    from simulator.flags import FEEDBACK_KINDS
+
+    assert FEEDBACK_KINDS == KINDS  # the CLI's copy (kept import-free) matches the core
