@@ -51,7 +51,7 @@ def _time_axis(ax: Axes, data: Mapping[str, Any]) -> np.ndarray:
         ax.set_xlabel("decisions", fontsize=9)
         return nums(data["t"])
     epoch = float(dates.date2num(np.datetime64("1970-01-01T00:00:00")))
-    locator = dates.AutoDateLocator(tz="UTC", maxticks=6)
+    locator = dates.AutoDateLocator(tz="UTC")
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator, tz="UTC"))
     ax.set_xlabel("time of decision (UTC)", fontsize=9)

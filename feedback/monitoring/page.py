@@ -117,6 +117,13 @@ def _regret(report: Mapping[str, Any]) -> list[str]:
         f"(95% credible {fmt_rate(today['low'])} to {fmt_rate(today['high'])}).</p>",
     ]
     n, total = int(at.get("n") or 0), int(today.get("n") or 0)
+    if total and not at.get("total") and not today.get("total"):
+        out.append(
+            '<p class="note">Both curves are exactly 0: every decision was the one the '
+            "posterior rated best, then and now (a policy that does not explore or learn, "
+            "such as static UniRoute), so this estimate cannot show regret here; the "
+            "off-policy values below can.</p>"
+        )
     if total and n < total:
         out.append(
             f'<p class="note">{total - n:,} of {total:,} decisions were recorded without '

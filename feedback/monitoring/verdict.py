@@ -57,11 +57,11 @@ def window_text(seconds: float) -> str:
 def percent_text(share: float) -> str:
     """``share`` (a fraction, positive) as a percentage: whole numbers, one decimal below 1%.
 
-    >>> percent_text(0.567), percent_text(0.004), percent_text(0.0)
-    ('57%', '0.4%', '0%')
+    >>> percent_text(0.567), percent_text(0.004), percent_text(0.0001), percent_text(0.0)
+    ('57%', '0.4%', '0%', '0%')
     """
     pct = 100 * share
-    return f"{pct:.1f}%" if 0 < pct < 1 else f"{pct:.0f}%"
+    return f"{pct:.1f}%" if 0.05 <= pct < 1 else f"{pct:.0f}%"
 
 
 def headline_estimate(savings: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
