@@ -152,10 +152,11 @@ def test_the_service_reports_the_same_sentence(client: TestClient, clock: Any, h
     for i in range(6):
         clock.offset = 1800.0 * i  # one decision every half hour
         h.route(client, f"Write SQL for report {i} by month")
-    client.app.state.report_cache.ttl = 0.0  # type: ignore[attr-defined]
-    client.app.state.report_cache.join()  # type: ignore[attr-defined]
+    cache = client.app.state.report_cache  # type: ignore[attr-defined]
+    cache.ttl = 0.0  # stale now: this request starts a rebuild in the background
     client.get("/report")
-    client.app.state.report_cache.join()  # type: ignore[attr-defined]
+    cache.join()
+    cache.ttl = 1e9  # the rebuilt report is served from here on, with no further builds
     got = client.get("/report").json()
     v = got["verdict"]
     assert v["requests"] == 6 and v["window"] == "2.5 hours"
@@ -164,3 +165,4 @@ def test_the_service_reports_the_same_sentence(client: TestClient, clock: Any, h
     assert "cannot be estimated yet" in v["sentence"]  # no feedback was given
     page = client.get("/report.html").text
     assert f'<p class="verdict" id="verdict">{v["sentence"]}</p>' in page.replace("&#x27;", "'")
+    assert cache.builds == 2
