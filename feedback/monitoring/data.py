@@ -119,13 +119,14 @@ def load_tags(session: Session, cols: Columns) -> list[tuple[int, list[str]]]:
         return []
     order = np.argsort(cols.stat_id, kind="stable")
     ids = cols.stat_id[order]
+    sids = np.array([sid for sid, _ in rows], dtype=np.int64)
+    at = np.minimum(np.searchsorted(ids, sids), ids.size - 1)
+    known = ids[at] == sids
     out = []
-    for sid, raw in rows:
-        i = int(np.searchsorted(ids, int(sid)))
-        if i < ids.size and ids[i] == sid:
-            tags = json.loads(raw)
-            if isinstance(tags, list) and tags:
-                out.append((int(order[i]), [str(t) for t in tags]))
+    for (_, raw), i, ok in zip(rows, at.tolist(), known.tolist(), strict=True):
+        tags = json.loads(raw) if ok else None
+        if isinstance(tags, list) and tags:
+            out.append((int(order[i]), [str(t) for t in tags]))
     out.sort()
     return out
 
