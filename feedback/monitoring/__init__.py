@@ -1,5 +1,6 @@
 """Monitoring a live router: estimated regret, off-policy values, savings, traffic, the
-posterior per cluster, feedback mix and drift alarms, as JSON, HTML and Prometheus metrics.
+posterior per cluster, per-tag tables, feedback mix and drift alarms, under a one-sentence
+verdict, as JSON, HTML and Prometheus metrics.
 
 The estimators (:mod:`~feedback.monitoring.estimators`) are pure numpy; the report reads the
 database with a few aggregate queries. Submodules import what they need on first use.
@@ -7,6 +8,8 @@ database with a few aggregate queries. Submodules import what they need on first
 
 __all__ = [
     "analysis",
+    "by_tag",
+    "charts",
     "data",
     "estimators",
     "hooks",
@@ -16,5 +19,7 @@ __all__ = [
     "page",
     "recorder",
     "report",
+    "sections",
     "tables",
+    "verdict",
 ]

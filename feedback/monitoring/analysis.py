@@ -84,6 +84,10 @@ def regret_section(inp: Inputs, *, points: int, draws: int, seed: int) -> dict[s
     seen = rolling_mean(finite_at * 1.0, window)
     rolling_at = np.full(c.n, np.nan)
     np.divide(rolling_mean(at0, window), seen, out=rolling_at, where=seen > 0)
+    # A decision recorded without monitoring (backfilled) has no decision-time regret: its
+    # cumulative point is unknown, not 0, so the curve breaks there instead of lying flat.
+    cum_at = np.where(finite_at, np.cumsum(at0), np.nan)
+    stamps = c.created_at[idx].tolist()
     return {
         "at_decision": {
             "total": float(at0.sum()),
@@ -99,12 +103,14 @@ def regret_section(inp: Inputs, *, points: int, draws: int, seed: int) -> dict[s
         },
         "curve": {
             "t": (idx + 1).tolist(),
-            "at_decision": np.cumsum(at0)[idx].tolist(),
+            "at": stamps,
+            "at_decision": cum_at[idx].tolist(),
             "today": np.cumsum(today0)[idx].tolist(),
         },
         "rolling": {
             "window": window,
             "t": (idx + 1).tolist(),
+            "at": stamps,
             "at_decision": rolling_at[idx].tolist(),
             "today": rolling_mean(today0, window)[idx].tolist(),
         },
@@ -124,12 +130,18 @@ def traffic_section(inp: Inputs, counts: dict[str, int], *, bins: int = 20) -> d
         arms = arms[arms >= 0]
         if arms.size:
             over[b] = np.bincount(arms, minlength=m) / arms.size
+    # Each bin's time: when its last decision was made (NaN for an empty bin).
+    stamps = np.full(bins, np.nan)
+    if c.n:
+        full = edges[1:] > edges[:-1]
+        stamps[full] = c.created_at[edges[1:][full] - 1]
     return {
         "total": total,
         "counts": dict(sorted(counts.items())),
         "share": share,
         "over_time": {
             "t": edges[1:].tolist(),
+            "at": stamps.tolist(),
             "share": {name: over[:, j].tolist() for j, name in enumerate(inp.names)},
         },
     }
@@ -193,7 +205,11 @@ def savings_section(
     given = (n_cell.sum(axis=1) @ p[:, :, ref].T - (n_cell * p).sum(axis=(1, 2))) / n
     point = float((n_cell.sum(axis=1) @ inp.means[:, ref] - (n_cell * inp.means).sum()) / n)
     tail = (1 - level) / 2
+    times = c.created_at[v]
     out: dict[str, Any] = {
+        "n": int(v.sum()),
+        "first_at": float(times.min()) if times.size else None,
+        "last_at": float(times.max()) if times.size else None,
         "reference_model": inp.names[ref],
         "cost_spent": spent,
         "cost_reference": reference,

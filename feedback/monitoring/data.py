@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ class Columns:
 
     ``arm`` is the pool index of the chosen model (-1 for a model no longer in the pool);
     ``propensity`` and ``regret`` are NaN where unknown (NULL in the table); ``fb_row``
-    indexes the decision arrays.
+    indexes the decision arrays; ``stat_id`` is each decision's monitoring row id.
     """
 
     created_at: np.ndarray
@@ -41,6 +41,7 @@ class Columns:
     fb_kind: np.ndarray
     fb_value: np.ndarray
     fb_time: np.ndarray
+    stat_id: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n(self) -> int:
@@ -101,7 +102,33 @@ def load_columns(session: Session, names: Sequence[str]) -> Columns:
         fb_kind=f[:, 1].astype(np.int64),
         fb_value=f[:, 2],
         fb_time=f[:, 3],
+        stat_id=d[:, 0].astype(np.int64),
     )
+
+
+def load_tags(session: Session, cols: Columns) -> list[tuple[int, list[str]]]:
+    """(decision position in ``cols``, its ``key=value`` tags) for every monitored decision
+    that carries tags, in time order."""
+    rows = session.execute(
+        text(
+            f"SELECT s.id, d.tags FROM {_S} s JOIN {_D} d ON d.id = s.decision_id "
+            "WHERE d.tags IS NOT NULL AND d.tags != '[]' ORDER BY s.id"
+        )
+    ).all()
+    if not rows or cols.n == 0:
+        return []
+    order = np.argsort(cols.stat_id, kind="stable")
+    ids = cols.stat_id[order]
+    sids = np.array([sid for sid, _ in rows], dtype=np.int64)
+    at = np.minimum(np.searchsorted(ids, sids), ids.size - 1)
+    known = ids[at] == sids
+    out = []
+    for (_, raw), i, ok in zip(rows, at.tolist(), known.tolist(), strict=True):
+        tags = json.loads(raw) if ok else None
+        if isinstance(tags, list) and tags:
+            out.append((int(order[i]), [str(t) for t in tags]))
+    out.sort()
+    return out
 
 
 def decision_counts(session: Session) -> dict[str, int]:

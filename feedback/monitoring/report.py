@@ -15,13 +15,16 @@ from sqlmodel import Session
 from agent.router import Router
 from feedback import crud
 from feedback.monitoring import analysis
+from feedback.monitoring.by_tag import tag_section
 from feedback.monitoring.data import (
     backfill,
     decision_counts,
     feedback_summary,
     load_columns,
+    load_tags,
 )
 from feedback.monitoring.estimators import drift_alarms
+from feedback.monitoring.verdict import verdict_section
 from policies import Context
 
 NOTES = (
@@ -40,7 +43,12 @@ NOTES = (
     "'current' is today's policy evaluated on past traffic; it was learned from that traffic, "
     "so its estimate is optimistic. 'model' estimates are the posterior's direct predictions.",
     "Savings compare the prices of the chosen models with always using the most accurate "
-    "model (by today's posterior on this traffic's clusters) at today's price.",
+    "model (by today's posterior on this traffic's clusters) at today's price. The accuracy "
+    "cost is that model's doubly robust accuracy minus the observed accuracy of the routed "
+    "decisions (the posterior's estimate when no decision logged a propensity), in "
+    "percentage points.",
+    "Per-tag tables: each app tag value's requests, cost, share per model and observed "
+    "accuracy (labels, scores and de-noised thumbs) of the requests with feedback.",
     "Drift alarms: river's ADWIN on each model's stream of feedback values, in arrival order.",
 )
 
@@ -128,6 +136,7 @@ def build_report(
             inp, r, target_policies(router, profiles, k), level=level
         ),
         "posterior": analysis.posterior_section(inp, level=level),
+        "tags": tag_section(inp, r, load_tags(session, cols)),
         "feedback": {
             "total": fb_total,
             "decisions_with_feedback": covered,
@@ -153,5 +162,6 @@ def build_report(
             "logs none (Thompson's propensity_samples is 0) and, with leaf cells or a prompt "
             "memory, monitoring cannot recompute it without the decision's leaf and prompt key."
         )
+    report["verdict"] = verdict_section(report)
     report["build_seconds"] = time.perf_counter() - started
     return report

@@ -165,6 +165,9 @@ def test_report_html_carries_the_key_figures(live: dict[str, Any]) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     text = page.text
     assert f"{STEPS:,}" in text and 'id="kf-regret-today"' in text
+    verdict = live["report"]["verdict"]
+    assert text.split("<body>\n", 1)[1].startswith('<p class="verdict" id="verdict">Over ')
+    assert verdict["requests"] == STEPS and verdict["accuracy_cost"]["estimator"] == "dr"
     assert text.count('<img src="data:image/png;base64,') >= 4
     assert "http://" not in text and "https://" not in text  # self-contained
 
@@ -178,6 +181,8 @@ def test_cli_writes_the_same_report_offline(live: dict[str, Any], tmp_path: Path
     online = live["report"]
     assert offline["traffic"] == online["traffic"]
     assert offline["feedback"] == online["feedback"]
+    assert offline["verdict"]["sentence"] == online["verdict"]["sentence"]
+    assert offline["tags"] == online["tags"]
     assert np.allclose(offline["posterior"]["mean"], online["posterior"]["mean"])
     assert offline["regret"]["today"]["total"] == pytest.approx(online["regret"]["today"]["total"])
     html = (tmp_path / "report.html").read_text()
