@@ -31,7 +31,7 @@ from feedback.monitoring.page import render_page  # noqa: E402
 from feedback.monitoring.report import build_report  # noqa: E402
 from feedback.service import RoutingService  # noqa: E402
 from feedback.settings import Settings  # noqa: E402
-from simulator.report import sanitise  # noqa: E402
+from simulator.kit import sanitise  # noqa: E402
 
 CHUNK = 100_000
 

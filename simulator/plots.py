@@ -1,5 +1,4 @@
-"""The report's figures as inline PNGs (regret over time, the deferral plane, traffic share)
-and the number formats the page and the captions share.
+"""The report's figures as inline PNGs (regret over time, the deferral plane, traffic share).
 
 matplotlib is imported inside the functions (nothing heavy at import time) and used only
 through ``Figure`` + ``FigureCanvasAgg``, never pyplot's global state.
@@ -15,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
+from simulator.kit import c_max_of, fmt_rate, fmt_usd
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -22,50 +23,6 @@ if TYPE_CHECKING:
 REGRET_KEYS = ("cluster_oracle", "prompt_oracle", "best_fixed")
 MAX_TRAFFIC_PANELS = 8
 DPI = 100
-DASH = "—"
-
-
-def finite(x: Any) -> float | None:
-    """``x`` as a finite float, else None (covers None, NaN, inf and non-numbers)."""
-    ok = isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-    return float(x) if ok else None
-
-
-def fmt_rate(x: Any) -> str:
-    """A rate such as accuracy or utility, 3 decimals; missing or non-finite as a dash."""
-    v = finite(x)
-    return DASH if v is None else f"{v:.3f}"
-
-
-def fmt_usd(x: Any) -> str:
-    """Dollars with 3 significant digits; scientific when tiny.
-
-    >>> fmt_usd(0.0011), fmt_usd(0.5), fmt_usd(12.345), fmt_usd(3e-7), fmt_usd(None)
-    ('$0.00110', '$0.500', '$12.35', '$3.00e-07', '—')
-    """
-    v = finite(x)
-    if v is None:
-        return DASH
-    if v == 0 or abs(v) >= 1:
-        return f"${v:,.2f}"
-    if abs(v) < 1e-5:
-        return f"${v:.2e}"
-    return f"${v:.{2 - math.floor(math.log10(abs(v)))}f}"
-
-
-def fmt_regret(mean: Any, std: Any = None) -> str:
-    """Cumulative regret, 0 decimals, with ``± std`` when known."""
-    m, s = finite(mean), finite(std)
-    return DASH if m is None else f"{m:,.0f}" + ("" if s is None else f" ± {s:,.0f}")
-
-
-def c_max_of(report: Mapping[str, Any]) -> float | None:
-    """The cost unit: ``report["c_max"]``, else the largest mean model cost."""
-    c = finite(report.get("c_max"))
-    if c is None or c <= 0:
-        costs = [finite(m.get("mean_cost_usd")) for m in report.get("models") or []]
-        c = max((x for x in costs if x is not None), default=None)
-    return c if c else None
 
 
 def _figure(width: float, height: float) -> Figure:

@@ -6,17 +6,22 @@ Every string taken from the data is HTML-escaped. Files are written atomically.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
-import math
-import os
-import tempfile
 from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any
 
-from simulator.plots import DASH, c_max_of, finite, fmt_rate, fmt_regret, fmt_usd
+from simulator.kit import (
+    DASH,
+    atomic_write,
+    c_max_of,
+    finite,
+    fmt_rate,
+    fmt_regret,
+    fmt_usd,
+    sanitise,
+)
 from simulator.table import MEMORY_SHARE, protocol_lines
 
 REGRETS = (
@@ -39,38 +44,6 @@ dt{color:#555}dd{margin:0;font-family:ui-monospace,monospace}
 figure{margin:1rem 0}figure img{max-width:100%;height:auto}
 figcaption{font-size:.85rem;color:#444;margin-top:.3rem}.note{font-size:.8rem;color:#666}
 """
-
-
-def sanitise(obj: Any) -> Any:
-    """A JSON-ready copy: non-finite floats → None, numpy values → Python, other objects → str."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if obj is None or isinstance(obj, str | int):
-        return obj
-    if isinstance(obj, Mapping):
-        return {str(k): sanitise(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
-        return [sanitise(v) for v in obj]
-    tolist = getattr(obj, "tolist", None)
-    if callable(tolist):
-        return sanitise(tolist())
-    return str(obj)
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write to a temp file beside ``path``, then rename over it: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _dumps(obj: Any) -> str:

@@ -12,7 +12,7 @@ from feedback.monitoring.cache import ReportCache
 from feedback.monitoring.page import render_page
 from feedback.monitoring.report import build_report
 from feedback.service import RoutingService
-from simulator.report import sanitise
+from simulator.kit import sanitise
 
 router = APIRouter(tags=["monitoring"])
 

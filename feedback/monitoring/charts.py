@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.plots import DPI, colours_for, finite
+from simulator.kit import finite
+from simulator.plots import DPI, colours_for
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

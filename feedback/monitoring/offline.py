@@ -23,7 +23,7 @@ from feedback.monitoring.page import render_page
 from feedback.monitoring.report import build_report
 from feedback.service import RoutingService
 from feedback.settings import Settings
-from simulator.report import atomic_write, sanitise
+from simulator.kit import atomic_write, sanitise
 
 
 class StoredEmbedder:

@@ -24,7 +24,8 @@ from feedback.monitoring.sections import (
     utc,
 )
 from feedback.monitoring.verdict import headline_estimate, verdict_section
-from simulator.plots import figure_html, fmt_rate
+from simulator.kit import fmt_rate
+from simulator.plots import figure_html
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from feedback.monitoring.verdict import WHY_FALLBACK, WHY_HEADLINE, headline_estimate, percent_text
-from simulator.plots import DASH, finite, fmt_rate, fmt_usd
+from simulator.kit import DASH, finite, fmt_rate, fmt_usd
 
 e = html.escape
 

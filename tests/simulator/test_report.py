@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from simulator.report import render_html, sanitise, write_curve, write_report
+from simulator.kit import sanitise
+from simulator.report import render_html, write_curve, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMG_PREFIX = '<img src="data:image/png;base64,'

@@ -1,0 +1,89 @@
+"""The report kit the simulator's report and the service's dashboard share: number formats,
+JSON-safe copies and atomic file writes. Standard library only."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DASH = "—"
+
+
+def finite(x: Any) -> float | None:
+    """``x`` as a finite float, else None (covers None, NaN, inf and non-numbers)."""
+    ok = isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+    return float(x) if ok else None
+
+
+def fmt_rate(x: Any) -> str:
+    """A rate such as accuracy or utility, 3 decimals; missing or non-finite as a dash."""
+    v = finite(x)
+    return DASH if v is None else f"{v:.3f}"
+
+
+def fmt_usd(x: Any) -> str:
+    """Dollars with 3 significant digits; scientific when tiny.
+
+    >>> fmt_usd(0.0011), fmt_usd(0.5), fmt_usd(12.345), fmt_usd(3e-7), fmt_usd(None)
+    ('$0.00110', '$0.500', '$12.35', '$3.00e-07', '—')
+    """
+    v = finite(x)
+    if v is None:
+        return DASH
+    if v == 0 or abs(v) >= 1:
+        return f"${v:,.2f}"
+    if abs(v) < 1e-5:
+        return f"${v:.2e}"
+    return f"${v:.{2 - math.floor(math.log10(abs(v)))}f}"
+
+
+def fmt_regret(mean: Any, std: Any = None) -> str:
+    """Cumulative regret, 0 decimals, with ``± std`` when known."""
+    m, s = finite(mean), finite(std)
+    return DASH if m is None else f"{m:,.0f}" + ("" if s is None else f" ± {s:,.0f}")
+
+
+def c_max_of(report: Mapping[str, Any]) -> float | None:
+    """The cost unit: ``report["c_max"]``, else the largest mean model cost."""
+    c = finite(report.get("c_max"))
+    if c is None or c <= 0:
+        costs = [finite(m.get("mean_cost_usd")) for m in report.get("models") or []]
+        c = max((x for x in costs if x is not None), default=None)
+    return c if c else None
+
+
+def sanitise(obj: Any) -> Any:
+    """A JSON-ready copy: non-finite floats → None, numpy values → Python, other objects → str."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, str | int):
+        return obj
+    if isinstance(obj, Mapping):
+        return {str(k): sanitise(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [sanitise(v) for v in obj]
+    tolist = getattr(obj, "tolist", None)
+    if callable(tolist):
+        return sanitise(tolist())
+    return str(obj)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write to a temp file beside ``path``, then rename over it: never a half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
