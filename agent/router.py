@@ -1,8 +1,7 @@
 """The embeddable router: prompt → cluster weights → policy choice, and feedback → posterior.
 
 >>> import numpy as np
->>> from agent.building import Builders
-from agent.clusters import ClusterMap
+>>> from agent.clusters import ClusterMap
 >>> from agent.embedder import HashingEmbedder
 >>> from agent.logs import ReplayLog
 >>> prompts = [f"sort list {i}" for i in range(6)] + [f"capital of country {i}" for i in range(6)]
