@@ -97,6 +97,28 @@ def test_keep_alive_reuses_one_connection_and_sends_the_body() -> None:
     asyncio.run(_with_server(reply, test))
 
 
+def test_a_streamed_request_body_is_sent_whole_with_its_length() -> None:
+    seen: list[bytes] = []
+
+    async def parts() -> Any:
+        yield b'{"a":'
+        yield b"1}"
+
+    def reply(raw: bytes) -> bytes:
+        seen.append(raw)
+        return _answer(raw.split(b"\r\n\r\n", 1)[1])
+
+    async def test(url: str, accepted: list[int]) -> None:
+        t = LeanTransport()
+        request = httpx.Request("POST", url + "/x", content=parts())
+        assert (await _read(t, request)).content == b'{"a":1}'
+        await t.aclose()
+        assert b"Content-Length: 7\r\n" in seen[0]
+        assert b"transfer-encoding" not in seen[0].lower()
+
+    asyncio.run(_with_server(reply, test))
+
+
 def test_chunked_and_close_delimited_bodies() -> None:
     replies = iter(
         [
