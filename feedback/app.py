@@ -125,6 +125,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         telemetry=None if _opentelemetry_configured() else _NO_TELEMETRY,
+        openapi_url=None,  # served by install_docs, behind the read keys
         docs_url=None,
         redoc_url=None,
     )

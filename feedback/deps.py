@@ -6,9 +6,10 @@ import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
 from sqlmodel import Session
 
+from feedback.access import ADMIN_SCHEME
 from feedback.errors import Unauthorized
 from feedback.service import RoutingService
 
@@ -23,7 +24,9 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
-def require_api_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> None:
+def require_api_key(
+    request: Request, x_api_key: Annotated[str | None, Security(ADMIN_SCHEME)]
+) -> None:
     """Admin endpoints need ``X-API-Key`` equal to ``ROUTING_AGENT_API_KEY``."""
     expected = get_service(request).settings.api_key
     if not expected:

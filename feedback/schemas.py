@@ -4,14 +4,50 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from feedback.proxy.openai_body import normalise_route_body
-from feedback.validation import Label, ModelNameStr, PromptStr, SafeStr, safe_text
-from policies.tags import normalise_tags
+from feedback.validation import (
+    NO_NUL,
+    NOT_BLANK,
+    Label,
+    ModelNameStr,
+    PromptStr,
+    SafeStr,
+    safe_text,
+)
+from policies.tags import MAX_TAG_CHARS, MAX_TAGS, normalise_tags
 
 #: No unknown fields, no NaN or infinity, no coercion (``"0.5"`` is not a number).
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+def _exactly_one(*names: str) -> list[JsonValue]:
+    """JSON schema: exactly one of ``names`` is given and not null."""
+    return [{"required": [n], "properties": {n: {"not": {"type": "null"}}}} for n in names]
+
+
+def _not_both(a: str, b: str) -> JsonDict:
+    """JSON schema: not both ``a`` and ``b`` given as strings."""
+    return {"required": [a, b], "properties": {a: {"type": "string"}, b: {"type": "string"}}}
+
+
+#: A conversation to route on holds a user message (``role`` defaults to user) not blank.
+_A_USER_TURN: JsonDict = {
+    "properties": {"content": {"pattern": NOT_BLANK}},
+    "anyOf": [
+        {"not": {"required": ["role"]}},
+        {"required": ["role"], "properties": {"role": {"const": "user"}}},
+    ],
+}
+#: What :func:`policies.tags.normalise_tags` checks, as a schema.
+_TAG_NAME = NOT_BLANK.replace("\\x00", "\\x00=")  # and no "="
+_TAGS_SCHEMA: JsonDict = {
+    "maxProperties": MAX_TAGS,
+    "propertyNames": {"maxLength": MAX_TAG_CHARS, "pattern": _TAG_NAME},
+    "additionalProperties": {"type": "string", "maxLength": MAX_TAG_CHARS, "pattern": NO_NUL},
+}
 
 
 class Message(BaseModel):
@@ -23,15 +59,19 @@ class Message(BaseModel):
 class RouteRequest(BaseModel):
     """Exactly one of ``prompt`` or ``messages`` (a chat with at least one user turn)."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        **_STRICT, json_schema_extra={"oneOf": _exactly_one("prompt", "messages")}
+    )
     prompt: PromptStr | None = Field(default=None, max_length=100_000)
-    messages: list[Message] | None = Field(default=None, min_length=1, max_length=1000)
+    messages: list[Message] | None = Field(
+        default=None, min_length=1, max_length=1000, json_schema_extra={"contains": _A_USER_TURN}
+    )
     conversation_id: SafeStr | None = Field(default=None, min_length=1, max_length=200)
     lam: float | None = Field(default=None, ge=0.0, le=1e6)
     budget: float | None = Field(default=None, gt=0.0, le=1e6)
     allowed: list[SafeStr] | None = Field(default=None, min_length=1, max_length=1000)
     #: App context, e.g. ``{"task": "code", "tenant": "acme"}``: at most 8 string values.
-    tags: dict[SafeStr, Any] | None = None
+    tags: dict[SafeStr, Any] | None = Field(default=None, json_schema_extra=_TAGS_SCHEMA)
 
     @field_validator("tags")
     @classmethod
@@ -74,7 +114,13 @@ class RouteResponse(BaseModel):
 class FeedbackRequest(BaseModel):
     """``decision_id`` and its ``token``, and exactly one of ``label``, ``score``, ``thumbs``."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        **_STRICT,
+        json_schema_extra={
+            "oneOf": _exactly_one("label", "score", "thumbs"),
+            "not": _not_both("source", "user"),
+        },
+    )
     decision_id: SafeStr = Field(min_length=1, max_length=64)
     token: SafeStr | None = Field(default=None, max_length=128)
     label: Label | None = None
@@ -90,8 +136,8 @@ class FeedbackRequest(BaseModel):
             raise ValueError(
                 f"give exactly one of label, score or thumbs (got {', '.join(given) or 'none'})"
             )
-        if self.source is not None and self.user is not None and self.source != self.user:
-            raise ValueError("give 'source' or 'user', not two different values")
+        if self.source is not None and self.user is not None:
+            raise ValueError("give 'source' or 'user', not both")
         return self
 
     @property
@@ -117,7 +163,9 @@ class ModelInfo(BaseModel):
 
 
 class ValidationRow(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        **_STRICT, json_schema_extra={"oneOf": _exactly_one("prompt", "messages")}
+    )
     prompt: PromptStr = Field(max_length=100_000)
     correct: float = Field(ge=0.0, le=1.0)
     cost: float | None = Field(default=None, ge=0.0, le=1e6)

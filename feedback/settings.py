@@ -2,7 +2,8 @@
 
 ``DATABASE_URL`` selects the database (default: a SQLite file in the working directory);
 ``ROUTING_AGENT_API_KEY`` guards the admin endpoints; ``ROUTING_AGENT_UPSTREAMS`` turns on the
-OpenAI-compatible proxy and ``ROUTING_AGENT_CLIENT_KEYS`` guards it (see :mod:`feedback.proxy`).
+OpenAI-compatible proxy and ``ROUTING_AGENT_CLIENT_KEYS`` guards it (see :mod:`feedback.proxy`);
+``ROUTING_AGENT_READ_KEYS`` guards the read endpoints (see :mod:`feedback.access`).
 """
 
 from __future__ import annotations
@@ -85,6 +86,11 @@ class Settings:
     #: Comma list of client keys; when set, ``/v1/*``, ``/route`` and ``/feedback`` need
     #: ``Authorization: Bearer KEY``. Unset: those endpoints are open.
     client_keys: str | None = None
+    #: Comma list of read keys; when set, the read endpoints (``/report``, ``/report.html``,
+    #: ``/metrics``, ``GET /models``, ``/openapi.json``, ``/docs``) need a known key: a read,
+    #: client or admin key as ``Authorization: Bearer`` or Basic password, or ``X-API-Key``.
+    #: Unset: they are open. ``/healthz`` is always open.
+    read_keys: str | None = None
     #: Most models one proxied request tries (the chosen one, then the next best) on upstream
     #: failures: 5xx, timeouts, connection errors.
     proxy_attempts: int = 3

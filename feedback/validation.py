@@ -6,6 +6,10 @@
 'héllo'
 >>> TypeAdapter(ModelNameStr).validate_python("openai/gpt-4o")
 'openai/gpt-4o'
+>>> import re
+>>> space = re.compile(f"[{WHITESPACE}]")
+>>> all(bool(space.fullmatch(c)) == c.isspace() for c in map(chr, range(0x3100)))
+True
 >>> sanitise({"input": [float("nan"), "a\\ud800", 2.0]})
 {'input': ['NaN', 'a\\\\ud800', 2.0]}
 """
@@ -20,8 +24,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 from starlette.exceptions import HTTPException
+
+from feedback.methods import allowed_methods, route_path
 
 #: Longest string echoed back in a 422 (a 1 MB prompt is not worth returning).
 ECHO_CHARS = 200
@@ -60,13 +68,43 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
+class Documented:
+    """Keywords added to a type's JSON schema: the schema says what the validators check."""
+
+    def __init__(self, **keywords: str) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema.update(self.keywords)
+        return schema
+
+
+#: The characters ``str.strip()`` removes (``str.isspace``), as a regex character class body.
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: Patterns that mean the same in Python, ECMA-262 and Rust regexes: no NUL; and no NUL with
+#: at least one character that is not whitespace. (A lone surrogate, also refused, cannot be
+#: written in a pattern Rust reads; JSON tools do not produce one.)
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
+#: The ``format`` of a model name: printable characters only (``str.isprintable``).
+PRINTABLE = "printable"
+
 #: Any text field of a request.
-SafeStr = Annotated[str, AfterValidator(safe_text)]
+SafeStr = Annotated[str, AfterValidator(safe_text), Documented(pattern=NO_NUL)]
 #: Text to route on: safe and not blank.
-PromptStr = Annotated[str, AfterValidator(safe_text), AfterValidator(_not_blank)]
+PromptStr = Annotated[
+    str, AfterValidator(safe_text), AfterValidator(_not_blank), Documented(pattern=NOT_BLANK)
+]
 #: A model's name: safe, printable (``/`` and spaces welcome) and not blank.
 ModelNameStr = Annotated[
-    str, AfterValidator(safe_text), AfterValidator(_printable), AfterValidator(_not_blank)
+    str,
+    AfterValidator(safe_text),
+    AfterValidator(_printable),
+    AfterValidator(_not_blank),
+    Documented(pattern=NOT_BLANK, format=PRINTABLE),
 ]
 #: A binary label: 0 or 1, never ``true``/``false``.
 Label = Annotated[Literal[0, 1], BeforeValidator(_not_bool)]
@@ -98,7 +136,12 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
 
 async def http_error(request: Request, exc: HTTPException) -> Response:
     """FastAPI's answer to an HTTPException; a 400 for an unreadable body also says why (not
-    UTF-8, an integer too long to convert)."""
+    UTF-8, an integer too long to convert); a 405's ``Allow`` names every method of the path."""
+    if exc.status_code == 405:
+        allow = allowed_methods(request.app, route_path(request))
+        if allow:
+            headers = {**(exc.headers or {}), "Allow": ", ".join(allow)}
+            exc = HTTPException(405, exc.detail, headers=headers)
     cause = exc.__cause__
     if exc.status_code == 400 and cause is not None and isinstance(exc.detail, str):
         exc = HTTPException(400, sanitise(f"{exc.detail}: {cause}"), headers=exc.headers)

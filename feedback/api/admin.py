@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from feedback import admin_ops
+from feedback.api.responses import ADMIN, BODY
 from feedback.deps import AdminDep, ServiceDep, SessionDep
 from feedback.schemas import AdminResult, BudgetUpdate, LamUpdate, PosteriorState
 
@@ -12,17 +13,17 @@ router = APIRouter(
     prefix="/admin",
     tags=["admin"],
     dependencies=[AdminDep],
-    responses={401: {"description": "missing or wrong X-API-Key"}},
+    responses=ADMIN,
 )
 
 
-@router.put("/lam")
+@router.put("/lam", responses=BODY)
 def put_lam(req: LamUpdate, session: SessionDep, service: ServiceDep) -> AdminResult:
     """Set the default cost penalty λ for every replica."""
     return admin_ops.set_lam(service, session=session, lam=req.lam)
 
 
-@router.put("/budget")
+@router.put("/budget", responses=BODY)
 def put_budget(req: BudgetUpdate, session: SessionDep, service: ServiceDep) -> AdminResult:
     """Set (or clear with null) the default budget: a target mean cost per request."""
     return admin_ops.set_budget(service, session=session, budget=req.budget)

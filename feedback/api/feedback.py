@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 
+from feedback.api.responses import BODY, CLIENT, detail
 from feedback.proxy.auth import ClientDep
 from feedback.schemas import FeedbackRequest, FeedbackResponse
 from feedback.validation import SafeStr
 
 router = APIRouter(tags=["feedback"], dependencies=[ClientDep])
 
-_RESPONSES: dict[int | str, dict[str, str]] = {
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **BODY,
+    **CLIENT,
     200: {"description": "a duplicate: the feedback was already counted"},
-    403: {"description": "missing or invalid decision token"},
-    404: {"description": "unknown decision"},
-    409: {
-        "description": "a different value was already stored for this decision, kind and "
-        "source; the body's ``stored`` shows it"
-    },
-    410: {"description": "the decision's feedback window (TTL) has closed"},
+    403: detail("missing or invalid decision token"),
+    404: detail("unknown decision"),
+    409: detail(
+        "a different value was already stored for this decision, kind and source; the body's "
+        "``stored`` shows it"
+    ),
+    410: detail("the decision's feedback window (TTL) has closed"),
     422: {"description": "malformed body or value out of range"},
 }
 

@@ -10,16 +10,17 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from feedback import admin_ops
+from feedback.access import ReadDep
+from feedback.api.responses import ADMIN, BODY, READ, detail
 from feedback.deps import AdminDep, ServiceDep, SessionDep
 from feedback.schemas import AdminResult, ModelCreate, ModelInfo, ModelPatch
 from feedback.validation import ModelNameStr
 
 router = APIRouter(tags=["models"])
-ModelName = Annotated[ModelNameStr, Path(min_length=1, max_length=200)]
-_ADMIN: dict[int | str, dict[str, str]] = {401: {"description": "missing or wrong X-API-Key"}}
+ModelName = Annotated[ModelNameStr, Path(min_length=1, max_length=200, examples=["openai/gpt-4o"])]
 
 
-@router.get("/models")
+@router.get("/models", dependencies=[ReadDep], responses=READ)
 def get_models(session: SessionDep, service: ServiceDep) -> list[ModelInfo]:
     return admin_ops.list_models(service, session=session)
 
@@ -28,7 +29,7 @@ def get_models(session: SessionDep, service: ServiceDep) -> list[ModelInfo]:
     "/models",
     status_code=201,
     dependencies=[AdminDep],
-    responses={**_ADMIN, 409: {"description": "the model is already in the pool"}},
+    responses={**BODY, **ADMIN, 409: detail("the model is already in the pool")},
 )
 def post_model(req: ModelCreate, session: SessionDep, service: ServiceDep) -> ModelInfo:
     """Onboard a model from labelled validation rows (its UniRoute profile); no retraining."""
@@ -39,9 +40,9 @@ def post_model(req: ModelCreate, session: SessionDep, service: ServiceDep) -> Mo
     "/models/{name:path}",
     dependencies=[AdminDep],
     responses={
-        **_ADMIN,
-        404: {"description": "no such model"},
-        409: {"description": "the last model of the pool"},
+        **ADMIN,
+        404: detail("no such model"),
+        409: detail("the last model of the pool"),
     },
 )
 def delete_model(name: ModelName, session: SessionDep, service: ServiceDep) -> AdminResult:
@@ -51,7 +52,7 @@ def delete_model(name: ModelName, session: SessionDep, service: ServiceDep) -> A
 @router.patch(
     "/models/{name:path}",
     dependencies=[AdminDep],
-    responses={**_ADMIN, 404: {"description": "no such model"}},
+    responses={**BODY, **ADMIN, 404: detail("no such model")},
 )
 def patch_model(
     name: ModelName, req: ModelPatch, session: SessionDep, service: ServiceDep

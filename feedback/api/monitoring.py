@@ -8,13 +8,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from feedback.access import ReadDep
+from feedback.api.responses import READ, detail, json_detail
 from feedback.monitoring.cache import ReportCache
 from feedback.monitoring.page import render_page
 from feedback.monitoring.report import build_report
 from feedback.service import RoutingService
 from simulator.kit import sanitise
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(tags=["monitoring"], dependencies=[ReadDep], responses=READ)
 
 
 def report_cache(request: Request) -> ReportCache:
@@ -38,7 +40,7 @@ def report_cache(request: Request) -> ReportCache:
     return cache
 
 
-@router.get("/report")
+@router.get("/report", responses={503: detail("the report could not be built")})
 async def report_json(request: Request) -> JSONResponse:
     """The monitoring report: estimated regret, savings, off-policy values, traffic, posterior
     per cluster, feedback mix and drift alarms, each saying how it was estimated. Built in the
@@ -46,13 +48,24 @@ async def report_json(request: Request) -> JSONResponse:
     return JSONResponse((await report_cache(request).get()).data)
 
 
-@router.get("/report.html", response_class=HTMLResponse)
+@router.get(
+    "/report.html",
+    response_class=HTMLResponse,
+    responses={
+        401: json_detail(READ[401]["description"]),
+        503: json_detail("the report could not be built"),
+    },
+)
 async def report_html(request: Request) -> HTMLResponse:
     """The same report as one self-contained page with inline plots."""
     return HTMLResponse((await report_cache(request).get()).html())
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def metrics(request: Request) -> Response:
     """Prometheus text format: this process's counters and the last report's figures."""
     return Response(request.app.state.monitor.metrics.render(), media_type=CONTENT_TYPE_LATEST)

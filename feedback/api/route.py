@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from feedback.api.responses import BODY, CLIENT, detail
 from feedback.proxy.auth import ClientDep
 from feedback.schemas import RouteRequest, RouteResponse
 
@@ -13,8 +14,10 @@ router = APIRouter(tags=["routing"], dependencies=[ClientDep])
 @router.post(
     "/route",
     responses={
-        422: {"description": "malformed request or unknown model"},
-        503: {"description": "the prompt encoder failed on this request's batch; retry"},
+        **BODY,
+        **CLIENT,
+        422: {"description": "malformed request, unknown model, or over the message limits"},
+        503: detail("the prompt encoder failed on this request's batch; retry"),
     },
 )
 async def route(req: RouteRequest, request: Request) -> RouteResponse:

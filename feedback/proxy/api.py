@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
 from agent.decision import Decision
+from feedback.api.responses import CLIENT, detail, openai
 from feedback.errors import ServiceError
 from feedback.proxy.auth import ClientDep
 from feedback.proxy.caller import AllUpstreamsFailed, Answer
@@ -26,7 +27,12 @@ from feedback.schemas import RouteRequest
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[ClientDep])
+router = APIRouter(
+    prefix="/v1",
+    tags=["openai"],
+    dependencies=[ClientDep],
+    responses={**CLIENT, 404: openai("the proxy is off (no upstreams file)")},
+)
 
 
 def _proxy(request: Request) -> Proxy:
@@ -86,9 +92,10 @@ def _route_request(body: Mapping[str, Any], allowed: list[str]) -> RouteRequest:
 @router.post(
     "/chat/completions",
     responses={
-        401: {"description": "missing or wrong client key"},
-        404: {"description": "unknown model"},
-        502: {"description": "every upstream tried failed"},
+        400: openai("the body is not a JSON object, or not a valid chat to route"),
+        404: openai("unknown model, or the proxy is off"),
+        413: detail("the body is larger than ROUTING_AGENT_MAX_BODY_BYTES"),
+        502: openai("every upstream tried failed"),
     },
 )
 async def chat_completions(request: Request) -> Response:

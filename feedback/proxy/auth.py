@@ -4,27 +4,19 @@ per client key (per address without keys) when ``ROUTING_AGENT_RATE_LIMIT`` is s
 
 from __future__ import annotations
 
-import hmac
 import math
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
 
+from feedback.access import CLIENT_SCHEME, matches
+from feedback.access import keys as client_keys
 from feedback.proxy.errors import OpenAIError, unauthorized
 from feedback.ratelimit import RateLimiter
 
 
-def client_keys(raw: str | None) -> list[bytes]:
-    """The keys of a comma list (blanks dropped).
-
-    >>> client_keys(" a, b ,,"), client_keys(None)
-    ([b'a', b'b'], [])
-    """
-    return [k.strip().encode() for k in (raw or "").split(",") if k.strip()]
-
-
 async def require_client_key(
-    request: Request, authorization: Annotated[str | None, Header()] = None
+    request: Request, authorization: Annotated[str | None, Security(CLIENT_SCHEME)]
 ) -> None:
     """Pass if no client keys are configured, or the bearer token is one of them; then take
     a token from the client's rate-limit bucket (429 with ``Retry-After`` when it is empty)."""
@@ -58,12 +50,7 @@ def _check_key(keys: list[bytes], authorization: str | None) -> None:
     if authorization is None:
         raise unauthorized("missing Authorization: Bearer <client key>")
     scheme, _, token = authorization.partition(" ")
-    given = token.strip().encode()
-    # compare against every key (no early exit), so timing does not tell which matched
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(given, key)
-    if scheme.lower() != "bearer" or not matched:
+    if scheme.lower() != "bearer" or not matches(keys, token.strip().encode()):
         raise unauthorized("wrong client key")
 
 

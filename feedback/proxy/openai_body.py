@@ -56,7 +56,9 @@ def routing_message(message: Any) -> Any:
     if not isinstance(message, Mapping):
         return message
     role = message.get("role", "user")
-    return {"role": _ROLES.get(role, role), "content": content_text(message.get("content"))}
+    if isinstance(role, str):  # anything else is left for validation to refuse
+        role = _ROLES.get(role, role)
+    return {"role": role, "content": content_text(message.get("content"))}
 
 
 def normalise_route_body(data: Any) -> Any:
