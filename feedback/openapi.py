@@ -38,7 +38,7 @@ def _mark_optional_security(schema: dict[str, Any], settings: Settings) -> None:
     for item in schema.get("paths", {}).values():
         for operation in item.values():
             names = {n for req in operation.get("security", []) for n in req}
-            if not names or "adminKey" in names and len(names) == 1:
+            if not names or names == {"adminKey"}:
                 continue
             reads = "readBasic" in names
             if (reads and not settings.read_keys) or (not reads and not settings.client_keys):
