@@ -23,6 +23,7 @@ import numpy as np
 from policies.adwin import ADWIN, new_state
 from policies.context import Context
 from policies.posterior import BetaPosterior
+from policies.updates import thumbs_expectation
 
 
 class DriftGuard:
@@ -78,7 +79,7 @@ class DriftGuard:
         shows."""
         expected = float(post.mean(ctx)[arm])
         if kind == "thumbs":
-            expected = post.noise.b + (post.noise.a - post.noise.b) * expected
+            expected = thumbs_expectation(expected, post.noise.a, post.noise.b)
         k = ctx.cluster if ctx.cluster >= 0 else int(np.argmax(ctx.weights))
         return self.observe(post, t, k, arm, model, value - expected)
 
@@ -88,6 +89,11 @@ class DriftGuard:
         if det is None:
             det = self._detectors[model] = ADWIN(delta=self.delta)
         return det
+
+    @property
+    def settings(self) -> tuple[float, float, float, float]:
+        """Every detector's (delta, clock, min_window_length, grace_period)."""
+        return ADWIN(delta=self.delta).settings
 
     def drop_model(self, model: str) -> None:
         self._detectors.pop(model, None)

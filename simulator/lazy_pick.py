@@ -4,6 +4,8 @@ Inlined into :func:`simulator.kernel.run_stream` (numba pays per array argument 
 ``tails``, ``fresh`` and ``order`` come from :func:`simulator.samplers.lazy_state`: each cell's
 tail points and masses, whether those are exact for its current posterior, and each cluster's
 models by posterior mean less cost, best first (which decides only how much is drawn).
+``price`` and ``lam`` make the cost penalty ``lam · price``: the kernel passes the models' costs
+and λ / cost scale, the penalty of :func:`policies.updates.utility`.
 """
 
 from __future__ import annotations
@@ -130,21 +132,25 @@ def keep_tails(
     fresh: np.ndarray,
     k: int,
     j: int,
+    a0: float,
+    b0: float,
     da: float,
     db: float,
 ) -> None:
-    """Before cell (k, j) gains (da, db): carry its tail masses exactly through a 0/1 label,
-    or mark them stale (re-anchored when next needed) after any other update."""
-    if not (fresh[k, j] and ((da == 1.0 and db == 0.0) or (da == 0.0 and db == 1.0))):
+    """Before cell (k, j) becomes (a0 + da, b0 + db), as the update computed it: carry its
+    tail masses exactly when that is one step of a unit count from the cell as it stands (a 0/1
+    label), else mark them stale (re-anchored when next needed): a discounted base, a graded
+    score or a thumb."""
+    same = a0 == alpha[k, j] and b0 == beta[k, j]
+    unit = (da == 1.0 and db == 0.0) or (da == 0.0 and db == 1.0)
+    if not (fresh[k, j] and same and unit):
         fresh[k, j] = False
         return
     t = tails[k, j]
-    e_lo, d_lo, e_hi, d_hi, keep = tails_carry(
-        alpha[k, j], beta[k, j], da == 1.0, t[0], t[1], t[2], t[3], t[4], t[5]
-    )
+    e_lo, d_lo, e_hi, d_hi, keep = tails_carry(a0, b0, da, db, t[0], t[1], t[2], t[3], t[4], t[5])
     t[1], t[2], t[4], t[5] = e_lo, d_lo, e_hi, d_hi
     if not keep:  # the points drifted away from mean ± Z·sd: re-anchor on the new posterior
-        q = tails_anchor(alpha[k, j] + da, beta[k, j] + db)
+        q = tails_anchor(a0 + da, b0 + db)
         for c in range(6):
             t[c] = q[c]
 
