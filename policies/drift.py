@@ -104,15 +104,15 @@ class DriftGuard:
         model without a detector gets an empty one."""
         det = ADWIN(delta=self.delta)
         rows = [self._detectors.get(m, det) for m in models]
-        return np.stack([d.buckets for d in rows]), np.stack([d.stats for d in rows])
+        return np.concatenate([d.buckets for d in rows]), np.concatenate([d.stats for d in rows])
 
     def unstack(self, models: Sequence[str], buckets: np.ndarray, stats: np.ndarray) -> None:
         """Take back what :meth:`stacked` gave, once updated; rows never fed stay absent."""
-        empty = new_state(buckets.shape[2] - 1)[1]
+        empty = new_state(buckets.shape[2] - 1)[1][0]
         for i, model in enumerate(models):
             if model in self._detectors or not np.array_equal(stats[i], empty):
                 det = self.detector(model)
-                det.buckets, det.stats = buckets[i].copy(), stats[i].copy()
+                det.buckets, det.stats = buckets[i : i + 1].copy(), stats[i : i + 1].copy()
 
     def record(self, t: int, model: str, cluster: int) -> None:
         self.alarms.append((int(t), model, int(cluster)))

@@ -16,7 +16,8 @@ from policies import adwin, updates
 
 
 def compile_functions(module: types.ModuleType, names: tuple[str, ...]) -> dict[str, Any]:
-    """numba dispatchers for ``module``'s functions ``names``, calling one another compiled."""
+    """numba dispatchers for ``module``'s functions ``names``, calling one another compiled and
+    inlined into their callers (a real call costs reference counting on every array)."""
     env = dict(vars(module))
     out: dict[str, Any] = {}
     for name in names:
@@ -25,7 +26,7 @@ def compile_functions(module: types.ModuleType, names: tuple[str, ...]) -> dict[
         clone.__qualname__ = fn.__qualname__
         clone.__module__ = fn.__module__
         clone.__doc__ = fn.__doc__
-        out[name] = env[name] = njit(cache=True, error_model="numpy")(clone)
+        out[name] = env[name] = njit(cache=True, error_model="numpy", inline="always")(clone)
     return out
 
 

@@ -61,7 +61,7 @@ def replay_fast(
     steps = prompts.size
     outcomes = log.correct[prompts].astype(np.float64)
     costs = log.cost[prompts].astype(np.float64)
-    clusters = setup.clusters[prompts]
+    clusters = setup.clusters[prompts].astype(np.int64)  # one compiled signature
     apply_events(list(events), log.models, outcomes, costs, clusters, log.accuracy)
     prices = sorted((e for e in events if isinstance(e, PriceChange)), key=lambda e: e.step)
     due, draws = channel.plan(steps, rng)
@@ -78,7 +78,9 @@ def replay_fast(
         guard_b, guard_s = guard.stacked(policy.models)
     else:
         guard_b, guard_s = np.zeros((0, 1, 1, 2)), np.zeros((0, 1))
-    leaves = setup.leaves[prompts] if post.leaf_s.shape[0] else np.full(steps, -1)
+    leaves = (setup.leaves[prompts] if post.leaf_s.shape[0] else np.full(steps, -1)).astype(
+        np.int64
+    )
     kernel.seed(policy.draw_seed())
     chosen = np.empty(steps, dtype=np.int64)
     lams = np.empty(steps)
@@ -126,7 +128,7 @@ def replay_fast(
         post.alpha, post.beta, post.alpha0, post.beta0 = cells
         post.leaf_s, post.leaf_f = leaf_sf
     if post.items is not None:
-        keys = _by_last_use(prompts[:done][given[:done]])
+        keys = _by_last_use(prompts[:done][given[:done]], log.n_prompts)
         post.items.load_dense(keys, items[keys])
     if guard is not None:
         guard.unstack(policy.models, guard_b, guard_s)
@@ -180,7 +182,10 @@ def _settings(
     return cfg
 
 
-def _by_last_use(keys: np.ndarray) -> np.ndarray:
-    """The distinct ``keys``, least recently seen first (a prompt memory's LRU order)."""
-    uniq, first_from_end = np.unique(keys[::-1], return_index=True)
-    return uniq[np.argsort(keys.size - 1 - first_from_end, kind="stable")]
+def _by_last_use(keys: np.ndarray, n_keys: int) -> np.ndarray:
+    """The distinct ``keys`` (below ``n_keys``), least recently seen first (a prompt memory's
+    LRU order)."""
+    last = np.full(n_keys, -1)
+    np.maximum.at(last, keys, np.arange(keys.size))
+    seen = np.flatnonzero(last >= 0)
+    return seen[np.argsort(last[seen])]

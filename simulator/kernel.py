@@ -12,7 +12,8 @@ Thompson sampling on a request's cluster posteriors takes the *lazy pick*: model
 posterior mean (less cost), each draw revealed only as far as the choice needs it (which part
 of its Beta, lower tail, middle or upper tail, it falls in; see :mod:`simulator.samplers`), so
 most requests draw one Beta value or none, and the choice has exactly the distribution of
-drawing them all. Requests on leaf cells or with prompt-memory evidence draw every model.
+drawing them all; models with evidence on the request's prompt are drawn in full from the
+prompt's posterior. Requests on leaf cells draw every model.
 """
 
 from __future__ import annotations
@@ -109,15 +110,18 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
         p = prompts[t]
         rate = information_rate(info[DECIDED], info[EVIDENCE])
         scale = tempered(cfg[EXPLORE], rate, cfg[TEMPERING])
-        pick = lazy and scale > 0.0 and leaf < 0
-        if pick and items.shape[0] > 0:
-            for i in range(m):
-                if items[p, 2, i] > 0.0:
-                    pick = False
-        if pick:
-            j = lazy_pick(alpha, beta, tails, fresh, order, k, cost, lam / scale_cost, scale)
-            a[j] = ca[j] = alpha[k, j]
-            b[j] = cb[j] = beta[k, j]
+        if lazy and scale > 0.0 and leaf < 0:
+            exact = 0  # bit i: model i has evidence on this prompt, drawn from its own posterior
+            if items.shape[0] > 0:
+                for i in range(m):
+                    if items[p, 2, i] > 0.0:
+                        ca[i], cb[i], a[i], b[i] = cell(cells, leaf_sf, items, cfg, k, leaf, p, i)
+                        exact |= 1 << i
+            per = lam / scale_cost
+            j = lazy_pick(alpha, beta, tails, fresh, order, k, cost, per, scale, exact, a, b)
+            if not exact & (1 << j):
+                a[j] = ca[j] = alpha[k, j]
+                b[j] = cb[j] = beta[k, j]
         else:
             best = -np.inf
             j = 0

@@ -148,7 +148,7 @@ def watch(
     if cfg[KIND] == THUMBS:
         expected = thumbs_expectation(mean, cfg[THUMBS_A], cfg[THUMBS_B])
     found = adwin_update(
-        guard_b[j], guard_s[j], v - expected, cfg[DELTA], cfg[CLOCK], cfg[MIN_LENGTH], cfg[GRACE]
+        guard_b, guard_s, j, v - expected, cfg[DELTA], cfg[CLOCK], cfg[MIN_LENGTH], cfg[GRACE]
     )
     if not found:
         return False

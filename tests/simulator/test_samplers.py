@@ -7,7 +7,7 @@ import pytest
 from numba import njit
 from scipy import integrate, stats
 
-from simulator import kernel, samplers
+from simulator import kernel, lazy_pick, samplers
 from simulator import kernel_learn as kl
 
 
@@ -118,3 +118,41 @@ def test_the_lazy_pick_chooses_with_thompson_sampling_s_probabilities(
     keep = exact * n >= 5
     chi2 = float(np.sum((seen[keep] - n * exact[keep]) ** 2 / (n * exact[keep])))
     assert stats.chi2.sf(chi2, keep.sum() - 1) > 1e-3, (seen / n, exact)
+
+
+@njit(cache=True)
+def _picks(
+    alpha: np.ndarray, beta: np.ndarray, price: np.ndarray, lam: float, scale: float,
+    exact: int, ea: np.ndarray, eb: np.ndarray, n: int,
+) -> np.ndarray:  # fmt: skip
+    tails, fresh, order = samplers.lazy_state(alpha, beta, lam, price, True)
+    out = np.empty(n, dtype=np.int64)
+    for t in range(n):
+        out[t] = lazy_pick.lazy_pick(
+            alpha, beta, tails, fresh, order, 0, price, lam, scale, exact, ea, eb
+        )
+    return out
+
+
+@pytest.mark.parametrize(("pool", "exact"), [("mixed", (1, 3)), ("tails", (0,)), ("tails", (2, 4))])
+def test_the_lazy_pick_draws_a_prompt_s_own_posterior_for_the_models_with_evidence(
+    pool: str, exact: tuple[int, ...]
+) -> None:
+    """Models with evidence on the prompt draw from Beta(ea, eb) in full, the others lazily:
+    the choice frequencies still match the exact probabilities (quadrature)."""
+    alpha, beta, price = (np.array(x) for x in POOLS[pool])
+    ea, eb = alpha.copy(), beta.copy()
+    for i, (x, y) in zip(exact, [(6.0, 1.5), (30.0, 12.0)], strict=False):
+        ea[i], eb[i] = x, y
+    mask = sum(1 << i for i in exact)
+    n, lam, scale = 200_000, 0.05, 0.7
+    kernel.seed(5)
+    chosen = _picks(alpha[None, :], beta[None, :], price, lam, scale, mask, ea, eb, n)
+    own = np.isin(np.arange(alpha.size), exact)
+    exact_p = _choice_probabilities(
+        np.where(own, ea, alpha), np.where(own, eb, beta), lam * price, scale
+    )
+    seen = np.bincount(chosen, minlength=alpha.size)
+    keep = exact_p * n >= 5
+    chi2 = float(np.sum((seen[keep] - n * exact_p[keep]) ** 2 / (n * exact_p[keep])))
+    assert stats.chi2.sf(chi2, keep.sum() - 1) > 1e-3, (seen / n, exact_p)
