@@ -8,11 +8,37 @@ seeing each other's compiled versions, so the kernel runs one copy of the math.
 from __future__ import annotations
 
 import types
+from pathlib import Path
 from typing import Any
 
 from numba import njit
 
 from policies import adwin, updates
+
+_HERE = Path(__file__).resolve().parent
+#: What the compiled kernel is built from, its inlined helpers included.
+SOURCES = (
+    Path(updates.__file__),
+    Path(adwin.__file__),
+    *(_HERE / f"{m}.py" for m in ("compiled", "kernel", "kernel_learn", "lazy_pick", "samplers")),
+)
+
+
+def drop_stale_caches() -> None:
+    """numba checks a cached function against its own source file only, so the kernel's cache
+    would outlive an edit of a formula it inlines from another file. Drop the cache indexes
+    older than the newest of :data:`SOURCES`: what they index is compiled again, once."""
+    try:
+        newest = max(p.stat().st_mtime for p in SOURCES)
+        for folder in {p.parent / "__pycache__" for p in SOURCES}:
+            for index in folder.glob("*.nbi"):
+                if index.stat().st_mtime < newest:
+                    index.unlink(missing_ok=True)
+    except OSError:  # a read-only install: its caches are as old as its sources
+        pass
+
+
+drop_stale_caches()
 
 
 def compile_functions(module: types.ModuleType, names: tuple[str, ...]) -> dict[str, Any]:

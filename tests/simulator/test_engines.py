@@ -119,3 +119,23 @@ def test_a_default_experiment_with_drift_replays_compiled(setup, monkeypatch) ->
     exp = experiment.Experiment(policies=("default",), steps=1000, events=events(setup))
     traces = experiment.run_seeds([setup], exp, "default")
     assert traces[0].steps == 1000
+
+
+def test_kernel_caches_older_than_a_formula_they_inline_are_dropped(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from simulator import compiled
+
+    source = tmp_path / "updates.py"
+    source.write_text("x = 1\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    stale, fresh = cache / "kernel.run_stream-1.py311.nbi", cache / "kernel.seed-2.py311.nbi"
+    stale.write_bytes(b"")
+    fresh.write_bytes(b"")
+    t = source.stat().st_mtime
+    os.utime(stale, (t - 10, t - 10))
+    os.utime(fresh, (t + 10, t + 10))
+    monkeypatch.setattr(compiled, "SOURCES", (source,))
+    compiled.drop_stale_caches()
+    assert not stale.exists() and fresh.exists()
