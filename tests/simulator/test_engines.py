@@ -139,3 +139,23 @@ def test_kernel_caches_older_than_a_formula_they_inline_are_dropped(tmp_path, mo
     monkeypatch.setattr(compiled, "SOURCES", (source,))
     compiled.drop_stale_caches()
     assert not stale.exists() and fresh.exists()
+
+
+def _engines(name: str, setup) -> list:  # type: ignore[no-untyped-def]
+    fits = supports(make_policy(name), FeedbackChannel(), (), setup.log.n_prompts)
+    return [replay, replay_fast] if fits else [replay]
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+def test_every_policy_on_every_engine_is_seeded_and_leaves_a_json_state(setup, name: str) -> None:  # type: ignore[no-untyped-def]
+    """The conformance checks that concern a replay, on each engine the policy takes: the same
+    seed gives the same choices, and the policy it leaves saves and restores exactly."""
+    channel = FeedbackChannel(rate=0.5, kind="thumbs")
+    for engine in _engines(name, setup):
+        runs = []
+        for _ in range(2):
+            policy = make_policy(name, seed=2)
+            runs.append(engine(setup, policy, name=name, steps=400, channel=channel).chosen)
+        assert np.array_equal(runs[0], runs[1]), engine.__name__
+        state = policy.to_state()
+        assert Policy.from_json(policy.to_json()).to_state() == state
