@@ -104,6 +104,8 @@ def tempered(scale: float, rate: float, gamma: float) -> float:
     """An exploration scale tempered by the information rate: ``scale · min(1, rate)**γ``."""
     if gamma == 0.0:
         return scale
+    if gamma == 1.0:  # the same value, without a pow
+        return scale * min(1.0, rate)
     return scale * min(1.0, rate) ** gamma
 
 

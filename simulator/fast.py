@@ -59,8 +59,8 @@ def replay_fast(
     rng = np.random.default_rng([setup.seed, 7])
     prompts = setup.stream(steps, rng)
     steps = prompts.size
-    outcomes = log.correct[prompts].astype(np.float64)
-    costs = log.cost[prompts].astype(np.float64)
+    outcomes = np.asarray(log.correct, dtype=np.float64)[prompts]  # one copy, not two
+    costs = np.asarray(log.cost, dtype=np.float64)[prompts]
     clusters = setup.clusters[prompts].astype(np.int64)  # one compiled signature
     apply_events(list(events), log.models, outcomes, costs, clusters, log.accuracy)
     prices = sorted((e for e in events if isinstance(e, PriceChange)), key=lambda e: e.step)
