@@ -1,6 +1,6 @@
 """The learning core: Beta posteriors per (cluster, model), decision rules, pacing and drift.
 
-Pure numpy/scipy (river only for drift detectors and baselines); it imports nothing from
+Pure numpy/scipy (river only for the river baselines); it imports nothing from
 ``agent``, ``feedback`` or ``simulator``.
 """
 

@@ -19,6 +19,7 @@ from policies.drift import DriftGuard
 from policies.posterior import BetaPosterior, validate_feedback
 from policies.profile import ModelProfile, prior_counts
 from policies.thumbs import ThumbsNoise
+from policies.updates import information_rate, utility
 
 _REGISTRY: dict[str, type[Policy]] = {}
 
@@ -203,7 +204,7 @@ class Policy(ABC):
 
         Starts at 1 (20 pseudo-decisions), falls with sparse or weak (thumbs) feedback.
         """
-        return (self._evidence + 20.0) / (self._decided + 20.0)
+        return information_rate(self._decided, self._evidence)
 
     def _check_request(
         self, context: Context, eligible: np.ndarray | None, lam: float | None
@@ -252,7 +253,7 @@ class Policy(ABC):
 
     def _scores(self, estimate: np.ndarray, eligible: np.ndarray | None, lam: float) -> np.ndarray:
         """``estimate − λ·cost/cost_scale`` (over the last axis), −inf for ineligible models."""
-        scores = estimate - (lam / self._cost_scale) * self._cost
+        scores = utility(estimate, self._cost, lam, self._cost_scale)
         return scores if eligible is None else np.where(eligible, scores, -np.inf)
 
     @abstractmethod
@@ -286,6 +287,23 @@ class Policy(ABC):
 
     def _after_update(self, context: Context, arm: int, value: float, kind: str) -> None:  # noqa: B027
         """Hook for extra learning after a posterior update (the river baselines use it)."""
+
+    @property
+    def drift_guard(self) -> DriftGuard | None:
+        return self._ready()._guard
+
+    @property
+    def counters(self) -> tuple[int, int, float]:
+        """(feedback updates, decisions, evidence gained in labels) so far."""
+        return self._t, self._decided, self._evidence
+
+    def set_counters(self, updates: int, decided: int, evidence: float) -> None:
+        """Replace :attr:`counters`, for an engine that ran this policy's steps outside it."""
+        self._t, self._decided, self._evidence = int(updates), int(decided), float(evidence)
+
+    def draw_seed(self) -> int:
+        """A seed for another generator, drawn from the policy's own (so seeded stays seeded)."""
+        return int(self._ready()._rng.integers(2**31))
 
     @property
     def drift_alarms(self) -> list[tuple[int, str, int]]:

@@ -93,9 +93,11 @@ class PromptMemory:
 
     def load_dense(self, keys: np.ndarray, rows: np.ndarray) -> None:
         """Replace the contents with dense ``rows[i]`` (3, M) for prompt ``keys[i]``, in order
-        (the compiled replay keeps its memory as arrays and writes it back through this)."""
+        (the compiled replay keeps its memory as arrays and writes it back through this). The
+        memory takes ``rows`` over: its rows are views of it, not copies."""
         self._rows.clear()
+        rows = np.asarray(rows, dtype=np.float64)
         for key, row in zip(keys.tolist(), rows, strict=True):
-            self._rows[int(key)] = np.array(row, dtype=np.float64)
+            self._rows[int(key)] = row
         while len(self._rows) > self.capacity:
             self._rows.popitem(last=False)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from policies.updates import pace
 
 
 class BudgetPacer:
@@ -89,10 +90,3 @@ class BudgetPacer:
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._lam, self._t, self._spent = state["lam"], state["t"], state["spent"]
-
-
-def pace(
-    lam: float, cost: float, target: float, scale: float, rate: float, low: float, high: float
-) -> float:
-    """One multiplicative dual step (simulator/kernel.py inlines the same formula)."""
-    return min(max(lam * math.exp(rate * (cost - target) / scale), low), high)

@@ -11,32 +11,16 @@ from policies.context import Context
 from policies.memory import PromptMemory
 from policies.tags import TagResiduals
 from policies.thumbs import ThumbsNoise
+from policies.updates import (
+    discount_step,
+    forget_step,
+    outcome_step,
+    prior_shrink,
+    stack,
+    thumbs_step,
+)
 
 KINDS = ("label", "score", "thumbs")
-_EPS = 1e-9
-_LEAF_FLOOR = 1e-3
-
-
-def thumbs_step(alpha: Any, beta: Any, c0: Any, c1: Any) -> tuple[Any, Any]:
-    """Moment-matched Beta after observing evidence with likelihood ``c0 + c1·θ``.
-
-    The exact posterior is a mixture of Beta(α, β) and Beta(α + 1, β); its first two moments are
-    matched by a Beta. With (c0, c1) = (0, 1) this is exactly a success.
-
-    >>> a, b = thumbs_step(np.array([2.0]), np.array([3.0]), 0.0, 1.0)
-    >>> a.round(9).tolist(), b.round(9).tolist()
-    ([3.0], [3.0])
-    """
-    n = alpha + beta
-    m1 = alpha / n
-    m2 = m1 * (alpha + 1.0) / (n + 1.0)
-    m3 = m2 * (alpha + 2.0) / (n + 2.0)
-    z = c0 + c1 * m1
-    mean = (c0 * m1 + c1 * m2) / z
-    second = (c0 * m2 + c1 * m3) / z
-    var = np.maximum(second - mean * mean, _EPS)
-    size = np.maximum(mean * (1.0 - mean) / var - 1.0, _EPS)
-    return np.maximum(mean * size, _EPS), np.maximum((1.0 - mean) * size, _EPS)
 
 
 def validate_feedback(value: float, kind: str, weight: float = 1.0) -> None:
@@ -125,7 +109,7 @@ class BetaPosterior:
         a, b = self.cluster_params(ctx)
         if ctx.leaf < 0 or self.leaf_s.shape[0] == 0:
             return a, b
-        return _stack(a, b, self.leaf_strength, self.leaf_s[ctx.leaf], self.leaf_f[ctx.leaf])
+        return stack(a, b, self.leaf_strength, self.leaf_s[ctx.leaf], self.leaf_f[ctx.leaf])
 
     def cell_params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         """The (α, β) of the context's cell: its leaf's (or cluster's), corrected by its tags."""
@@ -144,7 +128,7 @@ class BetaPosterior:
         row = self.items.get(ctx.item) if self.items is not None and ctx.item >= 0 else None
         if row is None:
             return a, b
-        pa, pb = _stack(a, b, self.item_strength, row[0], row[1])
+        pa, pb = stack(a, b, self.item_strength, row[0], row[1])
         seen = row[2] > 0
         return np.where(seen, pa, a), np.where(seen, pb, b)
 
@@ -161,10 +145,9 @@ class BetaPosterior:
     def _delta(self, a: Any, b: Any, value: float, kind: str) -> tuple[Any, Any]:
         """Evidence one observation adds to Beta(a, b) (arrays or floats)."""
         if kind == "thumbs":
-            c0, c1 = self.noise.likelihood(up=value >= 0.5)
-            a2, b2 = thumbs_step(a, b, c0, c1)
+            a2, b2 = thumbs_step(a, b, *self.noise.likelihood(up=value >= 0.5))
             return a2 - a, b2 - b
-        return value, 1.0 - value
+        return outcome_step(value)
 
     def observe(
         self, ctx: Context, arm: int, value: float, *, kind: str = "label", weight: float = 1.0
@@ -195,13 +178,11 @@ class BetaPosterior:
             assert self.items is not None
             row = self.items.get(ctx.item)
             s, f = (row[0, arm], row[1, arm]) if row is not None else (0.0, 0.0)
-            ia, ib = _stack(ca[arm], cb[arm], self.item_strength, s, f)
+            ia, ib = stack(ca[arm], cb[arm], self.item_strength, s, f)
             ida, idb = self._delta(ia, ib, value, kind)
         a, b = self.alpha[ks, arm], self.beta[ks, arm]
         if self.discount < 1.0:
-            keep = self.discount**w
-            a0, b0 = self.alpha0[ks, arm], self.beta0[ks, arm]
-            a, b = a0 + keep * (a - a0), b0 + keep * (b - b0)
+            a, b = discount_step(a, b, self.alpha0[ks, arm], self.beta0[ks, arm], self.discount**w)
         da, db = self._delta(a, b, value, kind)
         self.alpha[ks, arm] = a + w * da
         self.beta[ks, arm] = b + w * db
@@ -220,11 +201,9 @@ class BetaPosterior:
         prompt (used when drift is detected). Its warm-start prior stays, weakened to at most
         ``prior_strength`` pseudo-observations per cluster when given (a stale profile)."""
         n0 = self.alpha0[:, arm] + self.beta0[:, arm]
-        shrink = 1.0 if prior_strength is None else np.minimum(1.0, prior_strength / n0)
+        shrink = 1.0 if prior_strength is None else prior_shrink(n0, prior_strength)
         for post, prior in ((self.alpha, self.alpha0), (self.beta, self.beta0)):
-            learned = post[:, arm] - prior[:, arm]
-            prior[:, arm] *= shrink
-            post[:, arm] = prior[:, arm] + keep * learned
+            post[:, arm], prior[:, arm] = forget_step(post[:, arm], prior[:, arm], keep, shrink)
         if self.leaf_s.shape[0]:
             self.leaf_s[:, arm] *= keep
             self.leaf_f[:, arm] *= keep
@@ -293,14 +272,3 @@ class BetaPosterior:
         post.leaf_s = leaf_s
         post.leaf_f = np.asarray(state["leaf_f"], dtype=np.float64).reshape(-1, m)
         return post
-
-
-def _stack(a: Any, b: Any, strength: float, s: Any, f: Any) -> tuple[Any, Any]:
-    """Evidence (``s``, ``f``) on top of Beta(a, b) whose weight is capped at ``strength``.
-
-    A thumb's moment-matched update can lower α (or β) a little, so evidence may be negative in
-    one count; the result never drops below a sliver.
-    """
-    n = a + b
-    shrink = np.minimum(n, strength) / n
-    return np.maximum(a * shrink + s, _LEAF_FLOOR), np.maximum(b * shrink + f, _LEAF_FLOOR)

@@ -20,6 +20,7 @@ from scipy.special import betaincinv
 
 from policies.base import Policy
 from policies.context import Choice, Context
+from policies.updates import tempered
 
 __all__ = ["BayesUCB", "BestFixed", "Greedy", "RandomPolicy", "StaticUniRoute", "Thompson"]
 
@@ -54,10 +55,7 @@ class Thompson(Policy):
     @property
     def exploration(self) -> float:
         """The current scale of draws around the posterior mean."""
-        scale = self.pool_exploration
-        if self.info_tempering:
-            scale *= min(1.0, self.information_rate) ** self.info_tempering
-        return scale
+        return tempered(self.pool_exploration, self.information_rate, self.info_tempering)
 
     @property
     def pool_exploration(self) -> float:

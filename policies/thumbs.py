@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from policies.updates import thumbs_likelihood
+
 
 @dataclass(frozen=True, slots=True)
 class ThumbsNoise:
@@ -33,9 +35,7 @@ class ThumbsNoise:
 
     def likelihood(self, *, up: bool) -> tuple[float, float]:
         """Coefficients (c0, c1) of the thumb's likelihood c0 + c1·θ in θ = P(correct)."""
-        if up:
-            return self.b, self.a - self.b
-        return 1.0 - self.b, self.b - self.a
+        return thumbs_likelihood(up, self.a, self.b)
 
 
 def estimate_thumbs_noise(labels: Sequence[float], thumbs: Sequence[bool]) -> ThumbsNoise:

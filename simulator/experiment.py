@@ -150,6 +150,7 @@ def run_seeds(
                 steps=exp.steps,
                 lam=lam,
                 channel=exp.channel,
+                events=exp.events,
                 budget=exp.budget,
                 progress=tick,
             )

@@ -10,7 +10,7 @@ request first reveals only which part a model's draw is in (one uniform), drawin
 itself, exactly within that part, when the choice depends on it.
 
 ``tails[k, i] = (q_lo, eps_lo, d_lo, q_hi, eps_hi, d_hi)`` with ``d = q^a (1 − q)^b / B(a, b)``,
-which carries the masses exactly through a label's +1 (:func:`tails_carry`). An unused tail
+which carries the masses exactly through a label's unit step (:func:`tails_carry`). An unused tail
 (too close to 0 or 1, or a < 1 or b < 1, where the tail sampler's log-concavity fails) has
 ``q_lo = 0`` / ``q_hi = 1`` and zero mass.
 """
@@ -131,7 +131,8 @@ def tails_anchor(a: float, b: float) -> tuple[float, float, float, float, float,
 def tails_carry(
     a: float,
     b: float,
-    success: bool,
+    da: float,
+    db: float,
     q_lo: float,
     e_lo: float,
     d_lo: float,
@@ -139,10 +140,14 @@ def tails_carry(
     e_hi: float,
     d_hi: float,
 ) -> tuple[float, float, float, float, bool]:
-    """Carry the masses exactly from Beta(a, b) to Beta(a+1, b) (success) or Beta(a, b+1),
-    points fixed: I_q(a+1, b) = I_q(a, b) - d/a and I_q(a, b+1) = I_q(a, b) + d/b, with
-    d = q^a (1-q)^b / B(a, b). Returns (e_lo, d_lo, e_hi, d_hi, keep); keep is False when the
-    points have drifted (in sd units) and should be re-anchored."""
+    """Carry the masses exactly from Beta(a, b) to Beta(a + da, b + db), points fixed, for the
+    increments a label gives, (1, 0) or (0, 1): I_q(a+1, b) = I_q(a, b) - d/a and
+    I_q(a, b+1) = I_q(a, b) + d/b, with d = q^a (1-q)^b / B(a, b). Returns (e_lo, d_lo, e_hi,
+    d_hi, keep); keep is False when the points have drifted (in sd units) and should be
+    re-anchored, and for any other increment (the masses are then returned unchanged)."""
+    success = da == 1.0 and db == 0.0
+    if not (success or (da == 0.0 and db == 1.0)):
+        return e_lo, d_lo, e_hi, d_hi, False
     n = a + b
     if success:
         if q_lo > 0.0:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from policies import BudgetPacer, Policy
+from policies.updates import utility
 from simulator.channel import FeedbackChannel
 from simulator.protocol import Setup
 from simulator.scenario import Arrival, Event, PriceChange, apply_events
@@ -39,7 +40,7 @@ class Trace:
     def utility(self, lam: float | None = None) -> np.ndarray:
         """u[t, m] = correct − λ·cost/c_max for every step and model."""
         lam = self.lam if lam is None else lam
-        return self.outcomes - (lam / self.c_max) * self.costs
+        return utility(self.outcomes, self.costs, lam, self.c_max)
 
 
 def replay(

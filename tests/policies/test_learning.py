@@ -14,7 +14,7 @@ from policies import (
     estimate_thumbs_noise,
     make_policy,
 )
-from policies.posterior import thumbs_step
+from policies.updates import thumbs_step
 
 K = 4
 

@@ -7,7 +7,8 @@ import pytest
 from numba import njit
 from scipy import integrate, stats
 
-from simulator import kernel, samplers
+from simulator import kernel, lazy_pick, samplers
+from simulator import kernel_learn as kl
 
 
 @njit(cache=True)
@@ -49,7 +50,8 @@ def test_tail_masses_are_carried_exactly_through_labels() -> None:
     rng = np.random.default_rng(0)
     for _ in range(300):
         success = bool(rng.random() < 0.8)
-        e_lo, d_lo, e_hi, d_hi, keep = samplers.tails_carry(a, b, success, *t)
+        step = (1.0, 0.0) if success else (0.0, 1.0)
+        e_lo, d_lo, e_hi, d_hi, keep = samplers.tails_carry(a, b, *step, *t)
         a, b = (a + 1.0, b) if success else (a, b + 1.0)
         t = [t[0], e_lo, d_lo, t[3], e_hi, d_hi] if keep else list(samplers.tails_anchor(a, b))
         assert t[1] == pytest.approx(stats.beta(a, b).cdf(t[0]), rel=1e-8, abs=1e-15)
@@ -100,11 +102,15 @@ def test_the_lazy_pick_chooses_with_thompson_sampling_s_probabilities(
     chosen, lams = np.empty(n, dtype=np.int64), np.empty(n)
     zeros = np.zeros(n, dtype=np.int64)
     kernel.seed(3)
+    cfg = np.zeros(kernel.N_CFG)
+    cfg[kl.RULE], cfg[kl.EXPLORE], cfg[kl.COST_SCALE], cfg[kl.TARGET] = kl.THOMPSON, scale, 1.0, -1
+    cfg[kl.DISCOUNT] = 1.0
+    cells = np.stack([alpha, beta, alpha, beta])
     kernel.run_stream(
-        alpha, beta, np.zeros((0, 6)), np.zeros((0, 6)), 20.0, kernel.THOMPSON, scale, 0.0,
-        np.zeros(2), price, lam, -1.0, np.zeros(3), zeros, zeros, zeros - 1,
-        np.zeros((1, 6)), np.zeros((1, 6)), 1.0, np.zeros(n, dtype=np.bool_), np.zeros(n),
-        kernel.LABEL, 0.8, 0.3, chosen, lams, 0.0, np.zeros((0, 3, 6)),
+        cells, np.zeros((2, 0, 6)), np.zeros((0, 3, 6)), np.zeros((0, 1, 1, 2)), np.zeros((0, 1)),
+        price, cfg, np.zeros(4), lam, zeros, zeros, zeros - 1, np.zeros(n, dtype=np.bool_),
+        np.zeros(n), np.zeros((1, 6)), np.zeros((1, 6)), chosen, lams,
+        np.zeros((1, 3), dtype=np.int64),
     )  # fmt: skip
     exact = _choice_probabilities(alpha[0], beta[0], lam * price, scale)
     assert exact.sum() == pytest.approx(1.0, abs=1e-6)
@@ -112,3 +118,41 @@ def test_the_lazy_pick_chooses_with_thompson_sampling_s_probabilities(
     keep = exact * n >= 5
     chi2 = float(np.sum((seen[keep] - n * exact[keep]) ** 2 / (n * exact[keep])))
     assert stats.chi2.sf(chi2, keep.sum() - 1) > 1e-3, (seen / n, exact)
+
+
+@njit(cache=True)
+def _picks(
+    alpha: np.ndarray, beta: np.ndarray, price: np.ndarray, lam: float, scale: float,
+    exact: int, ea: np.ndarray, eb: np.ndarray, n: int,
+) -> np.ndarray:  # fmt: skip
+    tails, fresh, order = samplers.lazy_state(alpha, beta, lam, price, True)
+    out = np.empty(n, dtype=np.int64)
+    for t in range(n):
+        out[t] = lazy_pick.lazy_pick(
+            alpha, beta, tails, fresh, order, 0, price, lam, scale, exact, ea, eb
+        )
+    return out
+
+
+@pytest.mark.parametrize(("pool", "exact"), [("mixed", (1, 3)), ("tails", (0,)), ("tails", (2, 4))])
+def test_the_lazy_pick_draws_a_prompt_s_own_posterior_for_the_models_with_evidence(
+    pool: str, exact: tuple[int, ...]
+) -> None:
+    """Models with evidence on the prompt draw from Beta(ea, eb) in full, the others lazily:
+    the choice frequencies still match the exact probabilities (quadrature)."""
+    alpha, beta, price = (np.array(x) for x in POOLS[pool])
+    ea, eb = alpha.copy(), beta.copy()
+    for i, (x, y) in zip(exact, [(6.0, 1.5), (30.0, 12.0)], strict=False):
+        ea[i], eb[i] = x, y
+    mask = sum(1 << i for i in exact)
+    n, lam, scale = 200_000, 0.05, 0.7
+    kernel.seed(5)
+    chosen = _picks(alpha[None, :], beta[None, :], price, lam, scale, mask, ea, eb, n)
+    own = np.isin(np.arange(alpha.size), exact)
+    exact_p = _choice_probabilities(
+        np.where(own, ea, alpha), np.where(own, eb, beta), lam * price, scale
+    )
+    seen = np.bincount(chosen, minlength=alpha.size)
+    keep = exact_p * n >= 5
+    chi2 = float(np.sum((seen[keep] - n * exact_p[keep]) ** 2 / (n * exact_p[keep])))
+    assert stats.chi2.sf(chi2, keep.sum() - 1) > 1e-3, (seen / n, exact_p)
