@@ -53,3 +53,31 @@ def test_a_stream_that_repeats_prompts_is_refused(
     exp = Experiment(steps=100, seeds=1, splits=SPLITS, clusters=4)
     with pytest.raises(ValueError, match="fresh stream"):
         with_traffic_cells(setups(small_log, small_embeddings, exp), small_embeddings, 100, 8)
+
+
+def test_the_gate_keeps_in_domain_traffic_on_the_clusters(
+    small_log: ReplayLog, small_embeddings: np.ndarray
+) -> None:
+    exp, prepared = fresh(small_log, small_embeddings)
+    setup = prepared[0]
+    ungated = traffic_stream_cells(setup, small_embeddings, exp.steps, 8)
+    assert (traffic_stream_cells(setup, small_embeddings, exp.steps, 8, gate=0.01) == -1).all()
+    wide = traffic_stream_cells(setup, small_embeddings, exp.steps, 8, gate=100.0)
+    assert wide.tolist() == ungated.tolist()
+    with pytest.raises(ValueError, match="gate must be > 0"):
+        traffic_stream_cells(setup, small_embeddings, exp.steps, 8, gate=0.0)
+
+
+def test_the_gate_opens_when_the_traffic_leaves_the_clusters(
+    small_log: ReplayLog, small_embeddings: np.ndarray
+) -> None:
+    exp, prepared = fresh(small_log, small_embeddings)
+    setup = prepared[0]
+    prompts = setup.stream(exp.steps, np.random.default_rng([setup.seed, 7]))
+    moved = small_embeddings.copy()
+    rng = np.random.default_rng(0)
+    later = prompts[100:]
+    moved[later] = rng.normal(size=(later.size, moved.shape[1]))  # unlike any fit prompt
+    cells = traffic_stream_cells(setup, moved, exp.steps, 8, gate=0.5)
+    assert (cells[:100] == -1).all()
+    assert (cells[200:] >= 0).all()
