@@ -32,6 +32,26 @@ def regret_curves(trace: Trace, k: int) -> dict[str, np.ndarray]:
     }
 
 
+def oracle_utility(trace: Trace, cells: np.ndarray) -> float:
+    """Total utility, over the stream, of the hindsight oracle that plays each cell's best
+    model: ``cells`` labels every step (the clusters give the cluster oracle). An oracle on a
+    finer partition earns at least as much; how much more bounds what that partition's
+    information (an app tag, cells fitted on the traffic) could add.
+
+    >>> from simulator.sequential import Trace
+    >>> out = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> tr = Trace("p", 0, 0.0, np.array([0, 0]), out, np.zeros((2, 2)), np.zeros(2, int),
+    ...            np.zeros(2), ["a", "b"], 1.0, 2)
+    >>> oracle_utility(tr, tr.clusters), oracle_utility(tr, np.array([0, 1]))
+    (1.0, 2.0)
+    """
+    u = trace.utility()
+    _, ids = np.unique(np.asarray(cells), return_inverse=True)
+    sums = np.zeros((int(ids.max()) + 1 if ids.size else 0, u.shape[1]))
+    np.add.at(sums, ids, u)
+    return float(sums.max(axis=1).sum()) if sums.size else 0.0
+
+
 def summary(trace: Trace, k: int) -> dict[str, float]:
     """Mean accuracy, cost (USD), utility and final cumulative regrets of one replay."""
     rows = np.arange(trace.steps)
