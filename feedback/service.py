@@ -10,7 +10,6 @@ The request logic of ``POST /route`` and ``POST /feedback`` is in :mod:`feedback
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import threading
@@ -67,9 +66,6 @@ class RoutingService(RequestHandlers):
     def start(self) -> None:
         st = self.settings
         create_tables(self.engine, st)
-        # The policy's drift guard imports river on its first update: pay that (~1 s) here,
-        # not in the first feedback request.
-        importlib.import_module("river.drift")
         inner = self.embedder or make_embedder(st)
         leaves = st.leaves
         with self.session() as s:

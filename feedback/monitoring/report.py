@@ -49,7 +49,8 @@ NOTES = (
     "percentage points.",
     "Per-tag tables: each app tag value's requests, cost, share per model and observed "
     "accuracy (labels, scores and de-noised thumbs) of the requests with feedback.",
-    "Drift alarms: river's ADWIN on each model's stream of feedback values, in arrival order.",
+    "Drift alarms: ADWIN (the router's own, river's arithmetic) on each model's stream of "
+    "feedback values, in arrival order.",
 )
 
 
@@ -145,7 +146,7 @@ def build_report(
             "thumbs_up_share": by_kind["thumbs"][1] if "thumbs" in by_kind else None,
         },
         "drift": {
-            "detector": f"river ADWIN(delta={drift_delta}) per model feedback stream",
+            "detector": f"ADWIN(delta={drift_delta}) per model feedback stream",
             "alarms": [
                 {"model": m, "at": float(cols.fb_time[i]), "feedback_index": int(i)}
                 for i, m in positions
