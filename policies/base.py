@@ -6,11 +6,9 @@ context); the base class owns the pool, cost penalty, eligibility, choice and st
 
 from __future__ import annotations
 
-import inspect
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 
@@ -18,13 +16,12 @@ from policies.context import Choice, Context
 from policies.drift import DriftGuard
 from policies.posterior import BetaPosterior, validate_feedback
 from policies.profile import ModelProfile, prior_counts
+from policies.state import Persistent
 from policies.thumbs import ThumbsNoise
 from policies.updates import information_rate, utility
 
-_REGISTRY: dict[str, type[Policy]] = {}
 
-
-class Policy(ABC):
+class Policy(Persistent, ABC):
     """A routing rule over a pool of models warm-started from UniRoute profiles.
 
     Scores are ``estimate − λ · cost / cost_scale`` where ``cost_scale`` is the largest mean model
@@ -66,26 +63,6 @@ class Policy(ABC):
         self.drift = drift
         self.thumbs = thumbs
         self.seed = seed
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if not inspect.isabstract(cls):
-            _REGISTRY[cls.__name__] = cls
-
-    # -- parameters ----------------------------------------------------------------------------
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments, gathered over the class hierarchy."""
-        params: dict[str, Any] = {}
-        for cls in type(self).__mro__:
-            if "__init__" in vars(cls) and issubclass(cls, Policy):
-                for p in inspect.signature(cls.__init__).parameters.values():
-                    if p.name != "self" and p.kind is p.KEYWORD_ONLY:
-                        params[p.name] = getattr(self, p.name)
-        return params
-
-    def clone(self) -> Self:
-        """A fresh, untrained policy with the same parameters."""
-        return type(self)(**self.get_params())
 
     # -- the pool ------------------------------------------------------------------------------
     def warm_start(
@@ -310,36 +287,3 @@ class Policy(ABC):
         """(step, model, cluster) for every drift the guard detected."""
         guard = self._ready()._guard
         return list(guard.alarms) if guard is not None else []
-
-    # -- state ---------------------------------------------------------------------------------
-    def to_state(self) -> dict[str, Any]:
-        """Everything needed to resume exactly: parameters, pool, posterior, RNG. JSON-safe."""
-        from policies.state import dump_state
-
-        return dump_state(self._ready())
-
-    @staticmethod
-    def from_state(state: dict[str, Any]) -> Policy:
-        """The policy :meth:`to_state` described, in exactly that state."""
-        from policies.state import load_state
-
-        return load_state(state, _REGISTRY)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_state())
-
-    @staticmethod
-    def from_json(text: str) -> Policy:
-        return Policy.from_state(json.loads(text))
-
-    def _extra_state(self) -> dict[str, Any]:
-        """Subclass state beyond the shared pool and posterior (JSON-safe)."""
-        return {}
-
-    def _load_extra_state(self, extra: dict[str, Any]) -> None:  # noqa: B027 - optional hook
-        """Restore what :meth:`_extra_state` saved."""
-
-    def _ready(self) -> Self:
-        if not hasattr(self, "_post"):
-            raise RuntimeError(f"{type(self).__name__} has no pool yet: call warm_start(profiles)")
-        return self

@@ -1,62 +1,127 @@
-"""Saving and restoring a policy exactly: parameters, pool, posterior, drift guard and RNG."""
+"""A policy's parameters and its saved state: parameters, pool, posterior, drift guard and RNG,
+as plain JSON-safe data that restores it exactly. The :class:`~policies.base.Policy` half that
+saves it (this module does not import :mod:`policies.base`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import inspect
+import json
+from typing import Any, Self
 
 import numpy as np
 
 from policies.drift import DriftGuard
 from policies.posterior import BetaPosterior
 
-if TYPE_CHECKING:
-    from policies.base import Policy
+#: Every concrete policy class by name, for :meth:`Persistent.from_state`.
+REGISTRY: dict[str, type[Persistent]] = {}
 
 
-def dump_state(policy: Policy) -> dict[str, Any]:
-    """A JSON-safe description of ``policy`` (floats round-trip exactly through JSON)."""
-    params = {k: list(v) if isinstance(v, tuple) else v for k, v in policy.get_params().items()}
-    guard = policy._guard
-    return {
-        "class": type(policy).__name__,
-        "params": params,
-        "names": list(policy._names),
-        "cost": policy._cost.tolist(),
-        "acc": policy._acc.tolist(),
-        "cost_scale": policy._cost_scale,
-        "posterior": policy._post.to_state(),
-        "rng": policy._rng.bit_generator.state,
-        "t": policy._t,
-        "decided": policy._decided,
-        "evidence": policy._evidence,
-        "guard": guard.to_state() if guard is not None else None,
-        "extra": policy._extra_state(),
-    }
+class Persistent:
+    """Parameters (``get_params``, ``clone``) and exact state (``to_state``, ``from_state``)."""
 
+    drift: float | None
+    _names: list[str]
+    _cost: np.ndarray
+    _acc: np.ndarray
+    _cost_scale: float
+    _post: BetaPosterior
+    _rng: np.random.Generator
+    _t: int
+    _decided: int
+    _evidence: float
+    _guard: DriftGuard | None
 
-def load_state(state: dict[str, Any], registry: dict[str, type[Policy]]) -> Policy:
-    """Rebuild the policy :func:`dump_state` described; ``registry`` maps class names."""
-    try:
-        cls = registry[state["class"]]
-    except KeyError:
-        raise ValueError(f"unknown policy class {state.get('class')!r} in saved state") from None
-    params = dict(state["params"])
-    if "thumbs" in params:
-        params["thumbs"] = tuple(params["thumbs"])
-    policy = cls(**params)
-    policy._names = list(state["names"])
-    policy._cost = np.asarray(state["cost"], dtype=np.float64)
-    policy._acc = np.asarray(state["acc"], dtype=np.float64)
-    policy._cost_scale = float(state["cost_scale"])
-    policy._post = BetaPosterior.from_state(state["posterior"])
-    policy._rng = np.random.default_rng()
-    policy._rng.bit_generator.state = state["rng"]
-    policy._t = int(state["t"])
-    policy._decided = int(state["decided"])
-    policy._evidence = float(state["evidence"])
-    policy._guard = None
-    if state["guard"] is not None:
-        policy._guard = DriftGuard(delta=policy.drift or 0.002)
-        policy._guard.load_state(state["guard"])
-    policy._load_extra_state(state["extra"])
-    return policy
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not inspect.isabstract(cls):
+            REGISTRY[cls.__name__] = cls
+
+    # -- parameters ----------------------------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments, gathered over the class hierarchy."""
+        params: dict[str, Any] = {}
+        for cls in type(self).__mro__:
+            if "__init__" in vars(cls) and issubclass(cls, Persistent):
+                for p in inspect.signature(cls.__init__).parameters.values():
+                    if p.name != "self" and p.kind is p.KEYWORD_ONLY:
+                        params[p.name] = getattr(self, p.name)
+        return params
+
+    def clone(self) -> Self:
+        """A fresh, untrained policy with the same parameters."""
+        return type(self)(**self.get_params())
+
+    # -- state ---------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """Everything needed to resume exactly: parameters, pool, posterior, RNG. JSON-safe
+        (floats round-trip exactly through JSON)."""
+        self._ready()
+        params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
+        return {
+            "class": type(self).__name__,
+            "params": params,
+            "names": list(self._names),
+            "cost": self._cost.tolist(),
+            "acc": self._acc.tolist(),
+            "cost_scale": self._cost_scale,
+            "posterior": self._post.to_state(),
+            "rng": self._rng.bit_generator.state,
+            "t": self._t,
+            "decided": self._decided,
+            "evidence": self._evidence,
+            "guard": self._guard.to_state() if self._guard is not None else None,
+            "extra": self._extra_state(),
+        }
+
+    @staticmethod
+    def from_state(state: dict[str, Any]) -> Any:
+        """The policy :meth:`to_state` described, in exactly that state."""
+        try:
+            cls = REGISTRY[state["class"]]
+        except KeyError:
+            raise ValueError(
+                f"unknown policy class {state.get('class')!r} in saved state"
+            ) from None
+        params = dict(state["params"])
+        if "thumbs" in params:
+            params["thumbs"] = tuple(params["thumbs"])
+        policy = cls(**params)
+        policy._restore(state)
+        return policy
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self._names = list(state["names"])
+        self._cost = np.asarray(state["cost"], dtype=np.float64)
+        self._acc = np.asarray(state["acc"], dtype=np.float64)
+        self._cost_scale = float(state["cost_scale"])
+        self._post = BetaPosterior.from_state(state["posterior"])
+        self._rng = np.random.default_rng()
+        self._rng.bit_generator.state = state["rng"]
+        self._t = int(state["t"])
+        self._decided = int(state["decided"])
+        self._evidence = float(state["evidence"])
+        self._guard = None
+        if state["guard"] is not None:
+            self._guard = DriftGuard(delta=self.drift or 0.002)
+            self._guard.load_state(state["guard"])
+        self._load_extra_state(state["extra"])
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_state())
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        return cls.from_state(json.loads(text))
+
+    def _extra_state(self) -> dict[str, Any]:
+        """Subclass state beyond the shared pool and posterior (JSON-safe)."""
+        return {}
+
+    def _load_extra_state(self, extra: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Restore what :meth:`_extra_state` saved."""
+
+    def _ready(self) -> Self:
+        if not hasattr(self, "_post"):
+            raise RuntimeError(f"{type(self).__name__} has no pool yet: call warm_start(profiles)")
+        return self

@@ -47,3 +47,48 @@ def test_the_cli_parser_imports_no_heavy_module() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Each project module and the project modules it imports (any import, lazy ones and
+    ``TYPE_CHECKING`` ones too)."""
+    modules: dict[str, Path] = {}
+    for package in ORDER:
+        for path in (ROOT / package).rglob("*.py"):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                deps.update(r for a in node.names if (r := resolve(a.name)))
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                deps.update(r for a in node.names if (r := resolve(f"{node.module}.{a.name}")))
+        graph[name] = deps - {name}
+    return graph
+
+
+def test_no_module_import_cycle() -> None:
+    graph = module_graph()
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> list[str] | None:
+        if name in path:
+            return path[path.index(name) :] + [name]
+        if name in done:
+            return None
+        for dep in sorted(graph[name]):
+            if cycle := visit(dep, [*path, name]):
+                return cycle
+        done.add(name)
+        return None
+
+    cycles = [c for name in sorted(graph) if (c := visit(name, []))]
+    assert not cycles, f"import cycle: {' -> '.join(cycles[0])}"
