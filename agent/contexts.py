@@ -71,5 +71,5 @@ class ContextOps:
         leaf = -1
         if self.leaf_map is not None:
             leaf = leaf_cell(self.policy, int(self.leaf_map.assign(vec)[0]))
-        item = prompt_key(texts) if texts is not None else -1
-        return Context(weights / weights.sum(), leaf, item, normalise_tags(tags))
+        key = prompt_key(texts) if texts is not None else -1
+        return Context(weights / weights.sum(), leaf, key, normalise_tags(tags))

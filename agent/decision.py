@@ -35,7 +35,7 @@ class Decision:
     #: The prompt's leaf cell under its cluster (-1 when the router has no leaf map).
     leaf: int = -1
     #: The routed text's prompt-memory key (:func:`agent.conversation.prompt_key`; -1: none).
-    item: int = -1
+    prompt_key: int = -1
     #: The app's tags as sorted ``key=value`` strings (:func:`policies.tags.normalise_tags`).
     tags: tuple[str, ...] = ()
 
@@ -53,7 +53,7 @@ class Decision:
             "sticky": self.sticky,
             "token": self.token,
             "leaf": self.leaf,
-            "item": self.item,
+            "prompt_key": self.prompt_key,
             "tags": list(self.tags),
         }
 
@@ -78,7 +78,7 @@ class OpenDecision:
     created_at: float
     conversation_id: str | None = None
     leaf: int = -1
-    item: int = -1
+    prompt_key: int = -1
     tags: tuple[str, ...] = ()
     lam: float = 0.0
 
@@ -91,7 +91,7 @@ class OpenDecision:
             "conversation_id": self.conversation_id,
             "lam": self.lam,
             "leaf": self.leaf,
-            "item": self.item,
+            "prompt_key": self.prompt_key,
             "tags": list(self.tags),
         }
 
@@ -104,7 +104,7 @@ class OpenDecision:
             float(d["created_at"]),
             d.get("conversation_id"),
             leaf=int(d.get("leaf", -1)),
-            item=int(d.get("item", -1)),
+            prompt_key=int(d.get("prompt_key", d.get("item", -1))),  # "item": its older name
             tags=tuple(d.get("tags", ())),
             lam=float(d.get("lam", 0.0)),
         )

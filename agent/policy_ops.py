@@ -117,7 +117,7 @@ class PolicyOps:
             kind=claim.kind,
             weight=weight,
             leaf=record.leaf,
-            item=record.item,
+            prompt_key=record.prompt_key,
             tags=record.tags,
         )
 
@@ -130,7 +130,7 @@ class PolicyOps:
         kind: str,
         weight: float = 1.0,
         leaf: int = -1,
-        item: int = -1,
+        prompt_key: int = -1,
         tags: tuple[str, ...] = (),
     ) -> bool:
         """Fold feedback into the posterior directly (no store); False if ``model`` has left
@@ -139,7 +139,7 @@ class PolicyOps:
         with self._lock:
             if model not in self.policy.models:
                 return False
-            ctx = Context(np.asarray(weights), leaf_cell(self.policy, leaf), item, tags)
+            ctx = Context(np.asarray(weights), leaf_cell(self.policy, leaf), prompt_key, tags)
             self.policy.update(ctx, model, value, kind=kind, weight=weight)
             return True
 

@@ -218,7 +218,7 @@ class Router(Builders, PolicyOps, ContextOps, Persistence):
                 now,
                 conversation_id,
                 leaf=ctx.leaf,
-                item=ctx.item,
+                prompt_key=ctx.prompt_key,
                 tags=ctx.tags,
                 lam=choice.lam,
             )
@@ -235,7 +235,7 @@ class Router(Builders, PolicyOps, ContextOps, Persistence):
             sticky,
             sign(self.secret, decision_id) if self.secret else None,
             ctx.leaf,
-            ctx.item,
+            ctx.prompt_key,
             ctx.tags,
         )
 

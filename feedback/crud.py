@@ -164,7 +164,7 @@ def feedback_after(
             col(FeedbackRow.weight),
             col(DecisionRow.weights),
             col(DecisionRow.leaf),
-            col(DecisionRow.item),
+            col(DecisionRow.prompt_key),
             col(DecisionRow.tags),
         )
         .join(DecisionRow, col(DecisionRow.id) == col(FeedbackRow.decision_id))

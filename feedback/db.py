@@ -80,14 +80,24 @@ def create_tables(engine: Engine, settings: Settings) -> None:
 #: Columns added after the first release: (table, column, DDL type and default).
 _ADDED_COLUMNS = (
     ("ra_decision", "leaf", "INTEGER NOT NULL DEFAULT -1"),
-    ("ra_decision", "item", "BIGINT NOT NULL DEFAULT -1"),
+    ("ra_decision", "prompt_key", "BIGINT NOT NULL DEFAULT -1"),
     ("ra_decision", "tags", "TEXT NOT NULL DEFAULT '[]'"),
 )
+
+
+#: Columns renamed since: (table, old name, new name).
+_RENAMED_COLUMNS = (("ra_decision", "item", "prompt_key"),)
 
 
 def _add_missing_columns(conn: Connection, schema: str | None) -> None:
     """Bring a database made by an older version up to date (``create_all`` adds no columns)."""
     inspector = inspect(conn)
+    for table, old, new in _RENAMED_COLUMNS:
+        have = {c["name"] for c in inspector.get_columns(table, schema=schema)}
+        if old in have and new not in have:
+            name = f'"{schema}"."{table}"' if schema else f'"{table}"'
+            conn.execute(text(f'ALTER TABLE {name} RENAME COLUMN "{old}" TO "{new}"'))
+    inspector = inspect(conn)  # it caches the columns it has read
     for table, column, ddl in _ADDED_COLUMNS:
         have = {c["name"] for c in inspector.get_columns(table, schema=schema)}
         if column not in have:

@@ -221,9 +221,9 @@ def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> No
     for i in range(0, len(ids), _IN_CHUNK):
         c = t.c
         stmt = sa_select(
-            c.id, c.model, c.weights, c.leaf, c.item, c.created_at, c.tags, c.conversation_id
+            c.id, c.model, c.weights, c.leaf, c.prompt_key, c.created_at, c.tags, c.conversation_id
         ).where(c.id.in_(ids[i : i + _IN_CHUNK]))
-        for did, model, weights, leaf, item, created, tags, cid in conn.execute(stmt):
+        for did, model, weights, leaf, key, created, tags, cid in conn.execute(stmt):
             w = np.asarray(json.loads(weights), dtype=np.float64)
             found[str(did)] = OpenDecision(
                 str(did),
@@ -232,7 +232,7 @@ def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> No
                 float(created),
                 cid,
                 leaf=int(leaf),
-                item=int(item),
+                prompt_key=int(key),
                 tags=tuple(json.loads(tags)),
             )
     for j in jobs:

@@ -48,7 +48,9 @@ class DecisionRow(SQLModel, table=True):
     #: The prompt's leaf cell (-1 without a leaf map); feedback replays into it.
     leaf: int = Field(default=-1, sa_column_kwargs={"server_default": "-1"})
     #: The routed text's prompt-memory key (63 bits; -1: none); feedback replays into it.
-    item: int = Field(default=-1, sa_column=Column(BigInteger, nullable=False, server_default="-1"))
+    prompt_key: int = Field(
+        default=-1, sa_column=Column(BigInteger, nullable=False, server_default="-1")
+    )
     #: The app's tags as a JSON list of ``key=value`` strings; feedback replays into them.
     tags: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
 

@@ -145,11 +145,11 @@ class RoutingService(RequestHandlers):
             if lam is not None:
                 router.lam = float(lam)
             rows = crud.feedback_after(session=s, hwm=applied.hwm, gaps=applied.gaps, floor=floor)
-        for fid, kind, value, model, weight, weights, leaf, item, tags in rows:
+        for fid, kind, value, model, weight, weights, leaf, key, tags in rows:
             if applied.claim(fid, now=now):
                 w = np.asarray(json.loads(weights))
                 router.apply(
-                    w, model, value, kind=kind, weight=weight, leaf=leaf, item=item, tags=tags
+                    w, model, value, kind=kind, weight=weight, leaf=leaf, prompt_key=key, tags=tags
                 )
         with self._lock:
             self._router, self._applied = router, applied
@@ -213,13 +213,13 @@ class RoutingService(RequestHandlers):
 
     def _fold(self, row: crud.FeedbackItem, *, now: float) -> bool:
         """Learn a row another replica committed, unless it was learnt already."""
-        fid, kind, value, model, weight, weights, leaf, item, tags = row
+        fid, kind, value, model, weight, weights, leaf, key, tags = row
         with self._lock:
             if not self._applied.claim(fid, now=now):
                 return False
             w = np.asarray(json.loads(weights))
             self._router.apply(
-                w, model, value, kind=kind, weight=weight, leaf=leaf, item=item, tags=tags
+                w, model, value, kind=kind, weight=weight, leaf=leaf, prompt_key=key, tags=tags
             )
             return True
 

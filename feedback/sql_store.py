@@ -125,6 +125,6 @@ def decision_row(d: OpenDecision) -> dict[str, Any]:
         "created_at": d.created_at,
         "conversation_id": d.conversation_id,
         "leaf": d.leaf,
-        "item": d.item,
+        "prompt_key": d.prompt_key,
         "tags": json.dumps(list(d.tags)),
     }

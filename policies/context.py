@@ -14,8 +14,8 @@ class Context:
     ``weights`` has one entry per cluster and sums to 1 (one-hot for a hard assignment).
     ``leaf`` indexes a finer partition of prompt space (for example a second, larger K-means,
     or -1 when there is none); hierarchical policies learn per leaf on top of the clusters.
-    ``item`` is a non-negative key of the exact prompt (a hash of its text, or a row index in a
-    replay), -1 when unknown; policies with prompt memory learn per prompt on top of that.
+    ``prompt_key`` is a non-negative key of the exact prompt (a hash of its text, or a row index
+    in a replay), -1 when unknown; policies with prompt memory learn per prompt on top of that.
     ``tags`` are the app's ``key=value`` tags (see :func:`policies.tags.normalise_tags`);
     policies learn a correction per tag on top of the cell.
 
@@ -28,7 +28,7 @@ class Context:
 
     weights: np.ndarray
     leaf: int = -1
-    item: int = -1
+    prompt_key: int = -1
     tags: tuple[str, ...] = ()
     cluster: int = field(init=False)
 
@@ -44,14 +44,20 @@ class Context:
 
     @classmethod
     def hard(
-        cls, cluster: int, *, k: int, leaf: int = -1, item: int = -1, tags: tuple[str, ...] = ()
+        cls,
+        cluster: int,
+        *,
+        k: int,
+        leaf: int = -1,
+        prompt_key: int = -1,
+        tags: tuple[str, ...] = (),
     ) -> Context:
         """A context that sits wholly in one cluster."""
         if not 0 <= cluster < k:
             raise ValueError(f"cluster {cluster} is outside 0..{k - 1}")
         w = np.zeros(k)
         w[cluster] = 1.0
-        return cls(w, leaf, item, tags)
+        return cls(w, leaf, prompt_key, tags)
 
 
 @dataclass(frozen=True, slots=True)

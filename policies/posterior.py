@@ -44,7 +44,7 @@ class BetaPosterior:
     leaf's posterior is its evidence on top of its cluster's posterior, whose weight is capped at
     ``leaf_strength`` pseudo-observations, so enough local evidence can overrule the cluster.
     With ``item_strength > 0`` a :class:`~policies.memory.PromptMemory` does the same one level
-    further down, per exact prompt (the context's ``item``), for models with evidence on it.
+    further down, per exact prompt (the context's ``prompt_key``), for models with evidence on it.
     With ``tag_strength > 0`` the context's app tags correct the cell (:mod:`policies.tags`).
 
     >>> post = BetaPosterior(np.ones((2, 3)), np.ones((2, 3)))
@@ -125,7 +125,11 @@ class BetaPosterior:
         exploring one-off prompts at the prompt level would only chase answer-to-answer noise.
         """
         a, b = self.cell_params(ctx)
-        row = self.items.get(ctx.item) if self.items is not None and ctx.item >= 0 else None
+        row = (
+            self.items.get(ctx.prompt_key)
+            if self.items is not None and ctx.prompt_key >= 0
+            else None
+        )
         if row is None:
             return a, b
         pa, pb = stack(a, b, self.item_strength, row[0], row[1])
@@ -164,7 +168,7 @@ class BetaPosterior:
             ks = np.flatnonzero(ctx.weights > 1e-6)
             w = ctx.weights[ks] * weight
         leaf = ctx.leaf >= 0 and self.leaf_s.shape[0] > 0
-        item = ctx.item >= 0 and self.items is not None
+        keyed = ctx.prompt_key >= 0 and self.items is not None
         if leaf or (self.tags is not None and ctx.tags):  # before this observation
             la, lb = self.leaf_params(ctx)
         if leaf:
@@ -172,11 +176,11 @@ class BetaPosterior:
         if self.tags is not None and ctx.tags:
             p = float(la[arm] / (la[arm] + lb[arm]))
             self.tags.learn(ctx.tags, arm, p, value, kind, self.noise, weight)
-        if item:  # the prompt level updates on its cell's posterior before this observation
+        if keyed:  # the prompt level updates on its cell's posterior before this observation
             ca, cb = self.cell_params(ctx)
-        if item:
+        if keyed:
             assert self.items is not None
-            row = self.items.get(ctx.item)
+            row = self.items.get(ctx.prompt_key)
             s, f = (row[0, arm], row[1, arm]) if row is not None else (0.0, 0.0)
             ia, ib = stack(ca[arm], cb[arm], self.item_strength, s, f)
             ida, idb = self._delta(ia, ib, value, kind)
@@ -191,9 +195,9 @@ class BetaPosterior:
         if leaf:
             self.leaf_s[ctx.leaf, arm] += weight * lda
             self.leaf_f[ctx.leaf, arm] += weight * ldb
-        if item:
+        if keyed:
             assert self.items is not None
-            self.items.add(ctx.item, arm, ida, idb, weight)
+            self.items.add(ctx.prompt_key, arm, ida, idb, weight)
         return gained
 
     def forget(self, arm: int, keep: float, prior_strength: float | None = None) -> None:

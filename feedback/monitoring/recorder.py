@@ -44,12 +44,13 @@ def decision_stat(router: Router, body: Mapping[str, Any], now: float) -> dict[s
         j = names.index(str(body["model"]))
         weights = np.asarray(body["weights"], dtype=np.float64)
         leaf = int(body.get("leaf", -1) if body.get("leaf") is not None else -1)
-        item = int(body.get("item", -1) if body.get("item") is not None else -1)
-        ctx = Context(weights / weights.sum(), leaf, item)
+        key = body.get("prompt_key")
+        key = int(key) if key is not None else -1
+        ctx = Context(weights / weights.sum(), leaf, key)
         # Without the decision's leaf (or prompt key), a policy with leaves (or a prompt
         # memory) chose on information we lack.
         post = policy.posterior
-        knows_leaf = (leaf >= 0 or post.leaf_s.shape[0] == 0) and (item >= 0 or post.items is None)
+        knows_leaf = (leaf >= 0 or post.leaf_s.shape[0] == 0) and (key >= 0 or post.items is None)
         scores = body.get("scores") or {}
         eligible = np.array([scores.get(n) is not None for n in names])
         if not eligible.any():

@@ -245,13 +245,16 @@ def test_default_policy_remembers_what_happened_on_a_repeated_prompt(
     ctx = router.context_for(prompt)
     again = router.context_for(f"  {prompt.upper()} ")  # the same text, spaced and cased
     other = next(p for p in log.prompts[4:] if router.context_for(p).cluster == ctx.cluster)
-    assert ctx.item >= 0 and again.item == ctx.item != router.context_for(other).item
+    assert (
+        ctx.prompt_key >= 0
+        and again.prompt_key == ctx.prompt_key != router.context_for(other).prompt_key
+    )
     model = router.models[0]
     post = router.policy.posterior
     before = post.mean(ctx)[0], post.mean(router.context_for(other))[0]
     for i in range(3):
         d = router.route(prompt, allowed=[model])
-        assert d.item == ctx.item
+        assert d.prompt_key == ctx.prompt_key
         router.feedback(d.id, thumbs="down", source=f"user-{i}")
     drop = before[0] - post.mean(ctx)[0], before[1] - post.mean(router.context_for(other))[0]
     assert drop[0] > 5 * drop[1] > 0  # this prompt learned most; its cluster a little
@@ -260,10 +263,10 @@ def test_default_policy_remembers_what_happened_on_a_repeated_prompt(
     loaded = Router.load(tmp_path / "r", embedder=HashingEmbedder(dim=64))
     assert loaded.policy.posterior.mean(ctx)[0] == pytest.approx(post.mean(ctx)[0])
     loaded.feedback(d.id, label=1)
-    assert loaded.policy.posterior.items.get(d.item)[2].sum() == 4  # type: ignore[union-attr]
+    assert loaded.policy.posterior.items.get(d.prompt_key)[2].sum() == 4  # type: ignore[union-attr]
     replayed = make(log)
-    assert replayed.apply(d.weights, d.model, 1.0, kind="label", item=d.item)
-    assert replayed.policy.posterior.items.get(d.item) is not None  # type: ignore[union-attr]
+    assert replayed.apply(d.weights, d.model, 1.0, kind="label", prompt_key=d.prompt_key)
+    assert replayed.policy.posterior.items.get(d.prompt_key) is not None  # type: ignore[union-attr]
 
 
 def test_tags_travel_with_the_decision_and_teach_per_tag(log: Any, tmp_path: Path) -> None:

@@ -205,7 +205,7 @@ def test_prompt_memory_is_stored_and_rebuilt(shared_settings: Settings, h: Any) 
         memory = {key: live.get(key).copy() for key in live._rows}
         engine = a.app.state.service.engine  # type: ignore[attr-defined]
         with Session(engine) as s:
-            keys = set(s.exec(select(DecisionRow.item)).all())
+            keys = set(s.exec(select(DecisionRow.prompt_key)).all())
     assert len(memory) == 2 and keys == set(memory)  # 63-bit keys round-trip through BIGINT
     assert sum(row[2].sum() for row in memory.values()) == 8
     with Session(engine) as s:

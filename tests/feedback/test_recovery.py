@@ -164,5 +164,26 @@ def test_a_database_from_before_leaves_and_prompt_keys_is_brought_up_to_date(
         engine = c.app.state.service.engine  # type: ignore[attr-defined]
         columns = {col["name"] for col in inspect(engine).get_columns("ra_decision")}
         with engine.connect() as conn:
-            row = conn.execute(text("SELECT leaf, item FROM ra_decision WHERE id = 'old'")).one()
-    assert {"leaf", "item"} <= columns and tuple(row) == (-1, -1)
+            row = conn.execute(
+                text("SELECT leaf, prompt_key FROM ra_decision WHERE id = 'old'")
+            ).one()
+    assert {"leaf", "prompt_key"} <= columns and tuple(row) == (-1, -1)
+
+
+def test_the_item_column_of_an_older_database_is_renamed_prompt_key(tmp_path: Path, h: Any) -> None:
+    from sqlalchemy import inspect, text
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with TestClient(create_app(h.base_settings(database_url=url))) as c:
+        d = h.route(c, "Is 91 a prime number?")
+        engine = c.app.state.service.engine  # type: ignore[attr-defined]
+        with engine.begin() as conn:  # as the version that called it item left it
+            conn.execute(text('ALTER TABLE ra_decision RENAME COLUMN "prompt_key" TO "item"'))
+    with TestClient(create_app(h.base_settings(database_url=url))) as c:
+        body = {"decision_id": d["decision_id"], "token": d["token"], "label": 1}
+        assert c.post("/feedback", json=body).status_code == 201
+        engine = c.app.state.service.engine  # type: ignore[attr-defined]
+        columns = {col["name"] for col in inspect(engine).get_columns("ra_decision")}
+        with engine.connect() as conn:
+            keys = conn.execute(text("SELECT prompt_key FROM ra_decision")).scalars().all()
+    assert "prompt_key" in columns and "item" not in columns and all(k >= 0 for k in keys)

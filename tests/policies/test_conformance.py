@@ -33,7 +33,7 @@ def run(policy: Policy, steps: int, seed: int = 1) -> list[int]:
     them tagged by an app (so every rule meets tags too)."""
     rng = np.random.default_rng(seed)
     contexts = [
-        Context.hard(k, k=K, item=i, tags=("app=chat",) if i % 2 else ())
+        Context.hard(k, k=K, prompt_key=i, tags=("app=chat",) if i % 2 else ())
         for k in range(K)
         for i in range(20 * k, 20 * k + 20)
     ]

@@ -172,7 +172,7 @@ def test_thompson_propensities_match_choice_frequencies() -> None:
 def test_prompt_memory_avoids_a_model_on_the_prompt_it_failed() -> None:
     policy = make_policy("greedy", lam=0.0, item_strength=2.0)
     policy.warm_start([flat("a", 0.80, 0.01), flat("b", 0.75, 0.01)])
-    seen, fresh = Context.hard(0, k=K, item=11), Context.hard(0, k=K, item=12)
+    seen, fresh = Context.hard(0, k=K, prompt_key=11), Context.hard(0, k=K, prompt_key=12)
     assert policy.select(seen).model == policy.select(fresh).model == "a"
     policy.update(seen, "a", 0.0)
     assert policy.select(seen).model == "b"  # one failure on this very prompt is enough...
@@ -188,7 +188,7 @@ def test_prompt_memory_avoids_a_model_on_the_prompt_it_failed() -> None:
 
 def test_models_without_evidence_on_a_prompt_keep_their_cell_posterior() -> None:
     post = BetaPosterior(np.full((K, 3), 8.0), np.full((K, 3), 2.0), item_strength=2.0)
-    plain, keyed = Context.hard(1, k=K), Context.hard(1, k=K, item=5)
+    plain, keyed = Context.hard(1, k=K), Context.hard(1, k=K, prompt_key=5)
     post.observe(keyed, 2, 1.0)
     a0, b0 = post.params(plain)
     a1, b1 = post.params(keyed)
@@ -202,17 +202,17 @@ def test_prompt_memory_is_bounded_follows_the_pool_and_forgets_on_drift() -> Non
     policy = make_policy("greedy", item_strength=2.0, max_items=3)
     policy.warm_start([flat("a", 0.8, 0.01), flat("b", 0.6, 0.01)])
     for item in range(5):
-        policy.update(Context.hard(0, k=K, item=item), "a", 0.0)
+        policy.update(Context.hard(0, k=K, prompt_key=item), "a", 0.0)
     memory = policy.posterior.items
     assert memory is not None and len(memory) == 3 and memory.get(0) is None
     policy.add_model(flat("c", 0.7, 0.01))
-    policy.update(Context.hard(0, k=K, item=4), "c", 1.0)
+    policy.update(Context.hard(0, k=K, prompt_key=4), "c", 1.0)
     assert memory.get(4).shape == (3, 3)
     policy.remove_model("a")
     assert memory.get(4).tolist()[2] == [0.0, 1.0]
     policy.posterior.forget(1, 0.0)
     assert memory.get(4)[2, 1] == 0.0  # no evidence left: the cell's posterior again
-    ctx = Context.hard(0, k=K, item=4)
+    ctx = Context.hard(0, k=K, prompt_key=4)
     assert np.array_equal(policy.posterior.params(ctx)[0], policy.posterior.cell_params(ctx)[0])
     with pytest.raises(ValueError, match="item_strength"):
         BetaPosterior(np.ones((1, 1)), np.ones((1, 1)), item_strength=-1.0)
