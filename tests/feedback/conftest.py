@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -22,6 +23,13 @@ from sqlmodel import Session, create_engine
 from feedback.app import create_app
 from feedback.deps import get_db
 from feedback.settings import Settings
+from tests.feedback.proxy_helpers import (
+    KEY_ENV,
+    UPSTREAM_KEY,
+    Upstream,
+    proxy_client,
+    write_upstreams,
+)
 
 PG_URL = os.environ.get(
     "ROUTING_AGENT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -152,3 +160,19 @@ class Helpers:
 @pytest.fixture(scope="session")
 def h() -> type[Helpers]:
     return Helpers
+
+
+# -- the proxy against a fake upstream (tests/feedback/test_proxy*.py) ------------------------
+@pytest.fixture
+def upstream() -> Upstream:
+    return Upstream()
+
+
+@pytest.fixture
+def proxied(
+    tmp_path: Path, upstream: Upstream, h: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    monkeypatch.setenv(KEY_ENV, UPSTREAM_KEY)
+    settings = h.base_settings(upstreams=str(write_upstreams(tmp_path / "up.toml")))
+    with proxy_client(settings, upstream) as c:
+        yield c

@@ -83,3 +83,31 @@ def proxy_client(
     with TestClient(app) as client:
         yield client
     engine.dispose()
+
+
+class Upstream:
+    """A fake upstream (an ``httpx.MockTransport`` handler): records requests; ``fail`` lists
+    upstream model names answering 500."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.auth: list[str | None] = []
+        self.fail: set[str] = set()
+        self.fail_all = False
+        self.status = 200
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.requests.append(body)
+        self.auth.append(request.headers.get("authorization"))
+        if self.fail_all or body["model"] in self.fail:
+            return httpx.Response(503, json={"error": {"message": "overloaded"}})
+        if self.status != 200:
+            return httpx.Response(self.status, json={"error": {"message": "bad tools"}})
+        if body.get("stream"):
+            return httpx.Response(
+                200,
+                content=sse(body["model"], ["he", "llo"]),
+                headers={"content-type": "text/event-stream"},
+            )
+        return httpx.Response(200, json=completion(body["model"]))

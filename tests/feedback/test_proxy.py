@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,10 @@ from fastapi.testclient import TestClient
 from agent.decision import Decision
 from feedback.models import DecisionRow
 from feedback.proxy.proxy import Proxy
-from tests.feedback.proxy_helpers import (
+from tests.feedback.proxy_helpers import (  # noqa: F401 - upstream and proxied are fixtures
     KEY_ENV,
     UPSTREAM_KEY,
+    Upstream,
     completion,
     proxy_client,
     sse,
@@ -27,60 +27,18 @@ from tests.feedback.proxy_helpers import (
 CHAT = {"messages": [{"role": "user", "content": "What is 17 * 23?"}]}
 
 
-class Upstream:
-    """A fake upstream: records requests; ``fail`` lists upstream model names answering 500."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.auth: list[str | None] = []
-        self.fail: set[str] = set()
-        self.fail_all = False
-        self.status = 200
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        self.requests.append(body)
-        self.auth.append(request.headers.get("authorization"))
-        if self.fail_all or body["model"] in self.fail:
-            return httpx.Response(503, json={"error": {"message": "overloaded"}})
-        if self.status != 200:
-            return httpx.Response(self.status, json={"error": {"message": "bad tools"}})
-        if body.get("stream"):
-            return httpx.Response(
-                200,
-                content=sse(body["model"], ["he", "llo"]),
-                headers={"content-type": "text/event-stream"},
-            )
-        return httpx.Response(200, json=completion(body["model"]))
-
-
-@pytest.fixture
-def upstream() -> Upstream:
-    return Upstream()
-
-
-@pytest.fixture
-def client(
-    tmp_path: Path, upstream: Upstream, h: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    monkeypatch.setenv(KEY_ENV, UPSTREAM_KEY)
-    settings = h.base_settings(upstreams=str(write_upstreams(tmp_path / "up.toml")))
-    with proxy_client(settings, upstream) as c:
-        yield c
-
-
-def test_models_lists_router_and_the_pool(client: TestClient) -> None:
-    body = client.get("/v1/models").json()
+def test_models_lists_router_and_the_pool(proxied: TestClient) -> None:
+    body = proxied.get("/v1/models").json()
     ids = [m["id"] for m in body["data"]]
     assert body["object"] == "list" and ids[0] == "router"
-    assert set(ids[1:]) == {m["name"] for m in client.get("/models").json()}
+    assert set(ids[1:]) == {m["name"] for m in proxied.get("/models").json()}
 
 
 def test_router_forwards_untouched_and_feedback_goes_through_headers(
-    client: TestClient, upstream: Upstream, h: Any
+    proxied: TestClient, upstream: Upstream, h: Any
 ) -> None:
     tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
-    r = client.post(
+    r = proxied.post(
         "/v1/chat/completions",
         json={"model": "router", **CHAT, "temperature": 0.3, "tools": tools, "lam": 0.0},
     )
@@ -89,9 +47,9 @@ def test_router_forwards_untouched_and_feedback_goes_through_headers(
     assert sent["temperature"] == 0.3 and sent["tools"] == tools and "lam" not in sent
     assert upstream.auth[-1] == f"Bearer {UPSTREAM_KEY}"
     model = r.headers["x-routing-model"]
-    assert r.json()["model"] == model and model in client.get("/v1/models").text
+    assert r.json()["model"] == model and model in proxied.get("/v1/models").text
     assert sent["model"] == ("xl-upstream" if model == "xl-70b" else model)
-    fb = client.post(
+    fb = proxied.post(
         "/feedback",
         json={
             "decision_id": r.headers["x-routing-decision-id"],
@@ -104,13 +62,13 @@ def test_router_forwards_untouched_and_feedback_goes_through_headers(
 
 
 def test_pool_model_name_passes_through_and_is_logged(
-    client: TestClient, upstream: Upstream
+    proxied: TestClient, upstream: Upstream
 ) -> None:
-    r = client.post("/v1/chat/completions", json={"model": "xl-70b", **CHAT})
+    r = proxied.post("/v1/chat/completions", json={"model": "xl-70b", **CHAT})
     assert r.status_code == 200, r.text
     assert upstream.requests[-1]["model"] == "xl-upstream"
     assert r.json()["model"] == "xl-70b" == r.headers["x-routing-model"]
-    fb = client.post(
+    fb = proxied.post(
         "/feedback",
         json={
             "decision_id": r.headers["x-routing-decision-id"],
@@ -121,18 +79,18 @@ def test_pool_model_name_passes_through_and_is_logged(
     assert fb.status_code == 201 and fb.json()["model"] == "xl-70b"
 
 
-def test_unknown_model_is_an_openai_404(client: TestClient) -> None:
-    r = client.post("/v1/chat/completions", json={"model": "gpt-nope", **CHAT})
+def test_unknown_model_is_an_openai_404(proxied: TestClient) -> None:
+    r = proxied.post("/v1/chat/completions", json={"model": "gpt-nope", **CHAT})
     assert r.status_code == 404
     err = r.json()["error"]
     assert set(err) == {"message", "type", "param", "code"}
     assert err["code"] == "model_not_found" and "gpt-nope" in err["message"]
 
 
-def test_bad_body_is_an_openai_400(client: TestClient) -> None:
-    r = client.post("/v1/chat/completions", json={"model": "router", "messages": []})
+def test_bad_body_is_an_openai_400(proxied: TestClient) -> None:
+    r = proxied.post("/v1/chat/completions", json={"model": "router", "messages": []})
     assert r.status_code == 400 and "messages" in r.json()["error"]["message"]
-    r = client.post("/v1/chat/completions", content=b"{not json")
+    r = proxied.post("/v1/chat/completions", content=b"{not json")
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
 
 
@@ -179,14 +137,14 @@ def test_fallback_order_follows_the_decision_scores() -> None:
     assert Proxy.order(d, 0) == ["d"]
 
 
-def test_every_upstream_failing_is_an_openai_502(client: TestClient, upstream: Upstream) -> None:
+def test_every_upstream_failing_is_an_openai_502(proxied: TestClient, upstream: Upstream) -> None:
     upstream.fail_all = True
-    r = client.post("/v1/chat/completions", json={"model": "router", **CHAT})
+    r = proxied.post("/v1/chat/completions", json={"model": "router", **CHAT})
     assert r.status_code == 502
     assert r.json()["error"]["code"] == "upstream_failed"
-    assert len(upstream.requests) == client.app.state.service.settings.proxy_attempts  # type: ignore[attr-defined]
+    assert len(upstream.requests) == proxied.app.state.service.settings.proxy_attempts  # type: ignore[attr-defined]
     # a pass-through request does not fall back to another model
-    r = client.post("/v1/chat/completions", json={"model": "tiny-1b", **CHAT})
+    r = proxied.post("/v1/chat/completions", json={"model": "tiny-1b", **CHAT})
     assert r.status_code == 502 and upstream.requests[-1]["model"] == "tiny-1b"
 
 
@@ -212,93 +170,8 @@ def test_connection_errors_and_timeouts_fall_back(
         assert len(seen) == 3 and len(set(seen)) == 3
 
 
-def test_upstream_4xx_comes_back_as_is(client: TestClient, upstream: Upstream) -> None:
+def test_upstream_4xx_comes_back_as_is(proxied: TestClient, upstream: Upstream) -> None:
     upstream.status = 400
-    r = client.post("/v1/chat/completions", json={"model": "router", **CHAT})
+    r = proxied.post("/v1/chat/completions", json={"model": "router", **CHAT})
     assert r.status_code == 400 and r.json()["error"]["message"] == "bad tools"
     assert "x-routing-decision-id" not in r.headers
-
-
-def test_stream_passes_chunks_with_the_pool_model(client: TestClient) -> None:
-    body = {"model": "xl-70b", **CHAT, "stream": True}
-    with client.stream("POST", "/v1/chat/completions", json=body) as r:
-        assert r.status_code == 200
-        assert r.headers["x-routing-model"] == "xl-70b"
-        assert r.headers["content-type"].startswith("text/event-stream")
-        events = [line for line in r.iter_lines() if line.startswith("data:")]
-    chunks = [json.loads(e[5:]) for e in events[:-1]]
-    assert [c["choices"][0]["delta"]["content"] for c in chunks] == ["he", "llo"]
-    assert {c["model"] for c in chunks} == {"xl-70b"} and events[-1] == "data: [DONE]"
-
-
-def test_real_cost_from_usage_and_prices(client: TestClient) -> None:
-    r = client.post("/v1/chat/completions", json={"model": "xl-70b", **CHAT})
-    assert r.status_code == 200
-    # 1000 input tokens at 1 USD/Mtok + 500 output tokens at 2 USD/Mtok
-    assert 'routing_cost_usd_total{model="xl-70b"} 0.002' in client.get("/metrics").text
-    client.post("/v1/chat/completions", json={"model": "tiny-1b", **CHAT})
-    pool = {m["name"]: m["cost"] for m in client.get("/models").json()}
-    line = f'routing_cost_usd_total{{model="tiny-1b"}} {pool["tiny-1b"]}'
-    assert line in client.get("/metrics").text
-
-
-def test_real_cost_reaches_the_budget_pacer(client: TestClient) -> None:
-    body = {"model": "xl-70b", **CHAT, "budget": 0.01}
-    assert client.post("/v1/chat/completions", json=body).status_code == 200
-    pacer = client.app.state.service.router._pacers[0.01]  # type: ignore[attr-defined]
-    assert pacer.mean_cost == pytest.approx(0.002)  # the usage's cost, not the profile's
-    client.post("/v1/chat/completions", json={**body, "model": "tiny-1b"})  # no prices
-    tiny = {m["name"]: m["cost"] for m in client.get("/models").json()}["tiny-1b"]
-    assert pacer.mean_cost == pytest.approx((0.002 + tiny) / 2)
-
-
-def test_route_accepts_an_openai_shaped_body(client: TestClient) -> None:
-    body = {
-        "model": "gpt-4o",
-        "temperature": 0.2,
-        "messages": [
-            {"role": "developer", "content": "Be brief."},
-            {"role": "user", "name": "ann", "content": [{"type": "text", "text": "Sort a list"}]},
-        ],
-    }
-    r = client.post("/route", json=body)
-    assert r.status_code == 200, r.text
-    assert client.post("/route", json={**body, "bogus": 1}).status_code == 422
-
-
-def test_a_regenerate_through_the_proxy_thumbs_down_the_replaced_answer(
-    client: TestClient,
-) -> None:
-    body = {"model": "router", **CHAT, "conversation_id": "chat-9"}
-    first = client.post("/v1/chat/completions", json=body)
-    again = client.post("/v1/chat/completions", json=body)
-    assert first.status_code == again.status_code == 200
-    # The replaced answer was judged already: the same thumbs-down from that source again is
-    # a duplicate.
-    judged = client.post(
-        "/feedback",
-        json={
-            "decision_id": first.headers["x-routing-decision-id"],
-            "token": first.headers["x-routing-token"],
-            "thumbs": "down",
-            "source": "implicit-regenerate",
-        },
-    )
-    assert judged.status_code == 200 and judged.json()["duplicate"] is True, judged.text
-
-
-def test_tags_in_extra_body_reach_the_learner(
-    client: TestClient, upstream: Upstream, h: Any
-) -> None:
-    r = client.post("/v1/chat/completions", json={"model": "router", **CHAT, "tags": {"app": "x"}})
-    assert r.status_code == 200 and "tags" not in upstream.requests[-1]
-    fb = client.post(
-        "/feedback",
-        json={
-            "decision_id": r.headers["x-routing-decision-id"],
-            "token": r.headers["x-routing-token"],
-            "label": 1,
-        },
-    )
-    assert fb.status_code == 201, fb.text
-    assert "app=x" in client.get("/admin/posterior", headers=h.admin()).json()["tags"]
