@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_service import _free_port, _run_load, _start_server  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
+from benchmarks.serving import free_port, run_load, start_server  # noqa: E402
 
 PATH = "/v1/chat/completions"
 STUB = (
@@ -93,10 +93,10 @@ def _runs(
 ) -> dict[int, Any]:
     make = _route_bodies if path == "/route" else (lambda t: _bodies(model, t))
     out: dict[int, Any] = {}
-    _run_load(port, path, make(f"warm-{tag}"), args, tmp, concurrency=4)
+    run_load(port, path, make(f"warm-{tag}"), args, tmp, concurrency=4)
     for c in args.concurrency:
         out[c] = [
-            _run_load(port, path, make(f"{tag}-{c}-{r}"), args, tmp, concurrency=c)
+            run_load(port, path, make(f"{tag}-{c}-{r}"), args, tmp, concurrency=c)
             for r in range(args.repeats)
         ]
     return out
@@ -105,7 +105,7 @@ def _runs(
 def run(args: argparse.Namespace) -> dict[str, dict[int, Any]]:
     tmp = Path(tempfile.mkdtemp(prefix="ra-bench-proxy-"))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    stub_port = _free_port()
+    stub_port = free_port()
     stub = _start_stub(stub_port, env, tmp / "stub.log")
     upstreams = tmp / "upstreams.toml"
     upstreams.write_text(
@@ -123,8 +123,8 @@ def run(args: argparse.Namespace) -> dict[str, dict[int, Any]]:
                 "ROUTING_AGENT_SNAPSHOT_INTERVAL": "0",
                 "ROUTING_AGENT_EMBEDDING_CACHE": str(tmp / "cache"),
             }
-            port = _free_port()
-            proc = _start_server(senv, port, tmp / f"{embedder}.log")
+            port = free_port()
+            proc = start_server(senv, port, tmp / f"{embedder}.log")
             try:
                 results[embedder] = _runs(port, "router", embedder, args, tmp)
                 results[f"{embedder} /route"] = _runs(port, "", f"r{embedder}", args, tmp, "/route")

@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_service import API_KEY, _free_port, _run_load, _start_server  # noqa: E402
+from benchmarks.bench_service import API_KEY  # noqa: E402
+from benchmarks.serving import free_port, run_load, start_server  # noqa: E402
 
 
 def _readers(port: int, n: int, stop: threading.Event, seen: list[float]) -> list[threading.Thread]:
@@ -68,23 +69,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for i in range(20_000)
         ]
 
-    port = _free_port()
-    proc = _start_server(env, port, tmp / "server.log")
+    port = free_port()
+    proc = start_server(env, port, tmp / "server.log")
     alone: list[dict[str, Any]] = []
     read: list[dict[str, Any]] = []
     report_s: list[float] = []
     try:
         seed = argparse.Namespace(duration=args.seed_seconds)
-        seeded = _run_load(port, "/route", prompts(), seed, tmp, concurrency=4)["requests"]
+        seeded = run_load(port, "/route", prompts(), seed, tmp, concurrency=4)["requests"]
         for _ in range(args.repeats):
             alone.append(
-                _run_load(port, "/route", prompts(), args, tmp, concurrency=args.concurrency)
+                run_load(port, "/route", prompts(), args, tmp, concurrency=args.concurrency)
             )
             stop = threading.Event()
             threads = _readers(port, args.readers, stop, report_s)
             time.sleep(1.0)  # the readers' first requests wait for the first build
             read.append(
-                _run_load(port, "/route", prompts(), args, tmp, concurrency=args.concurrency)
+                run_load(port, "/route", prompts(), args, tmp, concurrency=args.concurrency)
             )
             stop.set()
             for t in threads:

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_service import _free_port, _run_load, _start_server  # noqa: E402
+from benchmarks.serving import free_port, run_load, start_server  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 LOGS = ("llmrouter_dcrouter", "routerbench_subset")
@@ -88,9 +88,9 @@ def bench_encoder(name: str, prompts: list[str], args: argparse.Namespace) -> di
         # start-up only (fitting the pool): the embeddings bench_encoders.py cached
         "ROUTING_AGENT_EMBEDDING_CACHE": str(cache_root()),
     }
-    port = _free_port()
+    port = free_port()
     started = time.monotonic()
-    proc = _start_server(env, port, tmp / "server.log")
+    proc = start_server(env, port, tmp / "server.log")
     startup = time.monotonic() - started
     runs = 0
 
@@ -102,11 +102,11 @@ def bench_encoder(name: str, prompts: list[str], args: argparse.Namespace) -> di
     repeated = [json.dumps({"prompt": f"[seen] {p}"}) for p in prompts[:64]]
     out: dict[str, Any] = {"encoder": name, "startup_s": startup, "fresh": {}, "repeated": {}}
     try:
-        _run_load(port, "/route", fresh(), args, tmp, concurrency=4)  # warm-up, not reported
-        _run_load(port, "/route", repeated, args, tmp, concurrency=4)  # now they are seen
+        run_load(port, "/route", fresh(), args, tmp, concurrency=4)  # warm-up, not reported
+        run_load(port, "/route", repeated, args, tmp, concurrency=4)  # now they are seen
         for c in args.concurrency:
-            out["fresh"][c] = _run_load(port, "/route", fresh(), args, tmp, concurrency=c)
-            out["repeated"][c] = _run_load(port, "/route", repeated, args, tmp, concurrency=c)
+            out["fresh"][c] = run_load(port, "/route", fresh(), args, tmp, concurrency=c)
+            out["repeated"][c] = run_load(port, "/route", repeated, args, tmp, concurrency=c)
             print(name, c, out["fresh"][c]["rps"], out["repeated"][c]["rps"], flush=True)
     finally:
         proc.terminate()

@@ -16,12 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -32,78 +29,10 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 API_KEY = "bench-key"
 
+from benchmarks.serving import free_port, run_load, start_server  # noqa: E402
+
 
 # -- the orchestration ---------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _run_load(
-    port: int,
-    path: str,
-    bodies: list[str],
-    args: argparse.Namespace,
-    tmp: Path,
-    *,
-    concurrency: int,
-    keep: bool = False,
-) -> dict[str, Any]:
-    body_file, out_file = tmp / f"bodies{path.replace('/', '_')}.ndjson", tmp / "load.json"
-    body_file.write_text("\n".join(bodies))
-    cmd = [
-        sys.executable,
-        str(Path(__file__).with_name("loadgen.py")),
-        "--port",
-        str(port),
-        "--path",
-        path,
-        "--bodies",
-        str(body_file),
-        "--out",
-        str(out_file),
-        "--duration",
-        str(args.duration),
-        "--concurrency",
-        str(concurrency),
-    ] + (["--keep"] if keep else [])
-    subprocess.run(cmd, check=True)
-    result: dict[str, Any] = json.loads(out_file.read_text())
-    result["concurrency"] = concurrency
-    result["load"] = os.getloadavg()[0]
-    return result
-
-
-def _start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    import httpx
-
-    cmd = [
-        sys.executable,
-        "-m",
-        "feedback.serve",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--workers",
-        env.get("BENCH_WORKERS", "1"),
-    ]
-    with log.open("ab") as fh:
-        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
 def _check_rows(env: dict[str, str], acked: list[int], port: int) -> dict[str, Any]:
     import httpx
     from sqlmodel import Session, func, select
@@ -154,8 +83,8 @@ def bench_backend(backend: str, args: argparse.Namespace, cache: Path) -> dict[s
     else:
         schema = f"ra_bench_{uuid.uuid4().hex[:10]}"
         env["DATABASE_URL"], env["ROUTING_AGENT_DB_SCHEMA"] = PG_URL, schema
-    port = _free_port()
-    proc = _start_server(env, port, tmp / "server.log")
+    port = free_port()
+    proc = start_server(env, port, tmp / "server.log")
     runs = 0
 
     def prompts() -> list[str]:  # distinct prompts in every run: no embedding cache hits
@@ -172,12 +101,12 @@ def bench_backend(backend: str, args: argparse.Namespace, cache: Path) -> dict[s
         ]
 
     try:
-        _run_load(port, "/route", prompts(), args, tmp, concurrency=4)  # warm-up, not reported
+        run_load(port, "/route", prompts(), args, tmp, concurrency=4)  # warm-up, not reported
         route: dict[int, list[dict[str, Any]]] = {}
         decisions: list[dict[str, Any]] = []
         for c in args.route_concurrency:
             for _ in range(args.repeats):
-                r = _run_load(port, "/route", prompts(), args, tmp, concurrency=c, keep=True)
+                r = run_load(port, "/route", prompts(), args, tmp, concurrency=c, keep=True)
                 decisions += r.pop("kept")
                 route.setdefault(c, []).append(r)
         feedback: dict[int, list[dict[str, Any]]] = {}
@@ -194,7 +123,7 @@ def bench_backend(backend: str, args: argparse.Namespace, cache: Path) -> dict[s
                 )
                 for i, d in enumerate(decisions[i % len(decisions)] for i in range(100_000))
             ]
-            fb = _run_load(port, "/feedback", bodies, args, tmp, concurrency=c, keep=True)
+            fb = run_load(port, "/feedback", bodies, args, tmp, concurrency=c, keep=True)
             acked += [r["feedback_id"] for r in fb.pop("kept") if not r["duplicate"]]
             feedback.setdefault(c, []).append(fb)
         check = _check_rows(env, acked, port)
