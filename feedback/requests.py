@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from anyio import to_thread
 from sqlmodel import Session
@@ -50,17 +49,29 @@ logger = logging.getLogger(__name__)
 PENDING_PAUSES_S = (0.02, 0.05, 0.1, 0.2)
 
 
-class RequestHandlers:
-    """A mixin of :class:`~feedback.service.RoutingService` (split off for size)."""
+class ServiceState(Protocol):
+    """What the request logic reads of :class:`~feedback.service.RoutingService`."""
 
     settings: Settings
-    clock: Callable[[], float]
-    _router: Router
-    _secret: bytes
-    _budget: float | None
 
-    def session(self) -> Session:
-        raise NotImplementedError
+    @property
+    def router(self) -> Router: ...
+
+    @property
+    def secret(self) -> bytes: ...
+
+    @property
+    def budget(self) -> float | None: ...
+
+    def session(self) -> Session: ...
+
+
+class Requests:
+    """``POST /route`` and ``POST /feedback`` on a service's live router (the service
+    swaps routers on a rebuild, so each request reads the current one)."""
+
+    def __init__(self, service: ServiceState) -> None:
+        self.service = service
 
     # -- requests ------------------------------------------------------------------------------
     async def route(self, req: RouteRequest) -> RouteResponse:
@@ -71,8 +82,8 @@ class RequestHandlers:
 
     async def choose(self, req: RouteRequest) -> Decision:
         """Embed and choose; the decision is being written, and :meth:`record` waits for it."""
-        check_messages(self.settings, req.prompt, [m.content for m in req.messages or []])
-        router = self._router
+        check_messages(self.service.settings, req.prompt, [m.content for m in req.messages or []])
+        router = self.service.router
         cid = req.conversation_id
         if cid is not None and router.conversations.last(cid) is None:
             prev = await to_thread.run_sync(self._last_model, cid)
@@ -100,26 +111,30 @@ class RequestHandlers:
 
     def budget_for(self, req: RouteRequest) -> float | None:
         """The budget that paces ``req``: its own, else the service's unless it gives λ."""
-        return req.budget if req.budget is not None else (self._budget if req.lam is None else None)
+        return (
+            req.budget
+            if req.budget is not None
+            else (self.service.budget if req.lam is None else None)
+        )
 
     def real_cost(self, d: Decision, budget: float | None, real: float) -> None:
         """Tell the pacer of ``budget`` (if any) that the answer to ``d`` cost ``real``."""
-        if budget is None or d.model not in self._router.models:
+        if budget is None or d.model not in self.service.router.models:
             return
-        estimated = self._router.costs()[d.model]
-        self._router.correct_cost(budget, estimated, real)
+        estimated = self.service.router.costs()[d.model]
+        self.service.router.correct_cost(budget, estimated, real)
 
     async def record(self, d: Decision) -> None:
         """Wait until decision ``d`` is committed (the answer comes after the commit)."""
-        await self._router.store.durable(d.id)
+        await self.service.router.store.durable(d.id)
 
     async def reassign(self, d: Decision, model: str) -> None:
         """Another model than the one chosen answered the committed decision ``d`` (the
         proxy's fallback): feedback on it goes to ``model``, and so does its conversation."""
-        await self._router.reassign(d.id, model)
+        await self.service.router.reassign(d.id, model)
 
     def _last_model(self, conversation_id: str) -> str | None:
-        with self.session() as s:
+        with self.service.session() as s:
             return crud.last_model_of_conversation(session=s, conversation_id=conversation_id)
 
     async def feedback(
@@ -127,7 +142,7 @@ class RequestHandlers:
     ) -> FeedbackResponse:
         """Check the token, then let the router count and learn it; the answer comes after the
         commit. A decision this replica did not make is read from the database."""
-        if not verify(self._secret, req.decision_id, req.token):
+        if not verify(self.service.secret, req.decision_id, req.token):
             raise BadToken("missing or invalid decision token")
         try:
             r = await self._afeedback_waiting(req, idempotency_key)
@@ -159,7 +174,7 @@ class RequestHandlers:
         pauses = iter(PENDING_PAUSES_S)
         while True:
             try:
-                return await self._router.afeedback(
+                return await self.service.router.afeedback(
                     req.decision_id,
                     label=req.label,
                     score=req.score,

@@ -5,7 +5,8 @@ per row id (:class:`~feedback.tracker.AppliedIds`), whether it arrived here or a
 Any pool change bumps a shared revision; a replica that sees a revision it did not make rebuilds
 its posterior from the profiles plus the committed feedback, in id order.
 
-The request logic of ``POST /route`` and ``POST /feedback`` is in :mod:`feedback.requests`.
+The request logic of ``POST /route`` and ``POST /feedback`` is :attr:`RoutingService.requests`
+(:mod:`feedback.requests`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from feedback.bootstrap import (
     token_secret,
 )
 from feedback.db import create_tables, is_postgres
-from feedback.requests import RequestHandlers
+from feedback.requests import Requests
 from feedback.settings import Settings
 from feedback.sql_store import SqlDecisionStore
 from feedback.tracker import AppliedIds
@@ -45,7 +46,7 @@ logger = logging.getLogger(__name__)
 LAM, BUDGET, RESET_FLOOR = "lam", "budget", "reset_floor"
 
 
-class RoutingService(RequestHandlers):
+class RoutingService:
     """Owns the live :class:`Router`; call :meth:`start` once, then serve requests."""
 
     def __init__(
@@ -61,6 +62,8 @@ class RoutingService(RequestHandlers):
         self.embedder = embedder
         self.clock = clock
         self._lock = threading.RLock()
+        #: ``POST /route`` and ``POST /feedback`` (:mod:`feedback.requests`).
+        self.requests = Requests(self)
 
     # -- start-up and rebuilding ---------------------------------------------------------------
     def start(self) -> None:
@@ -106,6 +109,11 @@ class RoutingService(RequestHandlers):
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    @property
+    def secret(self) -> bytes:
+        """The key that signs decision tokens."""
+        return self._secret
 
     @property
     def router(self) -> Router:

@@ -36,7 +36,7 @@ async def post_feedback(
     idempotency_key: Annotated[SafeStr | None, Header(min_length=1, max_length=200)] = None,
 ) -> FeedbackResponse:
     """Acknowledged (201) only after the row commits; a repeat answers 200, ``duplicate``."""
-    out: FeedbackResponse = await request.app.state.service.feedback(req, idempotency_key)
+    out: FeedbackResponse = await request.app.state.service.requests.feedback(req, idempotency_key)
     if out.duplicate:
         response.status_code = 200
     return out

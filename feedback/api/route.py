@@ -22,5 +22,5 @@ router = APIRouter(tags=["routing"], dependencies=[ClientDep])
 )
 async def route(req: RouteRequest, request: Request) -> RouteResponse:
     """Route a prompt (or messages); the response's ``token`` must accompany feedback."""
-    out: RouteResponse = await request.app.state.service.route(req)
+    out: RouteResponse = await request.app.state.service.requests.route(req)
     return out

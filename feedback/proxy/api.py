@@ -114,14 +114,14 @@ async def chat_completions(request: Request) -> Response:
         raise model_not_found(name)
     req = _route_request(body, allowed)
     try:
-        d = await service.choose(req)
+        d = await service.requests.choose(req)
     except ServiceError as exc:
         raise OpenAIError(400, str(exc)) from exc
     order = proxy.order(d, service.settings.proxy_attempts) if name == ROUTER else [d.model]
     stream = body.get("stream") is True
     # The decision commits while the upstream works; the answer does not wait for it (feedback
-    # queues behind it here, and waits for it on another replica: RequestHandlers.feedback).
-    stored = proxy.background(service.record(d))
+    # queues behind it here, and waits for it on another replica: Requests.feedback).
+    stored = proxy.background(service.requests.record(d))
     stored.add_done_callback(functools.partial(_stored, d.id))
     try:
         answer = await proxy.caller.open(order, body, stream=stream)
@@ -135,9 +135,9 @@ async def chat_completions(request: Request) -> Response:
         await resp.aclose()
         return Response(content, resp.status_code, media_type=resp.headers.get("content-type"))
     if answer.model != d.model:
-        await service.reassign(d, answer.model)
+        await service.requests.reassign(d, answer.model)
     headers = proxy.headers(d, answer)
-    budget = service.budget_for(req) if req.lam is None else None
+    budget = service.requests.budget_for(req) if req.lam is None else None
     if stream:
         return StreamingResponse(
             _relay(request, proxy, d, answer, budget),

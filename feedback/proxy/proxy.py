@@ -92,7 +92,7 @@ class Proxy:
         if real is None and answer.model != d.model:
             real = float(stat["cost"])  # a fallback: the answering model's pool cost
         if real is not None:
-            service.real_cost(d, budget, real)
+            service.requests.real_cost(d, budget, real)
             stat["cost"] = real
         if monitor.add(stat):
             self.background(to_thread.run_sync(monitor.flush, service.engine))
