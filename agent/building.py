@@ -9,6 +9,7 @@ from typing import Any, Self
 from agent.clusters import ClusterMap
 from agent.embedder import Embedder
 from agent.logs import ReplayLog
+from agent.traffic_cells import DEFAULT_CELLS, TrafficLeaves, leaf_params
 from agent.warm_start import fit_pool
 from policies import ModelProfile, make_policy
 
@@ -27,11 +28,25 @@ class Builders:
         policy_params: dict[str, Any] | None = None,
         seed: int = 0,
         lam: float | None = None,
+        traffic_cells: int | None = None,
         **kwargs: Any,
     ) -> Self:
         """A router whose policy is warm-started from UniRoute profiles; ``policy_params``
-        override the named policy's settings (e.g. ``{"propensity_samples": 256}``)."""
-        params: dict[str, Any] = {"seed": seed, **(policy_params or {})}
+        override the named policy's settings (e.g. ``{"propensity_samples": 256}``).
+
+        ``traffic_cells``: how many leaf cells to fit on the traffic (0: none; the default,
+        None, is :data:`~agent.traffic_cells.DEFAULT_CELLS` for the ``default`` policy without
+        a leaf map, else 0). They are used only while the traffic looks shifted."""
+        if traffic_cells is None:
+            plain = policy == "default" and kwargs.get("leaf_map") is None
+            traffic_cells = DEFAULT_CELLS if plain else 0
+        if traffic_cells < 0:
+            raise ValueError(f"traffic_cells must be >= 0, got {traffic_cells}")
+        params: dict[str, Any] = {"seed": seed}
+        if traffic_cells:
+            params.update(leaf_params(traffic_cells))
+            kwargs["traffic_cells"] = TrafficLeaves.for_map(cluster_map, traffic_cells)
+        params.update(policy_params or {})
         if lam is not None:
             params["lam"] = lam
         build: Callable[..., Self] = cls

@@ -53,6 +53,13 @@ class ClusterMap:
         return int(self._fitted().shape[0])
 
     @property
+    def similarity_(self) -> float:
+        """The training rows' mean cosine to their most similar centroid: how close prompts
+        like the fit prompts sit to the clusters (NaN for a map saved before it was kept)."""
+        self._fitted()
+        return float(self.__dict__.get("_similarity", float("nan")))
+
+    @property
     def inertia_(self) -> float:
         """Sum of squared distances of the training rows to their centroids."""
         self._fitted()
@@ -76,6 +83,7 @@ class ClusterMap:
                 best = (centroids, inertia)
         assert best is not None
         self._centroids, self._inertia = best
+        self._similarity = float(nearest_similarity(X, best[0]).mean())
         logger.info("ClusterMap: k=%d on %d rows, inertia %.4g", self.k, X.shape[0], best[1])
         return self
 
@@ -104,6 +112,7 @@ class ClusterMap:
                 fh,
                 centroids=self._fitted(),
                 inertia=self._inertia,
+                similarity=self.similarity_,
                 k=self.k,
                 temperature=self.temperature,
                 n_init=self.n_init,
@@ -126,6 +135,7 @@ class ClusterMap:
                 )
                 obj._centroids = np.array(z["centroids"], dtype=np.float64)
                 obj._inertia = float(z["inertia"])
+                obj._similarity = float(z["similarity"]) if "similarity" in z else float("nan")
         except (OSError, KeyError, ValueError) as exc:
             raise ValueError(f"{path}: not a saved ClusterMap ({exc})") from exc
         return obj
@@ -142,6 +152,19 @@ class ClusterMap:
         if X.shape[1] != d:
             raise ValueError(f"ClusterMap: X has {X.shape[1]} features, the map was fitted on {d}")
         return X
+
+
+def nearest_similarity(X: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Each row's cosine to its most similar centroid, shape ``(n,)``.
+
+    >>> nearest_similarity(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([[2.0, 0.0]])).round(3)
+    array([1.   , 0.707])
+    """
+    x = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    c = np.asarray(centroids, dtype=np.float64)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    c = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+    return np.asarray((x @ c.T).max(axis=1))
 
 
 def _as_matrix(X: np.ndarray) -> np.ndarray:

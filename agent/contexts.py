@@ -10,6 +10,7 @@ import numpy as np
 from agent.clusters import ClusterMap
 from agent.conversation import Messages, conversation_turns, pool_embedding, prompt_key
 from agent.embedder import Embedder
+from agent.traffic_cells import TrafficLeaves
 from policies import Context, Policy
 from policies.tags import normalise_tags
 
@@ -40,6 +41,7 @@ class ContextOps:
     embedder: Embedder
     cluster_map: ClusterMap
     leaf_map: ClusterMap | None
+    traffic_cells: TrafficLeaves | None
     soft: bool
     max_turns: int
     decay: float
@@ -71,5 +73,7 @@ class ContextOps:
         leaf = -1
         if self.leaf_map is not None:
             leaf = leaf_cell(self.policy, int(self.leaf_map.assign(vec)[0]))
+        elif self.traffic_cells is not None:
+            leaf = leaf_cell(self.policy, self.traffic_cells.leaf(vec))
         key = prompt_key(texts) if texts is not None else -1
         return Context(weights / weights.sum(), leaf, key, normalise_tags(tags))

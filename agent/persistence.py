@@ -19,6 +19,7 @@ from typing import Any, Self
 from agent.clusters import ClusterMap
 from agent.conversation import StickyModels
 from agent.embedder import Embedder
+from agent.traffic_cells import TrafficLeaves
 from policies import Policy
 
 CLUSTER_MAP, LEAF_MAP = "cluster_map.npz", "leaf_map.npz"
@@ -30,6 +31,7 @@ class Persistence:
 
     cluster_map: ClusterMap
     leaf_map: ClusterMap | None
+    traffic_cells: TrafficLeaves | None
     embedder: Embedder
     conversations: StickyModels
     policy: Policy
@@ -56,6 +58,8 @@ class Persistence:
             "sticky": self.conversations.to_state(),
             "pacers": self.pacer_state(),
         }
+        if self.traffic_cells is not None:
+            state["traffic_cells"] = self.traffic_cells.to_state()
         if with_store:
             to_state = getattr(self.store, "to_state", None)
             if to_state is None:
@@ -66,6 +70,8 @@ class Persistence:
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state` saved (the parameters are the constructor's)."""
         self.policy = Policy.from_state(state["policy"])
+        if "traffic_cells" in state:
+            self.traffic_cells = TrafficLeaves.from_state(state["traffic_cells"], self.cluster_map)
         self._restore_memory(state)
 
     def _restore_memory(self, state: dict[str, Any]) -> None:
@@ -79,6 +85,8 @@ class Persistence:
         """The router :meth:`state` described, around ``cluster_map`` (``kwargs``: embedder,
         leaf map, secret, clock)."""
         build: Callable[..., Self] = cls
+        if "traffic_cells" in state:
+            kwargs["traffic_cells"] = TrafficLeaves.from_state(state["traffic_cells"], cluster_map)
         router = build(Policy.from_state(state["policy"]), cluster_map, **kwargs, **state["params"])
         router._restore_memory(state)
         return router

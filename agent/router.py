@@ -40,6 +40,7 @@ from agent.policy_ops import PolicyOps
 from agent.regenerate import RegenerateWatch
 from agent.store import DecisionStore
 from agent.tokens import sign
+from agent.traffic_cells import TrafficLeaves
 from policies import BudgetPacer, Context, Policy
 
 
@@ -49,6 +50,9 @@ class Router(Builders, PolicyOps, ContextOps, Persistence):
     One lock guards the policy, so ``route`` and ``feedback`` are safe from many threads; the
     embedding runs outside it. ``leaf_map`` (optional) is a finer cluster map whose cell, the
     prompt's *leaf*, every :class:`~policies.Context` carries, for policies with leaves.
+    Without one, ``traffic_cells`` (optional, :class:`~agent.traffic_cells.TrafficLeaves`)
+    gives the leaves instead: cells fitted online on the prompts routed, used while the
+    traffic looks unlike the prompts the clusters were fitted on.
     ``stickiness`` is the margin of expected utility (posterior mean, not a Thompson draw) by
     which another model must beat the one a conversation was last routed to, to take it over.
     ``store`` keeps the decisions and counts their feedback (:class:`~agent.store.DecisionStore`;
@@ -73,7 +77,17 @@ class Router(Builders, PolicyOps, ContextOps, Persistence):
         clock: Callable[[], float] = time.time,
         store: DecisionStore | None = None,
         regenerate_window: float | None = None,
+        traffic_cells: TrafficLeaves | None = None,
     ) -> None:
+        if traffic_cells is not None:
+            if leaf_map is not None:
+                raise ValueError("a router takes its leaves from a leaf map or from traffic cells")
+            if int(getattr(policy, "n_leaves", 0)) < traffic_cells.n:
+                raise ValueError(
+                    f"{traffic_cells.n} traffic cells need a policy with at least as many "
+                    f"leaves (n_leaves={getattr(policy, 'n_leaves', 0)})"
+                )
+        self.traffic_cells = traffic_cells
         self.policy = policy
         self.cluster_map = cluster_map
         self.embedder = embedder

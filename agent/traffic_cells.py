@@ -8,13 +8,28 @@ feedback learnt per cell (the policies' leaf level) then routes by task.
 
 The map is sequential and causal: a prompt's cell depends only on the prompts before it, so a
 replay is exact and the state (centroids and counts, plain lists) persists as JSON.
+
+:class:`TrafficLeaves` is what a :class:`~agent.router.Router` runs: the map, observing every
+prompt, and a :class:`ShiftGate` that lets a prompt's cell reach the policy only while the
+traffic looks shifted. On traffic like the fit prompts the gate stays shut and the router
+learns on its clusters alone, where cells finer than the clusters cost more than they repay.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from typing import Any
 
 import numpy as np
+
+from agent.clusters import ClusterMap, nearest_similarity
+
+#: Cells the default router fits on its traffic, and how much each borrows from its cluster.
+DEFAULT_CELLS, DEFAULT_LEAF_STRENGTH = 32, 5.0
+#: The gate opens while recent prompts' similarity to the clusters is below this share of the
+#: fit prompts' own, averaged over the last ``WINDOW`` prompts.
+DEFAULT_GATE, WINDOW = 0.6, 50
 
 
 class TrafficCells:
@@ -79,3 +94,104 @@ def _unit(x: np.ndarray) -> np.ndarray:
     v = np.asarray(x, dtype=np.float64).ravel()
     norm = float(np.linalg.norm(v))
     return v / norm if norm > 0 else v
+
+
+def leaf_params(n: int) -> dict[str, Any]:
+    """The policy settings that learn on ``n`` traffic cells.
+
+    >>> leaf_params(32)
+    {'n_leaves': 32, 'leaf_strength': 5.0}
+    """
+    return {"n_leaves": int(n), "leaf_strength": DEFAULT_LEAF_STRENGTH}
+
+
+def foreign_leaf(cells: TrafficLeaves | None, leaf: int) -> int:
+    """The leaf to learn a stored feedback row on when this process did not just decide it:
+    the row's own with a shared leaf map, -1 (the clusters only) with traffic cells, which
+    each process fits on its own traffic, so another replica's cell ids mean nothing here.
+
+    >>> foreign_leaf(None, 3)
+    3
+    """
+    return -1 if cells is not None else leaf
+
+
+class ShiftGate:
+    """Open while the mean, over the last ``window`` prompts, of each prompt's cosine to its
+    most similar cluster centroid is below ``gate`` × ``reference`` (the fit prompts' own mean,
+    :attr:`ClusterMap.similarity_`). A NaN reference (a map saved before it was kept) keeps
+    the gate shut.
+
+    >>> g = ShiftGate(0.8, gate=0.5, window=2)
+    >>> [g.observe(s) for s in (0.9, 0.1, 0.1, 0.9)]
+    [False, False, True, False]
+    """
+
+    def __init__(self, reference: float, *, gate: float = DEFAULT_GATE, window: int = WINDOW):
+        if not gate > 0 or window < 1:
+            raise ValueError(f"a shift gate needs gate > 0 and window >= 1, got {gate}, {window}")
+        self.reference, self.gate, self.window = float(reference), float(gate), int(window)
+        self.recent: deque[float] = deque(maxlen=self.window)
+
+    def observe(self, similarity: float) -> bool:
+        """Take one prompt's similarity; say whether the gate is open for it."""
+        self.recent.append(float(similarity))
+        return bool(np.mean(self.recent) < self.gate * self.reference)
+
+
+class TrafficLeaves:
+    """A router's leaf cells fitted on its traffic (:class:`TrafficCells`), used while the
+    :class:`ShiftGate` is open. Thread-safe: :meth:`leaf` is called outside the router's lock.
+
+    >>> cmap = ClusterMap(k=1, seed=0).fit(np.array([[1.0, 0.0], [1.0, 0.1]]))
+    >>> leaves = TrafficLeaves.for_map(cmap, 2, window=1)
+    >>> [leaves.leaf(np.array(v)) for v in ([1.0, 0.0], [0.0, 1.0], [0.1, 1.0])]
+    [-1, 1, 1]
+    """
+
+    def __init__(self, cells: TrafficCells, gate: ShiftGate, centroids: np.ndarray) -> None:
+        self.cells, self.gate = cells, gate
+        self._centroids = np.asarray(centroids, dtype=np.float64)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_map(
+        cls, cmap: ClusterMap, n: int, *, gate: float = DEFAULT_GATE, window: int = WINDOW
+    ) -> TrafficLeaves:
+        """``n`` fresh cells, gated against ``cmap``'s clusters and fit prompts."""
+        shift = ShiftGate(cmap.similarity_, gate=gate, window=window)
+        return cls(TrafficCells(n), shift, cmap.centroids)
+
+    @property
+    def n(self) -> int:
+        return self.cells.n
+
+    def leaf(self, vec: np.ndarray, similarity: float | None = None) -> int:
+        """Observe one prompt's embedding; its cell while the gate is open, else -1.
+        ``similarity``: its cosine to the nearest cluster, if already computed."""
+        sim = similarity if similarity is not None else nearest_similarity(vec, self._centroids)[0]
+        with self._lock:
+            cell = self.cells.observe(vec)
+            return cell if self.gate.observe(sim) else -1
+
+    def to_state(self) -> dict[str, Any]:
+        with self._lock:
+            g = self.gate
+            return {
+                "cells": self.cells.to_state(),
+                "gate": {
+                    "reference": g.reference if np.isfinite(g.reference) else None,
+                    "gate": g.gate,
+                    "window": g.window,
+                },
+                "recent": list(g.recent),
+            }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], cmap: ClusterMap) -> TrafficLeaves:
+        """The leaves :meth:`to_state` described, gated against ``cmap``'s clusters."""
+        g = state["gate"]
+        ref = float("nan") if g["reference"] is None else float(g["reference"])
+        gate = ShiftGate(ref, gate=float(g["gate"]), window=int(g["window"]))
+        gate.recent.extend(float(v) for v in state["recent"])
+        return cls(TrafficCells.from_state(state["cells"]), gate, cmap.centroids)

@@ -26,6 +26,7 @@ from agent.batching import BatchingEmbedder
 from agent.embedder import Embedder
 from agent.embedding_cache import CachedEmbedder
 from agent.router import Router
+from agent.traffic_cells import foreign_leaf
 from feedback import crud
 from feedback.bootstrap import (
     ensure_pool,
@@ -147,6 +148,7 @@ class RoutingService:
                 router.load_state(snapshot_router_state(state))
                 applied = AppliedIds.from_state(state["applied"], now=now)
             if live is not None:  # this process's memory is newer than any snapshot
+                router.traffic_cells = live.traffic_cells
                 router.load_pacer_state(pacers)
                 router.conversations.load_state(live.conversations.to_state())
                 router.regenerates = live.regenerates
@@ -156,6 +158,7 @@ class RoutingService:
         for fid, kind, value, model, weight, weights, leaf, key, tags in rows:
             if applied.claim(fid, now=now):
                 w = np.asarray(json.loads(weights))
+                leaf = foreign_leaf(router.traffic_cells, leaf)
                 router.apply(
                     w, model, value, kind=kind, weight=weight, leaf=leaf, prompt_key=key, tags=tags
                 )
@@ -178,11 +181,13 @@ class RoutingService:
 
     def _new_router(self, profiles: list[Any]) -> Router:
         st = self.settings
+        cells = st.traffic_cells if st.policy == "default" and self._leaf_map is None else 0
         return Router.from_profiles(
             profiles,
             self._cmap,
             self._embedder,
             leaf_map=self._leaf_map,
+            traffic_cells=cells,
             policy=st.policy,
             policy_params=self._policy_params(),
             seed=st.seed,
@@ -226,6 +231,7 @@ class RoutingService:
             if not self._applied.claim(fid, now=now):
                 return False
             w = np.asarray(json.loads(weights))
+            leaf = foreign_leaf(self._router.traffic_cells, leaf)
             self._router.apply(
                 w, model, value, kind=kind, weight=weight, leaf=leaf, prompt_key=key, tags=tags
             )

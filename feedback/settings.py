@@ -60,6 +60,9 @@ class Settings:
     policy: str = "default"
     #: Leaf cells (a finer K-means) the policy also learns on, when > 0; none by default.
     leaves: int = 0
+    #: Cells fitted online on this process's traffic that the ``default`` policy learns on
+    #: while the traffic looks unlike the fit prompts (0: none; not used with ``leaves``).
+    traffic_cells: int = 32
     #: Posterior draws per decision for Thompson's Monte Carlo propensity (0: none). The
     #: monitoring report's off-policy estimates need propensities.
     propensity_samples: int = 256
@@ -110,6 +113,8 @@ class Settings:
                 f"rate_limit must be >= 0 and rate_burst >= 1, got {self.rate_limit} and "
                 f"{self.rate_burst}"
             )
+        if self.traffic_cells < 0:
+            raise ValueError(f"traffic_cells must be >= 0, got {self.traffic_cells}")
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -24,7 +24,9 @@ _FACTORIES: dict[str, Callable[..., Policy]] = {
 #: Thompson sampling on the clusters with a prompt memory, app tags and a drift guard, its
 #: exploration tempered by the pool's size (÷ √M) and by how much the feedback teaches. On
 #: prompts never seen before, wider exploration costs more than it repays (BENCHMARKS.md,
-#: "Learning on new prompts"); leaf cells route worse than the clusters alone ("Fresh prompts").
+#: "Learning on new prompts"). A Router (and the simulator) adds leaf cells fitted on the
+#: traffic, used only while it looks shifted (:mod:`agent.traffic_cells`): leaves fitted
+#: before deployment route worse than the clusters alone ("Fresh prompts").
 DEFAULT_POLICY: tuple[str, dict[str, Any]] = (
     "thompson",
     {

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from agent.logs import ReplayLog
+from agent.traffic_cells import DEFAULT_CELLS, leaf_params
 from policies import Policy, make_policy
 from simulator.channel import FeedbackChannel
 from simulator.fast import replay_fast, supports
@@ -16,6 +17,7 @@ from simulator.metrics import apgr, audc, qnc, regret_curves, summary, traffic_s
 from simulator.protocol import Setup, Splits, prepare
 from simulator.scenario import Event
 from simulator.sequential import Trace, replay
+from simulator.traffic import with_traffic_cells
 
 CURVE_POINTS = 200
 #: Policies that learn nothing per cell, so a leaf level would be dead weight.
@@ -48,6 +50,9 @@ class Experiment:
     shift_share: float = 1.0
     #: Hand each prompt's value in this log column to the policies as a tag.
     tag_column: str | None = None
+    #: Cells ``default`` fits on the traffic as it streams, as the Router's default does
+    #: (:mod:`agent.traffic_cells`); 0: none. Not used with ``n_leaves``.
+    traffic_cells: int = DEFAULT_CELLS
 
     def protocol(self) -> dict[str, Any]:
         """The protocol settings a report records."""
@@ -57,6 +62,7 @@ class Experiment:
             "shift": list(self.shift),
             "shift_share": self.shift_share,
             "tag_column": self.tag_column,
+            "traffic_cells": self.traffic_cells,
         }
 
 
@@ -87,10 +93,20 @@ def fit_steps(exp: Experiment, prepared: Sequence[Setup]) -> Experiment:
     return replace(exp, steps=min(exp.steps, *(s.fresh_steps for s in prepared)))
 
 
+def policy_setup(setup: Setup, exp: Experiment, name: str) -> Setup:
+    """The setup the named policy replays on: ``default``'s has leaves fitted on the traffic,
+    as the Router's default has, unless the experiment asks for none or for fitted leaves."""
+    if name != "default" or exp.traffic_cells <= 0 or setup.n_leaves:
+        return setup
+    return with_traffic_cells(setup, exp.steps, exp.traffic_cells)
+
+
 def make_for(setup: Setup, exp: Experiment, name: str, lam: float) -> Policy:
     """The named policy with the experiment's parameters, seeded by the setup."""
     params: dict[str, Any] = {"seed": setup.seed, "lam": lam}
-    if name not in NO_LEAVES and setup.n_leaves:
+    if setup.step_leaves is not None:
+        params.update(leaf_params(setup.n_leaves))
+    elif name not in NO_LEAVES and setup.n_leaves:
         params["n_leaves"] = setup.n_leaves
     params.update(exp.policy_params.get(name, {}))
     return make_policy(name, **params)
@@ -106,6 +122,7 @@ def run_policy(
 ) -> Trace:
     """Replay one named policy on one seed's setup with the sequential engine."""
     lam = exp.lam if lam is None else lam
+    setup = policy_setup(setup, exp, name)
     return replay(
         setup,
         make_for(setup, exp, name, lam),
@@ -141,6 +158,7 @@ def run_seeds(
             if progress is not None:
                 progress(base + n)
 
+        setup = policy_setup(setup, exp, name)
         policy = make_for(setup, exp, name, lam)
         if not setup.tags and supports(policy, exp.channel, exp.events, setup.log.n_prompts):
             trace = replay_fast(

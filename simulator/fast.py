@@ -78,9 +78,12 @@ def replay_fast(
         guard_b, guard_s = guard.stacked(policy.models)
     else:
         guard_b, guard_s = np.zeros((0, 1, 1, 2)), np.zeros((0, 1))
-    leaves = (setup.leaves[prompts] if post.leaf_s.shape[0] else np.full(steps, -1)).astype(
-        np.int64
-    )
+    if not post.leaf_s.shape[0]:
+        leaves = np.full(steps, -1, dtype=np.int64)
+    elif setup.step_leaves is not None:
+        leaves = setup.step_leaves[:steps].astype(np.int64)
+    else:
+        leaves = setup.leaves[prompts].astype(np.int64)
     kernel.seed(policy.draw_seed())
     chosen = np.empty(steps, dtype=np.int64)
     lams = np.empty(steps)

@@ -12,6 +12,8 @@ EMBEDDERS = ("minilm", "minilm-onnx", "minilm-onnx-int8", "minilm-m2v", "hashing
 FEEDBACK_KINDS = ("label", "score", "thumbs")
 #: :data:`agent.encoders.DEFAULT_ENCODER`.
 DEFAULT_EMBEDDER = "minilm-m2v"
+#: :data:`agent.traffic_cells.DEFAULT_CELLS`.
+DEFAULT_CELLS = 32
 #: Policies ``simulate`` replays when no ``--policy`` is given, and the λ grid of ``sweep``.
 DEFAULT_POLICIES = ("static", "default", "thompson", "greedy", "ucb", "best-fixed", "random")
 DEFAULT_LAMBDAS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 2.0, 5.0)
@@ -37,6 +39,15 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         help="finer K-means cells the online policies also learn on (0: none)",
+    )
+    p.add_argument(
+        "--traffic-cells",
+        type=int,
+        default=DEFAULT_CELLS,
+        metavar="N",
+        help=f"cells default fits on the traffic as it streams, used while the traffic looks "
+        f"unlike the fit prompts, as the Router's default does ({DEFAULT_CELLS}; 0: none; "
+        "unused with --leaves)",
     )
     p.add_argument(
         "--fresh",

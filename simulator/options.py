@@ -74,6 +74,7 @@ def experiment_from_args(
         ("--seeds", args.seeds, 1),
         ("--clusters", clusters, 1),
         ("--leaves", args.leaves, 0),
+        ("--traffic-cells", args.traffic_cells, 0),
     ):
         if value < low:
             raise ValueError(f"{flag} must be >= {low}, got {value}")
@@ -106,6 +107,7 @@ def experiment_from_args(
         seeds=args.seeds,
         clusters=clusters,
         n_leaves=args.leaves,
+        traffic_cells=args.traffic_cells,
         channel=channel,
         events=tuple(events),
         budget=args.budget,

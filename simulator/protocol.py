@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agent.clusters import ClusterMap
 from agent.logs import ReplayLog
 from agent.warm_start import fit_profiles
 from policies import Context, ModelProfile
@@ -37,6 +38,14 @@ class Setup:
     shifted_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     shift_share: float = 1.0
     tags: Sequence[tuple[str, ...]] | None = None  # per prompt, from the log's tag column
+    #: The leaf of each step of the stream, where it is not the prompt's (cells fitted on the
+    #: traffic as it streams, :mod:`simulator.traffic`); None: ``leaves`` per prompt.
+    step_leaves: np.ndarray | None = None
+    #: The fitted cluster map and every prompt's embedding (for cells fitted on the traffic).
+    cluster_map: ClusterMap | None = field(default=None, compare=False, repr=False)
+    embeddings: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: Traffic-cell leaves already computed, by (cells, steps) (:mod:`simulator.traffic`).
+    memo: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     def contexts(self, rows: np.ndarray) -> list[Context]:
         """One context per row (prompt index); the row is also the prompt's memory key."""
@@ -155,4 +164,6 @@ def prepare(
         shifted_idx=division.shifted,
         shift_share=shift_share,
         tags=tags,
+        cluster_map=cmap,
+        embeddings=embeddings,
     )

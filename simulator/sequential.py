@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -86,6 +86,9 @@ def replay(
     rows = np.unique(stream)
     context_of = dict(zip(rows.tolist(), setup.contexts(rows), strict=True))
     ctx_of_step = [context_of[p] for p in stream.tolist()]
+    if setup.step_leaves is not None:
+        step_leaves = setup.step_leaves[:steps].tolist()
+        ctx_of_step = [replace(c, leaf=f) for c, f in zip(ctx_of_step, step_leaves, strict=True)]
     log_index = {m: j for j, m in enumerate(log.models)}
     pacer = BudgetPacer(budget, cost_scale=setup.c_max, start_lam=lam) if budget else None
 

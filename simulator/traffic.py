@@ -1,10 +1,9 @@
 """Replays whose leaf cells are fitted on the traffic as it streams (:mod:`agent.traffic_cells`).
 
-With ``gate`` set, the cells are used only while the traffic looks shifted: while the mean,
-over the last ``WINDOW`` prompts, of each prompt's cosine to its nearest cluster centroid is
-below ``gate`` times the fit prompts' own mean (traffic unlike what the clusters were fitted
-on). Otherwise a prompt keeps the clusters alone (leaf -1); the map observes every prompt
-either way, so it is ready when the gate opens.
+Each step's leaf is what a :class:`~agent.router.Router` with the same cells would give that
+request: the map observes every prompt in stream order, and the cell reaches the policy only
+while the shift gate is open. A repeated prompt may land in another cell later, as the map
+moves, exactly as it would in the Router.
 """
 
 from __future__ import annotations
@@ -14,64 +13,41 @@ from dataclasses import replace
 
 import numpy as np
 
-from agent.traffic_cells import TrafficCells
+from agent.clusters import nearest_similarity
+from agent.traffic_cells import DEFAULT_GATE, TrafficLeaves
 from simulator.protocol import Setup
 
-#: Prompts over which the gate averages the traffic's similarity to the clusters.
-WINDOW = 50
 
-
-def nearest_similarity(setup: Setup, embeddings: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Each row's cosine to its nearest cluster centroid (the mean of its fit prompts)."""
-    fit = setup.fit_idx
-    centroids = np.zeros((setup.k, embeddings.shape[1]))
-    np.add.at(centroids, setup.clusters[fit], embeddings[fit])
-    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-    x = embeddings[rows]
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    return (x @ centroids.T).max(axis=1)
-
-
-def traffic_stream_cells(
-    setup: Setup, embeddings: np.ndarray, steps: int, n: int, gate: float | None = None
-) -> np.ndarray:
-    """The cell of each step of the replay stream of ``steps`` requests (the stream every
-    engine draws, :meth:`Setup.stream` seeded ``[seed, 7]``), each assigned before the map
-    moves on to the next prompt; -1 where the ``gate`` is closed."""
-    cells = TrafficCells(n)
+def traffic_step_leaves(setup: Setup, steps: int, n: int, gate: float = DEFAULT_GATE) -> np.ndarray:
+    """The leaf of each step of the replay stream of ``steps`` requests (the stream every
+    engine draws, :meth:`Setup.stream` seeded ``[seed, 7]``): its cell among ``n`` fitted
+    online, each assigned before the map moves on, or -1 while the ``gate`` is shut."""
+    cmap, emb = setup.cluster_map, setup.embeddings
+    if cmap is None or emb is None:
+        raise ValueError("traffic cells need a setup from simulator.protocol.prepare")
+    key = (n, steps) if gate == DEFAULT_GATE else None
+    if key is not None and key in setup.memo:
+        return setup.memo[key]
     prompts = setup.stream(steps, np.random.default_rng([setup.seed, 7]))
-    out = np.array([cells.observe(embeddings[p]) for p in prompts], dtype=np.int64)
-    if gate is None:
-        return out
-    if gate <= 0:
-        raise ValueError(f"gate must be > 0, got {gate}")
-    bar = gate * float(nearest_similarity(setup, embeddings, setup.fit_idx).mean())
-    sim = np.cumsum(nearest_similarity(setup, embeddings, prompts))
-    recent = (sim - np.concatenate([np.zeros(WINDOW), sim[:-WINDOW]])[: sim.size]) / np.minimum(
-        np.arange(1, sim.size + 1), WINDOW
-    )
-    return np.where(recent < bar, out, -1)
-
-
-def with_traffic_cells(
-    setups_: Sequence[Setup],
-    embeddings: np.ndarray,
-    steps: int,
-    n: int,
-    gate: float | None = None,
-) -> list[Setup]:
-    """Each setup with its leaf level replaced by ``n`` cells fitted online on its stream
-    (used only while the ``gate`` is open).
-
-    Fresh streams only: a prompt is then asked once, so its cell at that step is its leaf.
-    On a stream that repeats prompts a prompt's cell would change as the map moves.
-    """
-    out = []
-    for setup in setups_:
-        if not setup.fresh:
-            raise ValueError("traffic cells need a fresh stream (each prompt asked once)")
-        prompts = setup.stream(steps, np.random.default_rng([setup.seed, 7]))
-        leaves = np.full(setup.log.n_prompts, -1, dtype=np.int64)
-        leaves[prompts] = traffic_stream_cells(setup, embeddings, steps, n, gate)
-        out.append(replace(setup, leaves=leaves, n_leaves=n))
+    leaves = TrafficLeaves.for_map(cmap, n, gate=gate)
+    sims = nearest_similarity(emb[prompts], cmap.centroids)
+    out = np.array([leaves.leaf(emb[p], sim) for p, sim in zip(prompts, sims, strict=True)])
+    out = out.astype(np.int64)
+    if key is not None:
+        setup.memo[key] = out
     return out
+
+
+def with_traffic_cells(setup: Setup, steps: int, n: int, gate: float = DEFAULT_GATE) -> Setup:
+    """``setup`` with its leaves replaced by ``n`` cells fitted online on its stream of
+    ``steps`` requests (:func:`traffic_step_leaves`); unchanged for ``n = 0``."""
+    if n <= 0:
+        return setup
+    return replace(setup, step_leaves=traffic_step_leaves(setup, steps, n, gate), n_leaves=n)
+
+
+def all_with_traffic_cells(
+    setups_: Sequence[Setup], steps: int, n: int, gate: float = DEFAULT_GATE
+) -> list[Setup]:
+    """:func:`with_traffic_cells` for every setup."""
+    return [with_traffic_cells(s, steps, n, gate) for s in setups_]

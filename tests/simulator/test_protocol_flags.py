@@ -140,9 +140,18 @@ def test_the_flags_run_and_the_report_records_the_protocol(
         "shift": ["python", "sql"],
         "shift_share": 0.5,
         "tag_column": "tenant",
+        "traffic_cells": 32,
         "repeat_share": 0.0,
     }
     assert load_log(data).columns["tenant"][:2] == ["acme", "beta"]
+
+
+def test_traffic_cells_can_be_set_or_turned_off(tmp_path: Path) -> None:
+    base = ["simulate", *FAST[:-1], "default", "--fresh", "--steps", "300"]
+    for n in ("0", "8"):
+        assert main([*base, "--traffic-cells", n, "--out", str(tmp_path / n)]) == 0
+        report = json.loads((tmp_path / n / "report.json").read_text())
+        assert report["protocol"]["traffic_cells"] == int(n)
 
 
 def test_a_repeated_stream_says_its_figures_are_memory(
@@ -167,6 +176,7 @@ def test_a_repeated_stream_says_its_figures_are_memory(
         (["--shift", "python", "--shift-share", "0"], "--shift-share must be in (0, 1]"),
         (["--shift-share", "0.5"], "--shift-share needs --shift"),
         (["--tag-column", "zzz"], "has no column 'zzz'"),
+        (["--traffic-cells", "-1"], "--traffic-cells must be >= 0, got -1"),
     ],
 )
 def test_bad_protocol_flags_are_one_line_errors(
