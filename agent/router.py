@@ -35,6 +35,7 @@ from agent.conversation import Messages, StickyModels, as_messages, keep_model
 from agent.decision import Decision, OpenDecision, score_map
 from agent.embedder import Embedder
 from agent.memory_store import MemoryDecisionStore
+from agent.nominations import Candidates, Nominating
 from agent.persistence import Persistence
 from agent.policy_ops import PolicyOps
 from agent.regenerate import RegenerateWatch
@@ -44,7 +45,7 @@ from agent.traffic_cells import TrafficLeaves
 from policies import BudgetPacer, Context, Policy
 
 
-class Router(Builders, PolicyOps, ContextOps, Persistence):
+class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
     """Wraps an embedder, a cluster map, a warm-started policy and a store of open decisions.
 
     One lock guards the policy, so ``route`` and ``feedback`` are safe from many threads; the
@@ -78,6 +79,7 @@ class Router(Builders, PolicyOps, ContextOps, Persistence):
         store: DecisionStore | None = None,
         regenerate_window: float | None = None,
         traffic_cells: TrafficLeaves | None = None,
+        label_candidates: int = 0,
     ) -> None:
         if traffic_cells is not None:
             if leaf_map is not None:
@@ -88,6 +90,8 @@ class Router(Builders, PolicyOps, ContextOps, Persistence):
                     f"leaves (n_leaves={getattr(policy, 'n_leaves', 0)})"
                 )
         self.traffic_cells = traffic_cells
+        self.label_candidates = label_candidates
+        self.candidates = Candidates(label_candidates)
         self.policy = policy
         self.cluster_map = cluster_map
         self.embedder = embedder
@@ -121,6 +125,7 @@ class Router(Builders, PolicyOps, ContextOps, Persistence):
         "max_turns",
         "decay",
         "regenerate_window",
+        "label_candidates",
     )
 
     # -- routing -------------------------------------------------------------------------------
@@ -157,13 +162,12 @@ class Router(Builders, PolicyOps, ContextOps, Persistence):
         window gives the answer it replaces a thumbs-down (source ``implicit-regenerate``)."""
         if (again := self.replaced(conversation_id, prompt_or_messages)) is not None:
             self.thumbs_down_replaced(again)
+        texts, weights = self.turns(prompt_or_messages)
+        ctx = self.context_from(self.embedder.encode(texts), weights, texts, tags)
         d = self.decide(
-            self.context_for(prompt_or_messages, tags),
-            conversation_id=conversation_id,
-            lam=lam,
-            budget=budget,
-            allowed=allowed,
+            ctx, conversation_id=conversation_id, lam=lam, budget=budget, allowed=allowed
         )
+        self.candidates.offer(ctx, texts[-1])
         self.answered(conversation_id, prompt_or_messages, d.id)
         return d
 
@@ -185,7 +189,9 @@ class Router(Builders, PolicyOps, ContextOps, Persistence):
         else:
             vectors = await asyncio.to_thread(self.embedder.encode, texts)
         tags = route_kwargs.pop("tags", None)
-        d = self.decide(self.context_from(vectors, weights, texts, tags), **route_kwargs)
+        ctx = self.context_from(vectors, weights, texts, tags)
+        d = self.decide(ctx, **route_kwargs)
+        self.candidates.offer(ctx, texts[-1])
         self.answered(cid, prompt_or_messages, d.id)
         if durable:
             await self.store.durable(d.id)

@@ -131,6 +131,31 @@ def ablation_row(case: Case, r: dict[str, np.ndarray]) -> str:
     )
 
 
+#: Active labelling: nominated prompts whose every model's outcome the replay reveals.
+LABEL_BUDGETS = (100, 300)
+
+
+def labelling_row(log: ReplayLog, emb: np.ndarray, case: Case, seeds: int) -> str:
+    """default's regret with no labels, then each budget nominated at random and by value,
+    as a share of static's (mean over seeds)."""
+    exp = Experiment(steps=10**9, seeds=seeds, splits=SPLITS, fresh=True, channel=case.channel)
+    exp = replace(exp, **case.protocol)
+    prepared = setups(log, emb, exp)
+    exp = fit_steps(exp, prepared)
+
+    def regret(e: Experiment, name: str = "default") -> np.ndarray:
+        traces = run_seeds(prepared, e, name)
+        return np.array([regret_curves(t, e.clusters)["cluster_oracle"][-1] for t in traces])
+
+    static = regret(exp, "static").mean()
+    cells = [regret(exp)]
+    for budget in LABEL_BUDGETS:
+        for pick in ("random", "value"):
+            cells.append(regret(replace(exp, label_budget=budget, label_pick=pick)))
+    shown = " | ".join(f"{r.mean():.0f} ({r.mean() / static:.2f})" for r in cells)
+    return f"| {case.log} | {case.label} | {static:.0f} | {shown} |"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=10)
@@ -195,6 +220,23 @@ def main() -> int:
         "| log | case | cells off | default (cells on) | difference | cells-off ratio "
         "| default ratio |\n"
         "|---|---|---:|---:|---:|---:|---:|\n" + "\n".join(onlines) + "\n"
+    )
+    labelled = [
+        labelling_row(by_name[c.log], embeddings[c.log], c, args.seeds)
+        for c in todo
+        if c.log == "llmrouter_dcrouter" and c.protocol and c.channel.kind == "label"
+        and "tag_column" not in c.protocol
+    ]  # fmt: skip
+    picks = " | ".join(f"{b} at random | {b} nominated" for b in LABEL_BUDGETS)
+    body += (
+        "\nActive labelling (`--label-budget N`): after every 10 requests `default` nominates the "
+        "one whose full evaluation would teach it most (the knowledge gradient of one outcome "
+        "of every model in its cell, `policies.labelling`), and the replay reveals every "
+        "model's outcome on it, until N prompts are labelled; *at random* nominates a random "
+        "one of the 10 instead. Label feedback on the routed model continues throughout. "
+        "Regret vs the cluster oracle, with its share of static's in brackets.\n\n"
+        f"| log | case | static regret | no labels | {picks} |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|\n" + "\n".join(labelled) + "\n"
     )
     write_section("Learning on new prompts", "python benchmarks/bench_learning.py", body)
     return 0

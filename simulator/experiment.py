@@ -13,6 +13,7 @@ from agent.traffic_cells import DEFAULT_CELLS, leaf_params
 from policies import Policy, make_policy
 from simulator.channel import FeedbackChannel
 from simulator.fast import replay_fast, supports
+from simulator.labelling import LabelBudget
 from simulator.metrics import apgr, audc, qnc, regret_curves, summary, traffic_share
 from simulator.protocol import Setup, Splits, prepare
 from simulator.scenario import Event
@@ -53,6 +54,10 @@ class Experiment:
     #: Cells ``default`` fits on the traffic as it streams, as the Router's default does
     #: (:mod:`agent.traffic_cells`); 0: none. Not used with ``n_leaves``.
     traffic_cells: int = DEFAULT_CELLS
+    #: Reveal every model's outcome on up to this many prompts the policy nominates
+    #: (:mod:`simulator.labelling`); ``label_pick`` "random" nominates at random instead.
+    label_budget: int = 0
+    label_pick: str = "value"
 
     def protocol(self) -> dict[str, Any]:
         """The protocol settings a report records."""
@@ -63,6 +68,7 @@ class Experiment:
             "shift_share": self.shift_share,
             "tag_column": self.tag_column,
             "traffic_cells": self.traffic_cells,
+            "label_budget": self.label_budget,
         }
 
 
@@ -132,6 +138,9 @@ def run_policy(
         channel=exp.channel,
         events=exp.events,
         budget=exp.budget,
+        labels=LabelBudget(exp.label_budget, pick=exp.label_pick, seed=setup.seed)
+        if exp.label_budget
+        else None,
         progress=progress,
     )
 
@@ -160,7 +169,8 @@ def run_seeds(
 
         setup = policy_setup(setup, exp, name)
         policy = make_for(setup, exp, name, lam)
-        if not setup.tags and supports(policy, exp.channel, exp.events, setup.log.n_prompts):
+        compiled = not setup.tags and not exp.label_budget
+        if compiled and supports(policy, exp.channel, exp.events, setup.log.n_prompts):
             trace = replay_fast(
                 setup,
                 policy,

@@ -50,6 +50,15 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
         "unused with --leaves)",
     )
     p.add_argument(
+        "--label-budget",
+        type=int,
+        default=0,
+        metavar="N",
+        help="active labelling: after every 10 requests the router nominates the one whose "
+        "full evaluation would teach it most, and the log reveals every model's outcome on "
+        "it, up to N prompts (0: none)",
+    )
+    p.add_argument(
         "--fresh",
         action="store_true",
         help="stream each replay-pool prompt at most once (no repeats; --steps is capped at "

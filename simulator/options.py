@@ -75,6 +75,7 @@ def experiment_from_args(
         ("--clusters", clusters, 1),
         ("--leaves", args.leaves, 0),
         ("--traffic-cells", args.traffic_cells, 0),
+        ("--label-budget", args.label_budget, 0),
     ):
         if value < low:
             raise ValueError(f"{flag} must be >= {low}, got {value}")
@@ -108,6 +109,7 @@ def experiment_from_args(
         clusters=clusters,
         n_leaves=args.leaves,
         traffic_cells=args.traffic_cells,
+        label_budget=args.label_budget,
         channel=channel,
         events=tuple(events),
         budget=args.budget,

@@ -12,6 +12,7 @@ import numpy as np
 from policies import BudgetPacer, Policy
 from policies.updates import utility
 from simulator.channel import FeedbackChannel
+from simulator.labelling import LabelBudget
 from simulator.protocol import Setup
 from simulator.scenario import Arrival, Event, PriceChange, apply_events
 
@@ -32,6 +33,7 @@ class Trace:
     c_max: float
     feedback: int  # pieces of feedback folded in
     interrupted: bool = False
+    labelled: int = 0  # nominated prompts whose every outcome was revealed (--label-budget)
 
     @property
     def steps(self) -> int:
@@ -53,6 +55,7 @@ def replay(
     channel: FeedbackChannel | None = None,
     events: Sequence[Event] = (),
     budget: float | None = None,
+    labels: LabelBudget | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Trace:
     """Stream ``steps`` requests drawn (seeded) from the setup's replay pool: with replacement,
@@ -60,7 +63,9 @@ def replay(
 
     ``policy`` must be unfitted: it is warm-started here from the validation profiles, less any
     models that arrive later. ``progress(n)`` is called every 1,000 steps with the steps done.
-    Ctrl-C stops early and returns what was replayed, marked ``interrupted``.
+    ``labels`` (:class:`~simulator.labelling.LabelBudget`) reveals every model's outcome on
+    the prompts the policy nominates. Ctrl-C stops early and returns what was replayed, marked
+    ``interrupted``.
     """
     log = setup.log
     rng = np.random.default_rng([setup.seed, 7])
@@ -131,6 +136,8 @@ def replay(
                     value = channel.realise(outcomes[s, chosen[s]], draws[s])
                     policy.update(ctx_of_step[s], model, value, kind=channel.kind)
                     folded += 1
+            if labels is not None:
+                labels.step(policy, t, ctx_of_step, outcomes, log.models, lam_t)
             if progress is not None and (t + 1) % 1000 == 0:
                 progress(t + 1)
         t = steps
@@ -149,4 +156,5 @@ def replay(
         c_max=setup.c_max,
         feedback=folded,
         interrupted=t < steps,
+        labelled=len(labels.labelled) if labels is not None else 0,
     )

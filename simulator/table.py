@@ -64,6 +64,10 @@ def protocol_lines(protocol: dict[str, Any]) -> list[str]:
         parts.append(f"traffic shifted to {', '.join(protocol['shift'])}{extra}")
     if protocol.get("tag_column"):
         parts.append(f"tags from column {protocol['tag_column']!r}")
+    if protocol.get("label_budget"):
+        parts.append(
+            f"every model's outcome revealed on {protocol['label_budget']} nominated prompts"
+        )
     lines = [f"protocol: {'; '.join(parts)}"] if parts else []
     share = protocol.get("repeat_share")
     if share is not None:

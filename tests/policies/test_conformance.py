@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from policies import POLICY_NAMES, Context, ModelProfile, Policy, make_policy
+from policies.labelling import label_value, learn_labels
 
 K, M = 2, 4
 #: P(correct) per cluster and model: model 1 wins cluster 0, model 2 wins cluster 1.
@@ -129,3 +130,25 @@ def test_bad_feedback_is_refused_with_a_reason(name: str) -> None:
         policy.update(ctx, "nobody", 1.0)
     with pytest.raises(ValueError, match="cluster weights"):
         policy.select(Context(np.ones(3) / 3))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_label_values_are_deterministic_and_leave_the_policy_alone(name: str) -> None:
+    policy = fitted(name, seed=2)
+    run(policy, 100)
+    twin = fitted(name, seed=2)
+    run(twin, 100)
+    values = [label_value(policy, Context.hard(k, k=K)) for k in range(K)]
+    assert all(np.isfinite(v) and v >= 0 for v in values)
+    assert values == [label_value(policy, Context.hard(k, k=K)) for k in range(K)]
+    assert run(policy, 100, seed=4) == run(twin, 100, seed=4)  # its random stream untouched
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_labels_lower_the_value_of_labelling_that_cell_again(name: str) -> None:
+    policy = fitted(name)
+    ctx = Context.hard(0, k=K)
+    before = label_value(policy, ctx)
+    for _ in range(30):
+        learn_labels(policy, ctx, {f"m{j}": float(TRUE[0, j] > 0.5) for j in range(M)})
+    assert label_value(policy, ctx) < before

@@ -141,6 +141,7 @@ def test_the_flags_run_and_the_report_records_the_protocol(
         "shift_share": 0.5,
         "tag_column": "tenant",
         "traffic_cells": 32,
+        "label_budget": 0,
         "repeat_share": 0.0,
     }
     assert load_log(data).columns["tenant"][:2] == ["acme", "beta"]

@@ -1,0 +1,98 @@
+"""Active labelling in a Router: it nominates recent prompts whose every model's outcome would
+teach it most, and learns the outcomes someone labels (:mod:`policies.labelling`).
+
+The candidates are the last ``label_candidates`` prompts routed, kept in memory only (their
+text and context; never in :meth:`Router.state`, never on disk). The Router's half that does
+active labelling.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from policies import Context, Policy
+from policies.labelling import label_value, learn_labels
+
+
+@dataclass(frozen=True)
+class Nomination:
+    """A prompt worth labelling: its key, its text (the latest user turn) and its value, the
+    utility per request that knowing every model's outcome in its cell would add."""
+
+    prompt_key: int
+    text: str
+    value: float
+
+
+class Candidates:
+    """The last ``capacity`` routed prompts by key (0: none kept), oldest forgotten first."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 0:
+            raise ValueError(f"label_candidates must be >= 0, got {capacity}")
+        self.capacity = int(capacity)
+        self._items: OrderedDict[int, tuple[Context, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def offer(self, ctx: Context, text: str) -> None:
+        if not self.capacity or ctx.prompt_key < 0:
+            return
+        with self._lock:
+            self._items[ctx.prompt_key] = (ctx, text)
+            self._items.move_to_end(ctx.prompt_key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def snapshot(self) -> list[tuple[int, Context, str]]:
+        with self._lock:
+            return [(key, ctx, text) for key, (ctx, text) in self._items.items()]
+
+    def take(self, prompt_key: int) -> Context:
+        with self._lock:
+            item = self._items.pop(prompt_key, None)
+        if item is None:
+            raise KeyError(f"prompt {prompt_key} is not among the recent prompts to label")
+        return item[0]
+
+
+class Nominating:
+    """``nominate`` and ``label``, under the router's lock."""
+
+    policy: Policy
+    candidates: Candidates
+    _lock: threading.RLock
+
+    def nominate(self, n: int = 10, *, lam: float | None = None) -> list[Nomination]:
+        """The ``n`` recent prompts whose every model's outcome would teach the router most,
+        best first (needs ``label_candidates > 0``)."""
+        if not self.candidates.capacity:
+            raise ValueError("this router keeps no prompts to nominate: build it with "
+                             "label_candidates=N")  # fmt: skip
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        with self._lock:
+            scored = [
+                Nomination(key, text, label_value(self.policy, ctx, lam=lam))
+                for key, ctx, text in self.candidates.snapshot()
+            ]
+        return sorted(scored, key=lambda nom: -nom.value)[:n]
+
+    def label(self, prompt_key: int, outcomes: Mapping[str, float]) -> int:
+        """Learn every model's outcome (0/1, or a score in [0, 1]) on a nominated prompt, as of
+        when it was routed; the prompt leaves the candidates. Returns the models learnt."""
+        with self._lock:
+            names = set(self.policy.models)
+        unknown = sorted(set(outcomes) - names)
+        if unknown or not outcomes:
+            raise ValueError(f"outcomes must name pool models; unknown: {unknown}")
+        for model, value in outcomes.items():
+            v = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+            if v is None or not (math.isfinite(v) and 0.0 <= v <= 1.0):
+                raise ValueError(f"{model}: an outcome must be a number in [0, 1], got {value!r}")
+        ctx = self.candidates.take(prompt_key)
+        with self._lock:
+            return learn_labels(self.policy, ctx, outcomes)

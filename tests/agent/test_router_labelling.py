@@ -1,0 +1,87 @@
+"""Active labelling in the Router: nominations by value, labels learnt as of routing time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agent.embedder import HashingEmbedder
+from agent.router import Router
+from simulator.synthetic import generate_log
+
+
+@pytest.fixture(scope="module")
+def log() -> Any:
+    return generate_log(n_prompts=300, n_models=4, seed=1)
+
+
+def make(log: Any, **kwargs: Any) -> Router:
+    return Router.from_log(log, embedder=HashingEmbedder(dim=64), k=6, **kwargs)
+
+
+def test_nominations_rank_recent_prompts_by_what_labelling_them_would_teach(log: Any) -> None:
+    router = make(log, label_candidates=50, policy="greedy")
+    for p in log.prompts[:80]:
+        router.route(p)
+    noms = router.nominate(5)
+    assert len(noms) == 5 and [n.value for n in noms] == sorted(
+        (n.value for n in noms), reverse=True
+    )
+    assert {n.text for n in noms} <= set(log.prompts[30:80])  # only the last 50 are kept
+    top = noms[0]
+    before = router.nominate(50)
+    learnt = router.label(top.prompt_key, dict.fromkeys(router.models, 1))
+    assert learnt == len(router.models)
+    after = {n.prompt_key: n.value for n in router.nominate(50)}
+    assert top.prompt_key not in after  # labelled prompts leave the candidates
+    same_cell = [n for n in before if n.prompt_key != top.prompt_key and n.value == top.value]
+    assert all(after[n.prompt_key] < n.value for n in same_cell)  # its cell is better known
+
+
+def test_labels_go_where_the_prompt_was_routed(log: Any) -> None:
+    router = make(log, label_candidates=10, policy="greedy")
+    d = router.route(log.prompts[3])
+    [nom] = router.nominate(1)
+    evidence = router.policy.posterior.alpha.sum() + router.policy.posterior.beta.sum()
+    router.label(nom.prompt_key, {router.models[0]: 1, router.models[1]: 0.25})
+    post = router.policy.posterior
+    assert post.alpha.sum() + post.beta.sum() == pytest.approx(evidence + 2.0)
+    gained = (post.alpha + post.beta - post.alpha0 - post.beta0).sum(axis=1)
+    assert np.flatnonzero(gained > 1e-9).tolist() == [int(np.argmax(d.weights))]
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "message"),
+    [
+        ({"nope": 1}, "unknown: ['nope']"),
+        ({}, "must name pool models"),
+        ({"M": float("nan")}, "a number in [0, 1]"),
+        ({"M": 2}, "a number in [0, 1]"),
+        ({"M": True}, "a number in [0, 1]"),
+        ({"M": "1"}, "a number in [0, 1]"),
+    ],
+)
+def test_bad_labels_are_refused_and_change_nothing(
+    log: Any, outcomes: dict[str, Any], message: str
+) -> None:
+    router = make(log, label_candidates=10)
+    router.route(log.prompts[0])
+    [nom] = router.nominate(1)
+    outcomes = {router.models[0] if k == "M" else k: v for k, v in outcomes.items()}
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        router.label(nom.prompt_key, outcomes)
+    assert router.nominate(1) == [nom]  # still a candidate
+
+
+def test_nominating_needs_candidates_and_an_unknown_prompt_is_an_error(log: Any) -> None:
+    router = make(log)
+    router.route(log.prompts[0])
+    with pytest.raises(ValueError, match="label_candidates=N"):
+        router.nominate()
+    keeping = make(log, label_candidates=5)
+    with pytest.raises(KeyError, match="not among the recent prompts"):
+        keeping.label(12345, {keeping.models[0]: 1})
+    assert Router.from_state(keeping.state(), keeping.cluster_map, embedder=keeping.embedder
+                             ).label_candidates == 5  # fmt: skip

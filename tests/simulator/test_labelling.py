@@ -1,0 +1,104 @@
+"""--label-budget: the replay reveals every model's outcome on the prompts the policy nominates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.logs import ReplayLog
+from cli import main
+from policies import make_policy
+from policies.labelling import label_value
+from simulator import Experiment, Splits, setups
+from simulator.experiment import fit_steps, run_seeds
+from simulator.labelling import WINDOW, LabelBudget
+from simulator.metrics import regret_curves
+
+SPLITS = Splits(fit=0.3, validation=0.1, pool=0.6)
+
+
+def fresh_exp(log: ReplayLog, emb: np.ndarray, **kw: object) -> tuple[Experiment, list]:
+    exp = Experiment(steps=10**9, seeds=2, splits=SPLITS, fresh=True, clusters=4, **kw)  # type: ignore[arg-type]
+    prepared = setups(log, emb, exp)
+    return fit_steps(exp, prepared), prepared
+
+
+def test_the_budget_is_spent_once_per_window_and_labels_teach(
+    small_log: ReplayLog, small_embeddings: np.ndarray
+) -> None:
+    exp, prepared = fresh_exp(small_log, small_embeddings, label_budget=5)
+    traces = run_seeds(prepared, exp, "greedy")
+    assert [t.labelled for t in traces] == [5, 5]
+    plain = run_seeds(prepared, replace(exp, label_budget=0), "greedy")
+    assert all(t.labelled == 0 for t in plain)
+    # the labels change what is learnt, so what is chosen after the first window
+    assert any(
+        not np.array_equal(a.chosen[WINDOW:], b.chosen[WINDOW:])
+        for a, b in zip(traces, plain, strict=True)
+    )
+    again = run_seeds(prepared, exp, "greedy")
+    assert all(np.array_equal(a.chosen, b.chosen) for a, b in zip(traces, again, strict=True))
+
+
+def test_a_generous_budget_cuts_regret_on_a_thin_profile(
+    small_log: ReplayLog, small_embeddings: np.ndarray
+) -> None:
+    exp, prepared = fresh_exp(small_log, small_embeddings, val_size=8)
+
+    def regret(e: Experiment) -> float:
+        return float(
+            np.mean(
+                [
+                    regret_curves(t, 4)["cluster_oracle"][-1]
+                    for t in run_seeds(prepared, e, "greedy")
+                ]
+            )
+        )
+
+    assert regret(replace(exp, label_budget=40)) < regret(exp)
+
+
+def test_each_window_nominates_its_most_valuable_prompt(
+    small_log: ReplayLog, small_embeddings: np.ndarray
+) -> None:
+    exp, prepared = fresh_exp(small_log, small_embeddings, val_size=8)
+    setup = prepared[0]
+    policy = make_policy("greedy").warm_start(setup.profiles, cost_scale=setup.c_max)
+    contexts = setup.contexts(setup.pool_idx[:WINDOW])
+    values = [label_value(policy, c) for c in contexts]
+    outcomes = small_log.correct[setup.pool_idx[:WINDOW]].astype(float)
+    budget = LabelBudget(1)
+    for t in range(WINDOW):
+        budget.step(policy, t, contexts, outcomes, small_log.models, policy.lam)
+    assert budget.labelled == [int(np.argmax(values))] and budget.left == 0
+    learnt = policy.posterior.alpha + policy.posterior.beta - policy.posterior.alpha0
+    assert (learnt - policy.posterior.beta0).sum() == pytest.approx(small_log.n_models)
+    budget.step(
+        policy, 2 * WINDOW - 1, contexts * 2, np.vstack([outcomes] * 2), small_log.models, 0.1
+    )
+    assert budget.labelled == [int(np.argmax(values))]  # spent
+
+
+def test_a_bad_budget_or_pick_is_refused() -> None:
+    with pytest.raises(ValueError, match="--label-budget must be >= 0"):
+        LabelBudget(-1)
+    with pytest.raises(ValueError, match="pick must be one of value, random"):
+        LabelBudget(3, pick="best")
+
+
+def test_the_flag_runs_records_the_protocol_and_refuses_bad_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fast = ["--embedder", "hashing", "--seeds", "1", "--clusters", "4", "--policy", "default"]
+    args = ["simulate", *fast, "--fresh", "--label-budget", "7", "--out", str(tmp_path / "o")]
+    assert main(args) == 0
+    assert "every model's outcome revealed on 7 nominated prompts" in capsys.readouterr().out
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["protocol"]["label_budget"] == 7
+    assert main(["simulate", *fast, "--label-budget", "-2"]) == 2
+    err = capsys.readouterr().err
+    assert "--label-budget must be >= 0, got -2" in err and err.count("\n") == 1
