@@ -64,16 +64,19 @@ class ContextOps:
         turn_weights: np.ndarray,
         texts: Sequence[str] | None = None,
         tags: Mapping[str, str] | None = None,
+        *,
+        observe: bool = True,
     ) -> Context:
         """The context of already-embedded turns (``vectors`` from :meth:`turns`' ``texts``;
         without the texts the context has no prompt key, so the prompt memory sits it out).
-        Bad ``tags`` raise ``ValueError`` (see :func:`policies.tags.normalise_tags`)."""
+        Bad ``tags`` raise ``ValueError`` (see :func:`policies.tags.normalise_tags`).
+        ``observe=False`` leaves the traffic cells alone (the context then has no cell)."""
         vec = pool_embedding(vectors, turn_weights)
         weights = self.cluster_map.weights(vec, soft=self.soft)[0]
         leaf = -1
         if self.leaf_map is not None:
             leaf = leaf_cell(self.policy, int(self.leaf_map.assign(vec)[0]))
-        elif self.traffic_cells is not None:
+        elif self.traffic_cells is not None and observe:
             leaf = leaf_cell(self.policy, self.traffic_cells.leaf(vec))
         key = prompt_key(texts) if texts is not None else -1
         return Context(weights / weights.sum(), leaf, key, normalise_tags(tags))

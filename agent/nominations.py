@@ -11,9 +11,12 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
+from agent.embedder import Embedder
 from policies import Context, Policy
 from policies.labelling import label_value, learn_labels
 
@@ -64,7 +67,11 @@ class Nominating:
 
     policy: Policy
     candidates: Candidates
+    embedder: Embedder
     _lock: threading.RLock
+    # the Router's own methods, which this half calls
+    turns: Callable[[str], tuple[list[str], np.ndarray]]
+    context_from: Callable[..., Context]
 
     def nominate(self, n: int = 10, *, lam: float | None = None) -> list[Nomination]:
         """The ``n`` recent prompts whose every model's outcome would teach the router most,
@@ -81,9 +88,34 @@ class Nominating:
             ]
         return sorted(scored, key=lambda nom: -nom.value)[:n]
 
-    def label(self, prompt_key: int, outcomes: Mapping[str, float]) -> int:
-        """Learn every model's outcome (0/1, or a score in [0, 1]) on a nominated prompt, as of
-        when it was routed; the prompt leaves the candidates. Returns the models learnt."""
+    def label(
+        self,
+        prompt: int | str,
+        outcomes: Mapping[str, float],
+        *,
+        tags: Mapping[str, str] | None = None,
+    ) -> int:
+        """Learn every given model's outcome (0/1, or a score in [0, 1]) on one prompt: a
+        nominated prompt's key (as it was routed; it leaves the candidates) or any prompt's
+        text (``tags`` as for routing). Returns the models learnt."""
+        self.check_outcomes(outcomes)
+        return self.learn_outcomes(self.label_context(prompt, tags=tags), outcomes)
+
+    def label_context(self, prompt: int | str, *, tags: Mapping[str, str] | None = None) -> Context:
+        """The context a label on ``prompt`` (a nominated key, or a text) teaches: a key's as
+        it was routed, a text's from its embedding (with no traffic cell)."""
+        if isinstance(prompt, str):
+            if not prompt.strip():
+                raise ValueError("a prompt to label must not be empty")
+            texts, weights = self.turns(prompt)
+            vectors = self.embedder.encode(texts)
+            return self.context_from(vectors, weights, texts, tags, observe=False)
+        if tags:
+            raise ValueError("tags go with a prompt's text; a nominated prompt keeps its own")
+        return self.candidates.take(prompt)
+
+    def check_outcomes(self, outcomes: Mapping[str, float]) -> None:
+        """Raise ``ValueError`` unless ``outcomes`` maps pool models to numbers in [0, 1]."""
         with self._lock:
             names = set(self.policy.models)
         unknown = sorted(set(outcomes) - names)
@@ -93,6 +125,8 @@ class Nominating:
             v = value if isinstance(value, int | float) and not isinstance(value, bool) else None
             if v is None or not (math.isfinite(v) and 0.0 <= v <= 1.0):
                 raise ValueError(f"{model}: an outcome must be a number in [0, 1], got {value!r}")
-        ctx = self.candidates.take(prompt_key)
+
+    def learn_outcomes(self, ctx: Context, outcomes: Mapping[str, float]) -> int:
+        """Fold checked ``outcomes`` on ``ctx`` into the posterior; returns the models learnt."""
         with self._lock:
             return learn_labels(self.policy, ctx, outcomes)

@@ -66,7 +66,10 @@ class TrafficCells:
     def observe(self, x: np.ndarray) -> int:
         """Assign ``x`` to a cell (opening one while fewer than ``n`` are open), move that
         cell's centroid toward it, and return the cell."""
-        u = _unit(x)
+        return self.observe_unit(_unit(x))
+
+    def observe_unit(self, u: np.ndarray) -> int:
+        """:meth:`observe` for a vector already of unit length."""
         if self.opened < self.n:
             if not self.opened:
                 self.centroids = np.zeros((0, u.size))
@@ -131,12 +134,16 @@ class ShiftGate:
         if not gate > 0 or window < 1:
             raise ValueError(f"a shift gate needs gate > 0 and window >= 1, got {gate}, {window}")
         self.reference, self.gate, self.window = float(reference), float(gate), int(window)
-        self.recent: deque[float] = deque(maxlen=self.window)
+        self.recent: deque[float] = deque()
+        self._sum = 0.0
 
     def observe(self, similarity: float) -> bool:
         """Take one prompt's similarity; say whether the gate is open for it."""
         self.recent.append(float(similarity))
-        return bool(np.mean(self.recent) < self.gate * self.reference)
+        self._sum += self.recent[-1]
+        if len(self.recent) > self.window:
+            self._sum -= self.recent.popleft()
+        return self._sum < self.gate * self.reference * len(self.recent)
 
 
 class TrafficLeaves:
@@ -166,13 +173,22 @@ class TrafficLeaves:
     def n(self) -> int:
         return self.cells.n
 
-    def leaf(self, vec: np.ndarray, similarity: float | None = None) -> int:
-        """Observe one prompt's embedding; its cell while the gate is open, else -1.
-        ``similarity``: its cosine to the nearest cluster, if already computed."""
-        sim = similarity if similarity is not None else nearest_similarity(vec, self._centroids)[0]
+    def leaf(self, vec: np.ndarray) -> int:
+        """Observe one prompt's embedding; its cell while the gate is open, else -1."""
+        return int(self.leaves(np.atleast_2d(vec))[0])
+
+    def leaves(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`leaf` for each row of ``X`` in turn (a replay's whole stream at once)."""
+        X = np.asarray(X, dtype=np.float64)
+        sims = nearest_similarity(X, self._centroids)
+        units = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+        out = np.empty(len(units), dtype=np.int64)
         with self._lock:
-            cell = self.cells.observe(vec)
-            return cell if self.gate.observe(sim) else -1
+            observe, gate = self.cells.observe_unit, self.gate.observe
+            for i, (u, sim) in enumerate(zip(units, sims.tolist(), strict=True)):
+                cell = observe(u)
+                out[i] = cell if gate(sim) else -1
+        return out
 
     def to_state(self) -> dict[str, Any]:
         with self._lock:
@@ -193,5 +209,6 @@ class TrafficLeaves:
         g = state["gate"]
         ref = float("nan") if g["reference"] is None else float(g["reference"])
         gate = ShiftGate(ref, gate=float(g["gate"]), window=int(g["window"]))
-        gate.recent.extend(float(v) for v in state["recent"])
+        for v in state["recent"]:
+            gate.observe(float(v))
         return cls(TrafficCells.from_state(state["cells"]), gate, cmap.centroids)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlmodel import Session
 
 from agent.router import Router
 from feedback import crud
 from feedback.errors import Conflict, Invalid, NotFound
-from feedback.schemas import AdminResult, ModelCreate, ModelInfo
+from feedback.labels import reset_floor
+from feedback.models import LabelRow
+from feedback.schemas import AdminResult, LabelRequest, LabelResult, ModelCreate, ModelInfo
 from feedback.service import BUDGET, LAM, RESET_FLOOR, RoutingService
 from policies import ModelProfile
 
@@ -98,7 +102,44 @@ def reset(service: RoutingService, *, session: Session) -> AdminResult:
     """Return the posterior to the profile priors; feedback committed so far no longer counts."""
     floor = crud.max_feedback_id(session=session)
     crud.put_meta(session=session, key=RESET_FLOOR, value=str(floor))
+    reset_floor(session=session)
     session.commit()
     crud.bump_revision(session=session)
     service.rebuild()
     return AdminResult(ok=True, revision=service.revision, detail=f"reset after feedback {floor}")
+
+
+def add_label(service: RoutingService, *, session: Session, req: LabelRequest) -> LabelResult:
+    """Check, store and learn one prompt's outcomes (:mod:`feedback.labels`)."""
+    router = service.router
+    prompt = req.prompt if req.prompt is not None else req.prompt_key
+    assert prompt is not None  # the schema asks for exactly one
+    unknown = sorted(set(req.outcomes) - set(router.models))
+    if unknown:  # like any admin route naming a model the pool lacks
+        raise NotFound(f"no model {', '.join(map(repr, unknown))} in the pool")
+    try:
+        router.check_outcomes(req.outcomes)
+        ctx = router.label_context(prompt, tags=req.tags)
+    except KeyError as exc:
+        raise NotFound(f"{exc.args[0]}; send the prompt's text instead") from exc
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+    session.add(
+        LabelRow(
+            prompt_key=ctx.prompt_key,
+            weights=json.dumps(ctx.weights.tolist()),
+            leaf=ctx.leaf,
+            tags=json.dumps(list(ctx.tags)),
+            outcomes=json.dumps(req.outcomes),
+            created_at=service.clock(),
+        )
+    )
+    session.commit()
+    revision = crud.bump_revision(session=session)
+    learnt = sum(m in router.models for m in req.outcomes)
+
+    def change(r: Router) -> None:
+        r.learn_outcomes(ctx, req.outcomes)
+
+    service.pool_changed(revision, change)
+    return LabelResult(learnt=learnt, revision=service.revision)

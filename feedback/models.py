@@ -74,6 +74,21 @@ class FeedbackRow(SQLModel, table=True):
     created_at: float
 
 
+class LabelRow(SQLModel, table=True):
+    """Every model's outcome on one prompt, labelled by someone (active labelling). A label
+    changes the posterior as a pool change does: it bumps the revision."""
+
+    __tablename__ = "ra_label"
+
+    id: int | None = Field(default=None, primary_key=True)
+    prompt_key: int = Field(sa_column=Column(BigInteger, nullable=False))
+    weights: str = Field(sa_column=Column(Text, nullable=False))  # cluster weights, JSON
+    leaf: int = -1
+    tags: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    outcomes: str = Field(sa_column=Column(Text, nullable=False))  # {model: value}, JSON
+    created_at: float
+
+
 class PolicySnapshot(SQLModel, table=True):
     """A replica's policy state; replay resumes after ``hwm`` plus the ids in ``gaps``."""
 

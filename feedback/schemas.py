@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 from pydantic.config import JsonDict
@@ -56,6 +56,14 @@ class Message(BaseModel):
     content: SafeStr = Field(max_length=100_000)
 
 
+def checked_tags(tags: dict[str, Any] | None) -> dict[str, Any] | None:
+    """App tags as routing takes them, or ``ValueError`` with the reason (a 422)."""
+    normalise_tags(tags)
+    for value in (tags or {}).values():
+        safe_text(value)  # a string by now; no NUL, no lone surrogate
+    return tags
+
+
 class RouteRequest(BaseModel):
     """Exactly one of ``prompt`` or ``messages`` (a chat with at least one user turn)."""
 
@@ -76,10 +84,7 @@ class RouteRequest(BaseModel):
     @field_validator("tags")
     @classmethod
     def _tags(cls, tags: dict[str, Any] | None) -> dict[str, Any] | None:
-        normalise_tags(tags)  # raises ValueError with the reason: a 422
-        for value in (tags or {}).values():
-            safe_text(value)  # a string by now; no NUL, no lone surrogate
-        return tags
+        return checked_tags(tags)
 
     @model_validator(mode="before")
     @classmethod
@@ -219,3 +224,43 @@ class AdminResult(BaseModel):
     ok: bool
     revision: int
     detail: str = ""
+
+
+Outcome = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class LabelRequest(BaseModel):
+    """Every model's outcome (0/1, or a score in [0, 1]) on one prompt: exactly one of
+    ``prompt_key`` (from ``GET /admin/nominations`` on this replica) or the ``prompt`` text."""
+
+    model_config = ConfigDict(
+        **_STRICT, json_schema_extra={"oneOf": _exactly_one("prompt_key", "prompt")}
+    )
+    prompt_key: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    prompt: PromptStr | None = Field(default=None, max_length=100_000)
+    outcomes: dict[ModelNameStr, Outcome] = Field(min_length=1, max_length=1000)
+    tags: dict[SafeStr, Any] | None = Field(default=None, json_schema_extra=_TAGS_SCHEMA)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, Any] | None) -> dict[str, Any] | None:
+        return checked_tags(tags)
+
+    @model_validator(mode="after")
+    def _one_input(self) -> Self:
+        if (self.prompt is None) == (self.prompt_key is None):
+            raise ValueError("give exactly one of 'prompt_key' or 'prompt'")
+        return self
+
+
+class NominationInfo(BaseModel):
+    prompt_key: int
+    text: str
+    #: Utility per request of the prompt's cell that labelling it would add (the knowledge
+    #: gradient; :mod:`policies.labelling`).
+    value: float
+
+
+class LabelResult(BaseModel):
+    learnt: int
+    revision: int

@@ -27,7 +27,7 @@ from agent.embedder import Embedder
 from agent.embedding_cache import CachedEmbedder
 from agent.router import Router
 from agent.traffic_cells import foreign_leaf
-from feedback import crud
+from feedback import crud, labels
 from feedback.bootstrap import (
     ensure_pool,
     load_cluster_map,
@@ -147,8 +147,10 @@ class RoutingService:
                 state = json.loads(snap.state)
                 router.load_state(snapshot_router_state(state))
                 applied = AppliedIds.from_state(state["applied"], now=now)
+            else:  # a snapshot at this revision holds every label; else replay them
+                labels.replay(router, session=s)
             if live is not None:  # this process's memory is newer than any snapshot
-                router.traffic_cells = live.traffic_cells
+                router.traffic_cells, router.candidates = live.traffic_cells, live.candidates
                 router.load_pacer_state(pacers)
                 router.conversations.load_state(live.conversations.to_state())
                 router.regenerates = live.regenerates
@@ -188,6 +190,7 @@ class RoutingService:
             self._embedder,
             leaf_map=self._leaf_map,
             traffic_cells=cells,
+            label_candidates=st.label_candidates,
             policy=st.policy,
             policy_params=self._policy_params(),
             seed=st.seed,

@@ -63,6 +63,9 @@ class Settings:
     #: Cells fitted online on this process's traffic that the ``default`` policy learns on
     #: while the traffic looks unlike the fit prompts (0: none; not used with ``leaves``).
     traffic_cells: int = 32
+    #: Recent prompts (text and context, in memory only) ``GET /admin/nominations`` ranks for
+    #: labelling (0: none kept, and the endpoint answers 409).
+    label_candidates: int = 1000
     #: Posterior draws per decision for Thompson's Monte Carlo propensity (0: none). The
     #: monitoring report's off-policy estimates need propensities.
     propensity_samples: int = 256
@@ -113,8 +116,9 @@ class Settings:
                 f"rate_limit must be >= 0 and rate_burst >= 1, got {self.rate_limit} and "
                 f"{self.rate_burst}"
             )
-        if self.traffic_cells < 0:
-            raise ValueError(f"traffic_cells must be >= 0, got {self.traffic_cells}")
+        for name in ("traffic_cells", "label_candidates"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     @classmethod
     def field_names(cls) -> list[str]:

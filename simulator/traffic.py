@@ -13,7 +13,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from agent.clusters import nearest_similarity
 from agent.traffic_cells import DEFAULT_GATE, TrafficLeaves
 from simulator.protocol import Setup
 
@@ -29,10 +28,7 @@ def traffic_step_leaves(setup: Setup, steps: int, n: int, gate: float = DEFAULT_
     if key is not None and key in setup.memo:
         return setup.memo[key]
     prompts = setup.stream(steps, np.random.default_rng([setup.seed, 7]))
-    leaves = TrafficLeaves.for_map(cmap, n, gate=gate)
-    sims = nearest_similarity(emb[prompts], cmap.centroids)
-    out = np.array([leaves.leaf(emb[p], sim) for p, sim in zip(prompts, sims, strict=True)])
-    out = out.astype(np.int64)
+    out = TrafficLeaves.for_map(cmap, n, gate=gate).leaves(emb[prompts])
     if key is not None:
         setup.memo[key] = out
     return out

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from feedback import admin_ops
+from feedback import admin_ops, labels
 from feedback.api.responses import ADMIN, BODY
 from feedback.deps import AdminDep, ServiceDep, SessionDep
-from feedback.schemas import AdminResult, BudgetUpdate, LamUpdate, PosteriorState
+from feedback.schemas import (
+    AdminResult,
+    BudgetUpdate,
+    LabelRequest,
+    LabelResult,
+    LamUpdate,
+    NominationInfo,
+    PosteriorState,
+)
 
 router = APIRouter(
     prefix="/admin",
@@ -54,3 +62,23 @@ def get_posterior(service: ServiceDep) -> PosteriorState:
         revision=service.revision,
         lam=service.router.lam,
     )
+
+
+@router.get("/nominations", responses={409: {"description": "label_candidates is 0"}})
+def get_nominations(service: ServiceDep, n: int = Query(10, ge=1, le=1000)) -> list[NominationInfo]:
+    """The ``n`` recent prompts (on this replica) whose every model's outcome would teach the
+    router most, best first: label them with ``POST /admin/labels``."""
+    return labels.nominations(service.router, n)
+
+
+@router.post(
+    "/labels",
+    status_code=201,
+    responses={
+        **BODY,
+        404: {"description": "a model not in the pool, or a prompt_key this replica lacks"},
+    },
+)
+def post_labels(req: LabelRequest, session: SessionDep, service: ServiceDep) -> LabelResult:
+    """Every model's outcome on one prompt; every replica learns it."""
+    return admin_ops.add_label(service, session=session, req=req)
