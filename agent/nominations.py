@@ -23,16 +23,22 @@ from policies.labelling import label_value, learn_labels
 
 @dataclass(frozen=True)
 class Nomination:
-    """A prompt worth labelling: its key, its text (the latest user turn) and its value, the
-    utility per request that knowing every model's outcome in its cell would add."""
+    """A prompt worth labelling: its key, its text (the latest user turn, cut at
+    :data:`TEXT_CHARS` characters) and its value, the utility per request of its cell that
+    labelling every model's outcome on it would add (the knowledge gradient)."""
 
     prompt_key: int
     text: str
     value: float
 
 
+#: Characters of a candidate's text kept to show a labeller (the context holds the rest).
+TEXT_CHARS = 2000
+
+
 class Candidates:
-    """The last ``capacity`` routed prompts by key (0: none kept), oldest forgotten first."""
+    """The last ``capacity`` routed prompts by key (0: none kept), oldest forgotten first;
+    each keeps its context and the first :data:`TEXT_CHARS` characters of its text."""
 
     def __init__(self, capacity: int) -> None:
         if capacity < 0:
@@ -45,7 +51,7 @@ class Candidates:
         if not self.capacity or ctx.prompt_key < 0:
             return
         with self._lock:
-            self._items[ctx.prompt_key] = (ctx, text)
+            self._items[ctx.prompt_key] = (ctx, text[:TEXT_CHARS])
             self._items.move_to_end(ctx.prompt_key)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)

@@ -49,13 +49,17 @@ class TrafficCells:
         if n < 1:
             raise ValueError(f"traffic cells need n >= 1, got {n}")
         self.n = int(n)
-        self.centroids = np.zeros((0, 0))
-        self.counts = np.zeros(0)
+        self.opened = 0  #: how many cells have a prompt so far (at most ``n``)
+        self._centroids = np.zeros((0, 0))
+        self._counts = np.zeros(self.n)
 
     @property
-    def opened(self) -> int:
-        """How many cells have a prompt so far (at most ``n``)."""
-        return int(self.counts.size)
+    def centroids(self) -> np.ndarray:
+        return self._centroids[: self.opened]
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self._counts[: self.opened]
 
     def assign(self, x: np.ndarray) -> int:
         """The cell ``x`` belongs to now, without learning from it (-1 before any prompt)."""
@@ -66,20 +70,21 @@ class TrafficCells:
     def observe(self, x: np.ndarray) -> int:
         """Assign ``x`` to a cell (opening one while fewer than ``n`` are open), move that
         cell's centroid toward it, and return the cell."""
-        return self.observe_unit(_unit(x))
+        return int(self.observe_units(_unit(x)[None, :])[0])
 
-    def observe_unit(self, u: np.ndarray) -> int:
-        """:meth:`observe` for a vector already of unit length."""
-        if self.opened < self.n:
-            if not self.opened:
-                self.centroids = np.zeros((0, u.size))
-            self.centroids = np.vstack([self.centroids, u])
-            self.counts = np.append(self.counts, 1.0)
-            return self.opened - 1
-        j = int(np.argmax(self.centroids @ u))
-        self.counts[j] += 1.0
-        self.centroids[j] += (u - self.centroids[j]) / self.counts[j]
-        return j
+    def observe_units(
+        self, units: np.ndarray, order: np.ndarray | None = None, assign: Any = None
+    ) -> np.ndarray:
+        """:meth:`observe` for rows of ``units`` (unit vectors) in turn: all of them, or those
+        ``order`` lists; ``assign`` is :func:`assign_stream` or its compiled twin."""
+        units = np.ascontiguousarray(units, dtype=np.float64)
+        order = np.arange(units.shape[0]) if order is None else np.asarray(order, np.int64)
+        if not self._centroids.size:
+            self._centroids = np.zeros((self.n, units.shape[1]))
+        out = np.empty(order.size, dtype=np.int64)
+        step = assign or assign_stream
+        self.opened = int(step(units, order, self._centroids, self._counts, self.opened, out))
+        return out
 
     def to_state(self) -> dict[str, Any]:
         return {"n": self.n, "centroids": self.centroids.tolist(), "counts": self.counts.tolist()}
@@ -87,10 +92,42 @@ class TrafficCells:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TrafficCells:
         cells = cls(int(state["n"]))
-        cells.counts = np.asarray(state["counts"], dtype=np.float64)
-        cents = np.asarray(state["centroids"], dtype=np.float64)
-        cells.centroids = cents.reshape(cells.counts.size, -1) if cells.counts.size else cents
+        counts = np.asarray(state["counts"], dtype=np.float64)
+        cells.opened = int(counts.size)
+        cells._counts[: cells.opened] = counts
+        if cells.opened:
+            cents = np.asarray(state["centroids"], dtype=np.float64).reshape(cells.opened, -1)
+            cells._centroids = np.zeros((cells.n, cents.shape[1]))
+            cells._centroids[: cells.opened] = cents
         return cells
+
+
+def assign_stream(
+    units: np.ndarray,
+    order: np.ndarray,
+    centroids: np.ndarray,
+    counts: np.ndarray,
+    opened: int,
+    out: np.ndarray,
+) -> int:
+    """The online k-means step for rows ``units[order[0]], units[order[1]], ...`` in turn, in
+    place on ``centroids`` (``(n, d)``, the first ``opened`` rows in use) and ``counts``; each
+    step's cell goes to ``out``. Returns the cells opened. Plain numpy, so numba compiles this
+    very function for the simulator (:mod:`simulator.compiled`)."""
+    n = centroids.shape[0]
+    for i in range(order.shape[0]):
+        u = units[order[i]]
+        if opened < n:
+            centroids[opened] = u
+            counts[opened] = 1.0
+            out[i] = opened
+            opened += 1
+        else:
+            j = np.argmax(centroids @ u)
+            counts[j] += 1.0
+            centroids[j] += (u - centroids[j]) / counts[j]
+            out[i] = j
+    return opened
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -145,6 +182,10 @@ class ShiftGate:
             self._sum -= self.recent.popleft()
         return self._sum < self.gate * self.reference * len(self.recent)
 
+    def observe_all(self, similarities: list[float]) -> np.ndarray:
+        """:meth:`observe` for each similarity in turn."""
+        return np.array([self.observe(s) for s in similarities], dtype=bool)
+
 
 class TrafficLeaves:
     """A router's leaf cells fitted on its traffic (:class:`TrafficCells`), used while the
@@ -160,6 +201,8 @@ class TrafficLeaves:
         self.cells, self.gate = cells, gate
         self._centroids = np.asarray(centroids, dtype=np.float64)
         self._lock = threading.Lock()
+        #: :func:`assign_stream`, or its compiled twin (:func:`simulator.traffic` sets it).
+        self.assign: Any = assign_stream
 
     @classmethod
     def for_map(
@@ -177,18 +220,17 @@ class TrafficLeaves:
         """Observe one prompt's embedding; its cell while the gate is open, else -1."""
         return int(self.leaves(np.atleast_2d(vec))[0])
 
-    def leaves(self, X: np.ndarray) -> np.ndarray:
-        """:meth:`leaf` for each row of ``X`` in turn (a replay's whole stream at once)."""
+    def leaves(self, X: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`leaf` for each row of ``X`` in turn, or for rows ``X[order[0]], ...`` (a
+        replay's whole stream at once, each prompt's row given once)."""
         X = np.asarray(X, dtype=np.float64)
-        sims = nearest_similarity(X, self._centroids)
+        order = np.arange(X.shape[0]) if order is None else np.asarray(order, np.int64)
+        sims = nearest_similarity(X, self._centroids)[order]
         units = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-        out = np.empty(len(units), dtype=np.int64)
-        with self._lock:
-            observe, gate = self.cells.observe_unit, self.gate.observe
-            for i, (u, sim) in enumerate(zip(units, sims.tolist(), strict=True)):
-                cell = observe(u)
-                out[i] = cell if gate(sim) else -1
-        return out
+        with self._lock:  # the map and the gate follow the same prompts, each on its own
+            cells = self.cells.observe_units(units, order, self.assign)
+            open_ = self.gate.observe_all(sims.tolist())
+        return np.where(open_, cells, -1)
 
     def to_state(self) -> dict[str, Any]:
         with self._lock:

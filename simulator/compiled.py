@@ -13,6 +13,7 @@ from typing import Any
 
 from numba import njit
 
+from agent import traffic_cells
 from policies import adwin, updates
 
 _HERE = Path(__file__).resolve().parent
@@ -20,6 +21,7 @@ _HERE = Path(__file__).resolve().parent
 SOURCES = (
     Path(updates.__file__),
     Path(adwin.__file__),
+    Path(traffic_cells.__file__),
     *(_HERE / f"{m}.py" for m in ("compiled", "kernel", "kernel_learn", "lazy_pick", "samplers")),
 )
 
@@ -90,3 +92,7 @@ _A = compile_functions(
     adwin, ("_drop_oldest", "_merge", "_insert", "_delete_oldest", "_cut", "_detect", "update")
 )
 adwin_update = _A["update"]
+
+#: The traffic cells' online k-means (:func:`agent.traffic_cells.assign_stream`), compiled for
+#: the replays, where it fits a whole stream at once.
+assign_stream = compile_functions(traffic_cells, ("assign_stream",))["assign_stream"]

@@ -14,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from agent.traffic_cells import DEFAULT_GATE, TrafficLeaves
+from simulator import compiled
 from simulator.protocol import Setup
 
 
@@ -28,7 +29,9 @@ def traffic_step_leaves(setup: Setup, steps: int, n: int, gate: float = DEFAULT_
     if key is not None and key in setup.memo:
         return setup.memo[key]
     prompts = setup.stream(steps, np.random.default_rng([setup.seed, 7]))
-    out = TrafficLeaves.for_map(cmap, n, gate=gate).leaves(emb[prompts])
+    leaves = TrafficLeaves.for_map(cmap, n, gate=gate)
+    leaves.assign = compiled.assign_stream  # the same function, compiled
+    out = leaves.leaves(emb, prompts)
     if key is not None:
         setup.memo[key] = out
     return out

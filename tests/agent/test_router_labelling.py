@@ -75,6 +75,13 @@ def test_bad_labels_are_refused_and_change_nothing(
     assert router.nominate(1) == [nom]  # still a candidate
 
 
+def test_a_long_prompt_is_kept_cut_for_the_labeller(log: Any) -> None:
+    router = make(log, label_candidates=3)
+    router.route("why " * 5000)
+    [nom] = router.nominate(1)
+    assert len(nom.text) == 2000 and nom.text.startswith("why why")
+
+
 def test_nominating_needs_candidates_and_an_unknown_prompt_is_an_error(log: Any) -> None:
     router = make(log)
     router.route(log.prompts[0])

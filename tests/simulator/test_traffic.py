@@ -114,3 +114,20 @@ def test_the_gate_opens_when_the_traffic_leaves_the_clusters(
     cells = traffic_step_leaves(replace(prepared[0], embeddings=moved), exp.steps, 8, gate=0.5)
     assert (cells[:100] == -1).all()
     assert (cells[200:] >= 0).all()
+
+
+def test_the_compiled_fit_is_the_routers_own_step_for_step(
+    small_log: ReplayLog, small_embeddings: np.ndarray
+) -> None:
+    setup = prepare(small_log, small_embeddings, k=4, seed=1)
+    assert setup.cluster_map is not None
+    prompts = stream(setup, 1200)  # repeats prompts
+    router_cells = TrafficLeaves.for_map(setup.cluster_map, 8, gate=OPEN)
+    one_by_one = [router_cells.leaf(small_embeddings[p]) for p in prompts]
+    assert traffic_step_leaves(setup, 1200, 8, gate=OPEN).tolist() == one_by_one
+    batch = TrafficLeaves.for_map(setup.cluster_map, 8, gate=OPEN)
+    batch.leaves(small_embeddings, prompts)
+    a, b = batch.to_state(), router_cells.to_state()
+    assert a["cells"] == b["cells"]  # bit for bit
+    # a batch's cosines may differ from a row's in the last bit (BLAS); the gate's window too
+    np.testing.assert_allclose(a["recent"], b["recent"], rtol=0, atol=1e-12)
