@@ -220,16 +220,22 @@ class TrafficLeaves:
         """Observe one prompt's embedding; its cell while the gate is open, else -1."""
         return int(self.leaves(np.atleast_2d(vec))[0])
 
-    def leaves(self, X: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    def leaves(
+        self, X: np.ndarray, order: np.ndarray | None = None, *, last: bool = False
+    ) -> np.ndarray:
         """:meth:`leaf` for each row of ``X`` in turn, or for rows ``X[order[0]], ...`` (a
-        replay's whole stream at once, each prompt's row given once)."""
+        replay's whole stream at once, each prompt's row given once). ``last``: no prompt
+        follows these, so where the gate stays shut throughout, the map is not fitted at all
+        (the leaves are the same; the map is then left behind)."""
         X = np.asarray(X, dtype=np.float64)
         order = np.arange(X.shape[0]) if order is None else np.asarray(order, np.int64)
         sims = nearest_similarity(X, self._centroids)[order]
-        units = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
         with self._lock:  # the map and the gate follow the same prompts, each on its own
-            cells = self.cells.observe_units(units, order, self.assign)
             open_ = self.gate.observe_all(sims.tolist())
+            if last and not open_.any():
+                return np.full(order.size, -1, dtype=np.int64)
+            units = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+            cells = self.cells.observe_units(units, order, self.assign)
         return np.where(open_, cells, -1)
 
     def to_state(self) -> dict[str, Any]:

@@ -220,8 +220,8 @@ not with delayed feedback, model arrivals or app tags) and the Python engine oth
 tests check that both make identical choices, raise the same drift alarms and end in the same
 state for the deterministic rules, and match in distribution for Thompson sampling. The last
 row adds what `simulate` does first for `default`: fitting its 32 traffic cells over the
-stream, in Python (`agent.traffic_cells`, the Router's own code; once per seed, reused across
-a sweep's λ grid), which costs more than the compiled replay itself.
+stream (once per seed, reused across a sweep's λ grid), with the Router's own k-means step
+(`agent.traffic_cells.assign_stream`) compiled.
 
 ### Start-up, median of {args.repeats} runs, each in a new process
 

@@ -31,7 +31,7 @@ def traffic_step_leaves(setup: Setup, steps: int, n: int, gate: float = DEFAULT_
     prompts = setup.stream(steps, np.random.default_rng([setup.seed, 7]))
     leaves = TrafficLeaves.for_map(cmap, n, gate=gate)
     leaves.assign = compiled.assign_stream  # the same function, compiled
-    out = leaves.leaves(emb, prompts)
+    out = leaves.leaves(emb, prompts, last=True)
     if key is not None:
         setup.memo[key] = out
     return out

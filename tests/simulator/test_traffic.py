@@ -131,3 +131,16 @@ def test_the_compiled_fit_is_the_routers_own_step_for_step(
     assert a["cells"] == b["cells"]  # bit for bit
     # a batch's cosines may differ from a row's in the last bit (BLAS); the gate's window too
     np.testing.assert_allclose(a["recent"], b["recent"], rtol=0, atol=1e-12)
+
+
+def test_a_stream_the_gate_never_opens_on_skips_the_fit_with_the_same_leaves(
+    small_log: ReplayLog, small_embeddings: np.ndarray
+) -> None:
+    setup = prepare(small_log, small_embeddings, k=4, seed=1)
+    assert setup.cluster_map is not None
+    shut = TrafficLeaves.for_map(setup.cluster_map, 8, gate=0.01)
+    out = shut.leaves(small_embeddings, stream(setup, 500), last=True)
+    assert (out == -1).all() and shut.cells.opened == 0  # not fitted
+    fitted = TrafficLeaves.for_map(setup.cluster_map, 8, gate=0.01)
+    assert fitted.leaves(small_embeddings, stream(setup, 500)).tolist() == out.tolist()
+    assert fitted.cells.opened == 8
