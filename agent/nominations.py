@@ -18,7 +18,7 @@ import numpy as np
 
 from agent.embedder import Embedder
 from policies import Context, Policy
-from policies.labelling import label_value, learn_labels
+from policies.labelling import knowledge_gradient, learn_labels
 
 
 @dataclass(frozen=True)
@@ -87,11 +87,19 @@ class Nominating:
                              "label_candidates=N")  # fmt: skip
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
-        with self._lock:
-            scored = [
-                Nomination(key, text, label_value(self.policy, ctx, lam=lam))
-                for key, ctx, text in self.candidates.snapshot()
+        candidates = self.candidates.snapshot()
+        with self._lock:  # read the cells under the lock; value them outside it
+            policy = self.policy
+            cells = [
+                tuple(np.array(v) for v in policy.posterior.cell_params(ctx))
+                for _, ctx, _ in candidates
             ]
+            costs, scale = policy.costs.copy(), policy.cost_scale
+            lam = policy.lam if lam is None else lam
+        scored = [
+            Nomination(key, text, knowledge_gradient(a, b, costs, lam, scale))
+            for (key, _, text), (a, b) in zip(candidates, cells, strict=True)
+        ]
         return sorted(scored, key=lambda nom: -nom.value)[:n]
 
     def label(

@@ -38,11 +38,18 @@ def label_value(policy: Policy, ctx: Context, *, lam: float | None = None) -> fl
     """
     a, b = policy.posterior.cell_params(ctx)
     lam = policy.lam if lam is None else lam
+    return knowledge_gradient(a, b, policy.costs, lam, policy.cost_scale)
+
+
+def knowledge_gradient(
+    a: np.ndarray, b: np.ndarray, costs: np.ndarray, lam: float, cost_scale: float
+) -> float:
+    """:func:`label_value` of a cell whose models' posteriors are Beta(``a``, ``b``)."""
     rng = np.random.default_rng(0)
     theta = rng.beta(a, b, size=(DRAWS, a.size))
     y = rng.random((DRAWS, a.size)) < theta
-    after = utility((a + y) / (a + b + 1.0), policy.costs, lam, policy.cost_scale)
-    now = utility(a / (a + b), policy.costs, lam, policy.cost_scale)
+    after = utility((a + y) / (a + b + 1.0), costs, lam, cost_scale)
+    now = utility(a / (a + b), costs, lam, cost_scale)
     return float(max(after.max(axis=1).mean() - now.max(), 0.0))
 
 
