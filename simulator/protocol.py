@@ -44,8 +44,10 @@ class Setup:
     #: The fitted cluster map and every prompt's embedding (for cells fitted on the traffic).
     cluster_map: ClusterMap | None = field(default=None, compare=False, repr=False)
     embeddings: np.ndarray | None = field(default=None, compare=False, repr=False)
-    #: Traffic-cell leaves already computed, by (cells, steps) (:mod:`simulator.traffic`).
-    memo: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    #: Traffic-cell leaves already computed, by (cells, steps, gate) (:mod:`simulator.traffic`).
+    memo: dict[tuple[int, int, float], np.ndarray] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def contexts(self, rows: np.ndarray) -> list[Context]:
         """One context per row (prompt index); the row is also the prompt's memory key."""

@@ -8,7 +8,6 @@ moves, exactly as it would in the Router.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -25,15 +24,13 @@ def traffic_step_leaves(setup: Setup, steps: int, n: int, gate: float = DEFAULT_
     cmap, emb = setup.cluster_map, setup.embeddings
     if cmap is None or emb is None:
         raise ValueError("traffic cells need a setup from simulator.protocol.prepare")
-    key = (n, steps) if gate == DEFAULT_GATE else None
-    if key is not None and key in setup.memo:
+    key = (n, steps, gate)
+    if key in setup.memo:
         return setup.memo[key]
     prompts = setup.stream(steps, np.random.default_rng([setup.seed, 7]))
     leaves = TrafficLeaves.for_map(cmap, n, gate=gate)
     leaves.assign = compiled.assign_stream  # the same function, compiled
-    out = leaves.leaves(emb, prompts, last=True)
-    if key is not None:
-        setup.memo[key] = out
+    out = setup.memo[key] = leaves.leaves(emb, prompts, last=True)
     return out
 
 
@@ -43,10 +40,3 @@ def with_traffic_cells(setup: Setup, steps: int, n: int, gate: float = DEFAULT_G
     if n <= 0:
         return setup
     return replace(setup, step_leaves=traffic_step_leaves(setup, steps, n, gate), n_leaves=n)
-
-
-def all_with_traffic_cells(
-    setups_: Sequence[Setup], steps: int, n: int, gate: float = DEFAULT_GATE
-) -> list[Setup]:
-    """:func:`with_traffic_cells` for every setup."""
-    return [with_traffic_cells(s, steps, n, gate) for s in setups_]
