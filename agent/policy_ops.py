@@ -226,7 +226,7 @@ class PolicyOps:
                 "beta": post.beta.tolist(),
                 "alpha0": post.alpha0.tolist(),
                 "beta0": post.beta0.tolist(),
-                "tags": post.tags.per_tag() if post.tags is not None else {},
+                "tags": post.tags.per_tag(post.cluster_means()) if post.tags is not None else {},
             }
 
 

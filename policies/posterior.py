@@ -90,7 +90,8 @@ class BetaPosterior:
             raise ValueError(f"item_strength must be >= 0, got {item_strength}")
         self.item_strength = float(item_strength)
         self.items = PromptMemory(m, capacity=max_items) if item_strength > 0 else None
-        self.tags = TagResiduals(m, strength=tag_strength) if tag_strength > 0 else None
+        k = alpha0.shape[0]
+        self.tags = TagResiduals(k, m, strength=tag_strength) if tag_strength > 0 else None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -116,7 +117,11 @@ class BetaPosterior:
         a, b = self.leaf_params(ctx)
         if self.tags is None or not ctx.tags:
             return a, b
-        return self.tags.apply(a, b, ctx.tags)
+        return self.tags.apply(a, b, ctx.tags, self.cluster_means())
+
+    def cluster_means(self) -> np.ndarray:
+        """Every cluster's current estimate per model, (K, M)."""
+        return self.alpha / (self.alpha + self.beta)
 
     def params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         """The (α, β) a decision should use: the prompt's where it has evidence, else the cell's.
@@ -169,13 +174,11 @@ class BetaPosterior:
             w = ctx.weights[ks] * weight
         leaf = ctx.leaf >= 0 and self.leaf_s.shape[0] > 0
         keyed = ctx.prompt_key >= 0 and self.items is not None
-        if leaf or (self.tags is not None and ctx.tags):  # before this observation
+        if leaf:  # before this observation
             la, lb = self.leaf_params(ctx)
-        if leaf:
             lda, ldb = self._delta(la[arm], lb[arm], value, kind)
         if self.tags is not None and ctx.tags:
-            p = float(la[arm] / (la[arm] + lb[arm]))
-            self.tags.learn(ctx.tags, arm, p, value, kind, self.noise, weight)
+            self.tags.learn(ctx.tags, ctx.weights, arm, value, kind, self.noise, weight)
         if keyed:  # the prompt level updates on its cell's posterior before this observation
             ca, cb = self.cell_params(ctx)
         if keyed:
@@ -270,7 +273,7 @@ class BetaPosterior:
         if state.get("items") is not None:
             post.items = PromptMemory.from_state(state["items"])
         if state.get("tags") is not None:
-            post.tags = TagResiduals.from_state(state["tags"], m)
+            post.tags = TagResiduals.from_state(state["tags"], alpha0.shape[0], m)
         post.alpha = np.asarray(state["alpha"], dtype=np.float64)
         post.beta = np.asarray(state["beta"], dtype=np.float64)
         post.leaf_s = leaf_s

@@ -1,16 +1,20 @@
 """App tags (``{"task": "code", "tenant": "acme"}``): per-tag, per-model corrections to the cell.
 
 An app often knows what a prompt is for. A tag's correction for a model is the mean of its
-residuals (outcome minus the cell's estimate when the feedback came), shrunk toward zero by
-``strength`` pseudo-observations, so a tag moves an estimate only as far as its evidence goes
-and an unseen tag changes nothing. A context with several tags takes the mean of the
+residuals, outcome minus the *current* estimate of the cluster the prompt fell in, shrunk toward
+zero by ``strength`` pseudo-observations. So a tag moves an estimate only as far as its evidence
+goes, an unseen tag changes nothing, and a tag that says no more than the cluster already does
+(every prompt of the cluster has it) fades as the cluster learns instead of counting the same
+feedback twice. The outcomes are kept per (tag, cluster, model) so the residual can be taken
+against the cluster's estimate at read time. A context with several tags takes the mean of the
 corrections of the tags that have evidence on a model.
 
->>> tags = TagResiduals(2, strength=4.0)
+>>> tags = TagResiduals(1, 2, strength=4.0)
 >>> for _ in range(4):
-...     tags.observe(("task=code",), 1, 1.0 - 0.5)
->>> tags.correction(("task=code",)).tolist(), tags.correction(("task=chat",)) is None
-([0.0, 0.25], True)
+...     tags.learn(("task=code",), np.ones(1), 1, 1.0, "label", ThumbsNoise())
+>>> means = np.array([[0.5, 0.5]])
+>>> tags.correction(("task=code",), means).tolist(), tags.correction(("task=chat",), means)
+([0.0, 0.25], None)
 """
 
 from __future__ import annotations
@@ -58,31 +62,42 @@ def normalise_tags(tags: Mapping[str, Any] | None) -> tuple[str, ...]:
 
 
 class TagResiduals:
-    """Residual sums and evidence per (tag, model); rows are added as tags first get feedback."""
+    """Outcome sums ``y`` and evidence ``n`` per (tag, cluster, model); rows added as tags
+    first get feedback. ``resid0``/``count0`` hold per-(tag, model) residual sums of a state
+    saved before residuals were kept per cluster (fixed offsets, read as they were)."""
 
-    def __init__(self, m: int, *, strength: float = 10.0, max_tags: int = 10_000) -> None:
+    def __init__(self, k: int, m: int, *, strength: float = 10.0, max_tags: int = 10_000) -> None:
         if strength <= 0:
             raise ValueError(f"tag strength must be > 0, got {strength}")
         self.strength = float(strength)
         self.max_tags = int(max_tags)
         self.index: dict[str, int] = {}
-        self.resid = np.zeros((0, m))
-        self.count = np.zeros((0, m))
+        self.y: np.ndarray = np.zeros((0, k, m))
+        self.n: np.ndarray = np.zeros((0, k, m))
+        self.resid0: np.ndarray = np.zeros((0, m))
+        self.count0: np.ndarray = np.zeros((0, m))
 
-    def correction(self, tags: tuple[str, ...]) -> np.ndarray | None:
-        """Each model's correction for a context with ``tags``, None when no tag is known."""
+    def correction(self, tags: tuple[str, ...], means: np.ndarray) -> np.ndarray | None:
+        """Each model's correction for a context with ``tags``, None when no tag is known.
+
+        ``means`` is the (K, M) array of the clusters' current estimates.
+        """
         rows = [self.index[t] for t in tags if t in self.index]
         if not rows:
             return None
-        n = self.count[rows]
-        per_tag = self.resid[rows] / (n + self.strength)
-        has = n > 0
+        n = self.n[rows]
+        resid = (self.y[rows] - n * means).sum(axis=1) + self.resid0[rows]
+        evidence = n.sum(axis=1) + self.count0[rows]
+        per_tag = resid / (evidence + self.strength)
+        has = evidence > 0
         k = has.sum(axis=0)
         return np.where(k > 0, (per_tag * has).sum(axis=0) / np.maximum(k, 1), 0.0)
 
-    def apply(self, a: np.ndarray, b: np.ndarray, tags: tuple[str, ...]) -> tuple[Any, Any]:
+    def apply(
+        self, a: np.ndarray, b: np.ndarray, tags: tuple[str, ...], means: np.ndarray
+    ) -> tuple[Any, Any]:
         """Beta(a, b) with its mean moved by the tags' correction and its total kept."""
-        shift = self.correction(tags) if tags else None
+        shift = self.correction(tags, means) if tags else None
         if shift is None:
             return a, b
         n = a + b
@@ -92,77 +107,93 @@ class TagResiduals:
     def learn(
         self,
         tags: tuple[str, ...],
+        weights: np.ndarray,
         arm: int,
-        p: float,
         value: float,
         kind: str,
         noise: ThumbsNoise,
         weight: float = 1.0,
     ) -> None:
-        """Fold one piece of feedback on ``arm`` in, given the cell's estimate ``p`` before it.
+        """Fold one piece of feedback on ``arm`` in; ``weights`` is the context's (K,) cluster
+        membership (one-hot for a hard context).
 
-        A label or score is the outcome; a thumb stands for P(correct | thumb) under ``p`` and
-        counts for ``a − b`` of an observation (a thumb that says nothing counts for nothing).
+        A label or score counts as its value with weight 1. A thumb with likelihoods
+        P(up | right) = a, P(up | wrong) = b stands for the unbiased estimate (thumb − b)/(a − b)
+        of the outcome, weighted (a − b)² as its variance asks (a thumb that says nothing counts
+        for nothing).
         """
-        if kind != "thumbs":
-            self.observe(tags, arm, value - p, weight)
-            return
-        up = value >= 0.5
-        like_c, like_w = (noise.a, noise.b) if up else (1.0 - noise.a, 1.0 - noise.b)
-        posterior = p * like_c / max(p * like_c + (1.0 - p) * like_w, 1e-12)
-        self.observe(tags, arm, posterior - p, weight * (noise.a - noise.b))
-
-    def observe(
-        self, tags: tuple[str, ...], arm: int, residual: float, weight: float = 1.0
-    ) -> None:
-        """Add one residual (outcome minus the cell's estimate) of ``arm`` under each tag."""
+        if kind == "thumbs":
+            gap = noise.a - noise.b
+            y, n = gap * ((1.0 if value >= 0.5 else 0.0) - noise.b), gap * gap
+        else:
+            y, n = value, 1.0
+        w = weight * np.asarray(weights, dtype=np.float64)
         for tag in tags:
             row = self.index.get(tag)
             if row is None:
                 if len(self.index) >= self.max_tags:
                     continue  # a bounded table: tags beyond the cap keep the cell's estimate
                 row = self.index[tag] = len(self.index)
-                pad = np.zeros((1, self.resid.shape[1]))
-                self.resid = np.vstack([self.resid, pad])
-                self.count = np.vstack([self.count, pad])
-            self.resid[row, arm] += weight * residual
-            self.count[row, arm] += weight
+                self.y = np.concatenate([self.y, np.zeros((1, *self.y.shape[1:]))])
+                self.n = np.concatenate([self.n, np.zeros((1, *self.n.shape[1:]))])
+                self.resid0 = np.vstack([self.resid0, np.zeros((1, self.resid0.shape[1]))])
+                self.count0 = np.vstack([self.count0, np.zeros((1, self.count0.shape[1]))])
+            self.y[row, :, arm] += w * y
+            self.n[row, :, arm] += w * n
 
     def forget(self, arm: int, keep: float) -> None:
-        self.resid[:, arm] *= keep
-        self.count[:, arm] *= keep
+        self.y[..., arm] *= keep
+        self.n[..., arm] *= keep
+        self.resid0[:, arm] *= keep
+        self.count0[:, arm] *= keep
 
     def add_arm(self) -> None:
-        pad = np.zeros((self.resid.shape[0], 1))
-        self.resid = np.hstack([self.resid, pad])
-        self.count = np.hstack([self.count, pad])
+        self.y, self.n = (
+            np.concatenate([a, np.zeros((*a.shape[:2], 1))], 2) for a in (self.y, self.n)
+        )
+        self.resid0, self.count0 = (
+            np.hstack([a, np.zeros((a.shape[0], 1))]) for a in (self.resid0, self.count0)
+        )
 
     def remove_arm(self, arm: int) -> None:
-        self.resid = np.delete(self.resid, arm, axis=1)
-        self.count = np.delete(self.count, arm, axis=1)
+        self.y, self.n = (np.delete(a, arm, axis=2) for a in (self.y, self.n))
+        self.resid0, self.count0 = (np.delete(a, arm, axis=1) for a in (self.resid0, self.count0))
 
-    def per_tag(self) -> dict[str, dict[str, list[float]]]:
+    def per_tag(self, means: np.ndarray) -> dict[str, dict[str, list[float]]]:
         """Every tag's corrections and evidence per model index (for reports)."""
-        n = self.count
-        corr = self.resid / (n + self.strength)
-        return {
-            t: {"correction": corr[i].tolist(), "evidence": n[i].tolist()}
-            for t, i in self.index.items()
-        }
+        out = {}
+        for t, i in self.index.items():
+            corr = self.correction((t,), means)
+            assert corr is not None
+            evidence = self.n[i].sum(axis=0) + self.count0[i]
+            out[t] = {"correction": corr.tolist(), "evidence": evidence.tolist()}
+        return out
 
     def to_state(self) -> dict[str, Any]:
         return {
             "strength": self.strength,
             "max_tags": self.max_tags,
             "tags": list(self.index),
-            "resid": self.resid.tolist(),
-            "count": self.count.tolist(),
+            "y": self.y.tolist(),
+            "n": self.n.tolist(),
+            "resid0": self.resid0.tolist(),
+            "count0": self.count0.tolist(),
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], m: int) -> TagResiduals:
-        out = cls(m, strength=state["strength"], max_tags=state["max_tags"])
+    def from_state(cls, state: dict[str, Any], k: int, m: int) -> TagResiduals:
+        """Load a state; one saved before the per-cluster sums (``resid``/``count``) keeps its
+        residual sums as fixed per-tag offsets."""
+        out = cls(k, m, strength=state["strength"], max_tags=state["max_tags"])
         out.index = {t: i for i, t in enumerate(state["tags"])}
-        out.resid = np.asarray(state["resid"], dtype=np.float64).reshape(-1, m)
-        out.count = np.asarray(state["count"], dtype=np.float64).reshape(-1, m)
+        t = len(out.index)
+        if "resid" in state:
+            out.y, out.n = np.zeros((t, k, m)), np.zeros((t, k, m))
+            out.resid0 = np.asarray(state["resid"], dtype=np.float64).reshape(t, m)
+            out.count0 = np.asarray(state["count"], dtype=np.float64).reshape(t, m)
+            return out
+        out.y = np.asarray(state["y"], dtype=np.float64).reshape(t, k, m)
+        out.n = np.asarray(state["n"], dtype=np.float64).reshape(t, k, m)
+        out.resid0 = np.asarray(state["resid0"], dtype=np.float64).reshape(t, m)
+        out.count0 = np.asarray(state["count0"], dtype=np.float64).reshape(t, m)
         return out

@@ -7,6 +7,7 @@ import pytest
 
 from policies import Context, ModelProfile, Policy, make_policy
 from policies.tags import MAX_TAGS, TagResiduals, normalise_tags
+from policies.thumbs import ThumbsNoise
 
 K = 2
 
@@ -63,15 +64,16 @@ def test_pool_changes_keep_tag_rows_aligned() -> None:
     policy = train(make_policy("greedy").warm_start(pool), steps=100)
     policy.add_model(flat("new", 0.5, 0.001))
     tags = policy.posterior.tags
-    assert tags is not None and tags.resid.shape[1] == 3 and not tags.count[:, 2].any()
+    assert tags is not None and tags.y.shape[2] == 3 and not tags.n[..., 2].any()
     policy.remove_model("coder")
-    assert tags.resid.shape[1] == 2 == policy.posterior.tags.count.shape[1]  # type: ignore[union-attr]
+    tags = policy.posterior.tags
+    assert tags is not None and tags.y.shape[2] == 2 == tags.n.shape[2] == tags.count0.shape[1]
 
 
 def test_a_bounded_table_keeps_the_cell_estimate_beyond_its_cap() -> None:
-    tags = TagResiduals(1, strength=1.0, max_tags=1)
-    tags.observe(("a=1", "b=2"), 0, 0.5)
-    assert list(tags.index) == ["a=1"] and tags.correction(("b=2",)) is None
+    tags = TagResiduals(1, 1, strength=1.0, max_tags=1)
+    tags.learn(("a=1", "b=2"), np.ones(1), 0, 1.0, "label", ThumbsNoise())
+    assert list(tags.index) == ["a=1"] and tags.correction(("b=2",), np.full((1, 1), 0.5)) is None
 
 
 @pytest.mark.parametrize(
