@@ -90,3 +90,29 @@ def test_a_bounded_table_keeps_the_cell_estimate_beyond_its_cap() -> None:
 def test_bad_tags_get_a_reason(tags: object, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         normalise_tags(tags)  # type: ignore[arg-type]
+
+
+def test_a_tag_no_finer_than_its_cluster_does_not_count_its_feedback_twice() -> None:
+    """Every prompt of the cluster carries the tag: once the cluster has learned the truth,
+    the tag must not push the estimate on past it (residuals against the current estimate)."""
+    policy = make_policy("greedy", lam=0.0, tag_strength=10.0)
+    policy.warm_start([flat("only", 0.6, 0.001)])
+    rng = np.random.default_rng(0)
+    ctx = Context.hard(0, k=K, tags=("task=all",))
+    for _ in range(500):
+        policy.update(ctx, "only", float(rng.random() < 0.8), kind="label")
+    tagged, untagged = (policy.posterior.mean(c)[0] for c in (ctx, Context.hard(0, k=K)))
+    assert abs(tagged - untagged) < 0.015
+
+
+def test_a_state_saved_before_per_cluster_sums_keeps_its_corrections() -> None:
+    old = {"strength": 4.0, "max_tags": 10, "tags": ["a=1"], "resid": [[1.0, -2.0]],
+           "count": [[4.0, 4.0]]}  # fmt: skip
+    tags = TagResiduals.from_state(old, 3, 2)
+    means = np.full((3, 2), 0.5)
+    assert tags.correction(("a=1",), means).tolist() == [0.125, -0.25]  # type: ignore[union-attr]
+    tags.learn(("a=1",), np.array([0.0, 1.0, 0.0]), 0, 1.0, "label", ThumbsNoise())
+    again = TagResiduals.from_state(tags.to_state(), 3, 2)
+    np.testing.assert_array_equal(
+        again.correction(("a=1",), means), tags.correction(("a=1",), means)
+    )
