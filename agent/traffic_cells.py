@@ -27,6 +27,10 @@ from agent.clusters import ClusterMap, nearest_similarity
 
 #: Cells the default router fits on its traffic, and how much each borrows from its cluster.
 DEFAULT_CELLS, DEFAULT_LEAF_STRENGTH = 32, 5.0
+#: A cluster that gets feedback on a prompt in a cell (the gate was open: the prompt is unlike
+#: the fit prompts) has its prior capped at this many pseudo-observations per model, as a drift
+#: alarm caps it (:class:`policies.drift.DriftGuard`'s ``prior_strength``).
+DEFAULT_STALE_STRENGTH = 2.0
 #: The gate opens while recent prompts' similarity to the clusters is below this share of the
 #: fit prompts' own, averaged over the last ``WINDOW`` prompts.
 DEFAULT_GATE, WINDOW = 0.6, 50
@@ -137,12 +141,17 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def leaf_params(n: int) -> dict[str, Any]:
-    """The policy settings that learn on ``n`` traffic cells.
+    """The policy settings that learn on ``n`` traffic cells: a leaf reaches the policy only
+    while the shift gate is open, so it also marks its cluster's profile as stale there.
 
     >>> leaf_params(32)
-    {'n_leaves': 32, 'leaf_strength': 5.0}
+    {'n_leaves': 32, 'leaf_strength': 5.0, 'stale_strength': 2.0}
     """
-    return {"n_leaves": int(n), "leaf_strength": DEFAULT_LEAF_STRENGTH}
+    return {
+        "n_leaves": int(n),
+        "leaf_strength": DEFAULT_LEAF_STRENGTH,
+        "stale_strength": DEFAULT_STALE_STRENGTH,
+    }
 
 
 def foreign_leaf(cells: TrafficLeaves | None, leaf: int) -> int:

@@ -31,6 +31,13 @@ class Policy(Persistent, ABC):
     (``leaf_strength`` caps how much a leaf borrows from its cluster) and ``item_strength > 0``
     a prompt memory of up to ``max_items`` exact prompts (see :mod:`policies.memory`);
     ``tag_strength > 0`` learns per-tag corrections from the app's tags (:mod:`policies.tags`).
+
+    ``stale_strength > 0`` treats a leaf as a sign that the profile is stale: feedback from a
+    context with a leaf first caps its cluster's prior at ``stale_strength`` pseudo-observations
+    per model, as a drift alarm does (:mod:`policies.drift`). It is meant for cells fitted on
+    the traffic (:mod:`agent.traffic_cells`), whose leaf reaches the policy only while the
+    traffic is unlike the prompts the clusters were fitted on; with a leaf map fitted before
+    deployment every context has a leaf, so leave it at 0 there.
     """
 
     learns: ClassVar[bool] = True
@@ -46,6 +53,7 @@ class Policy(Persistent, ABC):
         item_strength: float = 0.0,
         max_items: int = 100_000,
         tag_strength: float = 10.0,
+        stale_strength: float = 0.0,
         discount: float = 1.0,
         drift: float | None = None,
         thumbs: tuple[float, float] = (0.8, 0.3),
@@ -59,6 +67,9 @@ class Policy(Persistent, ABC):
         self.item_strength = item_strength
         self.max_items = max_items
         self.tag_strength = tag_strength
+        if stale_strength < 0:
+            raise ValueError(f"stale_strength must be >= 0, got {stale_strength}")
+        self.stale_strength = stale_strength
         self.discount = discount
         self.drift = drift
         self.thumbs = thumbs
@@ -256,6 +267,8 @@ class Policy(Persistent, ABC):
         j = self.index(model)
         validate_feedback(value, kind, weight)
         self._t += 1
+        if self.stale_strength and self.learns and context.leaf >= 0:
+            self._post.cap_prior(int(context.weights.argmax()), self.stale_strength)
         if self._guard is not None:
             self._guard.watch(self._post, self._t, context, j, self._names[j], float(value), kind)
         if self.learns:

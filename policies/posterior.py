@@ -219,6 +219,13 @@ class BetaPosterior:
         if self.tags is not None:
             self.tags.forget(arm, keep)
 
+    def cap_prior(self, k: int, strength: float) -> None:
+        """Cap cluster ``k``'s warm-start prior at ``strength`` pseudo-observations per model,
+        keeping what it has learned (a profile gone stale there; a no-op once capped)."""
+        shrink = prior_shrink(self.alpha0[k] + self.beta0[k], strength)
+        self.alpha[k], self.alpha0[k] = forget_step(self.alpha[k], self.alpha0[k], 1.0, shrink)
+        self.beta[k], self.beta0[k] = forget_step(self.beta[k], self.beta0[k], 1.0, shrink)
+
     # -- the pool changes ----------------------------------------------------------------------
     def add_arm(self, alpha0: np.ndarray, beta0: np.ndarray) -> None:
         for name, col in (("alpha0", alpha0), ("beta0", beta0), ("alpha", alpha0), ("beta", beta0)):

@@ -41,12 +41,14 @@ from simulator.kernel_learn import (
     RATE,
     RULE,
     SCORE,
+    STALE_STRENGTH,
     STATIC,
     TARGET,
     TEMPERING,
     THOMPSON,
     THUMBS,
     UPDATES,
+    cap_prior,
     cell,
     learn,
     watch,
@@ -152,6 +154,13 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
             v = 1.0 if draws[t] < y else 0.0
         elif kind == THUMBS:
             v = 1.0 if draws[t] < cfg[CHANNEL_A] * y + cfg[CHANNEL_B] * (1.0 - y) else 0.0
+        if rule != STATIC and leaf >= 0 and cfg[STALE_STRENGTH] > 0.0:
+            if cap_prior(cells, k, cfg[STALE_STRENGTH]):
+                ca[j], cb[j], a[j], b[j] = cell(cells, leaf_sf, items, cfg, k, leaf, p, j)
+                if lazy:
+                    for i in range(m):
+                        fresh[k, i] = False
+                        reorder(order, alpha, beta, cost, lam / scale_cost, k, i)
         mean = a[j] / (a[j] + b[j])
         if cfg[DRIFT] > 0.0 and watch(cells, leaf_sf, items, guard_b, guard_s, cfg, j, v, mean):
             n = int(info[ALARMS])

@@ -52,8 +52,9 @@ LABEL, SCORE, THUMBS = 0, 1, 2
     GRACE,
     KEEP,
     PRIOR_STRENGTH,
-) = range(24)
-N_CFG = 24
+    STALE_STRENGTH,
+) = range(25)
+N_CFG = 25
 DECIDED, EVIDENCE, UPDATES, ALARMS = range(4)  # info[...]
 
 
@@ -128,6 +129,24 @@ def learn(
         items[p, 1, j] += ib
         items[p, 2, j] += 1.0
     return a, b, da, db
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def cap_prior(cells: np.ndarray, k: int, strength: float) -> bool:
+    """``BetaPosterior.cap_prior``: cap cluster ``k``'s prior at ``strength`` per model;
+    return whether any model's changed."""
+    changed = False
+    for j in range(cells.shape[2]):
+        shrink = prior_shrink(cells[2, k, j] + cells[3, k, j], strength)
+        if shrink < 1.0:
+            changed = True
+            cells[0, k, j], cells[2, k, j] = forget_step(
+                cells[0, k, j], cells[2, k, j], 1.0, shrink
+            )
+            cells[1, k, j], cells[3, k, j] = forget_step(
+                cells[1, k, j], cells[3, k, j], 1.0, shrink
+            )
+    return changed
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -216,3 +216,23 @@ def test_prompt_memory_is_bounded_follows_the_pool_and_forgets_on_drift() -> Non
     assert np.array_equal(policy.posterior.params(ctx)[0], policy.posterior.cell_params(ctx)[0])
     with pytest.raises(ValueError, match="item_strength"):
         BetaPosterior(np.ones((1, 1)), np.ones((1, 1)), item_strength=-1.0)
+
+
+def test_feedback_in_a_traffic_cell_caps_its_clusters_stale_prior() -> None:
+    """A leaf from traffic cells means the prompt is unlike the fit prompts: its cluster's
+    profile is stale there, so feedback first caps that cluster's prior, as a drift alarm
+    does, and keeps the evidence learned so far; other clusters and leafless feedback keep it."""
+    policy = make_policy("greedy", n_leaves=4, stale_strength=2.0)
+    policy.warm_start([flat("a", 0.9, 0.001), flat("b", 0.2, 0.001)])
+    post = policy.posterior
+    policy.update(Context.hard(0, k=K), "a", 0.0)  # no leaf: the gate was shut
+    assert np.allclose(post.alpha0 + post.beta0, 25.0)
+    learned = post.alpha[1] - post.alpha0[1]
+    policy.update(Context.hard(1, k=K, leaf=2), "b", 1.0)
+    assert np.allclose(post.alpha0[1] + post.beta0[1], 2.0)  # every model's, in cluster 1
+    assert np.allclose(post.alpha0[[0, 2, 3]] + post.beta0[[0, 2, 3]], 25.0)
+    assert np.allclose(post.alpha[1] - post.alpha0[1], learned + [0.0, 1.0])
+    # the cap is the profile's share of the evidence: the profile still orders the models
+    assert post.alpha0[1, 0] / 2.0 == pytest.approx(22.1 / 25.0)
+    with pytest.raises(ValueError, match="stale_strength"):
+        make_policy("greedy", stale_strength=-1.0)

@@ -90,6 +90,10 @@ def test_both_engines_replay_traffic_cells_alike_on_a_stream_that_repeats(
     assert np.array_equal(slow.chosen, fast.chosen)
     np.testing.assert_array_equal(p_slow.posterior.leaf_s, p_fast.posterior.leaf_s)
     assert p_slow.posterior.leaf_s.sum() > 0
+    # feedback in a cell marks its cluster's profile stale: both engines cap the prior alike
+    for post in (p_slow.posterior, p_fast.posterior):
+        assert np.all(post.alpha0 + post.beta0 <= 2.0 + 1e-9)
+    np.testing.assert_allclose(p_slow.posterior.alpha, p_fast.posterior.alpha, rtol=0, atol=1e-9)
 
 
 def test_the_gate_keeps_in_domain_traffic_on_the_clusters(
