@@ -172,11 +172,11 @@ class RoutingService:
         self.sync()
 
     def _policy_params(self) -> dict[str, Any]:
-        """Settings that override the named policy's own: leaves, Thompson's propensities."""
+        """Overrides of the policy's own settings: leaves, Thompson's propensities, no stale cap
+        (a process's own shift gate triggers it; replicas and rebuilds could not replay it)."""
         st = self.settings
-        params: dict[str, Any] = {}
-        if st.leaves > 0:
-            params["n_leaves"] = st.leaves
+        params: dict[str, Any] = {"stale_strength": 0.0}
+        params.update({"n_leaves": st.leaves} if st.leaves > 0 else {})
         if st.policy in ("default", "thompson"):
             params["propensity_samples"] = st.propensity_samples
         return params
