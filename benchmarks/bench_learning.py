@@ -26,7 +26,12 @@ if str(ROOT) not in sys.path:
 
 from agent.clusters import ClusterMap  # noqa: E402
 from agent.logs import ReplayLog  # noqa: E402
-from agent.traffic_cells import DEFAULT_CELLS, DEFAULT_GATE, DEFAULT_LEAF_STRENGTH  # noqa: E402
+from agent.traffic_cells import (  # noqa: E402
+    DEFAULT_CELLS,
+    DEFAULT_GATE,
+    DEFAULT_LEAF_STRENGTH,
+    DEFAULT_STALE_STRENGTH,
+)
 from benchmarks.bench_quality import logs  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
 from simulator import Experiment, FeedbackChannel, Splits, setups  # noqa: E402
@@ -196,7 +201,9 @@ def main() -> int:
         f"learns on {DEFAULT_CELLS} cells fitted online on the traffic (the last table). On "
         "routerbench_subset each cluster holds one dataset, so the tag oracle gains nothing "
         "over the cluster oracle (the headroom table): a dataset tag cannot help there, and "
-        "its bar asks what the full-profile row does without one.\n\n"
+        "its row is the full-profile row's within noise (a tag learns its residual against "
+        "the cluster's current estimate, so it does not count the cluster's feedback twice)."
+        "\n\n"
         "Headroom: how much more utility than the cluster oracle (the regret's reference) two "
         "finer oracles in hindsight earn over the same streams, mean ± sd over seeds. *Tag "
         "oracle*: each (cluster, dataset) cell's best model, the most a perfect dataset tag "
@@ -212,8 +219,11 @@ def main() -> int:
         "first prompts open the cells, each later one joins the nearest and moves it; causal, "
         f"so a replay is exact), each borrowing at most {DEFAULT_LEAF_STRENGTH:.0f} "
         "pseudo-observations from its cluster, used only while the last 50 prompts' mean "
-        f"cosine to their nearest cluster is below {DEFAULT_GATE} of the fit prompts' own. "
-        "Beside it, the same policy with the cells off (`--traffic-cells 0`). Ratios are to "
+        f"cosine to their nearest cluster is below {DEFAULT_GATE} of the fit prompts' own; "
+        "feedback on a prompt in a cell also caps its cluster's prior at "
+        f"{DEFAULT_STALE_STRENGTH:.0f} pseudo-observations per model (the profile is stale "
+        "there), as a drift alarm does. Beside it, the same policy with the cells off "
+        "(`--traffic-cells 0`). Ratios are to "
         "static's regret. The gate stays shut on in-domain traffic, so those rows differ by at "
         "most a few late openings; without the gate the same cells raised the full-profile "
         "rows' regret above static's (measured apart from this script, 5 and 10 seeds).\n\n"
