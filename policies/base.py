@@ -32,12 +32,10 @@ class Policy(Persistent, ABC):
     a prompt memory of up to ``max_items`` exact prompts (see :mod:`policies.memory`);
     ``tag_strength > 0`` learns per-tag corrections from the app's tags (:mod:`policies.tags`).
 
-    ``stale_strength > 0`` treats a leaf as a sign that the profile is stale: feedback from a
-    context with a leaf first caps its cluster's prior at ``stale_strength`` pseudo-observations
-    per model, as a drift alarm does (:mod:`policies.drift`). It is meant for cells fitted on
-    the traffic (:mod:`agent.traffic_cells`), whose leaf reaches the policy only while the
-    traffic is unlike the prompts the clusters were fitted on; with a leaf map fitted before
-    deployment every context has a leaf, so leave it at 0 there.
+    ``stale_strength > 0``: feedback from a context with a leaf first caps its cluster's prior
+    at that many pseudo-observations per model, as a drift alarm does. For traffic cells
+    (:mod:`agent.traffic_cells`), whose leaf comes only while the traffic is unlike the fit
+    prompts; a leaf map fitted before deployment gives every context a leaf, so keep it 0 there.
     """
 
     learns: ClassVar[bool] = True
