@@ -12,7 +12,12 @@ import pytest
 from agent.clusters import ClusterMap
 from agent.embedder import HashingEmbedder
 from agent.router import Router
-from agent.traffic_cells import DEFAULT_CELLS, DEFAULT_LEAF_STRENGTH, TrafficLeaves
+from agent.traffic_cells import (
+    DEFAULT_CELLS,
+    DEFAULT_LEAF_STRENGTH,
+    DEFAULT_STALE_STRENGTH,
+    TrafficLeaves,
+)
 from simulator.synthetic import generate_log
 
 
@@ -60,9 +65,16 @@ def test_in_domain_traffic_stays_on_the_clusters_and_a_shift_opens_the_cells(log
     assert all(router.route(p).leaf == -1 for p in log.prompts[:120])
     leaves = [router.route(p).leaf for p in shifted(150)]
     assert all(leaf >= 0 for leaf in leaves[-100:])
+    post = router.policy.posterior
+    k = int(np.argmax(router.route(shifted(1, 500)[0]).weights))
+    before = (post.alpha0 + post.beta0).copy()
     d = router.route(shifted(1, 500)[0])
     router.feedback(d.id, label=1)
-    assert router.policy.posterior.leaf_s[d.leaf].sum() == pytest.approx(1.0)
+    assert post.leaf_s[d.leaf].sum() == pytest.approx(1.0)
+    # feedback from a cell marks its cluster's profile stale: that prior only is capped
+    after = post.alpha0 + post.beta0
+    assert np.allclose(after[k], np.minimum(before[k], DEFAULT_STALE_STRENGTH))
+    assert np.array_equal(np.delete(after, k, axis=0), np.delete(before, k, axis=0))
 
 
 def test_the_cells_persist_as_plain_data_and_resume_exactly(log: Any, tmp_path: Path) -> None:
