@@ -223,8 +223,9 @@ class BetaPosterior:
         """Cap cluster ``k``'s warm-start prior at ``strength`` pseudo-observations per model,
         keeping what it has learned (a profile gone stale there; a no-op once capped)."""
         shrink = prior_shrink(self.alpha0[k] + self.beta0[k], strength)
-        self.alpha[k], self.alpha0[k] = forget_step(self.alpha[k], self.alpha0[k], 1.0, shrink)
-        self.beta[k], self.beta0[k] = forget_step(self.beta[k], self.beta0[k], 1.0, shrink)
+        j = np.flatnonzero(shrink < 1.0)  # untouched elsewhere, bit for bit (as the kernel)
+        for post, prior in ((self.alpha, self.alpha0), (self.beta, self.beta0)):
+            post[k, j], prior[k, j] = forget_step(post[k, j], prior[k, j], 1.0, shrink[j])
 
     # -- the pool changes ----------------------------------------------------------------------
     def add_arm(self, alpha0: np.ndarray, beta0: np.ndarray) -> None:

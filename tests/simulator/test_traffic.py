@@ -93,6 +93,7 @@ def test_both_engines_replay_traffic_cells_alike_on_a_stream_that_repeats(
     # feedback in a cell marks its cluster's profile stale: both engines cap the prior alike
     for post in (p_slow.posterior, p_fast.posterior):
         assert np.all(post.alpha0 + post.beta0 <= 2.0 + 1e-9)
+    np.testing.assert_array_equal(p_slow.posterior.alpha0, p_fast.posterior.alpha0)
     np.testing.assert_allclose(p_slow.posterior.alpha, p_fast.posterior.alpha, rtol=0, atol=1e-9)
 
 
