@@ -140,7 +140,12 @@ class Nominating:
             if v is None or not (math.isfinite(v) and 0.0 <= v <= 1.0):
                 raise ValueError(f"{model}: an outcome must be a number in [0, 1], got {value!r}")
 
-    def learn_outcomes(self, ctx: Context, outcomes: Mapping[str, float]) -> int:
-        """Fold checked ``outcomes`` on ``ctx`` into the posterior; returns the models learnt."""
+    def learn_outcomes(
+        self, ctx: Context, outcomes: Mapping[str, float], *, stale: bool = False
+    ) -> int:
+        """Fold checked ``outcomes`` on ``ctx`` into the posterior (marking its cluster's
+        profile stale first with ``stale``, as in :meth:`apply`); returns the models learnt."""
         with self._lock:
+            if stale:
+                self.policy.posterior.mark_stale(ctx)
             return learn_labels(self.policy, ctx, outcomes)

@@ -132,14 +132,18 @@ class PolicyOps:
         leaf: int = -1,
         prompt_key: int = -1,
         tags: tuple[str, ...] = (),
+        stale: bool = False,
     ) -> bool:
         """Fold feedback into the posterior directly (no store); False if ``model`` has left
         the pool. Services use this to replay persisted feedback (with the decision's leaf and
-        prompt key)."""
+        prompt key); ``stale`` marks the cluster's profile stale first, as a leaf from traffic
+        cells does (for a row another process decided in one of its own cells)."""
         with self._lock:
             if model not in self.policy.models:
                 return False
             ctx = Context(np.asarray(weights), leaf_cell(self.policy, leaf), prompt_key, tags)
+            if stale:
+                self.policy.posterior.mark_stale(ctx)
             self.policy.update(ctx, model, value, kind=kind, weight=weight)
             return True
 

@@ -142,7 +142,8 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 def leaf_params(n: int) -> dict[str, Any]:
     """The policy settings that learn on ``n`` traffic cells: a leaf reaches the policy only
-    while the shift gate is open, so it also marks its cluster's profile as stale there.
+    while the shift gate is open, so it also marks its cluster's profile as stale there (a
+    leaf map fitted before deployment gives every prompt a leaf: no stale cap with one).
 
     >>> leaf_params(32)
     {'n_leaves': 32, 'leaf_strength': 5.0, 'stale_strength': 2.0}
@@ -154,15 +155,20 @@ def leaf_params(n: int) -> dict[str, Any]:
     }
 
 
-def foreign_leaf(cells: TrafficLeaves | None, leaf: int) -> int:
-    """The leaf to learn a stored feedback row on when this process did not just decide it:
-    the row's own with a shared leaf map, -1 (the clusters only) with traffic cells, which
-    each process fits on its own traffic, so another replica's cell ids mean nothing here.
+def foreign_leaf(cells: TrafficLeaves | None, leaf: int) -> tuple[int, bool]:
+    """The leaf to learn a stored feedback row on when this process did not just decide it,
+    and whether the row marks its cluster's profile stale.
+
+    With a shared leaf map: the row's own leaf, never stale. With traffic cells, which each
+    process fits on its own traffic, another replica's cell ids mean nothing here, so -1 (the
+    clusters only); but a row decided in a cell was decided with that process's shift gate
+    open, so it marks the cluster stale here too (``BetaPosterior.mark_stale``), and replicas
+    and rebuilds cap the same priors.
 
     >>> foreign_leaf(None, 3)
-    3
+    (3, False)
     """
-    return -1 if cells is not None else leaf
+    return (-1, leaf >= 0) if cells is not None else (leaf, False)
 
 
 class ShiftGate:

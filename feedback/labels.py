@@ -41,10 +41,10 @@ def replay(router: Router, *, session: Session) -> int:
     rows = session.exec(select(LabelRow).where(col(LabelRow.id) > floor).order_by(col(LabelRow.id)))
     n = 0
     for row in rows:
-        leaf = foreign_leaf(router.traffic_cells, row.leaf)
+        leaf, stale = foreign_leaf(router.traffic_cells, row.leaf)
         ctx = Context(np.asarray(json.loads(row.weights)), leaf, row.prompt_key,
                       tuple(json.loads(row.tags)))  # fmt: skip
-        router.learn_outcomes(ctx, json.loads(row.outcomes))
+        router.learn_outcomes(ctx, json.loads(row.outcomes), stale=stale)
         n += 1
     return n
 

@@ -160,10 +160,9 @@ class RoutingService:
         for fid, kind, value, model, weight, weights, leaf, key, tags in rows:
             if applied.claim(fid, now=now):
                 w = np.asarray(json.loads(weights))
-                leaf = foreign_leaf(router.traffic_cells, leaf)
-                router.apply(
-                    w, model, value, kind=kind, weight=weight, leaf=leaf, prompt_key=key, tags=tags
-                )
+                leaf, stale = foreign_leaf(router.traffic_cells, leaf)
+                router.apply(w, model, value, kind=kind, weight=weight, leaf=leaf, prompt_key=key,
+                             tags=tags, stale=stale)  # fmt: skip
         with self._lock:
             self._router, self._applied = router, applied
             self._revision, self._floor = revision, floor
@@ -172,10 +171,9 @@ class RoutingService:
         self.sync()
 
     def _policy_params(self) -> dict[str, Any]:
-        """Overrides of the policy's own settings: leaves, Thompson's propensities, no stale cap
-        (a process's own shift gate triggers it; replicas and rebuilds could not replay it)."""
+        """Settings that override the named policy's own: leaves, Thompson's propensities."""
         st = self.settings
-        params: dict[str, Any] = {"stale_strength": 0.0}
+        params: dict[str, Any] = {}
         params.update({"n_leaves": st.leaves} if st.leaves > 0 else {})
         if st.policy in ("default", "thompson"):
             params["propensity_samples"] = st.propensity_samples
@@ -234,10 +232,9 @@ class RoutingService:
             if not self._applied.claim(fid, now=now):
                 return False
             w = np.asarray(json.loads(weights))
-            leaf = foreign_leaf(self._router.traffic_cells, leaf)
-            self._router.apply(
-                w, model, value, kind=kind, weight=weight, leaf=leaf, prompt_key=key, tags=tags
-            )
+            leaf, stale = foreign_leaf(self._router.traffic_cells, leaf)
+            self._router.apply(w, model, value, kind=kind, weight=weight, leaf=leaf,
+                               prompt_key=key, tags=tags, stale=stale)  # fmt: skip
             return True
 
     def _learn_once(self, fid: int, learn: Callable[[], bool]) -> bool:

@@ -32,10 +32,8 @@ class Policy(Persistent, ABC):
     a prompt memory of up to ``max_items`` exact prompts (see :mod:`policies.memory`);
     ``tag_strength > 0`` learns per-tag corrections from the app's tags (:mod:`policies.tags`).
 
-    ``stale_strength > 0``: feedback from a context with a leaf first caps its cluster's prior
-    at that many pseudo-observations per model, as a drift alarm does. For traffic cells
-    (:mod:`agent.traffic_cells`), whose leaf comes only while the traffic is unlike the fit
-    prompts; a leaf map fitted before deployment gives every context a leaf, so keep it 0 there.
+    ``stale_strength > 0`` caps a cluster's prior on feedback from one of its leaves, for
+    traffic cells only (:meth:`policies.posterior.BetaPosterior.mark_stale`).
     """
 
     learns: ClassVar[bool] = True
@@ -65,8 +63,6 @@ class Policy(Persistent, ABC):
         self.item_strength = item_strength
         self.max_items = max_items
         self.tag_strength = tag_strength
-        if stale_strength < 0:
-            raise ValueError(f"stale_strength must be >= 0, got {stale_strength}")
         self.stale_strength = stale_strength
         self.discount = discount
         self.drift = drift
@@ -102,6 +98,7 @@ class Policy(Persistent, ABC):
             item_strength=self.item_strength if self.learns else 0.0,
             max_items=self.max_items,
             tag_strength=self.tag_strength if self.learns else 0.0,
+            stale_strength=self.stale_strength if self.learns else 0.0,
         )
         self._rng = np.random.default_rng(self.seed)
         self._t = 0
@@ -265,8 +262,6 @@ class Policy(Persistent, ABC):
         j = self.index(model)
         validate_feedback(value, kind, weight)
         self._t += 1
-        if self.stale_strength and self.learns and context.leaf >= 0:
-            self._post.cap_prior(int(context.weights.argmax()), self.stale_strength)
         if self._guard is not None:
             self._guard.watch(self._post, self._t, context, j, self._names[j], float(value), kind)
         if self.learns:

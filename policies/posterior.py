@@ -46,6 +46,7 @@ class BetaPosterior:
     With ``item_strength > 0`` a :class:`~policies.memory.PromptMemory` does the same one level
     further down, per exact prompt (the context's ``prompt_key``), for models with evidence on it.
     With ``tag_strength > 0`` the context's app tags correct the cell (:mod:`policies.tags`).
+    With ``stale_strength > 0`` feedback from a leaf first calls :meth:`mark_stale`.
 
     >>> post = BetaPosterior(np.ones((2, 3)), np.ones((2, 3)))
     >>> ctx = Context.hard(0, k=2)
@@ -69,6 +70,7 @@ class BetaPosterior:
         item_strength: float = 0.0,
         max_items: int = 100_000,
         tag_strength: float = 0.0,
+        stale_strength: float = 0.0,
     ) -> None:
         if alpha0.shape != beta0.shape or alpha0.ndim != 2:
             raise ValueError("prior arrays must both be (K, M)")
@@ -90,6 +92,9 @@ class BetaPosterior:
             raise ValueError(f"item_strength must be >= 0, got {item_strength}")
         self.item_strength = float(item_strength)
         self.items = PromptMemory(m, capacity=max_items) if item_strength > 0 else None
+        if stale_strength < 0:
+            raise ValueError(f"stale_strength must be >= 0, got {stale_strength}")
+        self.stale_strength = float(stale_strength)  # 0: never stale
         k = alpha0.shape[0]
         self.tags = TagResiduals(k, m, strength=tag_strength) if tag_strength > 0 else None
 
@@ -173,6 +178,8 @@ class BetaPosterior:
             ks = np.flatnonzero(ctx.weights > 1e-6)
             w = ctx.weights[ks] * weight
         leaf = ctx.leaf >= 0 and self.leaf_s.shape[0] > 0
+        if leaf:
+            self.mark_stale(ctx)
         keyed = ctx.prompt_key >= 0 and self.items is not None
         if leaf:  # before this observation
             la, lb = self.leaf_params(ctx)
@@ -219,10 +226,11 @@ class BetaPosterior:
         if self.tags is not None:
             self.tags.forget(arm, keep)
 
-    def cap_prior(self, k: int, strength: float) -> None:
-        """Cap cluster ``k``'s warm-start prior at ``strength`` pseudo-observations per model,
-        keeping what it has learned (a profile gone stale there; a no-op once capped)."""
-        shrink = prior_shrink(self.alpha0[k] + self.beta0[k], strength)
+    def mark_stale(self, ctx: Context) -> None:
+        """Cap the context's cluster prior at ``stale_strength`` pseudo-observations per model
+        (a stale profile, :func:`agent.traffic_cells.leaf_params`), keeping what it learned."""
+        k = int(ctx.weights.argmax())
+        shrink = prior_shrink(self.alpha0[k] + self.beta0[k], self.stale_strength or np.inf)
         j = np.flatnonzero(shrink < 1.0)  # untouched elsewhere, bit for bit (as the kernel)
         for post, prior in ((self.alpha, self.alpha0), (self.beta, self.beta0)):
             post[k, j], prior[k, j] = forget_step(post[k, j], prior[k, j], 1.0, shrink[j])
@@ -262,6 +270,7 @@ class BetaPosterior:
             "item_strength": self.item_strength,
             "items": self.items.to_state() if self.items is not None else None,
             "tags": self.tags.to_state() if self.tags is not None else None,
+            "stale_strength": self.stale_strength,
         }
 
     @classmethod
@@ -277,6 +286,7 @@ class BetaPosterior:
             discount=state["discount"],
             noise=ThumbsNoise(*state["noise"]),
             item_strength=state.get("item_strength", 0.0),
+            stale_strength=state.get("stale_strength", 0.0),
         )
         if state.get("items") is not None:
             post.items = PromptMemory.from_state(state["items"])

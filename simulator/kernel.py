@@ -154,13 +154,6 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
             v = 1.0 if draws[t] < y else 0.0
         elif kind == THUMBS:
             v = 1.0 if draws[t] < cfg[CHANNEL_A] * y + cfg[CHANNEL_B] * (1.0 - y) else 0.0
-        if rule != STATIC and leaf >= 0 and cfg[STALE_STRENGTH] > 0.0:
-            if cap_prior(cells, k, cfg[STALE_STRENGTH]):
-                ca[j], cb[j], a[j], b[j] = cell(cells, leaf_sf, items, cfg, k, leaf, p, j)
-                if lazy:
-                    for i in range(m):
-                        fresh[k, i] = False
-                        reorder(order, alpha, beta, cost, lam / scale_cost, k, i)
         mean = a[j] / (a[j] + b[j])
         if cfg[DRIFT] > 0.0 and watch(cells, leaf_sf, items, guard_b, guard_s, cfg, j, v, mean):
             n = int(info[ALARMS])
@@ -173,6 +166,12 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
                     reorder(order, alpha, beta, cost, lam / scale_cost, kk, j)
         if rule == STATIC:
             continue
+        if leaf >= 0 and cfg[STALE_STRENGTH] > 0.0 and cap_prior(cells, k, cfg[STALE_STRENGTH]):
+            ca[j], cb[j], a[j], b[j] = cell(cells, leaf_sf, items, cfg, k, leaf, p, j)
+            if lazy:
+                for i in range(m):
+                    fresh[k, i] = False
+                    reorder(order, alpha, beta, cost, lam / scale_cost, k, i)
         a0, b0, da, db = learn(
             cells, leaf_sf, items, cfg, k, leaf, p, j, v, ca[j], cb[j], a[j], b[j]
         )

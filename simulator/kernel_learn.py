@@ -133,7 +133,7 @@ def learn(
 
 @njit(cache=True, error_model="numpy", inline="always")
 def cap_prior(cells: np.ndarray, k: int, strength: float) -> bool:
-    """``BetaPosterior.cap_prior``: cap cluster ``k``'s prior at ``strength`` per model;
+    """``BetaPosterior.mark_stale``: cap cluster ``k``'s prior at ``strength`` per model;
     return whether any model's changed."""
     changed = False
     for j in range(cells.shape[2]):

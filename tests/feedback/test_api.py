@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from agent.tokens import sign
@@ -26,7 +27,12 @@ def test_route_then_feedback_moves_the_posterior(client: TestClient, h: Any) -> 
     after = client.get("/admin/posterior", headers=h.admin()).json()
     j = after["models"].index(d["model"])
     k = max(range(len(d["weights"])), key=lambda i: d["weights"][i])
-    assert after["alpha"][k][j] == before["alpha"][k][j] + 1.0
+    # one label of learned evidence (the prior may be capped first: a stale profile in a cell)
+    learned = [
+        after["alpha"][k][j] - after["alpha0"][k][j],
+        before["alpha"][k][j] - before["alpha0"][k][j],
+    ]
+    assert learned[0] == pytest.approx(learned[1] + 1.0)
     assert after["applied_feedback"] == before["applied_feedback"] + 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -31,6 +32,11 @@ def test_cells_learn_per_process_and_survive_a_snapshot(shared_settings: Setting
         assert sb.router.policy.posterior.leaf_s.sum() == 0.0  # its cell ids are its own
         post = sb.router.policy.posterior
         assert post.alpha.sum() == pytest.approx(post.alpha0.sum() + 1.0)
+        # a row decided in a cell marks its cluster's profile stale on every replica alike
+        mine = sa.router.policy.posterior
+        k = int(np.argmax(d["weights"]))
+        assert np.all(mine.alpha0[k] + mine.beta0[k] <= 2.0 + 1e-9)
+        assert np.array_equal(mine.alpha0, post.alpha0) and np.array_equal(mine.alpha, post.alpha)
         assert a.post("/admin/snapshot", headers=h.admin()).status_code == 200
         cells = sa.router.traffic_cells.to_state()
     with TestClient(create_app(shared_settings)) as again:

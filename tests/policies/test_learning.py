@@ -235,4 +235,4 @@ def test_feedback_in_a_traffic_cell_caps_its_clusters_stale_prior() -> None:
     # the cap is the profile's share of the evidence: the profile still orders the models
     assert post.alpha0[1, 0] / 2.0 == pytest.approx(22.1 / 25.0)
     with pytest.raises(ValueError, match="stale_strength"):
-        make_policy("greedy", stale_strength=-1.0)
+        make_policy("greedy", stale_strength=-1.0).warm_start([flat("a", 0.9, 0.001)])
