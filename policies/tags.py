@@ -5,9 +5,9 @@ residuals, outcome minus the *current* estimate of the cluster the prompt fell i
 zero by ``strength`` pseudo-observations. So a tag moves an estimate only as far as its evidence
 goes, an unseen tag changes nothing, and a tag that says no more than the cluster already does
 (every prompt of the cluster has it) fades as the cluster learns instead of counting the same
-feedback twice. The outcomes are kept per (tag, cluster, model) so the residual can be taken
-against the cluster's estimate at read time. A context with several tags takes the mean of the
-corrections of the tags that have evidence on a model.
+feedback twice. The residual sum Σ (y − p_cluster) is Σ y − Σ_k n_k·p_k, so the outcomes are
+summed per (tag, model) and only the evidence is kept per cluster. A context with several
+tags takes the mean of the corrections of the tags that have evidence on a model.
 
 >>> tags = TagResiduals(1, 2, strength=4.0)
 >>> for _ in range(4):
@@ -62,9 +62,9 @@ def normalise_tags(tags: Mapping[str, Any] | None) -> tuple[str, ...]:
 
 
 class TagResiduals:
-    """Outcome sums ``y`` and evidence ``n`` per (tag, cluster, model); rows added as tags
-    first get feedback. ``resid0``/``count0`` hold per-(tag, model) residual sums of a state
-    saved before residuals were kept per cluster (fixed offsets, read as they were)."""
+    """Outcome sums ``y`` per (tag, model) and evidence ``n`` per (tag, cluster, model); rows
+    added as tags first get feedback. A state saved before the evidence was kept per cluster
+    loads its residual sums into ``y`` and its evidence into ``count0`` (fixed offsets)."""
 
     def __init__(self, k: int, m: int, *, strength: float = 10.0, max_tags: int = 10_000) -> None:
         if strength <= 0:
@@ -72,9 +72,8 @@ class TagResiduals:
         self.strength = float(strength)
         self.max_tags = int(max_tags)
         self.index: dict[str, int] = {}
-        self.y: np.ndarray = np.zeros((0, k, m))
+        self.y: np.ndarray = np.zeros((0, m))
         self.n: np.ndarray = np.zeros((0, k, m))
-        self.resid0: np.ndarray = np.zeros((0, m))
         self.count0: np.ndarray = np.zeros((0, m))
 
     def correction(self, tags: tuple[str, ...], means: np.ndarray) -> np.ndarray | None:
@@ -86,7 +85,7 @@ class TagResiduals:
         if not rows:
             return None
         n = self.n[rows]
-        resid = (self.y[rows] - n * means).sum(axis=1) + self.resid0[rows]
+        resid = self.y[rows] - (n * means).sum(axis=1)
         evidence = n.sum(axis=1) + self.count0[rows]
         per_tag = resid / (evidence + self.strength)
         has = evidence > 0
@@ -134,30 +133,28 @@ class TagResiduals:
                 if len(self.index) >= self.max_tags:
                     continue  # a bounded table: tags beyond the cap keep the cell's estimate
                 row = self.index[tag] = len(self.index)
-                self.y = np.concatenate([self.y, np.zeros((1, *self.y.shape[1:]))])
-                self.n = np.concatenate([self.n, np.zeros((1, *self.n.shape[1:]))])
-                self.resid0 = np.vstack([self.resid0, np.zeros((1, self.resid0.shape[1]))])
-                self.count0 = np.vstack([self.count0, np.zeros((1, self.count0.shape[1]))])
-            self.y[row, :, arm] += w * y
+                self.y, self.count0, self.n = (
+                    np.concatenate([a, np.zeros((1, *a.shape[1:]))])
+                    for a in (self.y, self.count0, self.n)
+                )
+            self.y[row, arm] += weight * y
             self.n[row, :, arm] += w * n
 
     def forget(self, arm: int, keep: float) -> None:
-        self.y[..., arm] *= keep
+        self.y[:, arm] *= keep
         self.n[..., arm] *= keep
-        self.resid0[:, arm] *= keep
         self.count0[:, arm] *= keep
 
     def add_arm(self) -> None:
-        self.y, self.n = (
-            np.concatenate([a, np.zeros((*a.shape[:2], 1))], 2) for a in (self.y, self.n)
-        )
-        self.resid0, self.count0 = (
-            np.hstack([a, np.zeros((a.shape[0], 1))]) for a in (self.resid0, self.count0)
+        self.y, self.count0, self.n = (
+            np.concatenate([a, np.zeros((*a.shape[:-1], 1))], axis=-1)
+            for a in (self.y, self.count0, self.n)
         )
 
     def remove_arm(self, arm: int) -> None:
-        self.y, self.n = (np.delete(a, arm, axis=2) for a in (self.y, self.n))
-        self.resid0, self.count0 = (np.delete(a, arm, axis=1) for a in (self.resid0, self.count0))
+        self.y, self.count0, self.n = (
+            np.delete(a, arm, axis=-1) for a in (self.y, self.count0, self.n)
+        )
 
     def per_tag(self, means: np.ndarray) -> dict[str, dict[str, list[float]]]:
         """Every tag's corrections and evidence per model index (for reports)."""
@@ -176,24 +173,22 @@ class TagResiduals:
             "tags": list(self.index),
             "y": self.y.tolist(),
             "n": self.n.tolist(),
-            "resid0": self.resid0.tolist(),
             "count0": self.count0.tolist(),
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any], k: int, m: int) -> TagResiduals:
-        """Load a state; one saved before the per-cluster sums (``resid``/``count``) keeps its
-        residual sums as fixed per-tag offsets."""
+        """Load a state; one saved before the per-cluster evidence (``resid``/``count``) keeps
+        its residual sums and evidence as fixed per-tag offsets."""
         out = cls(k, m, strength=state["strength"], max_tags=state["max_tags"])
         out.index = {t: i for i, t in enumerate(state["tags"])}
         t = len(out.index)
         if "resid" in state:
-            out.y, out.n = np.zeros((t, k, m)), np.zeros((t, k, m))
-            out.resid0 = np.asarray(state["resid"], dtype=np.float64).reshape(t, m)
+            out.y = np.asarray(state["resid"], dtype=np.float64).reshape(t, m)
+            out.n = np.zeros((t, k, m))
             out.count0 = np.asarray(state["count"], dtype=np.float64).reshape(t, m)
             return out
-        out.y = np.asarray(state["y"], dtype=np.float64).reshape(t, k, m)
+        out.y = np.asarray(state["y"], dtype=np.float64).reshape(t, m)
         out.n = np.asarray(state["n"], dtype=np.float64).reshape(t, k, m)
-        out.resid0 = np.asarray(state["resid0"], dtype=np.float64).reshape(t, m)
         out.count0 = np.asarray(state["count0"], dtype=np.float64).reshape(t, m)
         return out

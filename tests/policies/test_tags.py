@@ -64,10 +64,10 @@ def test_pool_changes_keep_tag_rows_aligned() -> None:
     policy = train(make_policy("greedy").warm_start(pool), steps=100)
     policy.add_model(flat("new", 0.5, 0.001))
     tags = policy.posterior.tags
-    assert tags is not None and tags.y.shape[2] == 3 and not tags.n[..., 2].any()
+    assert tags is not None and tags.y.shape[1] == 3 and not tags.n[..., 2].any()
     policy.remove_model("coder")
     tags = policy.posterior.tags
-    assert tags is not None and tags.y.shape[2] == 2 == tags.n.shape[2] == tags.count0.shape[1]
+    assert tags is not None and tags.y.shape[1] == 2 == tags.n.shape[2] == tags.count0.shape[1]
 
 
 def test_a_bounded_table_keeps_the_cell_estimate_beyond_its_cap() -> None:
