@@ -174,7 +174,8 @@ class RoutingService:
         """Settings that override the named policy's own: leaves, Thompson's propensities."""
         st = self.settings
         params: dict[str, Any] = {}
-        params.update({"n_leaves": st.leaves} if st.leaves > 0 else {})
+        if st.leaves > 0:
+            params["n_leaves"] = st.leaves
         if st.policy in ("default", "thompson"):
             params["propensity_samples"] = st.propensity_samples
         return params

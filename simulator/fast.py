@@ -177,7 +177,7 @@ def _settings(
     cfg[kl.THUMBS_A], cfg[kl.THUMBS_B] = post.noise.a, post.noise.b
     cfg[kl.CHANNEL_A], cfg[kl.CHANNEL_B] = channel.thumbs
     cfg[kl.DISCOUNT] = post.discount
-    cfg[kl.STALE_STRENGTH] = float(getattr(policy, "stale_strength", 0.0))
+    cfg[kl.STALE_STRENGTH] = post.stale_strength
     guard = policy.drift_guard
     if guard is not None:
         cfg[kl.DRIFT] = 1.0
