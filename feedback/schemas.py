@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    model_validator,
+)
 from pydantic.config import JsonDict
 
 from feedback.proxy.openai_body import normalise_route_body
@@ -64,6 +71,10 @@ def checked_tags(tags: dict[str, Any] | None) -> dict[str, Any] | None:
     return tags
 
 
+#: App context, e.g. ``{"task": "code", "tenant": "acme"}``: at most 8 string values.
+Tags = Annotated[dict[SafeStr, Any] | None, AfterValidator(checked_tags)]
+
+
 class RouteRequest(BaseModel):
     """Exactly one of ``prompt`` or ``messages`` (a chat with at least one user turn)."""
 
@@ -78,13 +89,7 @@ class RouteRequest(BaseModel):
     lam: float | None = Field(default=None, ge=0.0, le=1e6)
     budget: float | None = Field(default=None, gt=0.0, le=1e6)
     allowed: list[SafeStr] | None = Field(default=None, min_length=1, max_length=1000)
-    #: App context, e.g. ``{"task": "code", "tenant": "acme"}``: at most 8 string values.
-    tags: dict[SafeStr, Any] | None = Field(default=None, json_schema_extra=_TAGS_SCHEMA)
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, tags: dict[str, Any] | None) -> dict[str, Any] | None:
-        return checked_tags(tags)
+    tags: Tags = Field(default=None, json_schema_extra=_TAGS_SCHEMA)
 
     @model_validator(mode="before")
     @classmethod
@@ -239,12 +244,7 @@ class LabelRequest(BaseModel):
     prompt_key: int | None = Field(default=None, ge=0, le=2**63 - 1)
     prompt: PromptStr | None = Field(default=None, max_length=100_000)
     outcomes: dict[ModelNameStr, Outcome] = Field(min_length=1, max_length=1000)
-    tags: dict[SafeStr, Any] | None = Field(default=None, json_schema_extra=_TAGS_SCHEMA)
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, tags: dict[str, Any] | None) -> dict[str, Any] | None:
-        return checked_tags(tags)
+    tags: Tags = Field(default=None, json_schema_extra=_TAGS_SCHEMA)
 
     @model_validator(mode="after")
     def _one_input(self) -> Self:
