@@ -230,7 +230,7 @@ class PolicyOps:
                 "beta": post.beta.tolist(),
                 "alpha0": post.alpha0.tolist(),
                 "beta0": post.beta0.tolist(),
-                "tags": post.tags.per_tag(post.cluster_means()) if post.tags is not None else {},
+                "tags": post.tags.per_tag(post.reference_means()) if post.tags is not None else {},
             }
 
 

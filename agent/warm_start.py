@@ -14,12 +14,14 @@ from policies import ModelProfile
 
 
 class FittedPool(NamedTuple):
-    """What :func:`fit_pool` fits: the cluster map, one profile per model, and the optional
-    finer leaf map (``None`` when no leaves were asked for)."""
+    """What :func:`fit_pool` fits: the cluster map, one profile per model, the optional
+    finer leaf map (``None`` when no leaves were asked for) and the maps of the extra
+    resolution levels (:mod:`policies.levels`; none unless asked for)."""
 
     cluster_map: ClusterMap
     profiles: list[ModelProfile]
     leaf_map: ClusterMap | None = None
+    level_maps: tuple[ClusterMap, ...] = ()
 
 
 def fit_pool(
@@ -63,15 +65,22 @@ def fit_profiles(
     temperature: float = 0.1,
     leaves: int = 0,
     leaf_seed: int | None = None,
+    levels: Sequence[int] = (),
 ) -> FittedPool:
     """The warm start on embeddings ``X`` of the log's prompts: K-means on the ``fit_rows``,
     one profile per model on the ``val_rows`` (weighted by soft cluster weights when ``soft``),
     and a leaf map of ``leaves`` cells on the fit rows (seeded ``leaf_seed``, default
-    ``seed``). The embedded Router (:func:`fit_pool`) and the simulator's protocol both use it.
+    ``seed``). ``levels`` adds a K-means map per extra resolution (each K cut to the fit rows'
+    number), and profiles at each. The embedded Router (:func:`fit_pool`) and the simulator's
+    protocol both use it.
     """
     cmap = ClusterMap(k, temperature=temperature, seed=seed).fit(X[fit_rows])
     weights = cmap.weights(X[val_rows], soft=soft)
     clusters = weights.argmax(axis=1)
+    level_maps = tuple(
+        ClusterMap(min(size, len(fit_rows)), seed=seed).fit(X[fit_rows]) for size in levels
+    )
+    cells = [(lm.assign(X[val_rows]), lm.k_) for lm in level_maps]
     profiles = [
         ModelProfile.from_rows(
             m,
@@ -80,11 +89,12 @@ def fit_profiles(
             cost=log.cost[val_rows, j],
             k=cmap.k_,
             weights=weights if soft else None,
+            levels=cells,
         )
         for j, m in enumerate(log.models)
     ]
     leaf_map = fit_leaf_map(X[fit_rows], leaves, seed=seed if leaf_seed is None else leaf_seed)
-    return FittedPool(cmap, profiles, leaf_map)
+    return FittedPool(cmap, profiles, leaf_map, level_maps)
 
 
 def fit_leaf_map(X: np.ndarray, leaves: int, *, seed: int = 0) -> ClusterMap | None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from policies.context import Choice, Context
 from policies.drift import DriftGuard
+from policies.levels import level_priors, levels_from_profiles
 from policies.posterior import BetaPosterior, validate_feedback
 from policies.profile import ModelProfile, prior_counts
 from policies.state import Persistent
@@ -33,7 +34,9 @@ class Policy(Persistent, ABC):
     ``tag_strength > 0`` learns per-tag corrections from the app's tags (:mod:`policies.tags`).
 
     ``stale_strength > 0`` caps a cluster's prior on feedback from one of its leaves, for
-    traffic cells only (:meth:`policies.posterior.BetaPosterior.mark_stale`).
+    traffic cells only (:meth:`policies.posterior.BetaPosterior.mark_stale`). A learning rule
+    whose profiles carry extra resolutions learns on them too, unless ``multires`` is off
+    (:mod:`policies.levels`).
     """
 
     learns: ClassVar[bool] = True
@@ -50,6 +53,7 @@ class Policy(Persistent, ABC):
         max_items: int = 100_000,
         tag_strength: float = 10.0,
         stale_strength: float = 0.0,
+        multires: bool = True,
         discount: float = 1.0,
         drift: float | None = None,
         thumbs: tuple[float, float] = (0.8, 0.3),
@@ -64,6 +68,7 @@ class Policy(Persistent, ABC):
         self.max_items = max_items
         self.tag_strength = tag_strength
         self.stale_strength = stale_strength
+        self.multires = multires
         self.discount = discount
         self.drift = drift
         self.thumbs = thumbs
@@ -99,6 +104,9 @@ class Policy(Persistent, ABC):
             max_items=self.max_items,
             tag_strength=self.tag_strength if self.learns else 0.0,
             stale_strength=self.stale_strength if self.learns else 0.0,
+            levels=levels_from_profiles(profiles, scale=self.prior_scale, shrink=self.shrink)
+            if self.learns and self.multires
+            else None,
         )
         self._rng = np.random.default_rng(self.seed)
         self._t = 0
@@ -128,15 +136,13 @@ class Policy(Persistent, ABC):
 
     def index(self, model: str | int) -> int:
         """The pool position of a model given by name or position."""
-        if type(model) is int and 0 <= model < len(self._names):
-            return model
+        names = self._ready()._names
         if isinstance(model, str):
-            try:
-                return self._ready()._names.index(model)
-            except ValueError:
-                raise KeyError(f"unknown model {model!r}") from None
-        if not 0 <= model < len(self._names):
-            raise KeyError(f"model index {model} is outside the pool of {len(self._names)}")
+            if model not in names:
+                raise KeyError(f"unknown model {model!r}")
+            return names.index(model)
+        if not 0 <= model < len(names):
+            raise KeyError(f"model index {model} is outside the pool of {len(names)}")
         return int(model)
 
     def add_model(self, profile: ModelProfile) -> None:
@@ -149,7 +155,13 @@ class Policy(Persistent, ABC):
                 f"profile has {profile.k} clusters, the pool has {self._post.shape[0]}"
             )
         a0, b0 = self._prior(profile)
-        self._post.add_arm(a0, b0)
+        lv = self._post.levels
+        pri = (
+            None
+            if lv is None
+            else level_priors(profile, lv.sizes, scale=self.prior_scale, shrink=self.shrink)
+        )
+        self._post.add_arm(a0, b0, pri)
         self._names.append(profile.name)
         self._cost = np.append(self._cost, profile.cost)
         self._acc = np.append(self._acc, profile.accuracy)
@@ -199,6 +211,8 @@ class Policy(Persistent, ABC):
                 f"context has {context.weights.size} cluster weights, the pool has "
                 f"{self._post.shape[0]} clusters"
             )
+        if self._post.levels is not None:
+            self._post.levels.check(context.cells)
         if eligible is not None and (eligible.shape != self._cost.shape or not eligible.any()):
             raise ValueError("eligible must be a bool mask over the pool with at least one True")
         return self.lam if lam is None else float(lam)
@@ -274,19 +288,6 @@ class Policy(Persistent, ABC):
     @property
     def drift_guard(self) -> DriftGuard | None:
         return self._ready()._guard
-
-    @property
-    def counters(self) -> tuple[int, int, float]:
-        """(feedback updates, decisions, evidence gained in labels) so far."""
-        return self._t, self._decided, self._evidence
-
-    def set_counters(self, updates: int, decided: int, evidence: float) -> None:
-        """Replace :attr:`counters`, for an engine that ran this policy's steps outside it."""
-        self._t, self._decided, self._evidence = int(updates), int(decided), float(evidence)
-
-    def draw_seed(self) -> int:
-        """A seed for another generator, drawn from the policy's own (so seeded stays seeded)."""
-        return int(self._ready()._rng.integers(2**31))
 
     @property
     def drift_alarms(self) -> list[tuple[int, str, int]]:

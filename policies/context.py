@@ -17,7 +17,8 @@ class Context:
     ``prompt_key`` is a non-negative key of the exact prompt (a hash of its text, or a row index
     in a replay), -1 when unknown; policies with prompt memory learn per prompt on top of that.
     ``tags`` are the app's ``key=value`` tags (see :func:`policies.tags.normalise_tags`);
-    policies learn a correction per tag on top of the cell.
+    policies learn a correction per tag on top of the cell. ``cells`` names the prompt's cell
+    at each extra resolution level of the pool (:mod:`policies.levels`), empty when it has none.
 
     >>> ctx = Context.hard(2, k=4)
     >>> ctx.cluster, ctx.weights.tolist()
@@ -30,6 +31,7 @@ class Context:
     leaf: int = -1
     prompt_key: int = -1
     tags: tuple[str, ...] = ()
+    cells: tuple[int, ...] = ()
     cluster: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,13 +53,14 @@ class Context:
         leaf: int = -1,
         prompt_key: int = -1,
         tags: tuple[str, ...] = (),
+        cells: tuple[int, ...] = (),
     ) -> Context:
         """A context that sits wholly in one cluster."""
         if not 0 <= cluster < k:
             raise ValueError(f"cluster {cluster} is outside 0..{k - 1}")
         w = np.zeros(k)
         w[cluster] = 1.0
-        return cls(w, leaf, prompt_key, tags)
+        return cls(w, leaf, prompt_key, tags, cells)
 
 
 @dataclass(frozen=True, slots=True)

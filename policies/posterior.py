@@ -2,39 +2,27 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from policies.context import Context
+from policies.levels import Levels
 from policies.memory import PromptMemory
 from policies.tags import TagResiduals
 from policies.thumbs import ThumbsNoise
-from policies.updates import (
+from policies.updates import (  # KINDS and validate_feedback are re-exported
+    KINDS,
     discount_step,
     forget_step,
     outcome_step,
     prior_shrink,
     stack,
     thumbs_step,
+    validate_feedback,
 )
 
-KINDS = ("label", "score", "thumbs")
-
-
-def validate_feedback(value: float, kind: str, weight: float = 1.0) -> None:
-    """Raise ``ValueError`` with a reason when feedback is out of range."""
-    if kind not in KINDS:
-        raise ValueError(f"feedback kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{kind} value must be a finite number, got {value}")
-    if kind in ("label", "thumbs") and value not in (0, 1):
-        raise ValueError(f"a {kind} must be 0 or 1, got {value}")
-    if kind == "score" and not 0.0 <= value <= 1.0:
-        raise ValueError(f"a score must lie in [0, 1], got {value}")
-    if not 0.0 < weight <= 1.0:
-        raise ValueError(f"feedback weight must be in (0, 1], got {weight}")
+__all__ = ["KINDS", "BetaPosterior", "validate_feedback"]
 
 
 class BetaPosterior:
@@ -47,6 +35,8 @@ class BetaPosterior:
     further down, per exact prompt (the context's ``prompt_key``), for models with evidence on it.
     With ``tag_strength > 0`` the context's app tags correct the cell (:mod:`policies.tags`).
     With ``stale_strength > 0`` feedback from a leaf first calls :meth:`mark_stale`.
+    With ``levels``, a context's cells at extra resolutions average into its cluster's mean
+    (:mod:`policies.levels`) and learn from the same feedback.
 
     >>> post = BetaPosterior(np.ones((2, 3)), np.ones((2, 3)))
     >>> ctx = Context.hard(0, k=2)
@@ -71,6 +61,7 @@ class BetaPosterior:
         max_items: int = 100_000,
         tag_strength: float = 0.0,
         stale_strength: float = 0.0,
+        levels: Levels | None = None,
     ) -> None:
         if alpha0.shape != beta0.shape or alpha0.ndim != 2:
             raise ValueError("prior arrays must both be (K, M)")
@@ -96,7 +87,11 @@ class BetaPosterior:
             raise ValueError(f"stale_strength must be >= 0, got {stale_strength}")
         self.stale_strength = float(stale_strength)  # 0: never stale
         k = alpha0.shape[0]
-        self.tags = TagResiduals(k, m, strength=tag_strength) if tag_strength > 0 else None
+        if levels is not None and levels.alpha[0].shape[1] != m:
+            raise ValueError(f"level cells cover {levels.alpha[0].shape[1]} models, not {m}")
+        self.levels = levels
+        cells = k + (sum(levels.sizes) if levels is not None else 0)
+        self.tags = TagResiduals(cells, m, strength=tag_strength) if tag_strength > 0 else None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -105,10 +100,15 @@ class BetaPosterior:
 
     # -- reading -------------------------------------------------------------------------------
     def cluster_params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
-        """Pooled (α, β) over the context's clusters (exact for a hard context)."""
+        """Pooled (α, β) over the context's clusters (exact for a hard context), its mean
+        averaged with the context's level cells' where it names them."""
         if ctx.cluster >= 0:
-            return self.alpha[ctx.cluster], self.beta[ctx.cluster]
-        return ctx.weights @ self.alpha, ctx.weights @ self.beta
+            a, b = self.alpha[ctx.cluster], self.beta[ctx.cluster]
+        else:
+            a, b = ctx.weights @ self.alpha, ctx.weights @ self.beta
+        if self.levels is None or not ctx.cells:
+            return a, b
+        return self.levels.combine(a, b, ctx.cells)
 
     def leaf_params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         """The (α, β) of the context's leaf when it has one, else its cluster's."""
@@ -122,11 +122,27 @@ class BetaPosterior:
         a, b = self.leaf_params(ctx)
         if self.tags is None or not ctx.tags:
             return a, b
-        return self.tags.apply(a, b, ctx.tags, self.cluster_means())
+        return self.tags.apply(a, b, ctx.tags, self.reference_means())
 
-    def cluster_means(self) -> np.ndarray:
-        """Every cluster's current estimate per model, (K, M)."""
-        return self.alpha / (self.alpha + self.beta)
+    def reference_means(self) -> np.ndarray:
+        """Every cluster's current estimate per model, (K, M), then every level cell's: what
+        tags learn their residuals against (with :meth:`reference_weights`)."""
+        means = [self.alpha / (self.alpha + self.beta)]
+        if self.levels is not None:
+            means += [a / (a + b) for a, b in zip(self.levels.alpha, self.levels.beta, strict=True)]
+        return np.concatenate(means)
+
+    def reference_weights(self, ctx: Context) -> np.ndarray:
+        """The context's share in each row of :meth:`reference_means`: its estimate's mean is
+        the weights' average of the means (its clusters', averaged with its level cells')."""
+        if self.levels is None:
+            return ctx.weights
+        parts = [ctx.weights]
+        for c, size in zip(
+            ctx.cells or [-1] * len(self.levels.sizes), self.levels.sizes, strict=True
+        ):
+            parts.append(np.eye(size)[c] if c >= 0 else np.zeros(size))
+        return np.concatenate(parts) / (len(ctx.cells) + 1)
 
     def params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         """The (α, β) a decision should use: the prompt's where it has evidence, else the cell's.
@@ -185,7 +201,9 @@ class BetaPosterior:
             la, lb = self.leaf_params(ctx)
             lda, ldb = self._delta(la[arm], lb[arm], value, kind)
         if self.tags is not None and ctx.tags:
-            self.tags.learn(ctx.tags, ctx.weights, arm, value, kind, self.noise, weight)
+            self.tags.learn(
+                ctx.tags, self.reference_weights(ctx), arm, value, kind, self.noise, weight
+            )
         if keyed:  # the prompt level updates on its cell's posterior before this observation
             ca, cb = self.cell_params(ctx)
         if keyed:
@@ -202,6 +220,10 @@ class BetaPosterior:
         self.beta[ks, arm] = b + w * db
         gained = w * (da + db)
         gained = float(gained if ctx.cluster >= 0 else gained.sum())
+        if self.levels is not None and ctx.cells:
+            keep = self.discount**weight
+            delta = lambda a, b: self._delta(a, b, value, kind)  # noqa: E731
+            self.levels.learn(ctx.cells, arm, delta, weight, keep)
         if leaf:
             self.leaf_s[ctx.leaf, arm] += weight * lda
             self.leaf_f[ctx.leaf, arm] += weight * ldb
@@ -225,6 +247,8 @@ class BetaPosterior:
             self.items.forget(arm, keep)
         if self.tags is not None:
             self.tags.forget(arm, keep)
+        if self.levels is not None:
+            self.levels.forget(arm, keep, prior_strength)
 
     def mark_stale(self, ctx: Context) -> None:
         """Cap the context's cluster prior at ``stale_strength`` pseudo-observations per model
@@ -234,9 +258,18 @@ class BetaPosterior:
         j = np.flatnonzero(shrink < 1.0)  # untouched elsewhere, bit for bit (as the kernel)
         for post, prior in ((self.alpha, self.alpha0), (self.beta, self.beta0)):
             post[k, j], prior[k, j] = forget_step(post[k, j], prior[k, j], 1.0, shrink[j])
+        if self.levels is not None and ctx.cells and self.stale_strength:
+            self.levels.cap_prior(ctx.cells, self.stale_strength)
 
     # -- the pool changes ----------------------------------------------------------------------
-    def add_arm(self, alpha0: np.ndarray, beta0: np.ndarray) -> None:
+    def add_arm(
+        self,
+        alpha0: np.ndarray,
+        beta0: np.ndarray,
+        levels: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> None:
+        if self.levels is not None:
+            self.levels.add_arm(levels or [])
         for name, col in (("alpha0", alpha0), ("beta0", beta0), ("alpha", alpha0), ("beta", beta0)):
             setattr(self, name, np.column_stack([getattr(self, name), col]))
         zeros = np.zeros((self.leaf_s.shape[0], 1))
@@ -250,50 +283,9 @@ class BetaPosterior:
     def remove_arm(self, arm: int) -> None:
         for name in ("alpha0", "beta0", "alpha", "beta", "leaf_s", "leaf_f"):
             setattr(self, name, np.delete(getattr(self, name), arm, axis=1))
+        if self.levels is not None:
+            self.levels.remove_arm(arm)
         if self.items is not None:
             self.items.remove_arm(arm)
         if self.tags is not None:
             self.tags.remove_arm(arm)
-
-    # -- state ---------------------------------------------------------------------------------
-    def to_state(self) -> dict[str, Any]:
-        return {
-            "alpha0": self.alpha0.tolist(),
-            "beta0": self.beta0.tolist(),
-            "alpha": self.alpha.tolist(),
-            "beta": self.beta.tolist(),
-            "leaf_s": self.leaf_s.tolist(),
-            "leaf_f": self.leaf_f.tolist(),
-            "leaf_strength": self.leaf_strength,
-            "discount": self.discount,
-            "noise": [self.noise.a, self.noise.b],
-            "item_strength": self.item_strength,
-            "items": self.items.to_state() if self.items is not None else None,
-            "tags": self.tags.to_state() if self.tags is not None else None,
-            "stale_strength": self.stale_strength,
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> BetaPosterior:
-        alpha0 = np.asarray(state["alpha0"], dtype=np.float64)
-        m = alpha0.shape[1]
-        leaf_s = np.asarray(state["leaf_s"], dtype=np.float64).reshape(-1, m)
-        post = cls(
-            alpha0,
-            np.asarray(state["beta0"], dtype=np.float64),
-            n_leaves=leaf_s.shape[0],
-            leaf_strength=state["leaf_strength"],
-            discount=state["discount"],
-            noise=ThumbsNoise(*state["noise"]),
-            item_strength=state.get("item_strength", 0.0),
-            stale_strength=state.get("stale_strength", 0.0),
-        )
-        if state.get("items") is not None:
-            post.items = PromptMemory.from_state(state["items"])
-        if state.get("tags") is not None:
-            post.tags = TagResiduals.from_state(state["tags"], alpha0.shape[0], m)
-        post.alpha = np.asarray(state["alpha"], dtype=np.float64)
-        post.beta = np.asarray(state["beta"], dtype=np.float64)
-        post.leaf_s = leaf_s
-        post.leaf_f = np.asarray(state["leaf_f"], dtype=np.float64).reshape(-1, m)
-        return post

@@ -14,7 +14,8 @@ class ModelProfile:
     """A model as UniRoute sees it: how it did in each cluster of a small labelled set.
 
     ``successes`` and ``trials`` have one entry per cluster (fractional successes are fine, for
-    graded scores). ``cost`` is the model's mean cost per answer in USD.
+    graded scores). ``cost`` is the model's mean cost per answer in USD. ``levels`` holds the
+    same (successes, trials) at extra K-means resolutions (:mod:`policies.levels`), if any.
 
     >>> p = ModelProfile.from_rows("m", clusters=[0, 0, 1], correct=[1, 0, 1], cost=[1, 1, 1], k=3)
     >>> p.trials.tolist(), p.accuracy
@@ -25,6 +26,7 @@ class ModelProfile:
     successes: np.ndarray
     trials: np.ndarray
     cost: float
+    levels: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
     def __post_init__(self) -> None:
         s = np.asarray(self.successes, dtype=np.float64)
@@ -38,6 +40,15 @@ class ModelProfile:
         object.__setattr__(self, "successes", s)
         object.__setattr__(self, "trials", n)
         object.__setattr__(self, "cost", float(self.cost))
+        levels = []
+        for ls, ln in self.levels:
+            ls, ln = np.asarray(ls, dtype=np.float64), np.asarray(ln, dtype=np.float64)
+            if ls.shape != ln.shape or ls.ndim != 1 or np.any(ln < 0) or np.any(ls < 0):
+                raise ValueError(f"{self.name}: each level needs equal-length counts >= 0")
+            if np.any(ls > ln + 1e-9):
+                raise ValueError(f"{self.name}: need successes <= trials in every level cell")
+            levels.append((ls, ln))
+        object.__setattr__(self, "levels", tuple(levels))
 
     @property
     def k(self) -> int:
@@ -67,11 +78,13 @@ class ModelProfile:
         cost: Sequence[float] | np.ndarray,
         k: int,
         weights: np.ndarray | None = None,
+        levels: Sequence[tuple[np.ndarray, int]] = (),
     ) -> ModelProfile:
         """Build a profile from labelled rows: a cluster id, a correctness in [0, 1], a cost.
 
         With ``weights`` (rows × K soft cluster weights) each row counts fractionally in every
-        cluster instead of wholly in ``clusters``.
+        cluster instead of wholly in ``clusters``. ``levels`` gives, per extra resolution, each
+        row's cell and the number of cells.
         """
         y = np.asarray(correct, dtype=np.float64)
         c = np.asarray(cost, dtype=np.float64)
@@ -88,7 +101,15 @@ class ModelProfile:
         else:
             w = np.asarray(weights, dtype=np.float64)
             s, n = (w.T @ y).astype(np.float64), w.sum(axis=0).astype(np.float64)
-        return cls(name, s, n, float(c.mean()))
+        counts = []
+        for ids, size in levels:
+            cells = np.asarray(ids, dtype=np.int64)
+            if cells.shape != y.shape or np.any((cells < 0) | (cells >= size)):
+                raise ValueError(f"{name}: level cell ids must be in 0..{size - 1}, one per row")
+            counts.append(
+                (np.bincount(cells, weights=y, minlength=size), np.bincount(cells, minlength=size))
+            )
+        return cls(name, s, n, float(c.mean()), tuple(counts))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,11 +117,19 @@ class ModelProfile:
             "successes": self.successes.tolist(),
             "trials": self.trials.tolist(),
             "cost": self.cost,
+            **(
+                {"levels": [[s.tolist(), n.tolist()] for s, n in self.levels]}
+                if self.levels
+                else {}
+            ),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelProfile:
-        return cls(d["name"], np.asarray(d["successes"]), np.asarray(d["trials"]), d["cost"])
+        levels = tuple((np.asarray(s), np.asarray(n)) for s, n in d.get("levels", ()))
+        return cls(
+            d["name"], np.asarray(d["successes"]), np.asarray(d["trials"]), d["cost"], levels
+        )
 
 
 def build_profiles(
@@ -135,12 +164,26 @@ def prior_counts(
     >>> a.round(6).tolist(), b.round(6).tolist()
     ([9.5, 0.5], [1.5, 0.5])
     """
+    return beta_prior(
+        profile.successes, profile.trials, profile.accuracy, scale=scale, shrink=shrink, floor=floor
+    )
+
+
+def beta_prior(
+    successes: np.ndarray,
+    trials: np.ndarray,
+    g: float,
+    *,
+    scale: float = 1.0,
+    shrink: float = 4.0,
+    floor: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`prior_counts` for per-cell counts and a global rate ``g`` to shrink toward."""
     if scale < 0 or shrink < 0 or floor <= 0:
         raise ValueError("need scale >= 0, shrink >= 0 and floor > 0")
-    g = profile.accuracy
-    n = profile.trials
+    n = trials
     denom = n + shrink
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(denom > 0, (profile.successes + shrink * g) / np.maximum(denom, 1e-12), g)
+        p = np.where(denom > 0, (successes + shrink * g) / np.maximum(denom, 1e-12), g)
     strength = scale * denom
     return floor + strength * p, floor + strength * (1.0 - p)

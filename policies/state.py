@@ -12,6 +12,7 @@ import numpy as np
 
 from policies.drift import DriftGuard
 from policies.posterior import BetaPosterior
+from policies.posterior_state import load_posterior, posterior_state
 
 #: Every concrete policy class by name, for :meth:`Persistent.from_state`.
 REGISTRY: dict[str, type[Persistent]] = {}
@@ -53,6 +54,19 @@ class Persistent:
         return type(self)(**self.get_params())
 
     # -- state ---------------------------------------------------------------------------------
+    @property
+    def counters(self) -> tuple[int, int, float]:
+        """(feedback updates, decisions, evidence gained in labels) so far."""
+        return self._t, self._decided, self._evidence
+
+    def set_counters(self, updates: int, decided: int, evidence: float) -> None:
+        """Replace :attr:`counters`, for an engine that ran this policy's steps outside it."""
+        self._t, self._decided, self._evidence = int(updates), int(decided), float(evidence)
+
+    def draw_seed(self) -> int:
+        """A seed for another generator, drawn from the policy's own (so seeded stays seeded)."""
+        return int(self._rng.integers(2**31))
+
     def to_state(self) -> dict[str, Any]:
         """Everything needed to resume exactly: parameters, pool, posterior, RNG. JSON-safe
         (floats round-trip exactly through JSON)."""
@@ -65,7 +79,7 @@ class Persistent:
             "cost": self._cost.tolist(),
             "acc": self._acc.tolist(),
             "cost_scale": self._cost_scale,
-            "posterior": self._post.to_state(),
+            "posterior": posterior_state(self._post),
             "rng": self._rng.bit_generator.state,
             "t": self._t,
             "decided": self._decided,
@@ -95,7 +109,7 @@ class Persistent:
         self._cost = np.asarray(state["cost"], dtype=np.float64)
         self._acc = np.asarray(state["acc"], dtype=np.float64)
         self._cost_scale = float(state["cost_scale"])
-        self._post = BetaPosterior.from_state(state["posterior"])
+        self._post = load_posterior(state["posterior"])
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = state["rng"]
         self._t = int(state["t"])

@@ -23,6 +23,24 @@ import numpy as np
 EPS = 1e-9
 FLOOR = 1e-3  # no stacked count drops below this sliver
 INFO_PSEUDO = 20.0  # pseudo-decisions (with a label each) behind the information rate
+KINDS = ("label", "score", "thumbs")
+
+
+KINDS = ("label", "score", "thumbs")
+
+
+def validate_feedback(value: float, kind: str, weight: float = 1.0) -> None:
+    """Raise ``ValueError`` with a reason when feedback is out of range."""
+    if kind not in KINDS:
+        raise ValueError(f"feedback kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{kind} value must be a finite number, got {value}")
+    if kind in ("label", "thumbs") and value not in (0, 1):
+        raise ValueError(f"a {kind} must be 0 or 1, got {value}")
+    if kind == "score" and not 0.0 <= value <= 1.0:
+        raise ValueError(f"a score must lie in [0, 1], got {value}")
+    if not 0.0 < weight <= 1.0:
+        raise ValueError(f"feedback weight must be in (0, 1], got {weight}")
 
 
 def outcome_step(value: Any) -> tuple[Any, Any]:

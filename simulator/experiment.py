@@ -58,6 +58,9 @@ class Experiment:
     #: (:mod:`simulator.labelling`); ``label_pick`` "random" nominates at random instead.
     label_budget: int = 0
     label_pick: str = "value"
+    #: Extra K-means resolutions the learning policies average with the clusters
+    #: (:mod:`policies.levels`); empty: the clusters alone.
+    levels: tuple[int, ...] = ()
 
     def protocol(self) -> dict[str, Any]:
         """The protocol settings a report records."""
@@ -69,6 +72,7 @@ class Experiment:
             "tag_column": self.tag_column,
             "traffic_cells": self.traffic_cells,
             "label_budget": self.label_budget,
+            "levels": list(self.levels),
         }
 
 
@@ -87,6 +91,7 @@ def setups(log: ReplayLog, embeddings: np.ndarray, exp: Experiment) -> list[Setu
             shift=exp.shift,
             shift_share=exp.shift_share,
             tag_column=exp.tag_column,
+            levels=exp.levels,
         )
         for seed in range(exp.seeds)
     ]
@@ -169,7 +174,8 @@ def run_seeds(
 
         setup = policy_setup(setup, exp, name)
         policy = make_for(setup, exp, name, lam)
-        compiled = not setup.tags and not exp.label_budget
+        # tags, labelling and resolution levels take the Python engine
+        compiled = not setup.tags and not exp.label_budget and not setup.cells.shape[1]
         if compiled and supports(policy, exp.channel, exp.events, setup.log.n_prompts):
             trace = replay_fast(
                 setup,

@@ -50,6 +50,13 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
         "unused with --leaves)",
     )
     p.add_argument(
+        "--levels",
+        metavar="K,K,...",
+        help="extra K-means resolutions (comma list, e.g. 8,32,64) whose cells the learning "
+        "policies average with the clusters' estimates, each warm-started from the profiles "
+        "and learning online (default: the clusters alone)",
+    )
+    p.add_argument(
         "--label-budget",
         type=int,
         default=0,

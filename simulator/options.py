@@ -92,6 +92,7 @@ def experiment_from_args(
         raise ValueError(f"--shift-share must be in (0, 1], got {args.shift_share}")
     if args.shift_share < 1.0 and not shift:
         raise ValueError("--shift-share needs --shift")
+    levels = _levels(args.levels)
     channel = FeedbackChannel(
         rate=args.feedback_rate,
         kind=args.feedback,
@@ -119,6 +120,7 @@ def experiment_from_args(
         shift=shift,
         shift_share=args.shift_share,
         tag_column=args.tag_column,
+        levels=levels,
     )
     log = load_replay_log(args.data)
     division = check_protocol(log, exp)
@@ -131,3 +133,19 @@ def experiment_from_args(
         exp = replace(exp, clusters=k)
     out = Path(args.out) if args.out else Path("runs") / log.name
     return log, embeddings, exp, out
+
+
+def _levels(text: str | None) -> tuple[int, ...]:
+    """``--levels 8,32,64`` as a tuple of distinct cell counts, each at least 2."""
+    if text is None:
+        return ()
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        levels = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"--levels expects a comma list of whole numbers, got {text!r}") from None
+    if not levels or any(k < 2 for k in levels):
+        raise ValueError(f"--levels: every resolution needs at least 2 cells, got {text!r}")
+    if len(set(levels)) != len(levels):
+        raise ValueError(f"--levels: each resolution once, got {text!r}")
+    return levels

@@ -38,6 +38,8 @@ class Setup:
     shifted_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     shift_share: float = 1.0
     tags: Sequence[tuple[str, ...]] | None = None  # per prompt, from the log's tag column
+    #: (N, L) every prompt's cell at each extra resolution level (:mod:`policies.levels`).
+    cells: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.intp))
     #: The leaf of each step of the stream, where it is not the prompt's (cells fitted on the
     #: traffic as it streams, :mod:`simulator.traffic`); None: ``leaves`` per prompt.
     step_leaves: np.ndarray | None = None
@@ -52,8 +54,15 @@ class Setup:
     def contexts(self, rows: np.ndarray) -> list[Context]:
         """One context per row (prompt index); the row is also the prompt's memory key."""
         tags = self.tags
+        levels = self.cells.shape[1] > 0
         return [
-            Context(self.weights[i], int(self.leaves[i]), int(i), tags[i] if tags else ())
+            Context(
+                self.weights[i],
+                int(self.leaves[i]),
+                int(i),
+                tags[i] if tags else (),
+                tuple(int(c) for c in self.cells[i]) if levels else (),
+            )
             for i in rows
         ]
 
@@ -111,6 +120,7 @@ def prepare(
     shift: Sequence[str] = (),
     shift_share: float = 1.0,
     tag_column: str | None = None,
+    levels: Sequence[int] = (),
 ) -> Setup:
     """Split ``log`` with ``seed``, fit K-means on the fit share, profile on the validation share.
 
@@ -118,7 +128,8 @@ def prepare(
     ``fresh`` makes replays stream each pool prompt at most once (see :meth:`Setup.stream`).
     ``val_size``, ``shift`` and the log's own ``split`` column change which prompts go where
     (:func:`simulator.splitting.divide`); ``tag_column`` hands each prompt's value in that
-    column to the policy as a tag.
+    column to the policy as a tag; ``levels`` fits extra K-means resolutions the learning
+    policies average in (:mod:`policies.levels`).
     """
     if embeddings.shape[0] != log.n_prompts:
         raise ValueError(f"{embeddings.shape[0]} embeddings for {log.n_prompts} prompts")
@@ -130,6 +141,9 @@ def prepare(
     tags = tag_values(log, tag_column) if tag_column else None
     if k > fit_idx.size:
         raise ValueError(f"--clusters {k} exceeds the {fit_idx.size} prompts fitted on")
+    for size in levels:
+        if size > fit_idx.size:
+            raise ValueError(f"--levels {size} exceeds the {fit_idx.size} prompts fitted on")
     pool = fit_profiles(
         embeddings,
         log,
@@ -141,6 +155,7 @@ def prepare(
         temperature=temperature,
         leaves=n_leaves,
         leaf_seed=seed + 1,
+        levels=levels,
     )
     cmap, profiles = pool.cluster_map, pool.profiles
     weights = cmap.weights(embeddings, soft=soft)
@@ -166,6 +181,9 @@ def prepare(
         shifted_idx=division.shifted,
         shift_share=shift_share,
         tags=tags,
+        cells=np.column_stack([lm.assign(embeddings) for lm in pool.level_maps])
+        if pool.level_maps
+        else np.zeros((log.n_prompts, 0), dtype=np.intp),
         cluster_map=cmap,
         embeddings=embeddings,
     )

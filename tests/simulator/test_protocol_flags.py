@@ -142,6 +142,7 @@ def test_the_flags_run_and_the_report_records_the_protocol(
         "tag_column": "tenant",
         "traffic_cells": 32,
         "label_budget": 0,
+        "levels": [],
         "repeat_share": 0.0,
     }
     assert load_log(data).columns["tenant"][:2] == ["acme", "beta"]
@@ -153,6 +154,13 @@ def test_traffic_cells_can_be_set_or_turned_off(tmp_path: Path) -> None:
         assert main([*base, "--traffic-cells", n, "--out", str(tmp_path / n)]) == 0
         report = json.loads((tmp_path / n / "report.json").read_text())
         assert report["protocol"]["traffic_cells"] == int(n)
+
+
+def test_levels_run_and_the_report_records_them(tmp_path: Path) -> None:
+    args = ["simulate", *FAST[:-1], "default", "--policy", "greedy", "--fresh", "--steps", "300"]
+    assert main([*args, "--levels", "2,8", "--out", str(tmp_path / "lv")]) == 0
+    report = json.loads((tmp_path / "lv" / "report.json").read_text())
+    assert report["protocol"]["levels"] == [2, 8]
 
 
 def test_a_repeated_stream_says_its_figures_are_memory(
@@ -178,6 +186,10 @@ def test_a_repeated_stream_says_its_figures_are_memory(
         (["--shift-share", "0.5"], "--shift-share needs --shift"),
         (["--tag-column", "zzz"], "has no column 'zzz'"),
         (["--traffic-cells", "-1"], "--traffic-cells must be >= 0, got -1"),
+        (["--levels", "8,x"], "--levels expects a comma list of whole numbers, got '8,x'"),
+        (["--levels", "1,8"], "--levels: every resolution needs at least 2 cells"),
+        (["--levels", "8,8"], "--levels: each resolution once"),
+        (["--levels", "100000"], "--levels 100000 exceeds the"),
     ],
 )
 def test_bad_protocol_flags_are_one_line_errors(
