@@ -73,14 +73,10 @@ def row(case: Case, r: dict[str, np.ndarray]) -> tuple[str, bool, str]:
     ratio = r["default+levels"].mean() / ref
     ok = bool(ratio <= case.bar)
     verdict = "pass" if ok else "**fail**"
-    cells += [
-        effect(r["default+levels"] - r["default"]),
-        f"{ratio:.2f}",
-        f"{case.bar:.2f}",
-        verdict,
-    ]
+    said = effect(r["default+levels"] - r["default"])
+    cells += [said, f"{ratio:.2f}", f"{case.bar:.2f}", verdict]
     text = f"| {case.log} | {case.label} | {' | '.join(cells)} |"
-    return text, ok
+    return text, ok, said
 
 
 def main() -> int:

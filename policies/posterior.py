@@ -101,14 +101,19 @@ class BetaPosterior:
     # -- reading -------------------------------------------------------------------------------
     def cluster_params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         """Pooled (α, β) over the context's clusters (exact for a hard context), its mean
-        averaged with the context's level cells' where it names them."""
+        averaged with the context's level cells' where it names them and has no leaf (a leaf
+        is a finer partition already, and one fitted on the traffic)."""
         if ctx.cluster >= 0:
             a, b = self.alpha[ctx.cluster], self.beta[ctx.cluster]
         else:
             a, b = ctx.weights @ self.alpha, ctx.weights @ self.beta
-        if self.levels is None or not ctx.cells:
+        if self.levels is None or not ctx.cells or self._in_leaf(ctx):
             return a, b
         return self.levels.combine(a, b, ctx.cells)
+
+    def _in_leaf(self, ctx: Context) -> bool:
+        """Whether the context sits in a leaf cell: there the leaf, not the levels, refines."""
+        return ctx.leaf >= 0 and self.leaf_s.shape[0] > 0
 
     def leaf_params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         """The (α, β) of the context's leaf when it has one, else its cluster's."""
@@ -137,12 +142,11 @@ class BetaPosterior:
         the weights' average of the means (its clusters', averaged with its level cells')."""
         if self.levels is None:
             return ctx.weights
+        cells = () if self._in_leaf(ctx) else ctx.cells
         parts = [ctx.weights]
-        for c, size in zip(
-            ctx.cells or [-1] * len(self.levels.sizes), self.levels.sizes, strict=True
-        ):
-            parts.append(np.eye(size)[c] if c >= 0 else np.zeros(size))
-        return np.concatenate(parts) / (len(ctx.cells) + 1)
+        for i, size in enumerate(self.levels.sizes):
+            parts.append(np.eye(size)[cells[i]] if cells else np.zeros(size))
+        return np.concatenate(parts) / (len(cells) + 1)
 
     def params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         """The (α, β) a decision should use: the prompt's where it has evidence, else the cell's.

@@ -2,12 +2,16 @@
 
 An app often knows what a prompt is for. A tag's correction for a model is the mean of its
 residuals, outcome minus the *current* estimate of the cluster the prompt fell in, shrunk toward
-zero by ``strength`` pseudo-observations. So a tag moves an estimate only as far as its evidence
-goes, an unseen tag changes nothing, and a tag that says no more than the cluster already does
-(every prompt of the cluster has it) fades as the cluster learns instead of counting the same
-feedback twice. The residual sum Σ (y − p_cluster) is Σ y − Σ_k n_k·p_k, so the outcomes are
-summed per (tag, model) and only the evidence is kept per cluster. A context with several
-tags takes the mean of the corrections of the tags that have evidence on a model.
+zero by empirical Bayes: the values of one tag name (``task=code``, ``task=chat``, ...) spread
+their true corrections by τ², estimated from their mean residuals less sampling noise, and a
+correction is shrunk by ``NOISE / τ²`` pseudo-observations, at least ``strength``. A tag name
+whose values say nothing the cell does not (τ² = 0) moves nothing however much feedback it
+gets; one that splits the cell keeps its corrections. So a tag moves an estimate only as far as
+its evidence goes, an unseen tag changes nothing, and a tag that says no more than the cluster
+already does (every prompt of the cluster has it) fades as the cluster learns instead of
+counting the same feedback twice. The residual sum Σ (y − p_cluster) is Σ y − Σ_k n_k·p_k, so
+the outcomes are summed per (tag, model) and only the evidence is kept per cluster. A context
+with several tags takes the mean of the corrections of the tags that have evidence on a model.
 
 >>> tags = TagResiduals(1, 2, strength=4.0)
 >>> for _ in range(4):
@@ -29,6 +33,14 @@ from policies.thumbs import ThumbsNoise
 MAX_TAGS = 8
 MAX_TAG_CHARS = 128
 _CLIP = 1e-3
+#: An outcome's variance per unit of evidence, at most: a label's p(1 − p) ≤ 1/4, and a thumb
+#: read as (thumb − b)/(a − b) with weight (a − b)² has P(up)(1 − P(up)) ≤ 1/4.
+NOISE = 0.25
+
+
+def tag_key(tag: str) -> str:
+    """The name part of a ``key=value`` tag."""
+    return tag.split("=", 1)[0]
 
 
 def normalise_tags(tags: Mapping[str, Any] | None) -> tuple[str, ...]:
@@ -75,19 +87,41 @@ class TagResiduals:
         self.y: np.ndarray = np.zeros((0, m))
         self.n: np.ndarray = np.zeros((0, k, m))
         self.count0: np.ndarray = np.zeros((0, m))
+        self.keys: dict[str, list[int]] = {}  # the rows of each tag name
+
+    def residuals(self, rows: list[int], means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Residual sums Σ (y − p) and evidence, (rows, M), against the current ``means``."""
+        n = self.n[rows]
+        return self.y[rows] - (n * means).sum(axis=1), n.sum(axis=1) + self.count0[rows]
+
+    def spread(self, key: str, means: np.ndarray) -> float:
+        """τ²: how far the true corrections of the values of tag ``key`` spread around zero,
+        by the method of moments: each (value, model) correction's squared mean residual less
+        its sampling variance ``NOISE / evidence``, weighted by evidence."""
+        resid, evidence = self.residuals(self.keys.get(key, []), means)
+        seen = evidence > 0
+        if not seen.any():
+            return 0.0
+        excess = resid[seen] ** 2 / evidence[seen] - NOISE
+        return max(0.0, float(excess.sum() / evidence[seen].sum()))
+
+    def shrinkage(self, key: str, means: np.ndarray) -> float:
+        """Pseudo-observations a correction of tag ``key`` is shrunk toward zero by:
+        ``NOISE / τ²`` (empirical Bayes), at least ``strength``; infinite when τ² is 0."""
+        tau2 = self.spread(key, means)
+        return max(self.strength, NOISE / tau2) if tau2 > 0 else np.inf
 
     def correction(self, tags: tuple[str, ...], means: np.ndarray) -> np.ndarray | None:
         """Each model's correction for a context with ``tags``, None when no tag is known.
 
         ``means`` is the (K, M) array of the clusters' current estimates.
         """
-        rows = [self.index[t] for t in tags if t in self.index]
-        if not rows:
+        known = [t for t in tags if t in self.index]
+        if not known:
             return None
-        n = self.n[rows]
-        resid = self.y[rows] - (n * means).sum(axis=1)
-        evidence = n.sum(axis=1) + self.count0[rows]
-        per_tag = resid / (evidence + self.strength)
+        resid, evidence = self.residuals([self.index[t] for t in known], means)
+        shrink = {key: self.shrinkage(key, means) for key in {tag_key(t) for t in known}}
+        per_tag = resid / (evidence + np.array([[shrink[tag_key(t)]] for t in known]))
         has = evidence > 0
         k = has.sum(axis=0)
         return np.where(k > 0, (per_tag * has).sum(axis=0) / np.maximum(k, 1), 0.0)
@@ -133,6 +167,7 @@ class TagResiduals:
                 if len(self.index) >= self.max_tags:
                     continue  # a bounded table: tags beyond the cap keep the cell's estimate
                 row = self.index[tag] = len(self.index)
+                self.keys.setdefault(tag_key(tag), []).append(row)
                 self.y, self.count0, self.n = (
                     np.concatenate([a, np.zeros((1, *a.shape[1:]))])
                     for a in (self.y, self.count0, self.n)
@@ -182,6 +217,8 @@ class TagResiduals:
         its residual sums and evidence as fixed per-tag offsets."""
         out = cls(k, m, strength=state["strength"], max_tags=state["max_tags"])
         out.index = {t: i for i, t in enumerate(state["tags"])}
+        for tag, i in out.index.items():
+            out.keys.setdefault(tag_key(tag), []).append(i)
         t = len(out.index)
         if "resid" in state:
             out.y = np.asarray(state["resid"], dtype=np.float64).reshape(t, m)

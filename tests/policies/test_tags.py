@@ -116,3 +116,34 @@ def test_a_state_saved_before_per_cluster_sums_keeps_its_corrections() -> None:
     np.testing.assert_array_equal(
         again.correction(("a=1",), means), tags.correction(("a=1",), means)
     )
+
+
+def test_values_of_a_tag_that_says_nothing_pool_to_no_correction() -> None:
+    """Two values of a tag whose outcomes match the cell: their mean residuals are no wider
+    than sampling noise, so τ² is 0 and neither moves the estimate."""
+    tags = TagResiduals(1, 1, strength=1.0)
+    means = np.array([[0.5]])
+    for value in ("a", "b"):
+        for y in (1.0, 0.0) * 20:
+            tags.learn((f"src={value}",), np.ones(1), 0, y, "label", ThumbsNoise())
+    assert tags.spread("src", means) == 0.0
+    assert tags.correction(("src=a",), means).tolist() == [0.0]  # type: ignore[union-attr]
+
+
+def test_values_of_a_tag_that_split_the_cell_keep_their_corrections() -> None:
+    """Values whose outcomes sit far from the cell, either way: τ² is large, the pooling
+    is NOISE / τ² (about one pseudo-observation), and each value keeps most of its mean
+    residual."""
+    tags = TagResiduals(1, 1, strength=1.0)
+    means = np.array([[0.5]])
+    for value, y in (("a", 1.0), ("b", 0.0)):
+        for _ in range(40):
+            tags.learn((f"task={value}",), np.ones(1), 0, y, "label", ThumbsNoise())
+    tau2 = 0.25 - 0.25 / 40  # 0.5² less the sampling variance of a mean of 40
+    assert tags.spread("task", means) == pytest.approx(tau2)
+    shrink = 0.25 / tau2
+    assert tags.shrinkage("task", means) == pytest.approx(shrink)
+    up, down = (tags.correction((f"task={v}",), means)[0] for v in "ab")  # type: ignore[index]
+    assert up == pytest.approx(20 / (40 + shrink)) and down == pytest.approx(-20 / (40 + shrink))
+    tags.strength = 5.0  # the floor
+    assert tags.shrinkage("task", means) == 5.0
