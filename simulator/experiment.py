@@ -174,8 +174,7 @@ def run_seeds(
 
         setup = policy_setup(setup, exp, name)
         policy = make_for(setup, exp, name, lam)
-        # tags, labelling and resolution levels take the Python engine
-        compiled = not setup.tags and not exp.label_budget and not setup.cells.shape[1]
+        compiled = not setup.tags and not exp.label_budget
         if compiled and supports(policy, exp.channel, exp.events, setup.log.n_prompts):
             trace = replay_fast(
                 setup,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from policies import BudgetPacer, Greedy, Policy, StaticUniRoute, Thompson
+from policies.levels import Levels
 from simulator import kernel
 from simulator import kernel_learn as kl
 from simulator.channel import FeedbackChannel
@@ -84,6 +85,9 @@ def replay_fast(
         leaves = setup.step_leaves[:steps].astype(np.int64)
     else:
         leaves = setup.leaves[prompts].astype(np.int64)
+    lv, lv_rows = _level_grid(
+        post.levels, setup.cells[prompts] if post.levels is not None else None, steps
+    )
     kernel.seed(policy.draw_seed())
     chosen = np.empty(steps, dtype=np.int64)
     lams = np.empty(steps)
@@ -120,6 +124,8 @@ def replay_fast(
                 chosen[done:end],
                 lams[done:end],
                 alarms,
+                lv,
+                lv_rows[done:end],
             )
             found += [(t, arm, k) for t, arm, k in alarms[: int(info[3])].tolist()]
             done = end
@@ -130,6 +136,10 @@ def replay_fast(
     if not static:
         post.alpha, post.beta, post.alpha0, post.beta0 = cells
         post.leaf_s, post.leaf_f = leaf_sf
+        if post.levels is not None:
+            cut = np.cumsum(post.levels.sizes)[:-1]
+            for name, grid in zip(("alpha", "beta", "alpha0", "beta0"), lv, strict=True):
+                setattr(post.levels, name, np.split(grid, cut))
     if post.items is not None:
         keys = _by_last_use(prompts[:done][given[:done]], log.n_prompts)
         post.items.load_dense(keys, items[keys])
@@ -184,6 +194,21 @@ def _settings(
         cfg[kl.DELTA], cfg[kl.CLOCK], cfg[kl.MIN_LENGTH], cfg[kl.GRACE] = guard.settings
         cfg[kl.KEEP], cfg[kl.PRIOR_STRENGTH] = guard.keep, guard.prior_strength
     return cfg
+
+
+def _level_grid(
+    levels: Levels | None, cells: np.ndarray | None, steps: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's level cells: every level's (α, β, α0, β0) stacked into one (4, rows, M)
+    grid, and each step's rows in it (``cells``: each step's cell per level)."""
+    if levels is None or cells is None:
+        m = 0 if levels is None else levels.alpha[0].shape[1]
+        return np.zeros((4, 0, m)), np.zeros((steps, 0), dtype=np.int64)
+    grid = np.stack(
+        [np.concatenate(x) for x in (levels.alpha, levels.beta, levels.alpha0, levels.beta0)]
+    )
+    offsets = np.concatenate([[0], np.cumsum(levels.sizes)[:-1]])
+    return grid, (cells + offsets).astype(np.int64)
 
 
 def _by_last_use(keys: np.ndarray, n_keys: int) -> np.ndarray:

@@ -80,6 +80,8 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
     chosen: np.ndarray,
     lams: np.ndarray,
     alarms: np.ndarray,
+    lv: np.ndarray,
+    lv_rows: np.ndarray,
 ) -> float:
     """Replay ``prompts`` in order, updating the state arrays in place; fill ``chosen``,
     ``lams`` and the first ``info[ALARMS]`` rows of ``alarms``; return the final λ.
@@ -91,6 +93,8 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
     (T × M, after scenario events); ``cfg`` the settings (:mod:`simulator.kernel_learn`, a target
     below 0 is no budget); ``info`` (decisions, evidence, updates, alarms) is carried over.
     An alarm row is (update number, model, cluster), as the Python drift guard records it.
+    ``lv`` is (α, β, α0, β0) per (level cell, model), every level's cells in one stack, and
+    ``lv_rows[t]`` the rows of step ``t``'s cells in it (no columns: no levels).
     """
     m = cost.size
     alpha = cells[0]
@@ -102,7 +106,8 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
     b = np.empty(m)
     ca = np.empty(m)
     cb = np.empty(m)
-    lazy = rule == THOMPSON and m <= 63  # the lazy pick keeps its arm sets in 64-bit masks
+    # the lazy pick keeps its arm sets in 64-bit masks, and sorts the clusters' posteriors alone
+    lazy = rule == THOMPSON and m <= 63 and lv_rows.shape[1] == 0
     # the lazy pick scores mean + scale·(x − mean) − per·cost with per = λ / cost scale
     tails, fresh, order = lazy_state(alpha, beta, lam / scale_cost, cost, lazy)
     info[ALARMS] = 0.0
@@ -110,6 +115,7 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
         k = clusters[t]
         leaf = leaves[t] if leaf_sf.shape[1] > 0 else -1
         p = prompts[t]
+        lrow = lv_rows[t]
         rate = information_rate(info[DECIDED], info[EVIDENCE])
         scale = tempered(cfg[EXPLORE], rate, cfg[TEMPERING])
         if lazy and scale > 0.0 and leaf < 0:
@@ -117,7 +123,9 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
             if items.shape[0] > 0:
                 for i in range(m):
                     if items[p, 2, i] > 0.0:
-                        ca[i], cb[i], a[i], b[i] = cell(cells, leaf_sf, items, cfg, k, leaf, p, i)
+                        ca[i], cb[i], a[i], b[i] = cell(
+                            cells, leaf_sf, items, cfg, k, leaf, p, i, lv, lrow
+                        )
                         exact |= 1 << i
             per = lam / scale_cost
             j = lazy_pick(alpha, beta, tails, fresh, order, k, cost, per, scale, exact, a, b)
@@ -128,7 +136,7 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
             best = -np.inf
             j = 0
             for i in range(m):
-                ca[i], cb[i], a[i], b[i] = cell(cells, leaf_sf, items, cfg, k, leaf, p, i)
+                ca[i], cb[i], a[i], b[i] = cell(cells, leaf_sf, items, cfg, k, leaf, p, i, lv, lrow)
                 mean = a[i] / (a[i] + b[i])
                 est = mean
                 if rule == THOMPSON:
@@ -155,25 +163,28 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
         elif kind == THUMBS:
             v = 1.0 if draws[t] < cfg[CHANNEL_A] * y + cfg[CHANNEL_B] * (1.0 - y) else 0.0
         mean = a[j] / (a[j] + b[j])
-        if cfg[DRIFT] > 0.0 and watch(cells, leaf_sf, items, guard_b, guard_s, cfg, j, v, mean):
+        if cfg[DRIFT] > 0.0 and watch(cells, leaf_sf, items, guard_b, guard_s, cfg, j, v, mean, lv):
             n = int(info[ALARMS])
             alarms[n, 0], alarms[n, 1], alarms[n, 2] = int(info[UPDATES]), j, k
             info[ALARMS] += 1.0
-            ca[j], cb[j], a[j], b[j] = cell(cells, leaf_sf, items, cfg, k, leaf, p, j)
+            ca[j], cb[j], a[j], b[j] = cell(cells, leaf_sf, items, cfg, k, leaf, p, j, lv, lrow)
             if lazy:
                 for kk in range(alpha.shape[0]):
                     fresh[kk, j] = False
                     reorder(order, alpha, beta, cost, lam / scale_cost, kk, j)
         if rule == STATIC:
             continue
+        if leaf >= 0 and cfg[STALE_STRENGTH] > 0.0:
+            for r in lrow:  # the level cells are as stale (they refine nothing in a leaf)
+                cap_prior(lv, r, cfg[STALE_STRENGTH])
         if leaf >= 0 and cfg[STALE_STRENGTH] > 0.0 and cap_prior(cells, k, cfg[STALE_STRENGTH]):
-            ca[j], cb[j], a[j], b[j] = cell(cells, leaf_sf, items, cfg, k, leaf, p, j)
+            ca[j], cb[j], a[j], b[j] = cell(cells, leaf_sf, items, cfg, k, leaf, p, j, lv, lrow)
             if lazy:
                 for i in range(m):
                     fresh[k, i] = False
                     reorder(order, alpha, beta, cost, lam / scale_cost, k, i)
         a0, b0, da, db = learn(
-            cells, leaf_sf, items, cfg, k, leaf, p, j, v, ca[j], cb[j], a[j], b[j]
+            cells, leaf_sf, items, cfg, k, leaf, p, j, v, ca[j], cb[j], a[j], b[j], lv, lrow
         )
         if lazy:
             keep_tails(alpha, beta, tails, fresh, k, j, a0, b0, da, db)

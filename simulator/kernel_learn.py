@@ -68,13 +68,23 @@ def cell(
     leaf: int,
     p: int,
     i: int,
+    lv: np.ndarray,
+    lrow: np.ndarray,
 ) -> tuple[float, float, float, float]:
-    """Model ``i``'s (α, β) in its cell (cluster, stacked with its leaf) and for the prompt
-    (the cell's, stacked with the prompt's evidence where it has some)."""
+    """Model ``i``'s (α, β) in its cell (cluster, stacked with its leaf, or its mean averaged
+    with its level cells' ``lrow`` of ``lv``) and for the prompt (the cell's, stacked with the
+    prompt's evidence where it has some)."""
     a = cells[0, k, i]
     b = cells[1, k, i]
     if leaf >= 0 and leaf_sf.shape[1] > 0:
         a, b = stack(a, b, cfg[LEAF_STRENGTH], leaf_sf[0, leaf, i], leaf_sf[1, leaf, i])
+    elif lrow.size > 0:  # Levels.combine, in its order of operations
+        total = a / (a + b)
+        for r in lrow:
+            total = total + lv[0, r, i] / (lv[0, r, i] + lv[1, r, i])
+        mean = total / (lrow.size + 1)
+        n = a + b
+        a, b = mean * n, (1.0 - mean) * n
     pa, pb = a, b
     if items.shape[0] > 0 and items[p, 2, i] > 0.0:
         pa, pb = stack(a, b, cfg[ITEM_STRENGTH], items[p, 0, i], items[p, 1, i])
@@ -96,8 +106,10 @@ def learn(
     cb: float,
     pa: float,
     pb: float,
+    lv: np.ndarray,
+    lrow: np.ndarray,
 ) -> tuple[float, float, float, float]:
-    """Fold feedback ``v`` on model ``j`` into its leaf and prompt evidence; return the
+    """Fold feedback ``v`` on model ``j`` into its leaf, level and prompt evidence; return the
     cluster cell's (α, β) before the increment (discounted) and the increment (Δα, Δβ), which
     the caller adds. (ca, cb) and (pa, pb) are the cell's and the prompt's posteriors from
     :func:`cell`, before this feedback."""
@@ -128,13 +140,23 @@ def learn(
         items[p, 0, j] += ia
         items[p, 1, j] += ib
         items[p, 2, j] += 1.0
+    for r in lrow:  # Levels.learn
+        la, lb = lv[0, r, j], lv[1, r, j]
+        if cfg[DISCOUNT] < 1.0:
+            la, lb = discount_step(la, lb, lv[2, r, j], lv[3, r, j], cfg[DISCOUNT])
+        ea, eb = outcome_step(v)
+        if thumbs:
+            a2, b2 = thumbs_step(la, lb, c0, c1)
+            ea, eb = a2 - la, b2 - lb
+        lv[0, r, j] = la + ea
+        lv[1, r, j] = lb + eb
     return a, b, da, db
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def cap_prior(cells: np.ndarray, k: int, strength: float) -> bool:
-    """``BetaPosterior.mark_stale``: cap cluster ``k``'s prior at ``strength`` per model;
-    return whether any model's changed."""
+    """``BetaPosterior.mark_stale``: cap cluster ``k``'s prior (or level row ``k`` of the
+    level cells) at ``strength`` per model; return whether any model's changed."""
     changed = False
     for j in range(cells.shape[2]):
         shrink = prior_shrink(cells[2, k, j] + cells[3, k, j], strength)
@@ -160,6 +182,7 @@ def watch(
     j: int,
     v: float,
     mean: float,
+    lv: np.ndarray,
 ) -> bool:
     """Feed model ``j``'s surprise (``v`` less what the posterior mean ``mean`` expected of it)
     to its ADWIN; on a drift, forget the model's learned evidence everywhere and return True."""
@@ -172,10 +195,11 @@ def watch(
     if not found:
         return False
     keep = cfg[KEEP]
-    for k in range(cells.shape[1]):
-        shrink = prior_shrink(cells[2, k, j] + cells[3, k, j], cfg[PRIOR_STRENGTH])
-        cells[0, k, j], cells[2, k, j] = forget_step(cells[0, k, j], cells[2, k, j], keep, shrink)
-        cells[1, k, j], cells[3, k, j] = forget_step(cells[1, k, j], cells[3, k, j], keep, shrink)
+    for grid in (cells, lv):  # the clusters, then every level cell (Levels.forget)
+        for k in range(grid.shape[1]):
+            shrink = prior_shrink(grid[2, k, j] + grid[3, k, j], cfg[PRIOR_STRENGTH])
+            grid[0, k, j], grid[2, k, j] = forget_step(grid[0, k, j], grid[2, k, j], keep, shrink)
+            grid[1, k, j], grid[3, k, j] = forget_step(grid[1, k, j], grid[3, k, j], keep, shrink)
     for leaf in range(leaf_sf.shape[1]):
         leaf_sf[0, leaf, j] *= keep
         leaf_sf[1, leaf, j] *= keep
