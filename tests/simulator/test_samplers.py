@@ -110,7 +110,7 @@ def test_the_lazy_pick_chooses_with_thompson_sampling_s_probabilities(
         cells, np.zeros((2, 0, 6)), np.zeros((0, 3, 6)), np.zeros((0, 1, 1, 2)), np.zeros((0, 1)),
         price, cfg, np.zeros(4), lam, zeros, zeros, zeros - 1, np.zeros(n, dtype=np.bool_),
         np.zeros(n), np.zeros((1, 6)), np.zeros((1, 6)), chosen, lams,
-        np.zeros((1, 3), dtype=np.int64),
+        np.zeros((1, 3), dtype=np.int64), np.zeros((4, 0, 6)), np.zeros((n, 0), dtype=np.int64),
     )  # fmt: skip
     exact = _choice_probabilities(alpha[0], beta[0], lam * price, scale)
     assert exact.sum() == pytest.approx(1.0, abs=1e-6)
