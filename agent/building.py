@@ -12,6 +12,7 @@ from agent.logs import ReplayLog
 from agent.traffic_cells import DEFAULT_CELLS, TrafficLeaves, leaf_params
 from agent.warm_start import fit_pool
 from policies import ModelProfile, make_policy
+from policies.levels import DEFAULT_LEVELS
 
 
 class Builders:
@@ -70,8 +71,10 @@ class Builders:
     ) -> Self:
         """Fit clusters on the log's prompts and profiles on its labelled rows, then warm-start.
         A policy with leaves (``n_leaves > 0``, e.g. from ``policy_params``) also gets a leaf
-        map of that many cells (at most one per prompt)."""
-        leaves = int(getattr(make_policy(policy, **(policy_params or {})), "n_leaves", 0))
+        map of that many cells (at most one per prompt); one that learns on resolution levels
+        (``multires``, as ``default`` does) gets their maps and profiles."""
+        made = make_policy(policy, **(policy_params or {}))
+        leaves = int(getattr(made, "n_leaves", 0))
         pool = fit_pool(
             log,
             embedder=embedder,
@@ -80,6 +83,7 @@ class Builders:
             val_share=val_share,
             soft=bool(kwargs.get("soft", False)),
             leaves=leaves,
+            levels=DEFAULT_LEVELS if made.multires and made.learns else (),
         )
         return cls.from_profiles(
             pool.profiles,
@@ -90,5 +94,6 @@ class Builders:
             seed=seed,
             lam=lam,
             leaf_map=pool.leaf_map,
+            level_maps=pool.level_maps,
             **kwargs,
         )

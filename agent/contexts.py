@@ -1,5 +1,6 @@
 """What a :class:`~agent.router.Router` routes on: a prompt or conversation → its Context
-(cluster weights, leaf cell, prompt key and tags). The ``Router``'s half that reads prompts."""
+(cluster weights, leaf cell, prompt key, tags and level cells). The ``Router``'s half that
+reads prompts."""
 
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ from policies.tags import normalise_tags
 def leaf_cell(policy: Policy, leaf: int) -> int:
     """``leaf`` if the policy has that leaf cell, else -1 (learn on the clusters only)."""
     return leaf if 0 <= leaf < int(getattr(policy, "n_leaves", 0)) else -1
+
+
+def level_cells(policy: Policy, cells: Sequence[int]) -> tuple[int, ...]:
+    """``cells`` if they name one valid cell per level of the policy's pool, else () (learn
+    on the clusters only: a policy without levels, or a decision made under other maps)."""
+    levels = policy.posterior.levels
+    if levels is None or len(cells) != len(levels.sizes):
+        return ()
+    ok = all(0 <= c < k for c, k in zip(cells, levels.sizes, strict=True))
+    return tuple(int(c) for c in cells) if ok else ()
 
 
 def eligible_mask(names: Sequence[str], allowed: Sequence[str] | None) -> np.ndarray | None:
@@ -41,6 +52,7 @@ class ContextOps:
     embedder: Embedder
     cluster_map: ClusterMap
     leaf_map: ClusterMap | None
+    level_maps: tuple[ClusterMap, ...]
     traffic_cells: TrafficLeaves | None
     soft: bool
     max_turns: int
@@ -79,4 +91,5 @@ class ContextOps:
         elif self.traffic_cells is not None and observe:
             leaf = leaf_cell(self.policy, self.traffic_cells.leaf(vec))
         key = prompt_key(texts) if texts is not None else -1
-        return Context(weights / weights.sum(), leaf, key, normalise_tags(tags))
+        cells = level_cells(self.policy, [int(m.assign(vec)[0]) for m in self.level_maps])
+        return Context(weights / weights.sum(), leaf, key, normalise_tags(tags), cells)

@@ -38,6 +38,8 @@ class Decision:
     prompt_key: int = -1
     #: The app's tags as sorted ``key=value`` strings (:func:`policies.tags.normalise_tags`).
     tags: tuple[str, ...] = ()
+    #: The prompt's cell at each resolution level of the pool (:mod:`policies.levels`).
+    cells: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe view."""
@@ -55,6 +57,7 @@ class Decision:
             "leaf": self.leaf,
             "prompt_key": self.prompt_key,
             "tags": list(self.tags),
+            "cells": list(self.cells),
         }
 
 
@@ -81,6 +84,7 @@ class OpenDecision:
     prompt_key: int = -1
     tags: tuple[str, ...] = ()
     lam: float = 0.0
+    cells: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +97,7 @@ class OpenDecision:
             "leaf": self.leaf,
             "prompt_key": self.prompt_key,
             "tags": list(self.tags),
+            "cells": list(self.cells),
         }
 
     @classmethod
@@ -107,6 +112,7 @@ class OpenDecision:
             prompt_key=int(d.get("prompt_key", d.get("item", -1))),  # "item": its older name
             tags=tuple(d.get("tags", ())),
             lam=float(d.get("lam", 0.0)),
+            cells=tuple(int(c) for c in d.get("cells", ())),
         )
 
 

@@ -23,6 +23,7 @@ from agent.traffic_cells import TrafficLeaves
 from policies import Policy
 
 CLUSTER_MAP, LEAF_MAP = "cluster_map.npz", "leaf_map.npz"
+LEVEL_MAP = "level_map_{}.npz"  # one per resolution level, numbered from 0
 LEGACY_POLICY, STATE = "policy.json", "router.json"
 
 
@@ -31,6 +32,7 @@ class Persistence:
 
     cluster_map: ClusterMap
     leaf_map: ClusterMap | None
+    level_maps: tuple[ClusterMap, ...]
     traffic_cells: TrafficLeaves | None
     embedder: Embedder
     conversations: StickyModels
@@ -101,6 +103,10 @@ class Persistence:
             self.leaf_map.save(out / LEAF_MAP)
         else:
             (out / LEAF_MAP).unlink(missing_ok=True)
+        for old in out.glob(LEVEL_MAP.format("*")):
+            old.unlink()
+        for i, level_map in enumerate(self.level_maps):
+            level_map.save(out / LEVEL_MAP.format(i))
         (out / STATE).write_text(json.dumps(state))
         (out / LEGACY_POLICY).unlink(missing_ok=True)
 
@@ -114,7 +120,8 @@ class Persistence:
         clock: Callable[[], float] = time.time,
     ) -> Self:
         """Read a router written by :meth:`save`; ``embedder`` must be the one it was built
-        with. A directory saved before routers had leaves loads without a leaf map."""
+        with. A directory saved before routers had leaves (or levels) loads without a leaf map
+        (or level maps)."""
         src = Path(path)
         try:
             state: dict[str, Any] = json.loads((src / STATE).read_text())
@@ -127,8 +134,17 @@ class Persistence:
             raise ValueError(f"{src}: saved with embedder {saved_with!r}, given {embedder.id!r}")
         cmap = ClusterMap.load(src / CLUSTER_MAP)
         leaf_map = ClusterMap.load(src / LEAF_MAP) if (src / LEAF_MAP).exists() else None
+        level_maps: list[ClusterMap] = []
+        while (src / LEVEL_MAP.format(len(level_maps))).exists():
+            level_maps.append(ClusterMap.load(src / LEVEL_MAP.format(len(level_maps))))
         return cls.from_state(
-            state, cmap, embedder=embedder, leaf_map=leaf_map, secret=secret, clock=clock
+            state,
+            cmap,
+            embedder=embedder,
+            leaf_map=leaf_map,
+            level_maps=level_maps,
+            secret=secret,
+            clock=clock,
         )
 
 

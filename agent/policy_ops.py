@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from agent.clusters import ClusterMap
-from agent.contexts import leaf_cell
+from agent.contexts import leaf_cell, level_cells
 from agent.conversation import Messages
 from agent.decision import FeedbackReceipt, OpenDecision, feedback_value
 from agent.embedder import Embedder
@@ -29,6 +29,7 @@ class PolicyOps:
 
     policy: Policy
     cluster_map: ClusterMap
+    level_maps: tuple[ClusterMap, ...]
     embedder: Embedder
     soft: bool
     store: DecisionStore
@@ -119,6 +120,7 @@ class PolicyOps:
             leaf=record.leaf,
             prompt_key=record.prompt_key,
             tags=record.tags,
+            cells=record.cells,
         )
 
     def apply(
@@ -133,15 +135,20 @@ class PolicyOps:
         prompt_key: int = -1,
         tags: tuple[str, ...] = (),
         stale: bool = False,
+        cells: Sequence[int] = (),
     ) -> bool:
         """Fold feedback into the posterior directly (no store); False if ``model`` has left
-        the pool. Services use this to replay persisted feedback (with the decision's leaf and
-        prompt key); ``stale`` marks the cluster's profile stale first, as a leaf from traffic
-        cells does (for a row another process decided in one of its own cells)."""
+        the pool. Services use this to replay persisted feedback (with the decision's leaf,
+        prompt key and level cells); ``stale`` marks the cluster's profile stale first, as a
+        leaf from traffic cells does (for a row another process decided in one of its own
+        cells)."""
         with self._lock:
             if model not in self.policy.models:
                 return False
-            ctx = Context(np.asarray(weights), leaf_cell(self.policy, leaf), prompt_key, tags)
+            leaf = leaf_cell(self.policy, leaf)
+            ctx = Context(
+                np.asarray(weights), leaf, prompt_key, tags, level_cells(self.policy, cells)
+            )
             if stale:
                 self.policy.posterior.mark_stale(ctx)
             self.policy.update(ctx, model, value, kind=kind, weight=weight)
@@ -159,6 +166,7 @@ class PolicyOps:
             cluster_map=self.cluster_map,
             cost=cost,
             soft=self.soft,
+            level_maps=self.level_maps,
         )
 
     def add_model(

@@ -53,7 +53,9 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
     prompt's *leaf*, every :class:`~policies.Context` carries, for policies with leaves.
     Without one, ``traffic_cells`` (optional, :class:`~agent.traffic_cells.TrafficLeaves`)
     gives the leaves instead: cells fitted online on the prompts routed, used while the
-    traffic looks unlike the prompts the clusters were fitted on.
+    traffic looks unlike the prompts the clusters were fitted on. ``level_maps`` are the
+    K-means maps of the pool's extra resolutions (:mod:`policies.levels`), one per level of a
+    policy whose profiles carry levels (without them, such a policy learns on its clusters).
     ``stickiness`` is the margin of expected utility (posterior mean, not a Thompson draw) by
     which another model must beat the one a conversation was last routed to, to take it over.
     ``store`` keeps the decisions and counts their feedback (:class:`~agent.store.DecisionStore`;
@@ -80,7 +82,13 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         regenerate_window: float | None = None,
         traffic_cells: TrafficLeaves | None = None,
         label_candidates: int = 0,
+        level_maps: Sequence[ClusterMap] = (),
     ) -> None:
+        levels = policy.posterior.levels
+        sizes = tuple(m.k_ for m in level_maps)
+        if level_maps and (levels is None or sizes != levels.sizes):
+            have = levels.sizes if levels is not None else "no"
+            raise ValueError(f"level maps of {sizes} cells for a policy with {have} levels")
         if traffic_cells is not None:
             if leaf_map is not None:
                 raise ValueError("a router takes its leaves from a leaf map or from traffic cells")
@@ -96,6 +104,7 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         self.cluster_map = cluster_map
         self.embedder = embedder
         self.leaf_map = leaf_map
+        self.level_maps = tuple(level_maps) if levels is not None else ()
         self.soft = soft
         self.stickiness = stickiness
         self.ttl = ttl
@@ -241,6 +250,7 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
                 prompt_key=ctx.prompt_key,
                 tags=ctx.tags,
                 lam=choice.lam,
+                cells=ctx.cells,
             )
         )
         return Decision(
@@ -257,6 +267,7 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
             ctx.leaf,
             ctx.prompt_key,
             ctx.tags,
+            ctx.cells,
         )
 
     def open_decision(self, decision_id: str) -> OpenDecision:

@@ -33,12 +33,14 @@ def fit_pool(
     val_share: float = 1.0,
     soft: bool = False,
     leaves: int = 0,
+    levels: Sequence[int] = (),
 ) -> FittedPool:
     """Fit a :class:`ClusterMap` on all of the log's prompts and one profile per model on a
     seeded ``val_share`` of its labelled rows.
 
     ``leaves > 0`` also fits a second, finer map with ``min(leaves, n_prompts)`` cells on the
     same embeddings: the leaf cells hierarchical policies learn in under the K clusters.
+    ``levels`` fits a map per extra resolution, and profiles at each (:mod:`policies.levels`).
     """
     if not 0.0 < val_share <= 1.0:
         raise ValueError(f"val_share must be in (0, 1], got {val_share}")
@@ -49,7 +51,15 @@ def fit_pool(
         size = min(n, max(k, int(round(val_share * n))))
         rows = np.sort(np.random.default_rng(seed).permutation(n)[:size])
     return fit_profiles(
-        X, log, fit_rows=np.arange(n), val_rows=rows, k=k, seed=seed, soft=soft, leaves=leaves
+        X,
+        log,
+        fit_rows=np.arange(n),
+        val_rows=rows,
+        k=k,
+        seed=seed,
+        soft=soft,
+        leaves=leaves,
+        levels=levels,
     )
 
 
@@ -113,9 +123,11 @@ def profile_from_rows(
     cluster_map: ClusterMap,
     cost: float | None = None,
     soft: bool = False,
+    level_maps: Sequence[ClusterMap] = (),
 ) -> ModelProfile:
     """A new model's profile from labelled validation rows ``(prompt, correct, cost)`` (tuples
-    or mappings with those keys); ``cost`` overrides the rows' mean cost as its price."""
+    or mappings with those keys); ``cost`` overrides the rows' mean cost as its price. With
+    ``level_maps``, it also counts the rows in each resolution level's cells."""
     if not rows:
         raise ValueError(f"{name}: onboarding needs at least one labelled validation row")
     prompts: list[str] = []
@@ -136,7 +148,8 @@ def profile_from_rows(
         prompts.append(p)
         correct.append(float(y))
         costs.append(float(c))
-    weights = cluster_map.weights(embedder.encode(prompts), soft=soft)
+    X = embedder.encode(prompts)
+    weights = cluster_map.weights(X, soft=soft)
     profile = ModelProfile.from_rows(
         name,
         clusters=weights.argmax(axis=1),
@@ -144,7 +157,8 @@ def profile_from_rows(
         cost=costs,
         k=cluster_map.k_,
         weights=weights if soft else None,
+        levels=[(m.assign(X), m.k_) for m in level_maps],
     )
     if cost is not None:
-        profile = ModelProfile(name, profile.successes, profile.trials, cost)
+        profile = ModelProfile(name, profile.successes, profile.trials, cost, profile.levels)
     return profile

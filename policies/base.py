@@ -34,9 +34,9 @@ class Policy(Persistent, ABC):
     ``tag_strength > 0`` learns per-tag corrections from the app's tags (:mod:`policies.tags`).
 
     ``stale_strength > 0`` caps a cluster's prior on feedback from one of its leaves, for
-    traffic cells only (:meth:`policies.posterior.BetaPosterior.mark_stale`). A learning rule
-    whose profiles carry extra resolutions learns on them too, unless ``multires`` is off
-    (:mod:`policies.levels`).
+    traffic cells only (:meth:`policies.posterior.BetaPosterior.mark_stale`). With ``multires``
+    a learning rule whose profiles carry extra resolutions learns on them too
+    (:mod:`policies.levels`; ``default`` does).
     """
 
     learns: ClassVar[bool] = True
@@ -53,7 +53,7 @@ class Policy(Persistent, ABC):
         max_items: int = 100_000,
         tag_strength: float = 10.0,
         stale_strength: float = 0.0,
-        multires: bool = True,
+        multires: bool = False,
         discount: float = 1.0,
         drift: float | None = None,
         thumbs: tuple[float, float] = (0.8, 0.3),

@@ -28,6 +28,8 @@ import numpy as np
 from policies.profile import ModelProfile, beta_prior
 from policies.updates import discount_step, forget_step, prior_shrink
 
+#: The resolutions a pool fits beside its clusters when its policy learns on levels.
+DEFAULT_LEVELS = (8, 32, 64)
 #: Evidence (Δα, Δβ) one observation adds to a Beta(a, b) cell.
 Delta = Callable[[Any, Any], tuple[Any, Any]]
 

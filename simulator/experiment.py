@@ -11,6 +11,7 @@ import numpy as np
 from agent.logs import ReplayLog
 from agent.traffic_cells import DEFAULT_CELLS, leaf_params
 from policies import Policy, make_policy
+from policies.levels import DEFAULT_LEVELS
 from simulator.channel import FeedbackChannel
 from simulator.fast import replay_fast, supports
 from simulator.labelling import LabelBudget
@@ -58,9 +59,9 @@ class Experiment:
     #: (:mod:`simulator.labelling`); ``label_pick`` "random" nominates at random instead.
     label_budget: int = 0
     label_pick: str = "value"
-    #: Extra K-means resolutions the learning policies average with the clusters
-    #: (:mod:`policies.levels`); empty: the clusters alone.
-    levels: tuple[int, ...] = ()
+    #: Extra K-means resolutions the setups fit, which ``default`` (and rules given
+    #: ``multires``) average with the clusters (:mod:`policies.levels`); empty: none.
+    levels: tuple[int, ...] = DEFAULT_LEVELS
 
     def protocol(self) -> dict[str, Any]:
         """The protocol settings a report records."""

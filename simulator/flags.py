@@ -14,6 +14,8 @@ FEEDBACK_KINDS = ("label", "score", "thumbs")
 DEFAULT_EMBEDDER = "minilm-m2v"
 #: :data:`agent.traffic_cells.DEFAULT_CELLS`.
 DEFAULT_CELLS = 32
+#: :data:`policies.levels.DEFAULT_LEVELS`.
+DEFAULT_LEVELS = (8, 32, 64)
 #: Policies ``simulate`` replays when no ``--policy`` is given, and the λ grid of ``sweep``.
 DEFAULT_POLICIES = ("static", "default", "thompson", "greedy", "ucb", "best-fixed", "random")
 DEFAULT_LAMBDAS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 2.0, 5.0)
@@ -52,9 +54,9 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--levels",
         metavar="K,K,...",
-        help="extra K-means resolutions (comma list, e.g. 8,32,64) whose cells the learning "
-        "policies average with the clusters' estimates, each warm-started from the profiles "
-        "and learning online (default: the clusters alone)",
+        help="extra K-means resolutions (comma list) whose cells default averages with the "
+        "clusters' estimates, each warm-started from the profiles and learning online, as the "
+        f"Router's default does ({','.join(map(str, DEFAULT_LEVELS))}; none: the clusters alone)",
     )
     p.add_argument(
         "--label-budget",

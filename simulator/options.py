@@ -12,6 +12,7 @@ import numpy as np
 
 from agent.logs import ReplayLog
 from policies import POLICY_NAMES
+from policies.levels import DEFAULT_LEVELS
 from simulator.channel import FeedbackChannel
 from simulator.choose_k import choose_k
 from simulator.data import load_replay_log, make_embedder
@@ -124,6 +125,11 @@ def experiment_from_args(
     )
     log = load_replay_log(args.data)
     division = check_protocol(log, exp)
+    too_fine = [k for k in levels if k > division.fit.size] if args.levels else []
+    if too_fine:
+        raise ValueError(
+            f"--levels {too_fine[0]} exceeds the {division.fit.size} prompts fitted on"
+        )
     embeddings = make_embedder(args.embedder, cache=args.cache_dir).encode(log.prompts)
     if auto_k:
         # on the protocol's in-domain fit and validation prompts: never the shifted ones
@@ -136,8 +142,11 @@ def experiment_from_args(
 
 
 def _levels(text: str | None) -> tuple[int, ...]:
-    """``--levels 8,32,64`` as a tuple of distinct cell counts, each at least 2."""
+    """``--levels 8,32,64`` as a tuple of distinct cell counts, each at least 2; ``none``: no
+    levels; not given: :data:`policies.levels.DEFAULT_LEVELS`."""
     if text is None:
+        return DEFAULT_LEVELS
+    if text.strip().lower() == "none":
         return ()
     parts = [p.strip() for p in text.split(",")]
     try:

@@ -129,7 +129,7 @@ def prepare(
     ``val_size``, ``shift`` and the log's own ``split`` column change which prompts go where
     (:func:`simulator.splitting.divide`); ``tag_column`` hands each prompt's value in that
     column to the policy as a tag; ``levels`` fits extra K-means resolutions the learning
-    policies average in (:mod:`policies.levels`).
+    policies average in (:mod:`policies.levels`), each cut to the fit prompts' number.
     """
     if embeddings.shape[0] != log.n_prompts:
         raise ValueError(f"{embeddings.shape[0]} embeddings for {log.n_prompts} prompts")
@@ -141,9 +141,6 @@ def prepare(
     tags = tag_values(log, tag_column) if tag_column else None
     if k > fit_idx.size:
         raise ValueError(f"--clusters {k} exceeds the {fit_idx.size} prompts fitted on")
-    for size in levels:
-        if size > fit_idx.size:
-            raise ValueError(f"--levels {size} exceeds the {fit_idx.size} prompts fitted on")
     pool = fit_profiles(
         embeddings,
         log,

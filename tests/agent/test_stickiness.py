@@ -62,7 +62,7 @@ def test_a_clearly_different_second_turn_may_switch(log: Any) -> None:
             continue
         second = router.route(two_turns(log.prompts[i], far_better[0]), conversation_id=f"s{i}")
         tried, switched = tried + 1, switched + (second.model != first)
-    assert tried >= 24 and switched >= tried / 2
+    assert tried >= 12 and switched >= tried / 2, (tried, switched)
 
 
 def test_stickiness_judges_expected_utility_not_a_draw(log: Any) -> None:

@@ -51,7 +51,7 @@ def test_profiles_carry_levels_and_round_trip() -> None:
 
 
 def test_the_level_cells_separate_what_the_cluster_cannot() -> None:
-    policy = make_policy("greedy").warm_start([profile("a"), profile("b")])
+    policy = make_policy("greedy", multires=True).warm_start([profile("a"), profile("b")])
     assert [policy.select(ctx(c)).model for c in (0, 1)] == ["a", "b"]
     mean = policy.posterior.mean(ctx(0))
     cluster = policy.posterior.alpha[0] / (policy.posterior.alpha[0] + policy.posterior.beta[0])
@@ -63,12 +63,13 @@ def test_the_level_cells_separate_what_the_cluster_cannot() -> None:
     assert np.allclose(policy.posterior.mean(Context.hard(0, k=1)), cluster)
     static = make_policy("static").warm_start([profile("a"), profile("b")])
     assert static.posterior.levels is None
-    off = make_policy("greedy", multires=False).warm_start([profile("a"), profile("b")])
+    off = make_policy("greedy").warm_start([profile("a"), profile("b")])  # multires is opt-in
     assert off.posterior.levels is None
+    assert make_policy("default").warm_start([profile("a")]).posterior.levels is not None
 
 
 def test_feedback_updates_every_level_and_forgetting_reaches_them() -> None:
-    policy = make_policy("greedy").warm_start([profile("a"), profile("b")])
+    policy = make_policy("greedy", multires=True).warm_start([profile("a"), profile("b")])
     lv = policy.posterior.levels
     assert lv is not None
     before = lv.alpha[0].copy()
@@ -83,7 +84,7 @@ def test_feedback_updates_every_level_and_forgetting_reaches_them() -> None:
 
 
 def test_bad_cells_are_refused_with_a_reason() -> None:
-    policy = make_policy("greedy").warm_start([profile("a"), profile("b")])
+    policy = make_policy("greedy", multires=True).warm_start([profile("a"), profile("b")])
     with pytest.raises(ValueError, match="names 2 level cells, the pool has"):
         policy.select(Context.hard(0, k=1, cells=(0, 1)))
     with pytest.raises(ValueError, match="level cell 2 is outside 0..1"):
@@ -109,7 +110,7 @@ def test_models_join_and_leave_a_pool_with_levels() -> None:
 
 
 def test_tags_learn_against_the_estimate_the_levels_give() -> None:
-    policy = make_policy("greedy").warm_start([profile("a"), profile("b")])
+    policy = make_policy("greedy", multires=True).warm_start([profile("a"), profile("b")])
     post = policy.posterior
     c = ctx(1, tags=("app=x",))
     w = post.reference_weights(c)
@@ -138,8 +139,8 @@ def test_the_protocol_fits_levels_and_replays_them() -> None:
     assert s.cells.shape == (log.n_prompts, 2) and s.cells[:, 1].max() < 8
     assert s.contexts(np.array([5]))[0].cells == tuple(int(c) for c in s.cells[5])
     assert all(len(p.levels) == 2 for p in s.profiles)
-    with pytest.raises(ValueError, match="--levels 9999 exceeds the"):
-        prepare(log, emb, k=4, seed=0, levels=(9999,))
+    coarse = prepare(log, emb, k=4, seed=0, levels=(9999,))  # cut to the fit prompts
+    assert coarse.profiles[0].levels[0][0].size == coarse.fit_idx.size
     exp = Experiment(steps=200, seeds=1, levels=(2, 8))
     trace = run_seeds(setups(log, emb, exp), exp, "default")[0]
     assert trace.steps == 200

@@ -251,3 +251,10 @@ def test_the_feedback_kinds_flag_matches_the_core() -> None:
     from simulator.flags import FEEDBACK_KINDS
 
     assert FEEDBACK_KINDS == KINDS  # the CLI's copy (kept import-free) matches the core
+
+
+def test_the_default_levels_flag_matches_the_core() -> None:
+    from policies.levels import DEFAULT_LEVELS as CORE
+    from simulator.flags import DEFAULT_LEVELS
+
+    assert DEFAULT_LEVELS == CORE

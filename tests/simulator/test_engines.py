@@ -90,8 +90,13 @@ def test_compiled_engine_matches_the_python_engine(setup, variant: str, kind: st
 #: With resolution levels: on their own (averaged in), and under leaves with a stale cap
 #: (the leaf refines instead; the levels still learn and are capped).
 LEVEL_VARIANTS: dict[str, dict[str, Any]] = {
-    "greedy-levels": {"item_strength": 2.0, "drift": 0.002, "discount": 0.99},
-    "greedy-levels-leaves": {"n_leaves": 32, "stale_strength": 2.0, "drift": 0.002},
+    "greedy-levels": {"item_strength": 2.0, "drift": 0.002, "discount": 0.99, "multires": True},
+    "greedy-levels-leaves": {
+        "n_leaves": 32,
+        "stale_strength": 2.0,
+        "drift": 0.002,
+        "multires": True,
+    },
 }
 
 

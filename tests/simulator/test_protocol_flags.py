@@ -142,7 +142,7 @@ def test_the_flags_run_and_the_report_records_the_protocol(
         "tag_column": "tenant",
         "traffic_cells": 32,
         "label_budget": 0,
-        "levels": [],
+        "levels": [8, 32, 64],
         "repeat_share": 0.0,
     }
     assert load_log(data).columns["tenant"][:2] == ["acme", "beta"]
@@ -158,9 +158,10 @@ def test_traffic_cells_can_be_set_or_turned_off(tmp_path: Path) -> None:
 
 def test_levels_run_and_the_report_records_them(tmp_path: Path) -> None:
     args = ["simulate", *FAST[:-1], "default", "--policy", "greedy", "--fresh", "--steps", "300"]
-    assert main([*args, "--levels", "2,8", "--out", str(tmp_path / "lv")]) == 0
-    report = json.loads((tmp_path / "lv" / "report.json").read_text())
-    assert report["protocol"]["levels"] == [2, 8]
+    for flag, levels in (("2,8", [2, 8]), ("none", [])):
+        assert main([*args, "--levels", flag, "--out", str(tmp_path / flag)]) == 0
+        report = json.loads((tmp_path / flag / "report.json").read_text())
+        assert report["protocol"]["levels"] == levels
 
 
 def test_a_repeated_stream_says_its_figures_are_memory(
