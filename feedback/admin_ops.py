@@ -130,6 +130,7 @@ def add_label(service: RoutingService, *, session: Session, req: LabelRequest) -
             weights=json.dumps(ctx.weights.tolist()),
             leaf=ctx.leaf,
             tags=json.dumps(list(ctx.tags)),
+            cells=json.dumps(list(ctx.cells)),
             outcomes=json.dumps(req.outcomes),
             created_at=service.clock(),
         )

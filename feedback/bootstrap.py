@@ -21,11 +21,14 @@ from agent.warm_start import fit_leaf_map, fit_pool
 from feedback import crud
 from feedback.models import Meta
 from feedback.settings import Settings
+from policies import make_policy
+from policies.levels import DEFAULT_LEVELS
 
 logger = logging.getLogger(__name__)
 
 CLUSTER_MAP = "cluster_map"
 LEAF_MAP = "leaf_map"
+LEVEL_MAPS = "level_maps"
 SECRET = "token_secret"
 
 
@@ -59,7 +62,8 @@ def ensure_pool(
     *, session: Session, settings: Settings, embedder: Embedder, leaves: int = 0
 ) -> None:
     """Build the cluster map, the leaf map (``leaves`` cells, at most one per prompt; none if
-    0) and the profiles from the log once; the first replica to commit wins."""
+    0), the resolution levels' maps (when the policy learns on them) and the profiles from the
+    log once; the first replica to commit wins."""
     if crud.get_meta(session=session, key=CLUSTER_MAP) is not None:
         return
     log = default_log(settings)
@@ -71,6 +75,7 @@ def ensure_pool(
         seed=settings.seed,
         soft=settings.soft,
         leaves=leaves,
+        levels=DEFAULT_LEVELS if make_policy(settings.policy).multires else (),
     )
     try:
         with session.no_autoflush:
@@ -79,6 +84,9 @@ def ensure_pool(
             )
             if pool.leaf_map is not None:
                 session.add(Meta(key=LEAF_MAP, value=dump_cluster_map(pool.leaf_map, embedder.id)))
+            if pool.level_maps:
+                maps = [dump_cluster_map(m, embedder.id) for m in pool.level_maps]
+                session.add(Meta(key=LEVEL_MAPS, value=json.dumps(maps)))
             for profile in pool.profiles:
                 crud.save_model(session=session, profile=profile, now=0.0)
         session.commit()
@@ -100,6 +108,13 @@ def load_cluster_map(*, session: Session, embedder: Embedder) -> ClusterMap:
     if raw is None:
         raise RuntimeError("the database holds no cluster map; call ensure_pool first")
     return _parse_cluster_map(raw, embedder)
+
+
+def load_level_maps(*, session: Session, embedder: Embedder) -> tuple[ClusterMap, ...]:
+    """The shared maps of the resolution levels; none for a pool built without them (or
+    before levels existed: its profiles have none either, so it learns on its clusters)."""
+    raw = crud.get_meta(session=session, key=LEVEL_MAPS)
+    return tuple(_parse_cluster_map(m, embedder) for m in json.loads(raw)) if raw else ()
 
 
 def load_leaf_map(

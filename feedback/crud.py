@@ -84,6 +84,7 @@ def to_profile(row: ModelRow) -> ModelProfile:
             "successes": json.loads(row.successes),
             "trials": json.loads(row.trials),
             "cost": row.cost,
+            "levels": json.loads(row.levels or "[]"),
         }
     )
 
@@ -96,6 +97,7 @@ def save_model(*, session: Session, profile: ModelProfile, now: float) -> ModelR
     row.cost = profile.cost
     row.successes = json.dumps(profile.successes.tolist())
     row.trials = json.dumps(profile.trials.tolist())
+    row.levels = json.dumps([[s.tolist(), n.tolist()] for s, n in profile.levels])
     row.active = True
     session.add(row)
     return row
@@ -146,8 +148,9 @@ def count_feedback(*, session: Session, after: int = 0) -> int:
     return int(session.exec(stmt).one())
 
 
-#: (feedback id, kind, value, model, weight, cluster weights as JSON, leaf, prompt key, tags)
-FeedbackItem = tuple[int, str, float, str, float, str, int, int, tuple[str, ...]]
+#: (feedback id, kind, value, model, weight, cluster weights as JSON, leaf, prompt key, tags,
+#: level cells)
+FeedbackItem = tuple[int, str, float, str, float, str, int, int, tuple[str, ...], tuple[int, ...]]
 
 
 def feedback_after(
@@ -166,6 +169,7 @@ def feedback_after(
             col(DecisionRow.leaf),
             col(DecisionRow.prompt_key),
             col(DecisionRow.tags),
+            col(DecisionRow.cells),
         )
         .join(DecisionRow, col(DecisionRow.id) == col(FeedbackRow.decision_id))
         .where(col(FeedbackRow.id) > floor)
@@ -186,6 +190,7 @@ def feedback_after(
             int(r[6]),
             int(r[7]),
             tuple(json.loads(r[8])),
+            tuple(int(c) for c in json.loads(r[9] or "[]")),
         )
         for r in rows
     ]

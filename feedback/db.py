@@ -82,6 +82,9 @@ _ADDED_COLUMNS = (
     ("ra_decision", "leaf", "INTEGER NOT NULL DEFAULT -1"),
     ("ra_decision", "prompt_key", "BIGINT NOT NULL DEFAULT -1"),
     ("ra_decision", "tags", "TEXT NOT NULL DEFAULT '[]'"),
+    ("ra_decision", "cells", "TEXT NOT NULL DEFAULT '[]'"),
+    ("ra_model", "levels", "TEXT NOT NULL DEFAULT '[]'"),
+    ("ra_label", "cells", "TEXT NOT NULL DEFAULT '[]'"),
 )
 
 

@@ -221,9 +221,10 @@ def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> No
     for i in range(0, len(ids), _IN_CHUNK):
         c = t.c
         stmt = sa_select(
-            c.id, c.model, c.weights, c.leaf, c.prompt_key, c.created_at, c.tags, c.conversation_id
-        ).where(c.id.in_(ids[i : i + _IN_CHUNK]))
-        for did, model, weights, leaf, key, created, tags, cid in conn.execute(stmt):
+            c.id, c.model, c.weights, c.leaf, c.prompt_key, c.created_at, c.tags,
+            c.conversation_id, c.cells,
+        ).where(c.id.in_(ids[i : i + _IN_CHUNK]))  # fmt: skip
+        for did, model, weights, leaf, key, created, tags, cid, cells in conn.execute(stmt):
             w = np.asarray(json.loads(weights), dtype=np.float64)
             found[str(did)] = OpenDecision(
                 str(did),
@@ -234,6 +235,7 @@ def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> No
                 leaf=int(leaf),
                 prompt_key=int(key),
                 tags=tuple(json.loads(tags)),
+                cells=tuple(int(x) for x in json.loads(cells or "[]")),
             )
     for j in jobs:
         did = j.claim.decision_id

@@ -15,6 +15,7 @@ import json
 import numpy as np
 from sqlmodel import Session, col, select
 
+from agent.contexts import level_cells
 from agent.router import Router
 from agent.traffic_cells import foreign_leaf
 from feedback import crud
@@ -42,8 +43,9 @@ def replay(router: Router, *, session: Session) -> int:
     n = 0
     for row in rows:
         leaf, stale = foreign_leaf(router.traffic_cells, row.leaf)
+        cells = level_cells(router.policy, json.loads(row.cells or "[]"))
         ctx = Context(np.asarray(json.loads(row.weights)), leaf, row.prompt_key,
-                      tuple(json.loads(row.tags)))  # fmt: skip
+                      tuple(json.loads(row.tags)), cells)  # fmt: skip
         router.learn_outcomes(ctx, json.loads(row.outcomes), stale=stale)
         n += 1
     return n

@@ -29,6 +29,8 @@ class ModelRow(SQLModel, table=True):
     cost: float
     successes: str = Field(sa_column=Column(Text, nullable=False))
     trials: str = Field(sa_column=Column(Text, nullable=False))
+    #: Ψ at each resolution level, a JSON list of [successes, trials] (:mod:`policies.levels`).
+    levels: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     active: bool = True
     created_at: float
 
@@ -53,6 +55,8 @@ class DecisionRow(SQLModel, table=True):
     )
     #: The app's tags as a JSON list of ``key=value`` strings; feedback replays into them.
     tags: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    #: The prompt's cell at each resolution level, a JSON list; feedback replays into them.
+    cells: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
 
 
 class FeedbackRow(SQLModel, table=True):
@@ -85,6 +89,7 @@ class LabelRow(SQLModel, table=True):
     weights: str = Field(sa_column=Column(Text, nullable=False))  # cluster weights, JSON
     leaf: int = -1
     tags: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    cells: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     outcomes: str = Field(sa_column=Column(Text, nullable=False))  # {model: value}, JSON
     created_at: float
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -28,6 +29,16 @@ from policies.tags import MAX_TAG_CHARS, MAX_TAGS, normalise_tags
 
 #: No unknown fields, no NaN or infinity, no coercion (``"0.5"`` is not a number).
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON has one number type, and JSON Schema counts ``7.0`` as the integer 7: take it as
+    7 (``7.5`` stays a float and is refused)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+#: A prompt key (a 63-bit integer) that also takes an integral JSON number such as ``7.0``.
+PromptKey = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(_whole_number)]
 
 
 def _exactly_one(*names: str) -> list[JsonValue]:
@@ -241,7 +252,7 @@ class LabelRequest(BaseModel):
     model_config = ConfigDict(
         **_STRICT, json_schema_extra={"oneOf": _exactly_one("prompt_key", "prompt")}
     )
-    prompt_key: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    prompt_key: PromptKey | None = None
     prompt: PromptStr | None = Field(default=None, max_length=100_000)
     outcomes: dict[ModelNameStr, Outcome] = Field(min_length=1, max_length=1000)
     tags: Tags = Field(default=None, json_schema_extra=_TAGS_SCHEMA)

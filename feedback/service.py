@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -26,16 +25,17 @@ from agent.batching import BatchingEmbedder
 from agent.embedder import Embedder
 from agent.embedding_cache import CachedEmbedder
 from agent.router import Router
-from agent.traffic_cells import foreign_leaf
 from feedback import crud, labels
 from feedback.bootstrap import (
     ensure_pool,
     load_cluster_map,
     load_leaf_map,
+    load_level_maps,
     make_embedder,
     token_secret,
 )
 from feedback.db import create_tables, is_postgres
+from feedback.replay import replay_row, snapshot_router_state
 from feedback.requests import Requests
 from feedback.settings import Settings
 from feedback.sql_store import SqlDecisionStore
@@ -76,6 +76,7 @@ class RoutingService:
             self._secret = token_secret(session=s, settings=st)
             ensure_pool(session=s, settings=st, embedder=inner, leaves=leaves)
             self._cmap = load_cluster_map(session=s, embedder=inner)
+            self._level_maps = load_level_maps(session=s, embedder=inner)
             self._leaf_map = load_leaf_map(session=s, settings=st, embedder=inner, leaves=leaves)
         # The on-disk cache (if any) serves the bulk encodes above; requests, mostly new
         # prompts, skip its per-call file access and use the in-memory LRU instead.
@@ -157,12 +158,9 @@ class RoutingService:
             if lam is not None:
                 router.lam = float(lam)
             rows = crud.feedback_after(session=s, hwm=applied.hwm, gaps=applied.gaps, floor=floor)
-        for fid, kind, value, model, weight, weights, leaf, key, tags in rows:
-            if applied.claim(fid, now=now):
-                w = np.asarray(json.loads(weights))
-                leaf, stale = foreign_leaf(router.traffic_cells, leaf)
-                router.apply(w, model, value, kind=kind, weight=weight, leaf=leaf, prompt_key=key,
-                             tags=tags, stale=stale)  # fmt: skip
+        for row in rows:
+            if applied.claim(row[0], now=now):
+                replay_row(router, row)
         with self._lock:
             self._router, self._applied = router, applied
             self._revision, self._floor = revision, floor
@@ -188,6 +186,7 @@ class RoutingService:
             self._cmap,
             self._embedder,
             leaf_map=self._leaf_map,
+            level_maps=self._level_maps,
             traffic_cells=cells,
             label_candidates=st.label_candidates,
             policy=st.policy,
@@ -228,14 +227,10 @@ class RoutingService:
 
     def _fold(self, row: crud.FeedbackItem, *, now: float) -> bool:
         """Learn a row another replica committed, unless it was learnt already."""
-        fid, kind, value, model, weight, weights, leaf, key, tags = row
         with self._lock:
-            if not self._applied.claim(fid, now=now):
+            if not self._applied.claim(row[0], now=now):
                 return False
-            w = np.asarray(json.loads(weights))
-            leaf, stale = foreign_leaf(self._router.traffic_cells, leaf)
-            self._router.apply(w, model, value, kind=kind, weight=weight, leaf=leaf,
-                               prompt_key=key, tags=tags, stale=stale)  # fmt: skip
+            replay_row(self._router, row)
             return True
 
     def _learn_once(self, fid: int, learn: Callable[[], bool]) -> bool:
@@ -286,13 +281,3 @@ class RoutingService:
             "applied_feedback": self._applied.count,
             "database": "postgresql" if is_postgres(self.settings.database_url) else "sqlite",
         }
-
-
-def snapshot_router_state(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The router state in a stored snapshot; a snapshot from before the router had one
-    state (``policy`` and ``pacers`` beside ``applied``) is read as one without conversations
-    (the database remembers those)."""
-    if "router" in snapshot:
-        state: dict[str, Any] = snapshot["router"]
-        return state
-    return {"policy": snapshot["policy"], "pacers": snapshot.get("pacers", [])}

@@ -127,4 +127,5 @@ def decision_row(d: OpenDecision) -> dict[str, Any]:
         "leaf": d.leaf,
         "prompt_key": d.prompt_key,
         "tags": json.dumps(list(d.tags)),
+        "cells": json.dumps(list(d.cells)),
     }

@@ -20,6 +20,7 @@ import numpy as np
 from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent.contexts import level_cells
 from agent.router import Router
 from policies import Context
 
@@ -46,11 +47,13 @@ def decision_stat(router: Router, body: Mapping[str, Any], now: float) -> dict[s
         leaf = int(body.get("leaf", -1) if body.get("leaf") is not None else -1)
         key = body.get("prompt_key")
         key = int(key) if key is not None else -1
-        ctx = Context(weights / weights.sum(), leaf, key)
-        # Without the decision's leaf (or prompt key), a policy with leaves (or a prompt
-        # memory) chose on information we lack.
+        cells = level_cells(policy, body.get("cells") or ())
+        ctx = Context(weights / weights.sum(), leaf, key, (), cells)
+        # Without the decision's leaf (or prompt key, or level cells), a policy with leaves (or
+        # a prompt memory, or levels) chose on information we lack.
         post = policy.posterior
         knows_leaf = (leaf >= 0 or post.leaf_s.shape[0] == 0) and (key >= 0 or post.items is None)
+        knows_leaf = knows_leaf and (bool(cells) or post.levels is None)
         scores = body.get("scores") or {}
         eligible = np.array([scores.get(n) is not None for n in names])
         if not eligible.any():

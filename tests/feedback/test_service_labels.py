@@ -66,6 +66,9 @@ def test_a_nominated_prompt_labelled_is_learnt_everywhere_and_survives_a_restart
         ({"prompt": "a\x00b", "outcomes": {"M": 1}}, 422, "NUL"),
         ({"prompt": "x", "outcomes": {"M": 1}, "tags": {"t": 3}}, 422, "string value"),
         ({"prompt_key": 99, "outcomes": {"M": 1}}, 404, "not among the recent prompts"),
+        ({"prompt_key": 99.0, "outcomes": {"M": 1}}, 404, "not among the recent prompts"),
+        ({"prompt_key": 99.5, "outcomes": {"M": 1}}, 422, "valid integer"),
+        ({"prompt_key": "99", "outcomes": {"M": 1}}, 422, "valid integer"),
     ],
 )
 def test_bad_labels_are_refused_with_a_reason(

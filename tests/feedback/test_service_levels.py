@@ -1,0 +1,60 @@
+"""Resolution levels through the service: the shared pool keeps their maps, decisions keep
+each prompt's cells, feedback learns into them and a replica replays it into the same cells."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from feedback.app import create_app
+from feedback.models import DecisionRow, ModelRow
+from feedback.settings import Settings
+from policies.levels import DEFAULT_LEVELS
+
+
+def _levels(client: TestClient) -> list[np.ndarray]:
+    levels = client.app.state.service.router.policy.posterior.levels  # type: ignore[attr-defined]
+    assert levels is not None
+    return [*levels.alpha, *levels.beta]
+
+
+def test_levels_are_learned_and_survive_a_rebuild(shared_settings: Settings, h: Any) -> None:
+    with TestClient(create_app(shared_settings)) as c:
+        service = c.app.state.service  # type: ignore[attr-defined]
+        sizes = tuple(m.k_ for m in service.router.level_maps)
+        assert (
+            len(sizes) == len(DEFAULT_LEVELS)
+            and sizes == service.router.policy.posterior.levels.sizes
+        )
+        before = [x.copy() for x in _levels(c)]
+        for i in range(6):
+            d = h.route(c, prompt=f"How do I sort a list in Python, case {i}?")
+            r = c.post("/feedback", json={"decision_id": d["decision_id"], "token": d["token"],
+                                          "label": i % 2})  # fmt: skip
+            assert r.status_code == 201, r.text
+        after = _levels(c)
+        assert any(not np.array_equal(x, y) for x, y in zip(before, after, strict=True))
+        with Session(service.engine) as s:
+            cells = [json.loads(row.cells) for row in s.exec(select(DecisionRow))]
+        assert cells and all(len(x) == len(sizes) for x in cells)
+    # A replica that starts from the database replays the feedback into the same cells.
+    with TestClient(create_app(shared_settings)) as again:
+        for x, y in zip(after, _levels(again), strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_an_onboarded_model_is_profiled_at_every_level(client: TestClient, h: Any) -> None:
+    rows = [{"prompt": f"question {i} about sorting", "correct": float(i % 2)} for i in range(8)]
+    r = client.post("/models", json={"name": "newbie", "cost": 0.001, "rows": rows},
+                    headers=h.admin())  # fmt: skip
+    assert r.status_code in (200, 201), r.text
+    service = client.app.state.service  # type: ignore[attr-defined]
+    with Session(service.engine) as s:
+        row = s.exec(select(ModelRow).where(ModelRow.name == "newbie")).one()
+    levels = json.loads(row.levels)
+    assert [len(succ) for succ, _ in levels] == [m.k_ for m in service.router.level_maps]
+    assert all(sum(trials) == 8 for _, trials in levels)
