@@ -87,11 +87,14 @@ def main() -> int:
     todo = [c for c in cases() if c.log in by_name]
     rows: list[str] = []
     effects: dict[str, list[str]] = {"better": [], "worse": []}
+    lower = 0
     for i, case in enumerate(todo, 1):
         print(f"[{i}/{len(todo)}] {case.log}: {case.label}", file=sys.stderr, flush=True)
         log = by_name[case.log]
-        text, said = row(case, regrets(log, embedder.encode(log.prompts), case, args.seeds, levels))
+        r = regrets(log, embedder.encode(log.prompts), case, args.seeds, levels)
+        text, said = row(case, r)
         effects.get(said, []).append(f"{case.log} {case.label}")
+        lower += bool(r["default+levels"].mean() < r["default"].mean())
         rows.append(text)
         print(text, flush=True)
     shown = ", ".join(str(k) for k in levels)
@@ -107,8 +110,9 @@ def main() -> int:
         "oracle, mean over seeds; *Δ* is the seed-paired difference the levels make (mean ± "
         "sd, negative: better); *levels* says whether `default`'s Δ is over two standard errors "
         "from zero; *share of static* is `default`'s regret over static's, without → with. "
-        f"With levels, `default` is better on {'; '.join(effects['better']) or 'no case'}, "
-        f"worse on {'; '.join(effects['worse']) or 'no case'}, and within noise elsewhere."
+        f"With levels, `default`'s regret is lower on {lower} of {len(rows)} cases; over two "
+        f"standard errors lower on {'; '.join(effects['better']) or 'none'}, and higher on "
+        f"{'; '.join(effects['worse']) or 'none'}."
         "\n\n| log | case | static | greedy | greedy + levels | Δ | default without levels "
         "| default | Δ | levels | share of static |\n"
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n" + "\n".join(rows) + "\n"
