@@ -106,6 +106,8 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
     b = np.empty(m)
     ca = np.empty(m)
     cb = np.empty(m)
+    top = np.empty(m)
+    drawn = np.zeros(m, dtype=np.bool_)
     # the lazy pick keeps its arm sets in 64-bit masks, and sorts the clusters' posteriors alone
     lazy = rule == THOMPSON and m <= 63 and lv_rows.shape[1] == 0
     # the lazy pick scores mean + scale·(x − mean) − per·cost with per = λ / cost scale
@@ -133,18 +135,36 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
                 a[j] = ca[j] = alpha[k, j]
                 b[j] = cb[j] = beta[k, j]
         else:
-            best = -np.inf
-            j = 0
             for i in range(m):
                 ca[i], cb[i], a[i], b[i] = cell(cells, leaf_sf, items, cfg, k, leaf, p, i, lv, lrow)
                 mean = a[i] / (a[i] + b[i])
-                est = mean
+                top[i] = mean  # greedy: the score; Thompson: the best score a draw can give
                 if rule == THOMPSON:
-                    est = mean + scale * (beta_draw(a[i], b[i]) - mean)
-                score = utility(est, cost[i], lam, scale_cost)
-                if score > best:
-                    best = score
-                    j = i
+                    top[i] = mean + scale * (1.0 - mean)
+                top[i] = utility(top[i], cost[i], lam, scale_cost)
+            best = -np.inf
+            j = 0
+            if rule != THOMPSON:
+                for i in range(m):
+                    if top[i] > best:
+                        best = top[i]
+                        j = i
+            else:  # draw in order of best case; stop once no best case beats the best draw
+                drawn[:] = False
+                while True:
+                    i = -1
+                    for q in range(m):
+                        if not drawn[q] and (i < 0 or top[q] > top[i]):
+                            i = q
+                    if i < 0 or top[i] < best:
+                        break
+                    drawn[i] = True
+                    mean = a[i] / (a[i] + b[i])
+                    score = utility(mean + scale * (beta_draw(a[i], b[i]) - mean), cost[i], lam,
+                                    scale_cost)  # fmt: skip
+                    if score > best:
+                        best = score
+                        j = i
         chosen[t] = j
         lams[t] = lam
         info[DECIDED] += 1.0

@@ -88,14 +88,17 @@ POOLS = {
 }  # fmt: skip
 
 
+@pytest.mark.parametrize("bounded", [False, True])
 @pytest.mark.parametrize(
     ("pool", "scale", "lam"), [("mixed", 1.0, 0.0), ("mixed", 0.5, 0.05), ("tails", 1.0, 0.1)]
 )
 def test_the_lazy_pick_chooses_with_thompson_sampling_s_probabilities(
-    pool: str, scale: float, lam: float
+    pool: str, scale: float, lam: float, bounded: bool
 ) -> None:
     """With nothing learnt, the compiled Thompson choice frequencies match the exact choice
-    probabilities of drawing every model's Beta (computed by quadrature)."""
+    probabilities of drawing every model's Beta (computed by quadrature): the lazy pick's, and
+    (``bounded``: a resolution level whose one cell repeats the cluster, so the Betas are the
+    same) the pick that draws in order of best case and stops when no best case can win."""
     alpha, beta, price = (np.array(x) for x in POOLS[pool])
     alpha, beta = alpha[None, :], beta[None, :]
     n = 300_000
@@ -110,7 +113,8 @@ def test_the_lazy_pick_chooses_with_thompson_sampling_s_probabilities(
         cells, np.zeros((2, 0, 6)), np.zeros((0, 3, 6)), np.zeros((0, 1, 1, 2)), np.zeros((0, 1)),
         price, cfg, np.zeros(4), lam, zeros, zeros, zeros - 1, np.zeros(n, dtype=np.bool_),
         np.zeros(n), np.zeros((1, 6)), np.zeros((1, 6)), chosen, lams,
-        np.zeros((1, 3), dtype=np.int64), np.zeros((4, 0, 6)), np.zeros((n, 0), dtype=np.int64),
+        np.zeros((1, 3), dtype=np.int64), cells if bounded else np.zeros((4, 0, 6)),
+        np.zeros((n, 1 if bounded else 0), dtype=np.int64),
     )  # fmt: skip
     exact = _choice_probabilities(alpha[0], beta[0], lam * price, scale)
     assert exact.sum() == pytest.approx(1.0, abs=1e-6)
