@@ -107,7 +107,6 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
     ca = np.empty(m)
     cb = np.empty(m)
     top = np.empty(m)
-    drawn = np.zeros(m, dtype=np.bool_)
     # the lazy pick keeps its arm sets in 64-bit masks, and sorts the clusters' posteriors alone
     lazy = rule == THOMPSON and m <= 63 and lv_rows.shape[1] == 0
     # the lazy pick scores mean + scale·(x − mean) − per·cost with per = λ / cost scale
@@ -149,16 +148,15 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
                     if top[i] > best:
                         best = top[i]
                         j = i
-            else:  # draw in order of best case; stop once no best case beats the best draw
-                drawn[:] = False
-                while True:
-                    i = -1
-                    for q in range(m):
-                        if not drawn[q] and (i < 0 or top[q] > top[i]):
-                            i = q
-                    if i < 0 or top[i] < best:
-                        break
-                    drawn[i] = True
+            else:  # draw the best case first, then only the models whose best case beats it
+                first = 0
+                for i in range(m):
+                    if top[i] > top[first]:
+                        first = i
+                for n in range(m + 1):
+                    i = first if n == 0 else n - 1
+                    if (n > 0 and i == first) or top[i] < best:
+                        continue  # a model whose best case is below the best draw cannot win
                     mean = a[i] / (a[i] + b[i])
                     score = utility(mean + scale * (beta_draw(a[i], b[i]) - mean), cost[i], lam,
                                     scale_cost)  # fmt: skip
