@@ -88,15 +88,18 @@ def river_replay(setup: Setup, steps: int) -> float:
 def bench_replays(log: ReplayLog, steps: int, repeats: int) -> dict[str, float]:
     emb = HashingEmbedder(dim=256).encode(log.prompts)  # precomputed; the engines never embed
     setup = prepare(log, emb, k=16, seed=0, levels=DEFAULT_LEVELS)  # as `simulate` fits it
+    flat = prepare(log, emb, k=16, seed=0, levels=())  # the same, without resolution levels
     channel = FeedbackChannel()
     for name in ("thompson", "default"):  # compile (cached on disk)
         replay_fast(setup, make_policy(name), name=name, steps=10)
+    replay_fast(flat, make_policy("default"), name="default", steps=10)  # its own signature
     out: dict[str, list[float]] = {
         "sequential": [],
         "compiled": [],
         "river": [],
         "default": [],
         "default_compiled": [],
+        "default_flat": [],
         "default_cells": [],
     }
     for r in range(repeats):
@@ -106,6 +109,9 @@ def bench_replays(log: ReplayLog, steps: int, repeats: int) -> dict[str, float]:
         t0 = time.perf_counter()
         replay_fast(setup, make_policy("default", seed=r), name="d", steps=steps, channel=channel)
         out["default_compiled"].append(steps / (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        replay_fast(flat, make_policy("default", seed=r), name="d", steps=steps, channel=channel)
+        out["default_flat"].append(steps / (time.perf_counter() - t0))
         setup.memo.clear()  # as `simulate` replays a seed: its traffic cells fitted first
         t0 = time.perf_counter()
         cells = with_traffic_cells(setup, steps, DEFAULT_CELLS)
@@ -123,9 +129,11 @@ def bench_replays(log: ReplayLog, steps: int, repeats: int) -> dict[str, float]:
     seq_ratios = [a / b for a, b in zip(out["sequential"], out["river"], strict=True)]
     default_ratios = [a / b for a, b in zip(out["default"], out["river"], strict=True)]
     compiled_default = [a / b for a, b in zip(out["default_compiled"], out["river"], strict=True)]
+    flat_default = [a / b for a, b in zip(out["default_flat"], out["river"], strict=True)]
     return {
         "default_ratio": statistics.median(default_ratios),
         "default_compiled_ratio": statistics.median(compiled_default),
+        "default_flat_ratio": statistics.median(flat_default),
         **{k: statistics.median(v) for k, v in out.items()},
         "ratio": statistics.median(ratios),
         "seq_ratio": statistics.median(seq_ratios),
@@ -182,6 +190,7 @@ def main() -> int:
     load_name, load_s = bench_load(args.repeats, args.data)
     dc = r["default_compiled_ratio"]
     cells, cr = r["default_cells"], r["default_cells"] / r["river"]
+    flat, fr = r["default_flat"], r["default_flat_ratio"]
     body = (
         f"""### One decision plus one update (K = 64, M = 32), median of {args.repeats} runs
 
@@ -199,6 +208,7 @@ def main() -> int:
 | Python engine `simulator.sequential.replay` | {r["sequential"]:,.0f} | {r["seq_ratio"]:.1f}× |
 | compiled engine `simulator.fast.replay_fast` (numba) | {r["compiled"]:,.0f} | {r["ratio"]:.1f}× |
 | Python engine, `default` | {r["default"]:,.0f} | {r["default_ratio"]:.1f}× |
+| compiled engine, `default` without its resolution levels | {flat:,.0f} | {fr:.1f}× |
 | compiled engine, `default` | {r["default_compiled"]:,.0f} | {dc:.1f}× |
 | compiled engine, `default` and its traffic cells, as simulate runs it | {cells:,.0f} | {cr:.1f}× |
 
