@@ -101,7 +101,8 @@ def main() -> int:
         "cumulative over the stream, mean ± sd over seeds; *vs static* is the ratio to static "
         "UniRoute's regret with the same feedback (below 100% is better than static). The "
         "prompt memory never has evidence to use here, by construction, so `default` routes as "
-        "tempered Thompson sampling on the clusters; the last row is the previous default, "
+        "tempered Thompson sampling on the clusters and its resolution levels; the last row is "
+        "the previous default, "
         "whose 256 leaf cells were meant to learn finer than the clusters.\n\n"
         "Regret as a share of static's, all logs at a glance:\n\n"
         + summary(names, ratios)
