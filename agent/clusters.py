@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -220,3 +221,29 @@ def _lloyd(X: np.ndarray, centroids: np.ndarray, max_iter: int) -> tuple[np.ndar
             labels = np.full(n, -1)  # force another pass after re-seeding
     inertia = float(_sq_dist(X, centroids).min(axis=1).sum())
     return centroids, inertia
+
+
+class MapStack:
+    """Several fitted maps' centroids in one matrix, so one product finds a vector's nearest
+    centroid in each (what :meth:`ClusterMap.assign` finds, map by map).
+
+    >>> a = ClusterMap(2, seed=0).fit(np.array([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [5.0, 6.0]]))
+    >>> stack = MapStack([a, a])
+    >>> stack.cells(np.array([5.0, 5.5])) == [int(a.assign(np.array([[5.0, 5.5]]))[0])] * 2
+    True
+    """
+
+    def __init__(self, maps: Sequence[ClusterMap]) -> None:
+        parts = [m.centroids for m in maps]
+        self.c = np.concatenate(parts) if parts else np.zeros((0, 0))
+        self.norms = (self.c * self.c).sum(axis=1)
+        self.bounds = np.cumsum([0, *(len(p) for p in parts)])
+
+    def cells(self, x: np.ndarray) -> list[int]:
+        """The nearest centroid's index in each map for one vector ``x`` (finite, ``(d,)``)."""
+        if not self.c.size:
+            return []
+        d = np.maximum(float(x @ x) - 2.0 * (self.c @ x) + self.norms, 0.0)
+        return [
+            int(d[a:b].argmin()) for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True)
+        ]

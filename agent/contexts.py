@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from agent.clusters import ClusterMap
+from agent.clusters import ClusterMap, MapStack
 from agent.conversation import Messages, conversation_turns, pool_embedding, prompt_key
 from agent.embedder import Embedder
 from agent.traffic_cells import TrafficLeaves
@@ -53,6 +53,7 @@ class ContextOps:
     cluster_map: ClusterMap
     leaf_map: ClusterMap | None
     level_maps: tuple[ClusterMap, ...]
+    level_stack: MapStack  # the level maps' centroids in one matrix
     traffic_cells: TrafficLeaves | None
     soft: bool
     max_turns: int
@@ -91,5 +92,5 @@ class ContextOps:
         elif self.traffic_cells is not None and observe:
             leaf = leaf_cell(self.policy, self.traffic_cells.leaf(vec))
         key = prompt_key(texts) if texts is not None else -1
-        cells = level_cells(self.policy, [int(m.assign(vec)[0]) for m in self.level_maps])
+        cells = level_cells(self.policy, self.level_stack.cells(vec[0])) if self.level_maps else ()
         return Context(weights / weights.sum(), leaf, key, normalise_tags(tags), cells)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from agent.building import Builders
-from agent.clusters import ClusterMap
+from agent.clusters import ClusterMap, MapStack
 from agent.contexts import ContextOps, eligible_mask
 from agent.conversation import Messages, StickyModels, as_messages, keep_model
 from agent.decision import Decision, OpenDecision, score_map
@@ -105,6 +105,7 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         self.embedder = embedder
         self.leaf_map = leaf_map
         self.level_maps = tuple(level_maps) if levels is not None else ()
+        self.level_stack = MapStack(self.level_maps)
         self.soft = soft
         self.stickiness = stickiness
         self.ttl = ttl
