@@ -145,7 +145,10 @@ class BetaPosterior:
         cells = () if self._in_leaf(ctx) else ctx.cells
         parts = [ctx.weights]
         for i, size in enumerate(self.levels.sizes):
-            parts.append(np.eye(size)[cells[i]] if cells else np.zeros(size))
+            part = np.zeros(size)
+            if cells:
+                part[cells[i]] = 1.0
+            parts.append(part)
         return np.concatenate(parts) / (len(cells) + 1)
 
     def params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
