@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -73,26 +74,41 @@ def cases() -> list[Case]:
     return out
 
 
+def prepared_case(
+    log: ReplayLog, emb: np.ndarray, case: Case, seeds: int, **changes: Any
+) -> tuple[Experiment, list[Setup]]:
+    """The case's fresh-stream experiment (``changes`` on top of its protocol) and one setup
+    per seed, its steps cut to what every stream holds."""
+    exp = Experiment(steps=10**9, seeds=seeds, splits=SPLITS, fresh=True, channel=case.channel)
+    exp = replace(exp, **case.protocol, **changes)
+    prepared = setups(log, emb, exp)
+    return fit_steps(exp, prepared), prepared
+
+
+def final_regrets(traces: Sequence[Trace], k: int) -> np.ndarray:
+    """Each trace's cumulative regret vs the cluster oracle at its last step."""
+    return np.array([regret_curves(t, k)["cluster_oracle"][-1] for t in traces])
+
+
+def case_regrets(prepared: Sequence[Setup], exp: Experiment, name: str) -> np.ndarray:
+    """The named policy's :func:`final_regrets` over the setups."""
+    return final_regrets(run_seeds(prepared, exp, name), exp.clusters)
+
+
 def regrets(
     log: ReplayLog, emb: np.ndarray, case: Case, seeds: int
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Each policy's cumulative regret vs the cluster oracle, one value per seed, and the
     headroom of finer hindsight oracles (:func:`headroom`, one row per seed)."""
-    exp = Experiment(steps=10**9, seeds=seeds, splits=SPLITS, fresh=True, channel=case.channel)
-    exp = replace(exp, **case.protocol)
-    prepared = setups(log, emb, exp)
-    exp = fit_steps(exp, prepared)
+    exp, prepared = prepared_case(log, emb, case, seeds)
     out, room = {}, np.zeros((0, 2))
     for name in POLICIES:
         traces = run_seeds(prepared, exp, name)
-        out[name] = np.array([regret_curves(t, exp.clusters)["cluster_oracle"][-1] for t in traces])
+        out[name] = final_regrets(traces, exp.clusters)
         if name == "static":
             room = np.array([headroom(s, t, emb) for s, t in zip(prepared, traces, strict=True)])
     if any(log.tasks):  # the ablation: default without the cells it fits on the traffic
-        traces = run_seeds(prepared, replace(exp, traffic_cells=0), "default")
-        out["no-cells"] = np.array(
-            [regret_curves(t, exp.clusters)["cluster_oracle"][-1] for t in traces]
-        )
+        out["no-cells"] = case_regrets(prepared, replace(exp, traffic_cells=0), "default")
     return out, room
 
 
@@ -143,14 +159,8 @@ MARGIN = 0.05
 def recheck_row(log: ReplayLog, emb: np.ndarray, case: Case, seeds: int) -> tuple[str, bool]:
     """A near-bar case again on ``seeds`` seeds (the first ones being the table's): static,
     greedy and default only, each as a share of the bar's reference."""
-    exp = Experiment(steps=10**9, seeds=seeds, splits=SPLITS, fresh=True, channel=case.channel)
-    exp = replace(exp, **case.protocol)
-    prepared = setups(log, emb, exp)
-    exp = fit_steps(exp, prepared)
-    r = {}
-    for name in POLICIES:
-        traces = run_seeds(prepared, exp, name)
-        r[name] = np.array([regret_curves(t, exp.clusters)["cluster_oracle"][-1] for t in traces])
+    exp, prepared = prepared_case(log, emb, case, seeds)
+    r = {name: case_regrets(prepared, exp, name) for name in POLICIES}
     ref = r[case.against].mean()
     ok = bool(r["default"].mean() / ref <= case.bar)
     shares = " | ".join(f"{r[n].mean() / ref:.2f}" for n in ("greedy", "default"))
@@ -165,20 +175,13 @@ LABEL_BUDGETS = (100, 300)
 def labelling_row(log: ReplayLog, emb: np.ndarray, case: Case, seeds: int) -> str:
     """default's regret with no labels, then each budget nominated at random and by value,
     as a share of static's (mean over seeds)."""
-    exp = Experiment(steps=10**9, seeds=seeds, splits=SPLITS, fresh=True, channel=case.channel)
-    exp = replace(exp, **case.protocol)
-    prepared = setups(log, emb, exp)
-    exp = fit_steps(exp, prepared)
-
-    def regret(e: Experiment, name: str = "default") -> np.ndarray:
-        traces = run_seeds(prepared, e, name)
-        return np.array([regret_curves(t, e.clusters)["cluster_oracle"][-1] for t in traces])
-
-    static = regret(exp, "static").mean()
-    cells = [regret(exp)]
+    exp, prepared = prepared_case(log, emb, case, seeds)
+    static = case_regrets(prepared, exp, "static").mean()
+    cells = [case_regrets(prepared, exp, "default")]
     for budget in LABEL_BUDGETS:
         for pick in ("random", "value"):
-            cells.append(regret(replace(exp, label_budget=budget, label_pick=pick)))
+            labelled = replace(exp, label_budget=budget, label_pick=pick)
+            cells.append(case_regrets(prepared, labelled, "default"))
     shown = " | ".join(f"{r.mean():.0f} ({r.mean() / static:.2f})" for r in cells)
     return f"| {case.log} | {case.label} | {static:.0f} | {shown} |"
 

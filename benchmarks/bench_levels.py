@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +23,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from agent.logs import ReplayLog  # noqa: E402
-from benchmarks.bench_learning import SPLITS, Case, cases  # noqa: E402
+from benchmarks.bench_learning import Case, case_regrets, cases, prepared_case  # noqa: E402
 from benchmarks.bench_quality import logs  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
-from simulator import Experiment, setups  # noqa: E402
 from simulator.data import make_embedder  # noqa: E402
-from simulator.experiment import fit_steps, run_seeds  # noqa: E402
-from simulator.metrics import regret_curves  # noqa: E402
 
 RULES = ("greedy", "default")
 
@@ -41,14 +37,10 @@ def regrets(
     """Regret vs the cluster oracle per seed: static, then each rule without and with levels."""
     out = {}
     for lv in ((), levels):
-        exp = Experiment(steps=10**9, seeds=seeds, splits=SPLITS, fresh=True, channel=case.channel)
-        exp = replace(exp, **case.protocol, levels=lv, policy_params={"greedy": {"multires": True}})
-        prepared = setups(log, emb, exp)
-        exp = fit_steps(exp, prepared)
+        params = {"greedy": {"multires": True}}
+        exp, prepared = prepared_case(log, emb, case, seeds, levels=lv, policy_params=params)
         for name in ("static", *RULES) if not lv else RULES:
-            traces = run_seeds(prepared, exp, name)
-            curves = [regret_curves(t, exp.clusters)["cluster_oracle"][-1] for t in traces]
-            out[name + ("+levels" if lv else "")] = np.array(curves)
+            out[name + ("+levels" if lv else "")] = case_regrets(prepared, exp, name)
     return out
 
 
