@@ -25,10 +25,13 @@ def level_cells(policy: Policy, cells: Sequence[int]) -> tuple[int, ...]:
     """``cells`` if they name one valid cell per level of the policy's pool, else () (learn
     on the clusters only: a policy without levels, or a decision made under other maps)."""
     levels = policy.posterior.levels
-    if levels is None or len(cells) != len(levels.sizes):
+    try:
+        if levels is None or not cells:
+            return ()
+        levels.check(cells)
+    except ValueError:
         return ()
-    ok = all(0 <= c < k for c, k in zip(cells, levels.sizes, strict=True))
-    return tuple(int(c) for c in cells) if ok else ()
+    return tuple(int(c) for c in cells)
 
 
 def eligible_mask(names: Sequence[str], allowed: Sequence[str] | None) -> np.ndarray | None:

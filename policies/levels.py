@@ -32,6 +32,28 @@ from policies.updates import discount_step, forget_step, prior_shrink
 DEFAULT_LEVELS = (8, 32, 64)
 #: Evidence (Δα, Δβ) one observation adds to a Beta(a, b) cell.
 Delta = Callable[[Any, Any], tuple[Any, Any]]
+#: (α, β, α0, β0), each (cells × models): the clusters', or one level's.
+Grid = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def forget_model(grid: Grid, arm: int, keep: float, prior_strength: float | None) -> None:
+    """Keep a ``keep`` share of model ``arm``'s learned evidence in every cell of ``grid``, its
+    prior weakened to at most ``prior_strength`` pseudo-observations per cell when given."""
+    alpha, beta, alpha0, beta0 = grid
+    n0 = alpha0[:, arm] + beta0[:, arm]
+    shrink = 1.0 if prior_strength is None else prior_shrink(n0, prior_strength)
+    for post, prior in ((alpha, alpha0), (beta, beta0)):
+        post[:, arm], prior[:, arm] = forget_step(post[:, arm], prior[:, arm], keep, shrink)
+
+
+def cap_cell(grid: Grid, cell: int, strength: float) -> None:
+    """Cap cell ``cell``'s prior at ``strength`` pseudo-observations per model (a stale
+    profile), keeping what it learned; models under the cap stay untouched, bit for bit."""
+    alpha, beta, alpha0, beta0 = grid
+    shrink = prior_shrink(alpha0[cell] + beta0[cell], strength)
+    j = np.flatnonzero(shrink < 1.0)
+    for post, prior in ((alpha, alpha0), (beta, beta0)):
+        post[cell, j], prior[cell, j] = forget_step(post[cell, j], prior[cell, j], 1.0, shrink[j])
 
 
 class Levels:
@@ -95,26 +117,19 @@ class Levels:
             al[c, arm] = a + weight * da
             bl[c, arm] = b + weight * db
 
+    def grids(self) -> list[Grid]:
+        """Every level's (α, β, α0, β0)."""
+        return list(zip(self.alpha, self.beta, self.alpha0, self.beta0, strict=True))
+
     def forget(self, arm: int, keep: float, prior_strength: float | None) -> None:
         """As :meth:`policies.posterior.BetaPosterior.forget`, in every cell of every level."""
-        for post_a, post_b, a0, b0 in zip(
-            self.alpha, self.beta, self.alpha0, self.beta0, strict=True
-        ):
-            n0 = a0[:, arm] + b0[:, arm]
-            shrink = 1.0 if prior_strength is None else prior_shrink(n0, prior_strength)
-            for post, prior in ((post_a, a0), (post_b, b0)):
-                post[:, arm], prior[:, arm] = forget_step(post[:, arm], prior[:, arm], keep, shrink)
+        for grid in self.grids():
+            forget_model(grid, arm, keep, prior_strength)
 
     def cap_prior(self, cells: Sequence[int], strength: float) -> None:
-        """Cap the prior of the named cells at ``strength`` pseudo-observations per model (a
-        stale profile), keeping what they learned."""
-        for post_a, post_b, a0, b0, c in zip(
-            self.alpha, self.beta, self.alpha0, self.beta0, cells, strict=True
-        ):
-            shrink = prior_shrink(a0[c] + b0[c], strength)
-            j = np.flatnonzero(shrink < 1.0)
-            for post, prior in ((post_a, a0), (post_b, b0)):
-                post[c, j], prior[c, j] = forget_step(post[c, j], prior[c, j], 1.0, shrink[j])
+        """:func:`cap_cell` for the named cell of each level."""
+        for grid, c in zip(self.grids(), cells, strict=True):
+            cap_cell(grid, c, strength)
 
     # -- the pool changes ----------------------------------------------------------------------
     def add_arm(self, priors: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:

@@ -7,16 +7,14 @@ from typing import Any
 import numpy as np
 
 from policies.context import Context
-from policies.levels import Levels
+from policies.levels import Grid, Levels, cap_cell, forget_model
 from policies.memory import PromptMemory
 from policies.tags import TagResiduals
 from policies.thumbs import ThumbsNoise
 from policies.updates import (  # KINDS and validate_feedback are re-exported
     KINDS,
     discount_step,
-    forget_step,
     outcome_step,
-    prior_shrink,
     stack,
     thumbs_step,
     validate_feedback,
@@ -110,6 +108,9 @@ class BetaPosterior:
         if self.levels is None or not ctx.cells or self._in_leaf(ctx):
             return a, b
         return self.levels.combine(a, b, ctx.cells)
+
+    def _grid(self) -> Grid:
+        return self.alpha, self.beta, self.alpha0, self.beta0
 
     def _in_leaf(self, ctx: Context) -> bool:
         """Whether the context sits in a leaf cell: there the leaf, not the levels, refines."""
@@ -243,10 +244,7 @@ class BetaPosterior:
         """Keep only a ``keep`` share of a model's learned evidence, in every cluster, leaf and
         prompt (used when drift is detected). Its warm-start prior stays, weakened to at most
         ``prior_strength`` pseudo-observations per cluster when given (a stale profile)."""
-        n0 = self.alpha0[:, arm] + self.beta0[:, arm]
-        shrink = 1.0 if prior_strength is None else prior_shrink(n0, prior_strength)
-        for post, prior in ((self.alpha, self.alpha0), (self.beta, self.beta0)):
-            post[:, arm], prior[:, arm] = forget_step(post[:, arm], prior[:, arm], keep, shrink)
+        forget_model(self._grid(), arm, keep, prior_strength)
         if self.leaf_s.shape[0]:
             self.leaf_s[:, arm] *= keep
             self.leaf_f[:, arm] *= keep
@@ -260,11 +258,7 @@ class BetaPosterior:
     def mark_stale(self, ctx: Context) -> None:
         """Cap the context's cluster prior at ``stale_strength`` pseudo-observations per model
         (a stale profile, :func:`agent.traffic_cells.leaf_params`), keeping what it learned."""
-        k = int(ctx.weights.argmax())
-        shrink = prior_shrink(self.alpha0[k] + self.beta0[k], self.stale_strength or np.inf)
-        j = np.flatnonzero(shrink < 1.0)  # untouched elsewhere, bit for bit (as the kernel)
-        for post, prior in ((self.alpha, self.alpha0), (self.beta, self.beta0)):
-            post[k, j], prior[k, j] = forget_step(post[k, j], prior[k, j], 1.0, shrink[j])
+        cap_cell(self._grid(), int(ctx.weights.argmax()), self.stale_strength or np.inf)
         if self.levels is not None and ctx.cells and self.stale_strength:
             self.levels.cap_prior(ctx.cells, self.stale_strength)
 
