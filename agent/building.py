@@ -8,11 +8,11 @@ from typing import Any, Self
 
 from agent.clusters import ClusterMap
 from agent.embedder import Embedder
+from agent.level_maps import default_levels
 from agent.logs import ReplayLog
 from agent.traffic_cells import DEFAULT_CELLS, TrafficLeaves, leaf_params
 from agent.warm_start import fit_pool
 from policies import ModelProfile, make_policy
-from policies.levels import DEFAULT_LEVELS
 
 
 class Builders:
@@ -50,10 +50,10 @@ class Builders:
         params.update(policy_params or {})
         if lam is not None:
             params["lam"] = lam
+        weights = [m.level_weight for m in kwargs.get("level_maps", ())]
+        made = make_policy(policy, **params).warm_start(profiles, level_weights=weights or None)
         build: Callable[..., Self] = cls
-        return build(
-            make_policy(policy, **params).warm_start(profiles), cluster_map, embedder, **kwargs
-        )
+        return build(made, cluster_map, embedder, **kwargs)
 
     @classmethod
     def from_log(
@@ -72,7 +72,8 @@ class Builders:
         """Fit clusters on the log's prompts and profiles on its labelled rows, then warm-start.
         A policy with leaves (``n_leaves > 0``, e.g. from ``policy_params``) also gets a leaf
         map of that many cells (at most one per prompt); one that learns on resolution levels
-        (``multires``, as ``default`` does) gets their maps and profiles."""
+        (``multires``, as ``default`` does) gets their maps and profiles: the task level where
+        the log names tasks, else K-means levels (:func:`agent.level_maps.default_levels`)."""
         made = make_policy(policy, **(policy_params or {}))
         leaves = int(getattr(made, "n_leaves", 0))
         pool = fit_pool(
@@ -83,7 +84,7 @@ class Builders:
             val_share=val_share,
             soft=bool(kwargs.get("soft", False)),
             leaves=leaves,
-            levels=DEFAULT_LEVELS if made.multires and made.learns else (),
+            levels=default_levels(log) if made.multires and made.learns else (),
         )
         return cls.from_profiles(
             pool.profiles,

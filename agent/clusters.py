@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -91,6 +92,16 @@ class ClusterMap:
     def assign(self, X: np.ndarray) -> np.ndarray:
         """Index of the nearest centroid for each row of ``X``, shape ``(n,)``."""
         return np.asarray(_sq_dist(self._check(X), self._fitted()).argmin(axis=1))
+
+    #: As a resolution level (:mod:`policies.levels`), its estimate counts as much as a
+    #: cluster's.
+    level_weight = 1.0
+
+    def scorer(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(A, bias)`` with a row's nearest centroid ``argmax(A @ x + bias)``: ``2c`` and
+        ``−|c|²`` per centroid ``c`` (:class:`MapStack`)."""
+        c = self._fitted()
+        return 2.0 * c, -(c * c).sum(axis=1)
 
     def weights(self, X: np.ndarray, *, soft: bool = False) -> np.ndarray:
         """Cluster weights ``(n, K)``: one-hot nearest centroid, or a softmax if ``soft``."""
@@ -224,8 +235,9 @@ def _lloyd(X: np.ndarray, centroids: np.ndarray, max_iter: int) -> tuple[np.ndar
 
 
 class MapStack:
-    """Several fitted maps' centroids in one matrix, so one product finds a vector's nearest
-    centroid in each (what :meth:`ClusterMap.assign` finds, map by map).
+    """Several fitted level maps in one matrix, so one product finds a vector's cell in each
+    (what each map's ``assign`` finds, map by map): every map scores a cell ``A @ x + bias``
+    (its ``scorer()``) and a vector falls in its best-scoring cell.
 
     >>> a = ClusterMap(2, seed=0).fit(np.array([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [5.0, 6.0]]))
     >>> stack = MapStack([a, a])
@@ -233,17 +245,34 @@ class MapStack:
     True
     """
 
-    def __init__(self, maps: Sequence[ClusterMap]) -> None:
-        parts = [m.centroids for m in maps]
-        self.c = np.concatenate(parts) if parts else np.zeros((0, 0))
-        self.norms = (self.c * self.c).sum(axis=1)
-        self.bounds = np.cumsum([0, *(len(p) for p in parts)])
+    def __init__(self, maps: Sequence[LevelMap]) -> None:
+        parts = [m.scorer() for m in maps]
+        self.a = np.concatenate([a for a, _ in parts]) if parts else np.zeros((0, 0))
+        self.bias = np.concatenate([b for _, b in parts]) if parts else np.zeros(0)
+        self.bounds = np.cumsum([0, *(len(b) for _, b in parts)])
 
     def cells(self, x: np.ndarray) -> list[int]:
-        """The nearest centroid's index in each map for one vector ``x`` (finite, ``(d,)``)."""
-        if not self.c.size:
+        """The best-scoring cell's index in each map for one vector ``x`` (finite, ``(d,)``)."""
+        if not self.a.size:
             return []
-        d = np.maximum(float(x @ x) - 2.0 * (self.c @ x) + self.norms, 0.0)
+        s = self.a @ x + self.bias
         return [
-            int(d[a:b].argmin()) for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True)
+            int(s[a:b].argmax()) for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True)
         ]
+
+
+class LevelMap(Protocol):
+    """A partition of prompt space a resolution level learns on: a :class:`ClusterMap`, or a
+    :class:`agent.task_map.TaskMap`."""
+
+    @property
+    def k_(self) -> int: ...
+
+    @property
+    def level_weight(self) -> float: ...
+
+    def assign(self, X: np.ndarray) -> np.ndarray: ...
+
+    def scorer(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def save(self, path: str | Path) -> None: ...

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from agent.clusters import ClusterMap, MapStack
+from agent.clusters import ClusterMap, LevelMap, MapStack
 from agent.conversation import Messages, conversation_turns, pool_embedding, prompt_key
 from agent.embedder import Embedder
 from agent.traffic_cells import TrafficLeaves
@@ -55,8 +55,8 @@ class ContextOps:
     embedder: Embedder
     cluster_map: ClusterMap
     leaf_map: ClusterMap | None
-    level_maps: tuple[ClusterMap, ...]
-    level_stack: MapStack  # the level maps' centroids in one matrix
+    level_maps: tuple[LevelMap, ...]
+    level_stack: MapStack  # the level maps' scorers in one matrix
     traffic_cells: TrafficLeaves | None
     soft: bool
     max_turns: int

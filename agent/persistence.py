@@ -1,11 +1,12 @@
 """Saving and loading a :class:`~agent.router.Router`: its state as one plain-data dict, and
 a directory.
 
-The directory holds ``cluster_map.npz``, ``leaf_map.npz`` (when the router has leaves) and
-``router.json``: :meth:`Persistence.state` (parameters, embedder id, policy, conversations,
-budget pacers, and the open decisions with their feedback), plain JSON with no pickles. A
-directory written before the state had one file (``policy.json`` beside a ``router.json``
-with a ``ledger``) still loads.
+The directory holds ``cluster_map.npz``, ``leaf_map.npz`` (when the router has leaves),
+``level_map_N.npz`` (one per resolution level: K-means or task) and ``router.json``:
+:meth:`Persistence.state` (parameters, embedder id, policy, conversations, budget pacers,
+and the open decisions with their feedback), plain JSON with no pickles. A directory written
+before the state had one file (``policy.json`` beside a ``router.json`` with a ``ledger``)
+still loads.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
-from agent.clusters import ClusterMap
+from agent.clusters import ClusterMap, LevelMap
 from agent.conversation import StickyModels
 from agent.embedder import Embedder
+from agent.level_maps import load_level_map
 from agent.traffic_cells import TrafficLeaves
 from policies import Policy
 
@@ -32,7 +34,7 @@ class Persistence:
 
     cluster_map: ClusterMap
     leaf_map: ClusterMap | None
-    level_maps: tuple[ClusterMap, ...]
+    level_maps: tuple[LevelMap, ...]
     traffic_cells: TrafficLeaves | None
     embedder: Embedder
     conversations: StickyModels
@@ -134,9 +136,9 @@ class Persistence:
             raise ValueError(f"{src}: saved with embedder {saved_with!r}, given {embedder.id!r}")
         cmap = ClusterMap.load(src / CLUSTER_MAP)
         leaf_map = ClusterMap.load(src / LEAF_MAP) if (src / LEAF_MAP).exists() else None
-        level_maps: list[ClusterMap] = []
+        level_maps: list[LevelMap] = []
         while (src / LEVEL_MAP.format(len(level_maps))).exists():
-            level_maps.append(ClusterMap.load(src / LEVEL_MAP.format(len(level_maps))))
+            level_maps.append(load_level_map(src / LEVEL_MAP.format(len(level_maps))))
         return cls.from_state(
             state,
             cmap,

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.clusters import ClusterMap
+from agent.clusters import ClusterMap, LevelMap
 from agent.contexts import leaf_cell, level_cells
 from agent.conversation import Messages
 from agent.decision import FeedbackReceipt, OpenDecision, feedback_value
@@ -29,7 +29,7 @@ class PolicyOps:
 
     policy: Policy
     cluster_map: ClusterMap
-    level_maps: tuple[ClusterMap, ...]
+    level_maps: tuple[LevelMap, ...]
     embedder: Embedder
     soft: bool
     store: DecisionStore

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from agent.building import Builders
-from agent.clusters import ClusterMap, MapStack
+from agent.clusters import ClusterMap, LevelMap, MapStack
 from agent.contexts import ContextOps, eligible_mask
 from agent.conversation import Messages, StickyModels, as_messages, keep_model
 from agent.decision import Decision, OpenDecision, score_map
@@ -82,13 +82,16 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         regenerate_window: float | None = None,
         traffic_cells: TrafficLeaves | None = None,
         label_candidates: int = 0,
-        level_maps: Sequence[ClusterMap] = (),
+        level_maps: Sequence[LevelMap] = (),
     ) -> None:
         levels = policy.posterior.levels
         sizes = tuple(m.k_ for m in level_maps)
         if level_maps and (levels is None or sizes != levels.sizes):
             have = levels.sizes if levels is not None else "no"
             raise ValueError(f"level maps of {sizes} cells for a policy with {have} levels")
+        weights = tuple(m.level_weight for m in level_maps)
+        if level_maps and levels is not None and weights != levels.weights:
+            raise ValueError(f"level maps weigh {weights}, the policy's levels {levels.weights}")
         if traffic_cells is not None:
             if leaf_map is not None:
                 raise ValueError("a router takes its leaves from a leaf map or from traffic cells")

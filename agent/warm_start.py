@@ -7,8 +7,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from agent.clusters import ClusterMap
+from agent.clusters import ClusterMap, LevelMap
 from agent.embedder import Embedder
+from agent.level_maps import Level, fit_level_maps
 from agent.logs import ReplayLog
 from policies import ModelProfile
 
@@ -21,7 +22,12 @@ class FittedPool(NamedTuple):
     cluster_map: ClusterMap
     profiles: list[ModelProfile]
     leaf_map: ClusterMap | None = None
-    level_maps: tuple[ClusterMap, ...] = ()
+    level_maps: tuple[LevelMap, ...] = ()
+
+    @property
+    def level_weights(self) -> tuple[float, ...]:
+        """Each level's weight in a decision's mean (:class:`policies.levels.Levels`)."""
+        return tuple(m.level_weight for m in self.level_maps)
 
 
 def fit_pool(
@@ -33,14 +39,15 @@ def fit_pool(
     val_share: float = 1.0,
     soft: bool = False,
     leaves: int = 0,
-    levels: Sequence[int] = (),
+    levels: Sequence[Level] = (),
 ) -> FittedPool:
     """Fit a :class:`ClusterMap` on all of the log's prompts and one profile per model on a
     seeded ``val_share`` of its labelled rows.
 
     ``leaves > 0`` also fits a second, finer map with ``min(leaves, n_prompts)`` cells on the
     same embeddings: the leaf cells hierarchical policies learn in under the K clusters.
-    ``levels`` fits a map per extra resolution, and profiles at each (:mod:`policies.levels`).
+    ``levels`` fits a map per extra level (K-means cells, or ``"task"``: the log's tasks), and
+    profiles at each (:mod:`agent.level_maps`).
     """
     if not 0.0 < val_share <= 1.0:
         raise ValueError(f"val_share must be in (0, 1], got {val_share}")
@@ -75,21 +82,21 @@ def fit_profiles(
     temperature: float = 0.1,
     leaves: int = 0,
     leaf_seed: int | None = None,
-    levels: Sequence[int] = (),
+    levels: Sequence[Level] = (),
 ) -> FittedPool:
     """The warm start on embeddings ``X`` of the log's prompts: K-means on the ``fit_rows``,
     one profile per model on the ``val_rows`` (weighted by soft cluster weights when ``soft``),
     and a leaf map of ``leaves`` cells on the fit rows (seeded ``leaf_seed``, default
-    ``seed``). ``levels`` adds a K-means map per extra resolution (each K cut to the fit rows'
-    number), and profiles at each. The embedded Router (:func:`fit_pool`) and the simulator's
-    protocol both use it.
+    ``seed``). ``levels`` adds a map per extra level, fitted on the fit rows (a K-means size is
+    cut to their number; ``"task"`` learns the fit rows' tasks, no outcome needed), and
+    profiles at each. The embedded Router (:func:`fit_pool`) and the simulator's protocol both
+    use it.
     """
     cmap = ClusterMap(k, temperature=temperature, seed=seed).fit(X[fit_rows])
     weights = cmap.weights(X[val_rows], soft=soft)
     clusters = weights.argmax(axis=1)
-    level_maps = tuple(
-        ClusterMap(min(size, len(fit_rows)), seed=seed).fit(X[fit_rows]) for size in levels
-    )
+    tasks = [log.tasks[i] for i in fit_rows]
+    level_maps = fit_level_maps(X[fit_rows], tasks, levels, seed=seed)
     cells = [(lm.assign(X[val_rows]), lm.k_) for lm in level_maps]
     profiles = [
         ModelProfile.from_rows(
@@ -123,7 +130,7 @@ def profile_from_rows(
     cluster_map: ClusterMap,
     cost: float | None = None,
     soft: bool = False,
-    level_maps: Sequence[ClusterMap] = (),
+    level_maps: Sequence[LevelMap] = (),
 ) -> ModelProfile:
     """A new model's profile from labelled validation rows ``(prompt, correct, cost)`` (tuples
     or mappings with those keys); ``cost`` overrides the rows' mean cost as its price. With

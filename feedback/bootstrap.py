@@ -7,22 +7,24 @@ import json
 import logging
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from agent.clusters import ClusterMap
+from agent.clusters import ClusterMap, LevelMap
 from agent.embedder import Embedder
 from agent.embedding_cache import CachedEmbedder
 from agent.encoders import make_encoder
+from agent.level_maps import default_levels, load_level_map
 from agent.logs import ReplayLog, load_log
 from agent.warm_start import fit_leaf_map, fit_pool
 from feedback import crud
 from feedback.models import Meta
 from feedback.settings import Settings
 from policies import make_policy
-from policies.levels import DEFAULT_LEVELS
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ CLUSTER_MAP = "cluster_map"
 LEAF_MAP = "leaf_map"
 LEVEL_MAPS = "level_maps"
 SECRET = "token_secret"
+M = TypeVar("M")
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -75,7 +78,7 @@ def ensure_pool(
         seed=settings.seed,
         soft=settings.soft,
         leaves=leaves,
-        levels=DEFAULT_LEVELS if make_policy(settings.policy).multires else (),
+        levels=default_levels(log) if make_policy(settings.policy).multires else (),
     )
     try:
         with session.no_autoflush:
@@ -95,7 +98,7 @@ def ensure_pool(
         logger.info("another replica built the pool first; using theirs")
 
 
-def dump_cluster_map(cmap: ClusterMap, embedder_id: str) -> str:
+def dump_cluster_map(cmap: LevelMap, embedder_id: str) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cmap.npz"
         cmap.save(path)
@@ -110,11 +113,11 @@ def load_cluster_map(*, session: Session, embedder: Embedder) -> ClusterMap:
     return _parse_cluster_map(raw, embedder)
 
 
-def load_level_maps(*, session: Session, embedder: Embedder) -> tuple[ClusterMap, ...]:
+def load_level_maps(*, session: Session, embedder: Embedder) -> tuple[LevelMap, ...]:
     """The shared maps of the resolution levels; none for a pool built without them (or
     before levels existed: its profiles have none either, so it learns on its clusters)."""
     raw = crud.get_meta(session=session, key=LEVEL_MAPS)
-    return tuple(_parse_cluster_map(m, embedder) for m in json.loads(raw)) if raw else ()
+    return tuple(_parse_map(m, embedder, load_level_map) for m in json.loads(raw)) if raw else ()
 
 
 def load_leaf_map(
@@ -137,6 +140,11 @@ def load_leaf_map(
 
 
 def _parse_cluster_map(raw: str, embedder: Embedder) -> ClusterMap:
+    return _parse_map(raw, embedder, ClusterMap.load)
+
+
+def _parse_map(raw: str, embedder: Embedder, load: Callable[[Path], M]) -> M:
+    """A map written by :func:`dump_cluster_map`, read by ``load``."""
     data = json.loads(raw)
     if data["embedder"] != embedder.id:
         raise ValueError(
@@ -146,7 +154,7 @@ def _parse_cluster_map(raw: str, embedder: Embedder) -> ClusterMap:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cmap.npz"
         path.write_bytes(base64.b64decode(data["npz"]))
-        return ClusterMap.load(path)
+        return load(path)
 
 
 def prepare_database(settings: Settings) -> None:

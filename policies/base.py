@@ -33,10 +33,9 @@ class Policy(Persistent, ABC):
     a prompt memory of up to ``max_items`` exact prompts (see :mod:`policies.memory`);
     ``tag_strength > 0`` learns per-tag corrections from the app's tags (:mod:`policies.tags`).
 
-    ``stale_strength > 0`` caps a cluster's prior on feedback from one of its leaves, for
-    traffic cells only (:meth:`policies.posterior.BetaPosterior.mark_stale`). With ``multires``
-    a learning rule whose profiles carry extra resolutions learns on them too
-    (:mod:`policies.levels`; ``default`` does).
+    ``stale_strength > 0`` caps a cluster's prior on feedback from one of its leaves (traffic
+    cells, :meth:`~policies.posterior.BetaPosterior.mark_stale`). With ``multires`` a learning
+    rule learns on its profiles' extra levels too (:mod:`policies.levels`; ``default`` does).
     """
 
     learns: ClassVar[bool] = True
@@ -76,9 +75,14 @@ class Policy(Persistent, ABC):
 
     # -- the pool ------------------------------------------------------------------------------
     def warm_start(
-        self, profiles: Sequence[ModelProfile], *, cost_scale: float | None = None
+        self,
+        profiles: Sequence[ModelProfile],
+        *,
+        cost_scale: float | None = None,
+        level_weights: Sequence[float] | None = None,
     ) -> Self:
-        """Set the pool and the priors from validation profiles (UniRoute's Ψ)."""
+        """Set the pool and the priors from validation profiles (UniRoute's Ψ);
+        ``level_weights`` weighs the profiles' resolution levels (:mod:`policies.levels`)."""
         if not profiles:
             raise ValueError("warm_start needs at least one model profile")
         ks = {p.k for p in profiles}
@@ -88,6 +92,10 @@ class Policy(Persistent, ABC):
         if len(set(names)) != len(names):
             raise ValueError("model names in a pool must be unique")
         priors = [self._prior(p) for p in profiles]
+        lv = None
+        if self.learns and self.multires:
+            strength = {"scale": self.prior_scale, "shrink": self.shrink}
+            lv = levels_from_profiles(profiles, **strength, weights=level_weights)
         self._names = names
         self._cost = np.array([p.cost for p in profiles])
         self._acc = np.array([p.accuracy for p in profiles])
@@ -104,14 +112,10 @@ class Policy(Persistent, ABC):
             max_items=self.max_items,
             tag_strength=self.tag_strength if self.learns else 0.0,
             stale_strength=self.stale_strength if self.learns else 0.0,
-            levels=levels_from_profiles(profiles, scale=self.prior_scale, shrink=self.shrink)
-            if self.learns and self.multires
-            else None,
+            levels=lv,
         )
         self._rng = np.random.default_rng(self.seed)
-        self._t = 0
-        self._decided = 0
-        self._evidence = 0.0
+        self._t, self._decided, self._evidence = 0, 0, 0.0
         self._guard = DriftGuard(delta=self.drift) if self.drift else None
         return self
 

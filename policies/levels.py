@@ -6,16 +6,21 @@ several resolutions (K = 8, 16, 32, 64, the clusters among them) beat any single
 shared logs, offline and online (BENCHMARKS.md, "Learning on new prompts"). Each level here is
 a partition of prompt space with its own Beta(α, β) per (cell, model), warm-started from the
 validation profile at that resolution and updated online by every piece of feedback, as the
-clusters are. A context names its cell at each level (``Context.cells``).
+clusters are. A context names its cell at each level (``Context.cells``). A level need not
+be K-means: the pool's builder may partition by task instead (:mod:`agent.level_maps`).
 
 :meth:`Levels.combine` turns the cluster's Beta into the decision's: its mean becomes the
-average of the cluster's mean and the levels' means, its strength (α + β) stays the
+weighted average of the cluster's mean (weight 1) and the levels' means (each level's
+``weights`` entry, 1 unless its builder says otherwise), its strength (α + β) stays the
 cluster's, so exploration keeps the spread it had.
 
 >>> lv = Levels([(np.ones((2, 1)), np.ones((2, 1)))])
 >>> a, b = lv.combine(np.array([3.0]), np.array([1.0]), (0,))
 >>> float(a[0] / (a[0] + b[0])), float(a[0] + b[0])  # mean of 0.75 and 0.5; strength 4
 (0.625, 4.0)
+>>> a, b = Levels([(np.ones((2, 1)), np.ones((2, 1)))], weights=[3.0]).combine(a, b, (0,))
+>>> float(a[0] / (a[0] + b[0]))  # (0.625 + 3 × 0.5) / 4
+0.53125
 """
 
 from __future__ import annotations
@@ -60,9 +65,16 @@ class Levels:
     """Per-level Beta cells: ``alpha[l]`` and ``beta[l]`` are (K_l × M), priors ``alpha0[l]``,
     ``beta0[l]``."""
 
-    def __init__(self, priors: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+    def __init__(
+        self,
+        priors: Sequence[tuple[np.ndarray, np.ndarray]],
+        weights: Sequence[float] | None = None,
+    ) -> None:
         if not priors:
             raise ValueError("multi-resolution cells need at least one level")
+        w = tuple(float(x) for x in weights) if weights is not None else (1.0,) * len(priors)
+        if len(w) != len(priors) or not all(np.isfinite(x) and x > 0 for x in w):
+            raise ValueError(f"need one finite weight > 0 per level, got {list(w)}")
         m = {a.shape[1] for a, _ in priors}
         if len(m) != 1 or any(a.shape != b.shape or a.ndim != 2 for a, b in priors):
             raise ValueError("every level's prior must be a (cells, models) pair of equal shape")
@@ -72,6 +84,8 @@ class Levels:
         self.beta0 = [np.array(b, dtype=np.float64) for _, b in priors]
         self.alpha = [a.copy() for a in self.alpha0]
         self.beta = [b.copy() for b in self.beta0]
+        #: Each level's weight in :meth:`combine` (the cluster's is 1).
+        self.weights = w
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -91,14 +105,16 @@ class Levels:
     def combine(
         self, a: np.ndarray, b: np.ndarray, cells: Sequence[int]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The cluster's Beta(a, b) with its mean averaged with the levels' means (no cells:
-        unchanged)."""
+        """The cluster's Beta(a, b) with its mean averaged with the levels' means, weighted
+        (no cells: unchanged)."""
         if not cells:
             return a, b
         total = a / (a + b)
-        for al, bl, c in zip(self.alpha, self.beta, cells, strict=True):
-            total = total + al[c] / (al[c] + bl[c])
-        mean = total / (len(cells) + 1)
+        weight = 1.0
+        for al, bl, c, w in zip(self.alpha, self.beta, cells, self.weights, strict=True):
+            total = total + w * (al[c] / (al[c] + bl[c]))
+            weight += w
+        mean = total / weight
         n = a + b
         return mean * n, (1.0 - mean) * n
 
@@ -146,14 +162,25 @@ class Levels:
 
     # -- state ---------------------------------------------------------------------------------
     def to_state(self) -> list[dict[str, Any]]:
+        grids = zip(self.alpha0, self.beta0, self.alpha, self.beta, self.weights, strict=True)
         return [
-            {"alpha0": a0.tolist(), "beta0": b0.tolist(), "alpha": a.tolist(), "beta": b.tolist()}
-            for a0, b0, a, b in zip(self.alpha0, self.beta0, self.alpha, self.beta, strict=True)
+            {
+                "alpha0": a0.tolist(),
+                "beta0": b0.tolist(),
+                "alpha": a.tolist(),
+                "beta": b.tolist(),
+                "weight": w,
+            }
+            for a0, b0, a, b, w in grids
         ]
 
     @classmethod
     def from_state(cls, state: Sequence[dict[str, Any]]) -> Levels:
-        out = cls([(np.asarray(s["alpha0"], float), np.asarray(s["beta0"], float)) for s in state])
+        """The levels :meth:`to_state` saved (a state saved before weights: all 1)."""
+        out = cls(
+            [(np.asarray(s["alpha0"], float), np.asarray(s["beta0"], float)) for s in state],
+            [float(s.get("weight", 1.0)) for s in state],
+        )
         out.alpha = [np.asarray(s["alpha"], dtype=np.float64) for s in state]
         out.beta = [np.asarray(s["beta"], dtype=np.float64) for s in state]
         return out
@@ -174,9 +201,14 @@ def level_priors(
 
 
 def levels_from_profiles(
-    profiles: Sequence[ModelProfile], *, scale: float, shrink: float
+    profiles: Sequence[ModelProfile],
+    *,
+    scale: float,
+    shrink: float,
+    weights: Sequence[float] | None = None,
 ) -> Levels | None:
-    """The pool's level cells from its models' profiles; ``None`` when none has levels."""
+    """The pool's level cells from its models' profiles, each level with its ``weights``
+    entry (default 1); ``None`` when no profile has levels."""
     with_levels = [p for p in profiles if p.levels]
     if not with_levels:
         return None
@@ -189,5 +221,6 @@ def levels_from_profiles(
                 np.column_stack([pm[i][1] for pm in per_model]),
             )  # fmt: skip
             for i in range(len(sizes))
-        ]
+        ],
+        weights,
     )

@@ -144,13 +144,14 @@ class BetaPosterior:
         if self.levels is None:
             return ctx.weights
         cells = () if self._in_leaf(ctx) else ctx.cells
-        parts = [ctx.weights]
-        for i, size in enumerate(self.levels.sizes):
+        parts, total = [ctx.weights], 1.0
+        for i, (size, w) in enumerate(zip(self.levels.sizes, self.levels.weights, strict=True)):
             part = np.zeros(size)
             if cells:
-                part[cells[i]] = 1.0
+                part[cells[i]] = w
+                total += w
             parts.append(part)
-        return np.concatenate(parts) / (len(cells) + 1)
+        return np.concatenate(parts) / total
 
     def params(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         """The (α, β) a decision should use: the prompt's where it has evidence, else the cell's.

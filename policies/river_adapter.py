@@ -33,11 +33,15 @@ class RiverBandit(Policy):
         self.epsilon = epsilon
 
     def warm_start(
-        self, profiles: Sequence[ModelProfile], *, cost_scale: float | None = None
+        self,
+        profiles: Sequence[ModelProfile],
+        *,
+        cost_scale: float | None = None,
+        level_weights: Sequence[float] | None = None,
     ) -> Self:
         if self.algorithm not in ("egreedy", "ts"):
             raise ValueError(f"algorithm must be 'egreedy' or 'ts', got {self.algorithm!r}")
-        super().warm_start(profiles, cost_scale=cost_scale)
+        super().warm_start(profiles, cost_scale=cost_scale, level_weights=level_weights)
         self._seeds = [int(s) for s in self._rng.integers(2**31, size=self._post.shape[0])]
         self._bandits = [self._make(s) for s in self._seeds]
         self._events: list[list[list[Any]]] = [[] for _ in self._seeds]

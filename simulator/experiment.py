@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from agent.level_maps import Level, default_levels
 from agent.logs import ReplayLog
 from agent.traffic_cells import DEFAULT_CELLS, leaf_params
 from policies import Policy, make_policy
-from policies.levels import DEFAULT_LEVELS
 from simulator.channel import FeedbackChannel
 from simulator.fast import replay_fast, supports
 from simulator.labelling import LabelBudget
@@ -59,9 +59,10 @@ class Experiment:
     #: (:mod:`simulator.labelling`); ``label_pick`` "random" nominates at random instead.
     label_budget: int = 0
     label_pick: str = "value"
-    #: Extra K-means resolutions the setups fit, which ``default`` (and rules given
-    #: ``multires``) average with the clusters (:mod:`policies.levels`); empty: none.
-    levels: tuple[int, ...] = DEFAULT_LEVELS
+    #: Extra levels the setups fit, which ``default`` (and rules given ``multires``) average
+    #: with the clusters (:mod:`agent.level_maps`: K-means sizes or "task"); empty: none;
+    #: None: the log's default (the task level where the log names tasks, else 8, 32, 64).
+    levels: tuple[Level, ...] | None = None
 
     def protocol(self) -> dict[str, Any]:
         """The protocol settings a report records."""
@@ -73,7 +74,7 @@ class Experiment:
             "tag_column": self.tag_column,
             "traffic_cells": self.traffic_cells,
             "label_budget": self.label_budget,
-            "levels": list(self.levels),
+            "levels": list(self.levels) if self.levels is not None else "auto",
         }
 
 
@@ -92,7 +93,7 @@ def setups(log: ReplayLog, embeddings: np.ndarray, exp: Experiment) -> list[Setu
             shift=exp.shift,
             shift_share=exp.shift_share,
             tag_column=exp.tag_column,
-            levels=exp.levels,
+            levels=exp.levels if exp.levels is not None else default_levels(log, exclude=exp.shift),
         )
         for seed in range(exp.seeds)
     ]

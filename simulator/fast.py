@@ -67,7 +67,7 @@ def replay_fast(
     prices = sorted((e for e in events if isinstance(e, PriceChange)), key=lambda e: e.step)
     due, draws = channel.plan(steps, rng)
     given = due >= 0
-    policy.warm_start(setup.profiles, cost_scale=setup.c_max)
+    policy.warm_start(setup.profiles, cost_scale=setup.c_max, level_weights=setup.level_weights)
     post = policy.posterior
     static = type(policy) is StaticUniRoute
     cells = np.stack([post.alpha0 if static else post.alpha, post.beta0 if static else post.beta])
@@ -85,7 +85,7 @@ def replay_fast(
         leaves = setup.step_leaves[:steps].astype(np.int64)
     else:
         leaves = setup.leaves[prompts].astype(np.int64)
-    lv, lv_rows = _level_grid(
+    lv, lv_rows, lw = _level_grid(
         post.levels, setup.cells[prompts] if post.levels is not None else None, steps
     )
     kernel.seed(policy.draw_seed())
@@ -126,6 +126,7 @@ def replay_fast(
                 alarms,
                 lv,
                 lv_rows[done:end],
+                lw,
             )
             found += [(t, arm, k) for t, arm, k in alarms[: int(info[3])].tolist()]
             done = end
@@ -198,17 +199,19 @@ def _settings(
 
 def _level_grid(
     levels: Levels | None, cells: np.ndarray | None, steps: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The kernel's level cells: every level's (α, β, α0, β0) stacked into one (4, rows, M)
-    grid, and each step's rows in it (``cells``: each step's cell per level)."""
+    grid, each step's rows in it (``cells``: each step's cell per level) and each row's
+    level weight."""
     if levels is None or cells is None:
         m = 0 if levels is None else levels.alpha[0].shape[1]
-        return np.zeros((4, 0, m)), np.zeros((steps, 0), dtype=np.int64)
+        return np.zeros((4, 0, m)), np.zeros((steps, 0), dtype=np.int64), np.zeros(0)
     grid = np.stack(
         [np.concatenate(x) for x in (levels.alpha, levels.beta, levels.alpha0, levels.beta0)]
     )
     offsets = np.concatenate([[0], np.cumsum(levels.sizes)[:-1]])
-    return grid, (cells + offsets).astype(np.int64)
+    weights = np.repeat(np.asarray(levels.weights, dtype=np.float64), levels.sizes)
+    return grid, (cells + offsets).astype(np.int64), weights
 
 
 def _by_last_use(keys: np.ndarray, n_keys: int) -> np.ndarray:

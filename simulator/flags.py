@@ -53,10 +53,12 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--levels",
-        metavar="K,K,...",
-        help="extra K-means resolutions (comma list) whose cells default averages with the "
-        "clusters' estimates, each warm-started from the profiles and learning online, as the "
-        f"Router's default does ({','.join(map(str, DEFAULT_LEVELS))}; none: the clusters alone)",
+        metavar="LEVELS",
+        help="extra levels whose cells default averages with the clusters' estimates, each "
+        "warm-started from the profiles and learning online, as the Router's default does: a "
+        "comma list of K-means sizes and 'task' (a classifier of the fit prompts' tasks, the "
+        "log's dataset column; it counts 3x a cluster); auto (default): task where the log "
+        f"names tasks, else {','.join(map(str, DEFAULT_LEVELS))}; none: the clusters alone",
     )
     p.add_argument(
         "--label-budget",

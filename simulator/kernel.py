@@ -82,6 +82,7 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
     alarms: np.ndarray,
     lv: np.ndarray,
     lv_rows: np.ndarray,
+    lw: np.ndarray,
 ) -> float:
     """Replay ``prompts`` in order, updating the state arrays in place; fill ``chosen``,
     ``lams`` and the first ``info[ALARMS]`` rows of ``alarms``; return the final λ.
@@ -94,7 +95,8 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
     below 0 is no budget); ``info`` (decisions, evidence, updates, alarms) is carried over.
     An alarm row is (update number, model, cluster), as the Python drift guard records it.
     ``lv`` is (α, β, α0, β0) per (level cell, model), every level's cells in one stack, and
-    ``lv_rows[t]`` the rows of step ``t``'s cells in it (no columns: no levels).
+    ``lv_rows[t]`` the rows of step ``t``'s cells in it (no columns: no levels), ``lw`` each
+    row's level weight (:class:`policies.levels.Levels`).
     """
     m = cost.size
     alpha = cells[0]
@@ -125,7 +127,7 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
                 for i in range(m):
                     if items[p, 2, i] > 0.0:
                         ca[i], cb[i], a[i], b[i] = cell(
-                            cells, leaf_sf, items, cfg, k, leaf, p, i, lv, lrow
+                            cells, leaf_sf, items, cfg, k, leaf, p, i, lv, lrow, lw
                         )
                         exact |= 1 << i
             per = lam / scale_cost
@@ -135,7 +137,9 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
                 b[j] = cb[j] = beta[k, j]
         else:
             for i in range(m):
-                ca[i], cb[i], a[i], b[i] = cell(cells, leaf_sf, items, cfg, k, leaf, p, i, lv, lrow)
+                ca[i], cb[i], a[i], b[i] = cell(
+                    cells, leaf_sf, items, cfg, k, leaf, p, i, lv, lrow, lw
+                )
                 mean = a[i] / (a[i] + b[i])
                 top[i] = mean  # greedy: the score; Thompson: the best score a draw can give
                 if rule == THOMPSON:
@@ -185,7 +189,7 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
             n = int(info[ALARMS])
             alarms[n, 0], alarms[n, 1], alarms[n, 2] = int(info[UPDATES]), j, k
             info[ALARMS] += 1.0
-            ca[j], cb[j], a[j], b[j] = cell(cells, leaf_sf, items, cfg, k, leaf, p, j, lv, lrow)
+            ca[j], cb[j], a[j], b[j] = cell(cells, leaf_sf, items, cfg, k, leaf, p, j, lv, lrow, lw)
             if lazy:
                 for kk in range(alpha.shape[0]):
                     fresh[kk, j] = False
@@ -196,7 +200,7 @@ def run_stream(  # noqa: PLR0913 - a kernel takes its state flat
             for r in lrow:  # the level cells are as stale (they refine nothing in a leaf)
                 cap_prior(lv, r, cfg[STALE_STRENGTH])
         if leaf >= 0 and cfg[STALE_STRENGTH] > 0.0 and cap_prior(cells, k, cfg[STALE_STRENGTH]):
-            ca[j], cb[j], a[j], b[j] = cell(cells, leaf_sf, items, cfg, k, leaf, p, j, lv, lrow)
+            ca[j], cb[j], a[j], b[j] = cell(cells, leaf_sf, items, cfg, k, leaf, p, j, lv, lrow, lw)
             if lazy:
                 for i in range(m):
                     fresh[k, i] = False

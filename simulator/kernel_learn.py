@@ -70,19 +70,22 @@ def cell(
     i: int,
     lv: np.ndarray,
     lrow: np.ndarray,
+    lw: np.ndarray,
 ) -> tuple[float, float, float, float]:
     """Model ``i``'s (α, β) in its cell (cluster, stacked with its leaf, or its mean averaged
-    with its level cells' ``lrow`` of ``lv``) and for the prompt (the cell's, stacked with the
-    prompt's evidence where it has some)."""
+    with its level cells' ``lrow`` of ``lv``, each row weighted ``lw[row]``) and for the prompt
+    (the cell's, stacked with the prompt's evidence where it has some)."""
     a = cells[0, k, i]
     b = cells[1, k, i]
     if leaf >= 0 and leaf_sf.shape[1] > 0:
         a, b = stack(a, b, cfg[LEAF_STRENGTH], leaf_sf[0, leaf, i], leaf_sf[1, leaf, i])
     elif lrow.size > 0:  # Levels.combine, in its order of operations
         total = a / (a + b)
+        weight = 1.0
         for r in lrow:
-            total = total + lv[0, r, i] / (lv[0, r, i] + lv[1, r, i])
-        mean = total / (lrow.size + 1)
+            total = total + lw[r] * (lv[0, r, i] / (lv[0, r, i] + lv[1, r, i]))
+            weight += lw[r]
+        mean = total / weight
         n = a + b
         a, b = mean * n, (1.0 - mean) * n
     pa, pb = a, b

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.level_maps import TASK, Level, check_levels, default_levels, names_tasks
 from agent.logs import ReplayLog
 from policies import POLICY_NAMES
-from policies.levels import DEFAULT_LEVELS
 from simulator.channel import FeedbackChannel
 from simulator.choose_k import choose_k
 from simulator.data import load_replay_log, make_embedder
@@ -125,7 +125,14 @@ def experiment_from_args(
     )
     log = load_replay_log(args.data)
     division = check_protocol(log, exp)
-    too_fine = [k for k in levels if k > division.fit.size] if args.levels else []
+    if levels is None:
+        exp = replace(exp, levels=default_levels(log, exclude=shift))
+    elif TASK in levels and not names_tasks(log, division.fit):
+        raise ValueError(
+            f"--levels task: the prompts {log.name} fits on name fewer than two tasks "
+            "(its 'dataset', 'task' or 'eval_name' column)"
+        )
+    too_fine = [k for k in levels or () if k != TASK and int(k) > division.fit.size]
     if too_fine:
         raise ValueError(
             f"--levels {too_fine[0]} exceeds the {division.fit.size} prompts fitted on"
@@ -141,20 +148,23 @@ def experiment_from_args(
     return log, embeddings, exp, out
 
 
-def _levels(text: str | None) -> tuple[int, ...]:
-    """``--levels 8,32,64`` as a tuple of distinct cell counts, each at least 2; ``none``: no
-    levels; not given: :data:`policies.levels.DEFAULT_LEVELS`."""
-    if text is None:
-        return DEFAULT_LEVELS
+def _levels(text: str | None) -> tuple[Level, ...] | None:
+    """``--levels task,8,32,64`` as a tuple of distinct levels (K-means sizes of at least 2
+    cells, or ``task``); ``none``: no levels; ``auto`` or not given: None, the log's default
+    (:func:`agent.level_maps.default_levels`)."""
+    if text is None or text.strip().lower() == "auto":
+        return None
     if text.strip().lower() == "none":
         return ()
-    parts = [p.strip() for p in text.split(",")]
+    parts = [p.strip().lower() for p in text.split(",")]
     try:
-        levels = tuple(int(p) for p in parts)
+        levels = tuple(p if p == TASK else int(p) for p in parts)
     except ValueError:
-        raise ValueError(f"--levels expects a comma list of whole numbers, got {text!r}") from None
-    if not levels or any(k < 2 for k in levels):
-        raise ValueError(f"--levels: every resolution needs at least 2 cells, got {text!r}")
-    if len(set(levels)) != len(levels):
-        raise ValueError(f"--levels: each resolution once, got {text!r}")
-    return levels
+        raise ValueError(
+            f"--levels expects 'auto', 'none' or a comma list of whole numbers and 'task', "
+            f"got {text!r}"
+        ) from None
+    try:
+        return check_levels(levels)
+    except ValueError as exc:
+        raise ValueError(f"--levels: {exc} (in {text!r})") from None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent.clusters import ClusterMap
+from agent.level_maps import Level
 from agent.logs import ReplayLog
 from agent.warm_start import fit_profiles
 from policies import Context, ModelProfile
@@ -40,6 +41,8 @@ class Setup:
     tags: Sequence[tuple[str, ...]] | None = None  # per prompt, from the log's tag column
     #: (N, L) every prompt's cell at each extra resolution level (:mod:`policies.levels`).
     cells: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.intp))
+    #: Each level's weight in a decision's mean (a task level counts more than a cluster).
+    level_weights: tuple[float, ...] = ()
     #: The leaf of each step of the stream, where it is not the prompt's (cells fitted on the
     #: traffic as it streams, :mod:`simulator.traffic`); None: ``leaves`` per prompt.
     step_leaves: np.ndarray | None = None
@@ -120,7 +123,7 @@ def prepare(
     shift: Sequence[str] = (),
     shift_share: float = 1.0,
     tag_column: str | None = None,
-    levels: Sequence[int] = (),
+    levels: Sequence[Level] = (),
 ) -> Setup:
     """Split ``log`` with ``seed``, fit K-means on the fit share, profile on the validation share.
 
@@ -128,8 +131,9 @@ def prepare(
     ``fresh`` makes replays stream each pool prompt at most once (see :meth:`Setup.stream`).
     ``val_size``, ``shift`` and the log's own ``split`` column change which prompts go where
     (:func:`simulator.splitting.divide`); ``tag_column`` hands each prompt's value in that
-    column to the policy as a tag; ``levels`` fits extra K-means resolutions the learning
-    policies average in (:mod:`policies.levels`), each cut to the fit prompts' number.
+    column to the policy as a tag; ``levels`` fits the extra levels the learning policies
+    average in (:mod:`agent.level_maps`: K-means sizes, each cut to the fit prompts' number,
+    or ``"task"``, a classifier of the fit prompts' tasks).
     """
     if embeddings.shape[0] != log.n_prompts:
         raise ValueError(f"{embeddings.shape[0]} embeddings for {log.n_prompts} prompts")
@@ -181,6 +185,7 @@ def prepare(
         cells=np.column_stack([lm.assign(embeddings) for lm in pool.level_maps])
         if pool.level_maps
         else np.zeros((log.n_prompts, 0), dtype=np.intp),
+        level_weights=pool.level_weights,
         cluster_map=cmap,
         embeddings=embeddings,
     )

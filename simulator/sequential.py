@@ -81,7 +81,11 @@ def replay(
     arrivals = sorted((e for e in events if isinstance(e, Arrival)), key=lambda e: e.step)
     late = {e.model for e in arrivals}
     by_name = {p.name: p for p in setup.profiles}
-    policy.warm_start([p for p in setup.profiles if p.name not in late], cost_scale=setup.c_max)
+    policy.warm_start(
+        [p for p in setup.profiles if p.name not in late],
+        cost_scale=setup.c_max,
+        level_weights=setup.level_weights,
+    )
     prices = sorted((e for e in events if isinstance(e, PriceChange)), key=lambda e: e.step)
     changes: list[tuple[int, int, Event]] = [(e.step, 0, e) for e in arrivals]
     changes += [(e.step, 1, e) for e in prices]

@@ -37,10 +37,14 @@ class LoggedThompson(Thompson):
     """Thompson sampling that keeps each decision's propensity, as a live router logs it."""
 
     def warm_start(
-        self, profiles: Sequence[ModelProfile], *, cost_scale: float | None = None
+        self,
+        profiles: Sequence[ModelProfile],
+        *,
+        cost_scale: float | None = None,
+        level_weights: Sequence[float] | None = None,
     ) -> LoggedThompson:
         self.propensities_: list[float] = []
-        super().warm_start(profiles, cost_scale=cost_scale)
+        super().warm_start(profiles, cost_scale=cost_scale, level_weights=level_weights)
         return self
 
     def select(

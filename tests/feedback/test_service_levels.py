@@ -1,5 +1,6 @@
-"""Resolution levels through the service: the shared pool keeps their maps, decisions keep
-each prompt's cells, feedback learns into them and a replica replays it into the same cells."""
+"""Resolution levels through the service: the shared pool keeps their maps (the task level,
+for a log that names tasks), decisions keep each prompt's cells, feedback learns into them and
+a replica replays it into the same cells."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import numpy as np
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from agent.task_map import TaskMap
 from feedback.app import create_app
 from feedback.models import DecisionRow, ModelRow
 from feedback.settings import Settings
-from policies.levels import DEFAULT_LEVELS
+from simulator.synthetic import TOPICS
 
 
 def _levels(client: TestClient) -> list[np.ndarray]:
@@ -25,11 +27,12 @@ def _levels(client: TestClient) -> list[np.ndarray]:
 def test_levels_are_learned_and_survive_a_rebuild(shared_settings: Settings, h: Any) -> None:
     with TestClient(create_app(shared_settings)) as c:
         service = c.app.state.service  # type: ignore[attr-defined]
-        sizes = tuple(m.k_ for m in service.router.level_maps)
-        assert (
-            len(sizes) == len(DEFAULT_LEVELS)
-            and sizes == service.router.policy.posterior.levels.sizes
-        )
+        # The default log names its topics, so the pool learns on the task level.
+        (task_map,) = service.router.level_maps
+        assert isinstance(task_map, TaskMap) and task_map.names_ == tuple(sorted(TOPICS))
+        sizes = (task_map.k_,)
+        levels = service.router.policy.posterior.levels
+        assert sizes == levels.sizes and levels.weights == (task_map.level_weight,)
         before = [x.copy() for x in _levels(c)]
         for i in range(6):
             d = h.route(c, prompt=f"How do I sort a list in Python, case {i}?")

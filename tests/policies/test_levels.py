@@ -144,3 +144,36 @@ def test_the_protocol_fits_levels_and_replays_them() -> None:
     exp = Experiment(steps=200, seeds=1, levels=(2, 8))
     trace = run_seeds(setups(log, emb, exp), exp, "default")[0]
     assert trace.steps == 200
+
+
+def test_a_weighted_level_counts_that_many_times_a_cluster() -> None:
+    pool = [profile("a"), profile("b")]
+    even = make_policy("greedy", multires=True).warm_start(pool)
+    heavy = make_policy("greedy", multires=True).warm_start(pool, level_weights=[3.0])
+    post = even.posterior
+    lv = post.levels
+    assert lv is not None and lv.weights == (1.0,)
+    assert heavy.posterior.levels is not None and heavy.posterior.levels.weights == (3.0,)
+    cluster = post.alpha[0] / (post.alpha[0] + post.beta[0])
+    level = lv.alpha[0][1] / (lv.alpha[0][1] + lv.beta[0][1])
+    assert np.allclose(heavy.posterior.mean(ctx(1)), (cluster + 3.0 * level) / 4.0)
+    # the tags' reference: the same weighted average of the cluster's and the cell's means
+    w = heavy.posterior.reference_weights(ctx(1, tags=("app=x",)))
+    assert w.sum() == pytest.approx(1.0) and w[0] == pytest.approx(0.25)
+    assert np.allclose(w @ heavy.posterior.reference_means(), heavy.posterior.mean(ctx(1)))
+    for bad in ([0.0], [1.0, 1.0], [float("nan")]):
+        with pytest.raises(ValueError, match="one finite weight > 0 per level"):
+            make_policy("greedy", multires=True).warm_start(pool, level_weights=bad)
+
+
+def test_level_weights_are_kept_in_the_state_and_older_states_weigh_one() -> None:
+    policy = make_policy("default", seed=1).warm_start(
+        [profile("a"), profile("b")], level_weights=[3.0]
+    )
+    restored = Policy.from_json(policy.to_json())
+    assert restored.posterior.levels is not None
+    assert restored.posterior.levels.weights == (3.0,)
+    state = policy.posterior.levels.to_state()  # type: ignore[union-attr]
+    for level in state:
+        del level["weight"]  # as saved before levels had weights
+    assert Levels.from_state(state).weights == (1.0,)

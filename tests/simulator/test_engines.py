@@ -87,8 +87,9 @@ def test_compiled_engine_matches_the_python_engine(setup, variant: str, kind: st
         assert p_slow.drift_alarms
 
 
-#: With resolution levels: on their own (averaged in), and under leaves with a stale cap
-#: (the leaf refines instead; the levels still learn and are capped).
+#: With resolution levels (a task level and two K-means ones): on their own (averaged in,
+#: weighted), and under leaves with a stale cap (the leaf refines instead; the levels still
+#: learn and are capped).
 LEVEL_VARIANTS: dict[str, dict[str, Any]] = {
     "greedy-levels": {"item_strength": 2.0, "drift": 0.002, "discount": 0.99, "multires": True},
     "greedy-levels-leaves": {
@@ -105,7 +106,9 @@ LEVEL_VARIANTS: dict[str, dict[str, Any]] = {
 def test_compiled_engine_matches_the_python_engine_with_levels(  # type: ignore[no-untyped-def]
     small_log: ReplayLog, small_embeddings: np.ndarray, variant: str, kind: str
 ) -> None:
-    setup = prepare(small_log, small_embeddings, k=6, seed=0, n_leaves=32, levels=(3, 12))
+    levels = ("task", 3, 12)  # the task level weighs 3 in the mean, the K-means levels 1
+    setup = prepare(small_log, small_embeddings, k=6, seed=0, n_leaves=32, levels=levels)
+    assert setup.level_weights == (3.0, 1.0, 1.0)
     params = {**LEVEL_VARIANTS[variant], "seed": 4}
     channel = FeedbackChannel(rate=0.6, kind=kind)
     p_slow, p_fast = make_policy("greedy", **params), make_policy("greedy", **params)

@@ -142,7 +142,7 @@ def test_the_flags_run_and_the_report_records_the_protocol(
         "tag_column": "tenant",
         "traffic_cells": 32,
         "label_budget": 0,
-        "levels": [8, 32, 64],
+        "levels": ["task"],  # the log names topics: the task level (fitted on the others)
         "repeat_share": 0.0,
     }
     assert load_log(data).columns["tenant"][:2] == ["acme", "beta"]
@@ -158,10 +158,23 @@ def test_traffic_cells_can_be_set_or_turned_off(tmp_path: Path) -> None:
 
 def test_levels_run_and_the_report_records_them(tmp_path: Path) -> None:
     args = ["simulate", *FAST[:-1], "default", "--policy", "greedy", "--fresh", "--steps", "300"]
-    for flag, levels in (("2,8", [2, 8]), ("none", [])):
+    for flag, levels in (("2,8", [2, 8]), ("none", []), ("task,8", ["task", 8])):
         assert main([*args, "--levels", flag, "--out", str(tmp_path / flag)]) == 0
         report = json.loads((tmp_path / flag / "report.json").read_text())
         assert report["protocol"]["levels"] == levels
+
+
+def test_levels_default_to_the_task_level_where_the_log_names_tasks(
+    log: ReplayLog, tmp_path: Path
+) -> None:
+    args = ["simulate", *FAST, "--fresh", "--steps", "200"]
+    bare = write_csv(replace(log, tasks=[""] * log.n_prompts), tmp_path / "bare.csv")
+    for data, levels in ((None, ["task"]), (bare, [8, 32, 64])):
+        where = ["--data", str(data)] if data else []
+        assert main([*args, *where, "--levels", "auto", "--out", str(tmp_path / "o")]) == 0
+        report = json.loads((tmp_path / "o" / "report.json").read_text())
+        assert report["protocol"]["levels"] == levels
+    assert main([*args, "--data", str(bare), "--levels", "task"]) == 2
 
 
 def test_a_repeated_stream_says_its_figures_are_memory(
@@ -187,9 +200,14 @@ def test_a_repeated_stream_says_its_figures_are_memory(
         (["--shift-share", "0.5"], "--shift-share needs --shift"),
         (["--tag-column", "zzz"], "has no column 'zzz'"),
         (["--traffic-cells", "-1"], "--traffic-cells must be >= 0, got -1"),
-        (["--levels", "8,x"], "--levels expects a comma list of whole numbers, got '8,x'"),
-        (["--levels", "1,8"], "--levels: every resolution needs at least 2 cells"),
-        (["--levels", "8,8"], "--levels: each resolution once"),
+        (
+            ["--levels", "8,x"],
+            "--levels expects 'auto', 'none' or a comma list of whole "
+            "numbers and 'task', got '8,x'",
+        ),
+        (["--levels", "1,8"], "--levels: a level is a number of cells >= 2 or 'task', got 1"),
+        (["--levels", "8,8"], "--levels: each level once, got [8, 8]"),
+        (["--levels", "task,task"], "--levels: each level once, got ['task', 'task']"),
         (["--levels", "100000"], "--levels 100000 exceeds the"),
     ],
 )

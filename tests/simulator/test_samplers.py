@@ -114,7 +114,7 @@ def test_the_lazy_pick_chooses_with_thompson_sampling_s_probabilities(
         price, cfg, np.zeros(4), lam, zeros, zeros, zeros - 1, np.zeros(n, dtype=np.bool_),
         np.zeros(n), np.zeros((1, 6)), np.zeros((1, 6)), chosen, lams,
         np.zeros((1, 3), dtype=np.int64), cells if bounded else np.zeros((4, 0, 6)),
-        np.zeros((n, 1 if bounded else 0), dtype=np.int64),
+        np.zeros((n, 1 if bounded else 0), dtype=np.int64), np.ones(1 if bounded else 0),
     )  # fmt: skip
     exact = _choice_probabilities(alpha[0], beta[0], lam * price, scale)
     assert exact.sum() == pytest.approx(1.0, abs=1e-6)
