@@ -224,9 +224,12 @@ def main() -> int:
         "|---|---|---:|---:|---:|---:|---:|---|---|\n" + "\n".join(rows) + "\n\n"
         "`default` keeps Thompson sampling's exploration but divides it by √M and by how much "
         "the feedback teaches; on one-off prompts wider exploration costs more than it repays. "
-        "It averages each cluster's estimate with the prompt's cells at 8, 32 and 64 "
-        '("Multi-resolution levels" has the rows without them). Under a shift it also '
-        f"learns on {DEFAULT_CELLS} cells fitted online on the traffic (the last table). On "
+        "Every log here names its tasks, so `default` also learns per predicted task: a "
+        "classifier of the fit prompts' `dataset` (their task names, not any model's outcome) "
+        "puts each prompt in a task cell, whose estimate counts three times the cluster's "
+        '("Multi-resolution levels" has the rows without it, and with K-means levels '
+        f"instead). Under a shift it also learns on {DEFAULT_CELLS} cells fitted online on the "
+        "traffic (the last table). On "
         "routerbench_subset each cluster holds one dataset, so the tag oracle gains nothing "
         "over the cluster oracle (the headroom table): a dataset tag cannot help there, and "
         "pooled by empirical Bayes its corrections stay near zero (a tag learns its residual "

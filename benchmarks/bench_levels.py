@@ -1,13 +1,14 @@
-"""Multi-resolution levels: the learning rules with and without their extra resolutions.
+"""Levels: `default` on its clusters alone, with K-means levels, and with the task level.
 
 Same cases, seeds and streams as `bench_learning.py` (fresh prompts, λ = 0.1, K = 16). Each
-seed's setup is prepared twice on the same split and clusters: once with the clusters alone
-(`--levels none`) and once with K-means maps at 8, 32 and 64 cells beside them, as `default`
-ships (:mod:`policies.levels`); greedy (given ``multires``) and `default` replay on both, and
-the table gives the seed-paired difference. Written into BENCHMARKS.md as "Multi-resolution
-levels".
+seed's split and clusters are prepared three times: with the clusters alone (`--levels none`),
+with K-means maps at 8, 32 and 64 cells beside them (what a log without task names gets), and
+with the task level (`--levels task`: a classifier of the fit prompts' tasks, counted three
+times a cluster; what `default` ships for a log that names tasks). The table gives the
+seed-paired differences, and how often the task map puts a streamed prompt in its own task.
+Written into BENCHMARKS.md as "Multi-resolution levels".
 
-    .venv/bin/python benchmarks/bench_levels.py [--seeds 10] [--levels 8,32,64]
+    .venv/bin/python benchmarks/bench_levels.py [--seeds 10]
 """
 
 from __future__ import annotations
@@ -22,26 +23,50 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from agent.level_maps import TASK  # noqa: E402
 from agent.logs import ReplayLog  # noqa: E402
+from agent.task_map import TASK_WEIGHT, TaskMap  # noqa: E402
 from benchmarks.bench_learning import Case, case_regrets, cases, prepared_case  # noqa: E402
 from benchmarks.bench_quality import logs  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
+from policies.levels import DEFAULT_LEVELS  # noqa: E402
 from simulator.data import make_embedder  # noqa: E402
+from simulator.protocol import Setup  # noqa: E402
 
-RULES = ("greedy", "default")
+#: The level settings compared, by column.
+SETTINGS: dict[str, tuple[int | str, ...]] = {
+    "none": (),
+    "k-means": tuple(DEFAULT_LEVELS),
+    "task": (TASK,),
+}
+
+
+def task_accuracy(setup: Setup) -> float:
+    """Share of the setup's held-out in-domain prompts (its replay pool) whose task cell is
+    their own task (NaN without a task level)."""
+    maps = [m for m in setup.level_maps if isinstance(m, TaskMap)]
+    if not maps:
+        return float("nan")
+    rows = setup.pool_idx
+    column = list(setup.level_maps).index(maps[0])
+    names = np.asarray(maps[0].names_, dtype=object)[setup.cells[rows, column]]
+    return float(np.mean(names == np.asarray(setup.log.tasks, dtype=object)[rows]))
 
 
 def regrets(
-    log: ReplayLog, emb: np.ndarray, case: Case, seeds: int, levels: tuple[int, ...]
-) -> dict[str, np.ndarray]:
-    """Regret vs the cluster oracle per seed: static, then each rule without and with levels."""
-    out = {}
-    for lv in ((), levels):
-        params = {"greedy": {"multires": True}}
-        exp, prepared = prepared_case(log, emb, case, seeds, levels=lv, policy_params=params)
-        for name in ("static", *RULES) if not lv else RULES:
-            out[name + ("+levels" if lv else "")] = case_regrets(prepared, exp, name)
-    return out
+    log: ReplayLog, emb: np.ndarray, case: Case, seeds: int
+) -> tuple[dict[str, np.ndarray], float]:
+    """Regret vs the cluster oracle per seed: static, then `default` under each setting; and
+    the task map's mean accuracy on the streamed prompts."""
+    out, accuracy = {}, float("nan")
+    for label, levels in SETTINGS.items():
+        exp, prepared = prepared_case(log, emb, case, seeds, levels=levels)
+        if not levels:
+            out["static"] = case_regrets(prepared, exp, "static")
+        if TASK in levels:
+            accuracy = float(np.mean([task_accuracy(s) for s in prepared]))
+        out[label] = case_regrets(prepared, exp, "default")
+    return out, accuracy
 
 
 def effect(diff: np.ndarray) -> str:
@@ -52,62 +77,66 @@ def effect(diff: np.ndarray) -> str:
     return "better" if diff.mean() < 0 else "worse"
 
 
-def row(case: Case, r: dict[str, np.ndarray]) -> tuple[str, str]:
+def row(case: Case, r: dict[str, np.ndarray], accuracy: float) -> tuple[str, str, str]:
     static = r["static"].mean()
-    cells = [f"{static:.0f}"]
-    for name in RULES:
-        diff = r[name + "+levels"] - r[name]
-        cells += [
-            f"{r[name].mean():.0f}",
-            f"{r[name + '+levels'].mean():.0f}",
-            f"{diff.mean():+.0f} ± {diff.std():.0f}",
-        ]
-    said = effect(r["default+levels"] - r["default"])
-    shares = (r["default"].mean() / static, r["default+levels"].mean() / static)
-    cells += [said, f"{shares[0]:.2f} → {shares[1]:.2f}"]
-    return f"| {case.log} | {case.label} | {' | '.join(cells)} |", said
+    cells = [f"{static:.0f}", *(f"{r[k].mean():.0f}" for k in SETTINGS)]
+    vs_none, vs_kmeans = r["task"] - r["none"], r["task"] - r["k-means"]
+    said = (effect(vs_none), effect(vs_kmeans))
+    diffs = zip((vs_none, vs_kmeans), said, strict=True)
+    cells += [f"{d.mean():+.0f} ± {d.std():.0f} ({s})" for d, s in diffs]
+    cells += [" → ".join(f"{r[k].mean() / static:.2f}" for k in SETTINGS), f"{accuracy:.0%}"]
+    return f"| {case.log} | {case.label} | {' | '.join(cells)} |", *said
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--levels", default="8,32,64")
     args = parser.parse_args()
-    levels = tuple(int(k) for k in args.levels.split(","))
     embedder = make_embedder("minilm")
     by_name = {log.name: log for log in logs()}
     todo = [c for c in cases() if c.log in by_name]
     rows: list[str] = []
-    effects: dict[str, list[str]] = {"better": [], "worse": []}
-    lower = 0
+    better: dict[str, list[str]] = {"none": [], "k-means": []}
+    worse: dict[str, list[str]] = {"none": [], "k-means": []}
     for i, case in enumerate(todo, 1):
         print(f"[{i}/{len(todo)}] {case.log}: {case.label}", file=sys.stderr, flush=True)
         log = by_name[case.log]
-        r = regrets(log, embedder.encode(log.prompts), case, args.seeds, levels)
-        text, said = row(case, r)
-        effects.get(said, []).append(f"{case.log} {case.label}")
-        lower += bool(r["default+levels"].mean() < r["default"].mean())
+        r, accuracy = regrets(log, embedder.encode(log.prompts), case, args.seeds)
+        text, *said = row(case, r, accuracy)
+        for ref, verdict in zip(("none", "k-means"), said, strict=True):
+            if verdict != "within noise":
+                (better if verdict == "better" else worse)[ref].append(f"{case.log} {case.label}")
         rows.append(text)
         print(text, flush=True)
-    shown = ", ".join(str(k) for k in levels)
+
+    def listed(names: list[str]) -> str:
+        return "; ".join(names) or "none"
+
+    kmeans = ", ".join(str(k) for k in DEFAULT_LEVELS)
     body = (
-        f"`default` averages its clusters' estimates with cells of K-means maps at {shown} "
-        "cells fitted on the same fit prompts, each cell a Beta per model warm-started from "
-        "the validation profile at its resolution and updated by every piece of feedback; a "
-        "decision's mean is the average of its cluster's and its cells' means, its spread the "
-        "cluster's; in a traffic cell (a leaf) the leaf refines instead (`policies.levels`). "
-        "Beside it, the same setups without the levels (`--levels none`), and greedy with and "
-        'without them (`multires`). Cases, seeds and streams as in "Learning on new '
-        f'prompts" ({args.seeds} seeds, fresh prompts, λ = 0.1, K = 16); regret vs the cluster '
-        "oracle, mean over seeds; *Δ* is the seed-paired difference the levels make (mean ± "
-        "sd, negative: better); *levels* says whether `default`'s Δ is over two standard errors "
-        "from zero; *share of static* is `default`'s regret over static's, without → with. "
-        f"With levels, `default`'s regret is lower on {lower} of {len(rows)} cases; over two "
-        f"standard errors lower on {'; '.join(effects['better']) or 'none'}, and higher on "
-        f"{'; '.join(effects['worse']) or 'none'}."
-        "\n\n| log | case | static | greedy | greedy + levels | Δ | default without levels "
-        "| default | Δ | levels | share of static |\n"
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n" + "\n".join(rows) + "\n"
+        "`default` averages its cluster's estimate with the prompt's cells at its levels, each "
+        "cell a Beta per model warm-started from the validation profile at that level and "
+        "updated by every piece of feedback; a decision's mean is the weighted average of the "
+        "cluster's and the cells' means, its spread the cluster's; in a traffic cell (a leaf) "
+        "the leaf refines instead (`policies.levels`). Three settings on the same splits and "
+        f"clusters: no levels (`--levels none`); K-means maps at {kmeans} cells, each weighing "
+        "as much as the cluster (what a log that names no tasks gets); and the task level "
+        "(`--levels task`, what `default` gets for a log that names tasks): a multinomial "
+        "logistic regression from embedding to the log's `dataset`, fitted on the fit prompts "
+        "(their task names only, no model outcome: under `--val-size 20` it still learns from "
+        f"all of them), one cell per task, weighing {TASK_WEIGHT:.0f} times the cluster. Cases, "
+        f'seeds and streams as in "Learning on new prompts" ({args.seeds} seeds, fresh '
+        "prompts, λ = 0.1, K = 16); regret vs the cluster oracle, mean over seeds; *Δ* is the "
+        "seed-paired difference the task level makes (mean ± sd, negative: better; in brackets "
+        "whether it is over two standard errors from zero); *share of static* is `default`'s "
+        "regret over static's under each setting; *task map* is the share of held-out "
+        "in-domain prompts it puts in their own task (under `--shift` the streamed datasets "
+        "are not among its tasks at all). Over two standard errors better than no levels on "
+        f"{listed(better['none'])}, worse on {listed(worse['none'])}; better than K-means "
+        f"levels on {listed(better['k-means'])}, worse on {listed(worse['k-means'])}."
+        "\n\n| log | case | static | default, no levels | K-means levels | task level "
+        "| Δ task − none | Δ task − K-means | share of static | task map |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
     )
     write_section("Multi-resolution levels", "python benchmarks/bench_levels.py", body)
     return 0

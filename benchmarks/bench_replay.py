@@ -30,11 +30,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from agent.embedder import HashingEmbedder  # noqa: E402
+from agent.level_maps import default_levels  # noqa: E402
 from agent.logs import ReplayLog, load_log  # noqa: E402
 from agent.traffic_cells import DEFAULT_CELLS, leaf_params  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
 from policies import Context, ModelProfile, make_policy  # noqa: E402
-from policies.levels import DEFAULT_LEVELS  # noqa: E402
 from simulator import FeedbackChannel, Setup, prepare, replay  # noqa: E402
 from simulator.fast import replay_fast  # noqa: E402
 from simulator.synthetic import generate_log  # noqa: E402
@@ -87,7 +87,8 @@ def river_replay(setup: Setup, steps: int) -> float:
 
 def bench_replays(log: ReplayLog, steps: int, repeats: int) -> dict[str, float]:
     emb = HashingEmbedder(dim=256).encode(log.prompts)  # precomputed; the engines never embed
-    setup = prepare(log, emb, k=16, seed=0, levels=DEFAULT_LEVELS)  # as `simulate` fits it
+    levels = default_levels(log)  # as `simulate` fits them: the task level where the log has one
+    setup = prepare(log, emb, k=16, seed=0, levels=levels)
     flat = prepare(log, emb, k=16, seed=0, levels=())  # the same, without resolution levels
     channel = FeedbackChannel()
     for name in ("thompson", "default"):  # compile (cached on disk)
@@ -223,8 +224,10 @@ choice needs it (which part of the posterior, lower tail, middle or upper tail, 
 so most requests draw one value or none; its choices have exactly the distribution of drawing
 every model (`simulator/samplers.py`, `simulator/lazy_pick.py`; the tests compare its choice
 frequencies with quadrature). `default` averages each cluster's estimate with the prompt's
-resolution-level cells, so its order of models changes from prompt to prompt: it draws every
-model (the lazy pick sorts the clusters' posteriors alone).
+level cells (here its task cell, as `simulate` fits the levels of a log that names tasks), so
+its order of models changes from prompt to prompt: it draws the model with the best possible
+score first, then only those whose best case beats the best draw so far (the lazy pick sorts
+the clusters' posteriors alone).
 `default` on the compiled engine runs the learning core's own update formulas and drift detector
 compiled (`policies/updates.py`, `policies/adwin.py`, through `simulator/compiled.py`), its
 ADWIN per model included. `routing-agent simulate` takes the compiled engine whenever the policy

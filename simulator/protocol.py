@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.clusters import ClusterMap
+from agent.clusters import ClusterMap, LevelMap
 from agent.level_maps import Level
 from agent.logs import ReplayLog
 from agent.warm_start import fit_profiles
@@ -48,6 +48,8 @@ class Setup:
     step_leaves: np.ndarray | None = None
     #: The fitted cluster map and every prompt's embedding (for cells fitted on the traffic).
     cluster_map: ClusterMap | None = field(default=None, compare=False, repr=False)
+    #: The fitted maps of the levels, one per column of ``cells``.
+    level_maps: tuple[LevelMap, ...] = field(default=(), compare=False, repr=False)
     embeddings: np.ndarray | None = field(default=None, compare=False, repr=False)
     #: Traffic-cell leaves already computed, by (cells, steps, gate) (:mod:`simulator.traffic`).
     memo: dict[tuple[int, int, float], np.ndarray] = field(
@@ -187,5 +189,6 @@ def prepare(
         else np.zeros((log.n_prompts, 0), dtype=np.intp),
         level_weights=pool.level_weights,
         cluster_map=cmap,
+        level_maps=pool.level_maps,
         embeddings=embeddings,
     )
