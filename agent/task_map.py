@@ -26,7 +26,7 @@ from scipy.optimize import minimize
 
 #: How many times a task cell's estimate counts against its cluster's (measured on the shared
 #: logs: BENCHMARKS.md, "Multi-resolution levels").
-TASK_WEIGHT = 3.0
+TASK_WEIGHT = 5.0
 
 
 class TaskMap:

@@ -226,7 +226,7 @@ def main() -> int:
         "the feedback teaches; on one-off prompts wider exploration costs more than it repays. "
         "Every log here names its tasks, so `default` also learns per predicted task: a "
         "classifier of the fit prompts' `dataset` (their task names, not any model's outcome) "
-        "puts each prompt in a task cell, whose estimate counts three times the cluster's "
+        "puts each prompt in a task cell, whose estimate counts five times the cluster's "
         '("Multi-resolution levels" has the rows without it, and with K-means levels '
         f"instead). Under a shift it also learns on {DEFAULT_CELLS} cells fitted online on the "
         "traffic (the last table). On "

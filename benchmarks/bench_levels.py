@@ -3,7 +3,7 @@
 Same cases, seeds and streams as `bench_learning.py` (fresh prompts, λ = 0.1, K = 16). Each
 seed's split and clusters are prepared three times: with the clusters alone (`--levels none`),
 with K-means maps at 8, 32 and 64 cells beside them (what a log without task names gets), and
-with the task level (`--levels task`: a classifier of the fit prompts' tasks, counted three
+with the task level (`--levels task`: a classifier of the fit prompts' tasks, counted five
 times a cluster; what `default` ships for a log that names tasks). The table gives the
 seed-paired differences, and how often the task map puts a streamed prompt in its own task.
 Written into BENCHMARKS.md as "Multi-resolution levels".

@@ -57,7 +57,7 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
         help="extra levels whose cells default averages with the clusters' estimates, each "
         "warm-started from the profiles and learning online, as the Router's default does: a "
         "comma list of K-means sizes and 'task' (a classifier of the fit prompts' tasks, the "
-        "log's dataset column; it counts 3x a cluster); auto (default): task where the log "
+        "log's dataset column; it counts 5x a cluster); auto (default): task where the log "
         f"names tasks, else {','.join(map(str, DEFAULT_LEVELS))}; none: the clusters alone",
     )
     p.add_argument(

@@ -55,6 +55,6 @@ def test_a_log_without_tasks_gives_k_means_levels(log) -> None:  # type: ignore[
 
 def test_maps_that_weigh_otherwise_than_the_policy_are_refused(log) -> None:  # type: ignore[no-untyped-def]
     router = Router.from_log(log, embedder=EMB, k=4)
-    heavier = TaskMap(weight=5.0).fit(EMB.encode(log.prompts), log.tasks)
+    heavier = TaskMap(weight=7.0).fit(EMB.encode(log.prompts), log.tasks)
     with pytest.raises(ValueError, match="level maps weigh"):
         Router(router.policy, router.cluster_map, EMB, level_maps=[heavier])

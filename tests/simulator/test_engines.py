@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from agent.logs import ReplayLog
+from agent.task_map import TASK_WEIGHT
 from policies import POLICY_NAMES, Policy, make_policy
 from simulator import Drift, FeedbackChannel, PriceChange, prepare, replay
 from simulator.fast import replay_fast, supports
@@ -106,9 +107,9 @@ LEVEL_VARIANTS: dict[str, dict[str, Any]] = {
 def test_compiled_engine_matches_the_python_engine_with_levels(  # type: ignore[no-untyped-def]
     small_log: ReplayLog, small_embeddings: np.ndarray, variant: str, kind: str
 ) -> None:
-    levels = ("task", 3, 12)  # the task level weighs 3 in the mean, the K-means levels 1
+    levels = ("task", 3, 12)  # the task level weighs TASK_WEIGHT in the mean, K-means ones 1
     setup = prepare(small_log, small_embeddings, k=6, seed=0, n_leaves=32, levels=levels)
-    assert setup.level_weights == (3.0, 1.0, 1.0)
+    assert setup.level_weights == (TASK_WEIGHT, 1.0, 1.0)
     params = {**LEVEL_VARIANTS[variant], "seed": 4}
     channel = FeedbackChannel(rate=0.6, kind=kind)
     p_slow, p_fast = make_policy("greedy", **params), make_policy("greedy", **params)
