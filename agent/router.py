@@ -53,9 +53,10 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
     prompt's *leaf*, every :class:`~policies.Context` carries, for policies with leaves.
     Without one, ``traffic_cells`` (optional, :class:`~agent.traffic_cells.TrafficLeaves`)
     gives the leaves instead: cells fitted online on the prompts routed, used while the
-    traffic looks unlike the prompts the clusters were fitted on. ``level_maps`` are the
-    K-means maps of the pool's extra resolutions (:mod:`policies.levels`), one per level of a
-    policy whose profiles carry levels (without them, such a policy learns on its clusters).
+    traffic looks unlike the prompts the clusters were fitted on. ``level_maps`` are the maps
+    of the pool's levels (:mod:`agent.level_maps`: K-means or task), one per level of a policy
+    whose profiles carry levels, weighing as the policy's levels do (without them, such a
+    policy learns on its clusters).
     ``stickiness`` is the margin of expected utility (posterior mean, not a Thompson draw) by
     which another model must beat the one a conversation was last routed to, to take it over.
     ``store`` keeps the decisions and counts their feedback (:class:`~agent.store.DecisionStore`;

@@ -1,13 +1,13 @@
-"""Multi-resolution cells: Beta cells at several K-means resolutions beside the clusters.
+"""Levels: Beta cells of other partitions of prompt space beside the clusters.
 
 UniRoute describes a model by its error per cluster at one resolution K. A coarse K pools
-more labels per cell and a fine K separates more kinds of prompt; averaging the estimates of
-several resolutions (K = 8, 16, 32, 64, the clusters among them) beat any single K on the
-shared logs, offline and online (BENCHMARKS.md, "Learning on new prompts"). Each level here is
-a partition of prompt space with its own Beta(α, β) per (cell, model), warm-started from the
-validation profile at that resolution and updated online by every piece of feedback, as the
-clusters are. A context names its cell at each level (``Context.cells``). A level need not
-be K-means: the pool's builder may partition by task instead (:mod:`agent.level_maps`).
+more labels per cell and a fine K separates more kinds of prompt, and a partition by task
+(the log's datasets, predicted from the embedding) separates what decides which model wins.
+Each level here is a partition of prompt space with its own Beta(α, β) per (cell, model),
+warm-started from the validation profile at that level and updated online by every piece of
+feedback, as the clusters are. A context names its cell at each level (``Context.cells``).
+Which partitions a pool gets is its builder's choice (:mod:`agent.level_maps`: the task
+level where the log names tasks, else K-means at :data:`DEFAULT_LEVELS`).
 
 :meth:`Levels.combine` turns the cluster's Beta into the decision's: its mean becomes the
 weighted average of the cluster's mean (weight 1) and the levels' means (each level's
@@ -33,7 +33,7 @@ import numpy as np
 from policies.profile import ModelProfile, beta_prior
 from policies.updates import discount_step, forget_step, prior_shrink
 
-#: The resolutions a pool fits beside its clusters when its policy learns on levels.
+#: The K-means resolutions a pool without task names fits beside its clusters.
 DEFAULT_LEVELS = (8, 32, 64)
 #: Evidence (Δα, Δβ) one observation adds to a Beta(a, b) cell.
 Delta = Callable[[Any, Any], tuple[Any, Any]]

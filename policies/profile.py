@@ -15,7 +15,7 @@ class ModelProfile:
 
     ``successes`` and ``trials`` have one entry per cluster (fractional successes are fine, for
     graded scores). ``cost`` is the model's mean cost per answer in USD. ``levels`` holds the
-    same (successes, trials) at extra K-means resolutions (:mod:`policies.levels`), if any.
+    same (successes, trials) at the cells of extra levels (:mod:`policies.levels`), if any.
 
     >>> p = ModelProfile.from_rows("m", clusters=[0, 0, 1], correct=[1, 0, 1], cost=[1, 1, 1], k=3)
     >>> p.trials.tolist(), p.accuracy

@@ -23,7 +23,7 @@ _FACTORIES: dict[str, Callable[..., Policy]] = {
 #: The recommended online policy's settings; ``default`` is this, not a separate algorithm:
 #: Thompson sampling on the clusters with a prompt memory, app tags and a drift guard, its
 #: exploration tempered by the pool's size (÷ √M) and by how much the feedback teaches, and
-#: its clusters' estimates averaged with cells at 8, 32 and 64 (:mod:`policies.levels`). On
+#: its clusters' estimates averaged with its pool's levels (:mod:`policies.levels`). On
 #: prompts never seen before, wider exploration costs more than it repays (BENCHMARKS.md,
 #: "Learning on new prompts"). A Router (and the simulator) adds leaf cells fitted on the
 #: traffic, used only while it looks shifted (:mod:`agent.traffic_cells`): leaves fitted
