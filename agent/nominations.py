@@ -18,7 +18,7 @@ import numpy as np
 
 from agent.embedder import Embedder
 from policies import Context, Policy
-from policies.labelling import knowledge_gradient, learn_labels
+from policies.labelling import knowledge_gradient, label_means, learn_labels
 
 
 @dataclass(frozen=True)
@@ -88,17 +88,14 @@ class Nominating:
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         candidates = self.candidates.snapshot()
-        with self._lock:  # read the cells under the lock; value them outside it
+        with self._lock:  # read the cells' estimates under the lock; value them outside it
             policy = self.policy
-            cells = [
-                tuple(np.array(v) for v in policy.posterior.cell_params(ctx))
-                for _, ctx, _ in candidates
-            ]
+            means = [label_means(policy.posterior, ctx) for _, ctx, _ in candidates]
             costs, scale = policy.costs.copy(), policy.cost_scale
             lam = policy.lam if lam is None else lam
         scored = [
-            Nomination(key, text, knowledge_gradient(a, b, costs, lam, scale))
-            for (key, _, text), (a, b) in zip(candidates, cells, strict=True)
+            Nomination(key, text, knowledge_gradient(*m, costs, lam, scale))
+            for (key, _, text), m in zip(candidates, means, strict=True)
         ]
         return sorted(scored, key=lambda nom: -nom.value)[:n]
 

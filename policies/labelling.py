@@ -1,12 +1,14 @@
 """Active labelling: which prompts' full evaluation (every model's outcome) would teach most.
 
 A prompt is worth labelling as much as one observation of every model in its cell would
-improve the next decision there: the knowledge gradient under the cell's Beta posteriors,
-``E[max_m u'_m] − max_m u_m``, where ``u`` is each model's expected utility now and ``u'`` after
-one more outcome of every model, drawn from the posterior predictive. It is near 0 where one
-model clearly wins or the cell is already well known (many pseudo-observations, so one label
-barely moves it), and large where several models contend on little evidence. Nominating the
-highest-valued of the recent prompts also weights cells by their traffic.
+improve the next decision there: the knowledge gradient ``E[max_m u'_m] − max_m u_m``, where
+``u`` is each model's expected utility now and ``u'`` after one more outcome of every model,
+under the posterior predictive (computed exactly, :func:`knowledge_gradient`). An outcome
+moves every part of the estimate it updates (the cluster and the prompt's level cells, each by
+its own evidence and weight, :func:`label_means`). The value is near 0 where one model clearly
+wins or the cell is already well known (many pseudo-observations, so one label barely moves
+it), and large where several models contend on little evidence. Nominating the highest-valued
+of the recent prompts also weights cells by their traffic.
 """
 
 from __future__ import annotations
@@ -17,17 +19,15 @@ import numpy as np
 
 from policies.base import Policy
 from policies.context import Context
+from policies.posterior import BetaPosterior
 from policies.updates import utility
-
-#: Posterior draws per value; the same fixed draws for every prompt (common random numbers).
-DRAWS = 128
 
 
 def label_value(policy: Policy, ctx: Context, *, lam: float | None = None) -> float:
     """The knowledge gradient of labelling one prompt of ``ctx``'s cell (every model's outcome
     once), in utility per request of that cell.
 
-    Deterministic: it draws from a fixed generator, never from the policy's own.
+    Exact and deterministic: it draws nothing, so the policy's random stream is untouched.
 
     >>> from policies import ModelProfile, make_policy
     >>> def value(acc, n):
@@ -36,21 +36,67 @@ def label_value(policy: Policy, ctx: Context, *, lam: float | None = None) -> fl
     >>> value([0.9, 0.1], 50) < value([0.5, 0.5], 50) < value([0.5, 0.5], 2)
     True
     """
-    a, b = policy.posterior.cell_params(ctx)
     lam = policy.lam if lam is None else lam
-    return knowledge_gradient(a, b, policy.costs, lam, policy.cost_scale)
+    now, up, down = label_means(policy.posterior, ctx)
+    return knowledge_gradient(now, up, down, policy.costs, lam, policy.cost_scale)
+
+
+def label_means(post: BetaPosterior, ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each model's estimate in ``ctx``'s cell now, after one more success of its own and after
+    one more failure: the cluster and each of the prompt's level cells move by their own
+    evidence, and the estimate by their weighted average (a leaf or tags: the cell's Beta).
+
+    >>> from policies.levels import Levels
+    >>> post = BetaPosterior(np.full((1, 1), 2.0), np.full((1, 1), 2.0),
+    ...                      levels=Levels([(np.full((1, 1), 9.0), np.ones((1, 1)))], [3.0]))
+    >>> [round(float(x[0]), 4) for x in label_means(post, Context.hard(0, k=1, cells=(0,)))]
+    [0.8, 0.8318, 0.7136]
+    """
+    a, b = post.cell_params(ctx)
+    now = a / (a + b)
+    levels = post.levels
+    if levels is None or not ctx.cells or post.in_leaf(ctx):
+        return now, (a + 1.0) / (a + b + 1.0), a / (a + b + 1.0)
+    if ctx.cluster >= 0:
+        parts = [(post.alpha[ctx.cluster], post.beta[ctx.cluster], 1.0)]
+    else:
+        parts = [(ctx.weights @ post.alpha, ctx.weights @ post.beta, 1.0)]
+    grids = zip(levels.alpha, levels.beta, ctx.cells, levels.weights, strict=True)
+    parts += [(al[c], bl[c], w) for al, bl, c, w in grids]
+    total = sum(w for _, _, w in parts)
+    base = sum(w * pa / (pa + pb) for pa, pb, w in parts) / total
+    up = sum(w * (pa + 1.0) / (pa + pb + 1.0) for pa, pb, w in parts) / total
+    down = sum(w * pa / (pa + pb + 1.0) for pa, pb, w in parts) / total
+    return now, np.clip(now + up - base, 0.0, 1.0), np.clip(now + down - base, 0.0, 1.0)
 
 
 def knowledge_gradient(
-    a: np.ndarray, b: np.ndarray, costs: np.ndarray, lam: float, cost_scale: float
+    now: np.ndarray,
+    up: np.ndarray,
+    down: np.ndarray,
+    costs: np.ndarray,
+    lam: float,
+    cost_scale: float,
 ) -> float:
-    """:func:`label_value` of a cell whose models' posteriors are Beta(``a``, ``b``)."""
-    rng = np.random.default_rng(0)
-    theta = rng.beta(a, b, size=(DRAWS, a.size))
-    y = rng.random((DRAWS, a.size)) < theta
-    after = utility((a + y) / (a + b + 1.0), costs, lam, cost_scale)
-    now = utility(a / (a + b), costs, lam, cost_scale)
-    return float(max(after.max(axis=1).mean() - now.max(), 0.0))
+    """:func:`label_value` of a cell whose models' estimates are ``now``, ``up`` after one more
+    success and ``down`` after one more failure (:func:`label_means`), exactly: each model's
+    utility after its outcome is two-valued, so the best one's distribution is the product of
+    theirs.
+
+    >>> knowledge_gradient(np.array([0.5, 0.5]), np.array([0.6, 0.6]), np.array([0.4, 0.4]),
+    ...                    np.zeros(2), 0.0, 1.0)  # E[max] = 0.6 · 3/4 + 0.4 · 1/4 = 0.55
+    0.05
+    """
+    hi, lo = (utility(x, costs, lam, cost_scale) for x in (up, down))
+    support = np.sort(np.concatenate([hi, lo]))
+    # P(max ≤ v) at each support point: every model's own P(u' ≤ v), multiplied
+    cdf = np.prod(
+        np.where(lo[None, :] <= support[:, None], 1.0 - now, 0.0)
+        + np.where(hi[None, :] <= support[:, None], now, 0.0),
+        axis=1,
+    )
+    expected = float(support @ np.diff(cdf, prepend=0.0))
+    return round(max(expected - float(utility(now, costs, lam, cost_scale).max()), 0.0), 12)
 
 
 def learn_labels(policy: Policy, ctx: Context, outcomes: Mapping[str, float]) -> int:

@@ -105,14 +105,14 @@ class BetaPosterior:
             a, b = self.alpha[ctx.cluster], self.beta[ctx.cluster]
         else:
             a, b = ctx.weights @ self.alpha, ctx.weights @ self.beta
-        if self.levels is None or not ctx.cells or self._in_leaf(ctx):
+        if self.levels is None or not ctx.cells or self.in_leaf(ctx):
             return a, b
         return self.levels.combine(a, b, ctx.cells)
 
     def _grid(self) -> Grid:
         return self.alpha, self.beta, self.alpha0, self.beta0
 
-    def _in_leaf(self, ctx: Context) -> bool:
+    def in_leaf(self, ctx: Context) -> bool:
         """Whether the context sits in a leaf cell: there the leaf, not the levels, refines."""
         return ctx.leaf >= 0 and self.leaf_s.shape[0] > 0
 
@@ -143,7 +143,7 @@ class BetaPosterior:
         the weights' average of the means (its clusters', averaged with its level cells')."""
         if self.levels is None:
             return ctx.weights
-        cells = () if self._in_leaf(ctx) else ctx.cells
+        cells = () if self.in_leaf(ctx) else ctx.cells
         parts, total = [ctx.weights], 1.0
         for i, (size, w) in enumerate(zip(self.levels.sizes, self.levels.weights, strict=True)):
             part = np.zeros(size)
