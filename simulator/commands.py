@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from agent.logs import ReplayLog
 from simulator.experiment import (
@@ -22,21 +21,10 @@ from simulator.experiment import (
 )
 from simulator.flags import DEFAULT_POLICIES
 from simulator.options import experiment_from_args
+from simulator.progress import progress_bar, stage
 from simulator.protocol import Setup
 from simulator.report import write_curve, write_report
 from simulator.table import format_table, protocol_lines
-
-
-def _progress_bar(total: int, desc: str) -> Any:
-    return tqdm(
-        total=total,
-        desc=desc,
-        unit="step",
-        unit_scale=True,
-        file=sys.stderr,
-        disable=None,
-        leave=False,
-    )
 
 
 def simulate(args: argparse.Namespace) -> int:
@@ -59,7 +47,7 @@ def simulate(args: argparse.Namespace) -> int:
         "policies": {},
     }
     interrupted = False
-    with _progress_bar(len(policies) * exp.seeds * exp.steps, "replaying") as bar:
+    with progress_bar(len(policies) * exp.seeds * exp.steps, "replaying") as bar:
         for name in policies:
             start = bar.n
 
@@ -86,6 +74,7 @@ def _prepare(
     log: ReplayLog, embeddings: np.ndarray, exp: Experiment
 ) -> tuple[Experiment, list[Setup]]:
     """Every seed's protocol, with a fresh run's steps cut to what its streams hold."""
+    stage(f"preparing {exp.seeds} seeds: split, clusters, profiles, level maps")
     seeds = setups(log, embeddings, exp)
     fitted = fit_steps(exp, seeds)
     if fitted.steps < exp.steps:
@@ -113,7 +102,7 @@ def sweep(args: argparse.Namespace) -> int:
         raise ValueError("--lambdas needs at least one value, all >= 0")
     log, embeddings, exp, out = experiment_from_args(args, policies=(args.policy,), lam=0.0)
     exp, seeds = _prepare(log, embeddings, exp)
-    with _progress_bar(len(lambdas), "sweeping λ") as bar:
+    with progress_bar(len(lambdas), "sweeping λ", unit="λ values") as bar:
         curve = deferral_curve(seeds, exp, args.policy, lambdas, progress=lambda: bar.update(1))
     repeats = float(np.mean([s.repeat_share(exp.steps) for s in seeds]))
     curve["protocol"] = exp.protocol() | {"repeat_share": repeats}

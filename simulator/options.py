@@ -17,6 +17,7 @@ from simulator.channel import FeedbackChannel
 from simulator.choose_k import choose_k
 from simulator.data import load_replay_log, make_embedder
 from simulator.experiment import Experiment
+from simulator.progress import stage
 from simulator.scenario import Arrival, Drift, Event, PriceChange, load_scenario, parse_at
 from simulator.splitting import Division, check_shift, divide, tag_values
 
@@ -137,6 +138,7 @@ def experiment_from_args(
         raise ValueError(
             f"--levels {too_fine[0]} exceeds the {division.fit.size} prompts fitted on"
         )
+    stage(f"embedding {len(log.prompts):,} prompts of {log.name} with {args.embedder}")
     embeddings = make_embedder(args.embedder, cache=args.cache_dir).encode(log.prompts)
     if auto_k:
         # on the protocol's in-domain fit and validation prompts: never the shifted ones

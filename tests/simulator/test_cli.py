@@ -103,6 +103,19 @@ def test_simulate_fresh_streams_each_pool_prompt_once(
     assert "--fresh: 120 steps" in capsys.readouterr().err
 
 
+def test_simulate_shows_progress_when_stderr_is_not_a_terminal(
+    log_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = ["simulate", "--data", str(log_csv), "--policy", "static", "--out", str(out)]
+    assert main([*args, "--cache-dir", str(tmp_path / "cache"), *FAST]) == 0
+    err = capsys.readouterr().err  # captured: not a terminal, so plain lines, no bar
+    assert "embedding 400 prompts of log with hashing..." in err
+    assert "preparing 2 seeds: split, clusters, profiles, level maps..." in err
+    assert "replaying: 3,000/3,000 steps, done in" in err
+    assert "\r" not in err
+
+
 def test_simulate_with_scenario_thumbs_delay_and_budget(log_csv: Path, tmp_path: Path) -> None:
     scenario = tmp_path / "scenario.json"
     scenario.write_text(
