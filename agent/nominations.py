@@ -1,5 +1,6 @@
-"""Active labelling in a Router: it nominates recent prompts whose every model's outcome would
-teach it most, and learns the outcomes someone labels (:mod:`policies.labelling`).
+"""Active labelling in a Router: it nominates recent prompts to label (a sample of the traffic,
+or those whose every model's outcome would teach it most), and learns the outcomes someone
+labels (:mod:`policies.labelling`).
 
 The candidates are the last ``label_candidates`` prompts routed, kept in memory only (their
 text and context; never in :meth:`Router.state`, never on disk). The Router's half that does
@@ -23,7 +24,7 @@ from policies.labelling import knowledge_gradient, label_means, learn_labels
 
 @dataclass(frozen=True)
 class Nomination:
-    """A prompt worth labelling: its key, its text (the latest user turn, cut at
+    """A prompt to label: its key, its text (the latest user turn, cut at
     :data:`TEXT_CHARS` characters) and its value, the utility per request of its cell that
     labelling every model's outcome on it would add (the knowledge gradient)."""
 
@@ -31,6 +32,9 @@ class Nomination:
     text: str
     value: float
 
+
+#: How ``nominate`` picks: a random sample of the recent prompts, or the highest-valued.
+PICKS = ("sample", "value")
 
 #: Characters of a candidate's text kept to show a labeller (the context holds the rest).
 TEXT_CHARS = 2000
@@ -79,15 +83,25 @@ class Nominating:
     turns: Callable[[str], tuple[list[str], np.ndarray]]
     context_from: Callable[..., Context]
 
-    def nominate(self, n: int = 10, *, lam: float | None = None) -> list[Nomination]:
-        """The ``n`` recent prompts whose every model's outcome would teach the router most,
-        best first (needs ``label_candidates > 0``)."""
+    def nominate(
+        self, n: int = 10, *, lam: float | None = None, pick: str = "sample"
+    ) -> list[Nomination]:
+        """``n`` recent prompts to label (needs ``label_candidates > 0``), each with its value
+        (the knowledge gradient of labelling it). ``pick="sample"``: a uniform random sample
+        of the recent prompts, so labels follow the traffic; ``"value"``: the highest-valued,
+        best first. On the shared logs a sample taught as much as ranking by value or more
+        (BENCHMARKS.md, "Learning on new prompts"), hence the default."""
         if not self.candidates.capacity:
             raise ValueError("this router keeps no prompts to nominate: build it with "
                              "label_candidates=N")  # fmt: skip
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
+        if pick not in PICKS:
+            raise ValueError(f"pick must be one of {', '.join(PICKS)}, got {pick!r}")
         candidates = self.candidates.snapshot()
+        if pick == "sample":
+            chosen = np.random.default_rng().permutation(len(candidates))[:n]
+            candidates = [candidates[i] for i in chosen]
         with self._lock:  # read the cells' estimates under the lock; value them outside it
             policy = self.policy
             means = [label_means(policy.posterior, ctx) for _, ctx, _ in candidates]
@@ -97,6 +111,8 @@ class Nominating:
             Nomination(key, text, knowledge_gradient(*m, costs, lam, scale))
             for (key, _, text), m in zip(candidates, means, strict=True)
         ]
+        if pick == "sample":
+            return scored
         return sorted(scored, key=lambda nom: -nom.value)[:n]
 
     def label(

@@ -1,7 +1,8 @@
 """Active labelling in the service: labelled outcomes stored, learnt, and replayed on rebuild.
 
-``GET /admin/nominations`` lists this replica's recent prompts whose every model's outcome
-would teach the router most; ``POST /admin/labels`` takes those outcomes for one prompt (a
+``GET /admin/nominations`` lists recent prompts of this replica's to label (a random sample
+of them, or with ``pick=value`` those whose every model's outcome would teach the router
+most); ``POST /admin/labels`` takes those outcomes for one prompt (a
 nominated key, or any prompt's text). A label is stored in ``ra_label`` and bumps the pool
 revision, so every replica learns it: in place where it is the next revision, else by a
 rebuild, which replays every label after the reset floor unless a snapshot at the current
@@ -28,9 +29,9 @@ from policies import Context
 LABEL_FLOOR = "label_floor"
 
 
-def nominations(router: Router, n: int) -> list[NominationInfo]:
+def nominations(router: Router, n: int, pick: str = "sample") -> list[NominationInfo]:
     try:
-        noms = router.nominate(n)
+        noms = router.nominate(n, pick=pick)
     except ValueError as exc:  # the service keeps no candidates
         raise Conflict(str(exc)) from exc
     return [NominationInfo(prompt_key=x.prompt_key, text=x.text, value=x.value) for x in noms]

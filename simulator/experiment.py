@@ -56,9 +56,10 @@ class Experiment:
     #: (:mod:`agent.traffic_cells`); 0: none. Not used with ``n_leaves``.
     traffic_cells: int = DEFAULT_CELLS
     #: Reveal every model's outcome on up to this many prompts the policy nominates
-    #: (:mod:`simulator.labelling`); ``label_pick`` "random" nominates at random instead.
+    #: (:mod:`simulator.labelling`): ``label_pick`` "sample", a random one of the last
+    #: requests; "value", the one whose every model's outcome would teach most.
     label_budget: int = 0
-    label_pick: str = "value"
+    label_pick: str = "sample"
     #: Extra levels the setups fit, which ``default`` (and rules given ``multires``) average
     #: with the clusters (:mod:`agent.level_maps`: K-means sizes or "task"); empty: none;
     #: None: the log's default (the task level where the log names tasks, else 8, 32, 64).
@@ -74,6 +75,7 @@ class Experiment:
             "tag_column": self.tag_column,
             "traffic_cells": self.traffic_cells,
             "label_budget": self.label_budget,
+            "label_pick": self.label_pick,
             "levels": list(self.levels) if self.levels is not None else "auto",
         }
 

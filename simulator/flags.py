@@ -65,9 +65,17 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="active labelling: after every 10 requests the router nominates the one whose "
-        "full evaluation would teach it most, and the log reveals every model's outcome on "
-        "it, up to N prompts (0: none)",
+        help="active labelling: after every 10 requests the router nominates one of them "
+        "(see --label-pick), and the log reveals every model's outcome on it, up to N "
+        "prompts (0: none)",
+    )
+    p.add_argument(
+        "--label-pick",
+        choices=("sample", "value"),
+        default="sample",
+        help="how --label-budget nominates: sample (default), a random one of the 10, as "
+        "Router.nominate does; value, the one whose every model's outcome would teach most "
+        "(the knowledge gradient in its cell)",
     )
     p.add_argument(
         "--fresh",

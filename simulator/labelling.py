@@ -1,10 +1,10 @@
 """``--label-budget N``: the router nominates prompts; the replay reveals every model's outcome.
 
-After every ``WINDOW`` requests, while budget is left, the policy nominates the one of those
-requests whose full evaluation would teach it most (:func:`policies.labelling.label_value`),
-and the log's outcome of every model on that prompt is folded in, as a human or an offline
-evaluation would label it. ``pick="random"`` nominates a random one of them instead, the
-baseline that says whether the nomination itself pays.
+After every ``WINDOW`` requests, while budget is left, one of those requests is nominated and
+the log's outcome of every model on that prompt is folded in, as a human or an offline
+evaluation would label it: with ``pick="sample"`` (the default, as ``Router.nominate`` does) a
+random one of them, so labels follow the traffic; with ``pick="value"`` the one whose full
+evaluation would teach most (:func:`policies.labelling.label_value`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from policies.labelling import label_value, learn_labels
 
 #: Requests between nominations (each nominates one of them).
 WINDOW = 10
-PICKS = ("value", "random")
+PICKS = ("sample", "value")
 
 
 class LabelBudget:
     """How many nominated prompts a replay may still label, and which it labelled."""
 
-    def __init__(self, budget: int, *, pick: str = "value", seed: int = 0) -> None:
+    def __init__(self, budget: int, *, pick: str = "sample", seed: int = 0) -> None:
         if budget < 0:
             raise ValueError(f"--label-budget must be >= 0, got {budget}")
         if pick not in PICKS:
@@ -47,7 +47,7 @@ class LabelBudget:
         if self.left <= 0 or (t + 1) % WINDOW:
             return
         steps = range(t + 1 - WINDOW, t + 1)
-        if self.pick == "random":
+        if self.pick == "sample":
             s = int(self.rng.choice(steps))
         else:
             values = [label_value(policy, contexts[s], lam=lam) for s in steps]

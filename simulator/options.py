@@ -113,6 +113,7 @@ def experiment_from_args(
         n_leaves=args.leaves,
         traffic_cells=args.traffic_cells,
         label_budget=args.label_budget,
+        label_pick=args.label_pick,
         channel=channel,
         events=tuple(events),
         budget=args.budget,

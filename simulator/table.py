@@ -67,6 +67,7 @@ def protocol_lines(protocol: dict[str, Any]) -> list[str]:
     if protocol.get("label_budget"):
         parts.append(
             f"every model's outcome revealed on {protocol['label_budget']} nominated prompts"
+            + (" (by value)" if protocol.get("label_pick") == "value" else "")
         )
     lines = [f"protocol: {'; '.join(parts)}"] if parts else []
     share = protocol.get("repeat_share")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query
 
 from feedback import admin_ops, labels
@@ -65,10 +67,15 @@ def get_posterior(service: ServiceDep) -> PosteriorState:
 
 
 @router.get("/nominations", responses={409: {"description": "label_candidates is 0"}})
-def get_nominations(service: ServiceDep, n: int = Query(10, ge=1, le=1000)) -> list[NominationInfo]:
-    """The ``n`` recent prompts (on this replica) whose every model's outcome would teach the
-    router most, best first: label them with ``POST /admin/labels``."""
-    return labels.nominations(service.router, n)
+def get_nominations(
+    service: ServiceDep,
+    n: int = Query(10, ge=1, le=1000),
+    pick: Literal["sample", "value"] = Query("sample"),
+) -> list[NominationInfo]:
+    """``n`` recent prompts (on this replica) to label with ``POST /admin/labels``: a random
+    sample of them (``pick=sample``, the default), or those whose every model's outcome would
+    teach the router most, best first (``pick=value``); each with that value."""
+    return labels.nominations(service.router, n, pick)
 
 
 @router.post(

@@ -25,19 +25,36 @@ def test_nominations_rank_recent_prompts_by_what_labelling_them_would_teach(log:
     router = make(log, label_candidates=50, policy="greedy")
     for p in log.prompts[:80]:
         router.route(p)
-    noms = router.nominate(5)
+    noms = router.nominate(5, pick="value")
     assert len(noms) == 5 and [n.value for n in noms] == sorted(
         (n.value for n in noms), reverse=True
     )
     assert {n.text for n in noms} <= set(log.prompts[30:80])  # only the last 50 are kept
     top = noms[0]
-    before = router.nominate(50)
+    before = router.nominate(50, pick="value")
     learnt = router.label(top.prompt_key, dict.fromkeys(router.models, 1))
     assert learnt == len(router.models)
-    after = {n.prompt_key: n.value for n in router.nominate(50)}
+    after = {n.prompt_key: n.value for n in router.nominate(50, pick="value")}
     assert top.prompt_key not in after  # labelled prompts leave the candidates
     same_cell = [n for n in before if n.prompt_key != top.prompt_key and n.value == top.value]
     assert all(after[n.prompt_key] < n.value for n in same_cell)  # its cell is better known
+
+
+def test_by_default_nominations_are_a_sample_of_the_recent_prompts(log: Any) -> None:
+    router = make(log, label_candidates=20, policy="greedy")
+    for p in log.prompts[:40]:
+        router.route(p)
+    recent = set(log.prompts[20:40])
+    seen: set[str] = set()
+    for _ in range(60):
+        noms = router.nominate(3)
+        assert len({n.prompt_key for n in noms}) == 3 and {n.text for n in noms} <= recent
+        seen |= {n.text for n in noms}
+    assert seen == recent  # every recent prompt can be drawn (60 draws of 3 from 20)
+    by_value = {n.prompt_key: n.value for n in router.nominate(20, pick="value")}
+    assert all(by_value[n.prompt_key] == n.value for n in router.nominate(20))
+    with pytest.raises(ValueError, match="pick must be one of sample, value"):
+        router.nominate(3, pick="best")
 
 
 def test_labels_go_where_the_prompt_was_routed(log: Any) -> None:
@@ -72,7 +89,7 @@ def test_bad_labels_are_refused_and_change_nothing(
     outcomes = {router.models[0] if k == "M" else k: v for k, v in outcomes.items()}
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         router.label(nom.prompt_key, outcomes)
-    assert router.nominate(1) == [nom]  # still a candidate
+    assert router.nominate(1, pick="value") == [nom]  # still a candidate (the only one)
 
 
 def test_a_long_prompt_is_kept_cut_for_the_labeller(log: Any) -> None:

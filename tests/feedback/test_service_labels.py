@@ -22,11 +22,15 @@ def test_a_nominated_prompt_labelled_is_learnt_everywhere_and_survives_a_restart
     with TestClient(create_app(shared_settings)) as a, TestClient(create_app(shared_settings)) as b:
         for i in range(12):
             h.route(a, prompt=f"question number {i} about sorting lists")
-        r = a.get("/admin/nominations", params={"n": 3}, headers=h.admin())
+        r = a.get("/admin/nominations", params={"n": 3, "pick": "value"}, headers=h.admin())
         assert r.status_code == 200, r.text
         noms = r.json()
         assert len(noms) == 3 and noms[0]["value"] >= noms[-1]["value"]
         assert noms[0]["text"].startswith("question number")
+        sampled = a.get("/admin/nominations", params={"n": 20}, headers=h.admin()).json()
+        assert len(sampled) == 12 and len({x["prompt_key"] for x in sampled}) == 12  # all kept
+        bad = a.get("/admin/nominations", params={"pick": "best"}, headers=h.admin())
+        assert bad.status_code == 422 and "sample" in bad.text
         models = a.app.state.service.router.models  # type: ignore[attr-defined]
         outcomes = {models[0]: 1, models[1]: 0, models[2]: 0.5}
         body = {"prompt_key": noms[0]["prompt_key"], "outcomes": outcomes}

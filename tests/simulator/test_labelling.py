@@ -59,7 +59,7 @@ def test_a_generous_budget_cuts_regret_on_a_thin_profile(
             )
         )
 
-    assert regret(replace(exp, label_budget=40)) < regret(exp)
+    assert regret(replace(exp, label_budget=40, label_pick="value")) < regret(exp)
 
 
 def test_each_window_nominates_its_most_valuable_prompt(
@@ -71,7 +71,7 @@ def test_each_window_nominates_its_most_valuable_prompt(
     contexts = setup.contexts(setup.pool_idx[:WINDOW])
     values = [label_value(policy, c) for c in contexts]
     outcomes = small_log.correct[setup.pool_idx[:WINDOW]].astype(float)
-    budget = LabelBudget(1)
+    budget = LabelBudget(1, pick="value")
     for t in range(WINDOW):
         budget.step(policy, t, contexts, outcomes, small_log.models, policy.lam)
     assert budget.labelled == [int(np.argmax(values))] and budget.left == 0
@@ -83,10 +83,31 @@ def test_each_window_nominates_its_most_valuable_prompt(
     assert budget.labelled == [int(np.argmax(values))]  # spent
 
 
+def test_by_default_each_window_labels_a_random_one_of_its_requests(
+    small_log: ReplayLog, small_embeddings: np.ndarray
+) -> None:
+    exp, prepared = fresh_exp(small_log, small_embeddings, val_size=8)
+    setup = prepared[0]
+    contexts = setup.contexts(setup.pool_idx[: 8 * WINDOW])
+    outcomes = small_log.correct[setup.pool_idx[: 8 * WINDOW]].astype(float)
+
+    def labelled(seed: int) -> list[int]:
+        policy = make_policy("greedy").warm_start(setup.profiles, cost_scale=setup.c_max)
+        budget = LabelBudget(8, seed=seed)
+        for t in range(8 * WINDOW):
+            budget.step(policy, t, contexts, outcomes, small_log.models, policy.lam)
+        return budget.labelled
+
+    picks = labelled(0)
+    assert [s // WINDOW for s in picks] == list(range(8))  # one in each window
+    assert labelled(0) == picks and labelled(1) != picks  # reproducible per seed
+    assert len({s % WINDOW for s in picks}) > 1  # not always the same place in the window
+
+
 def test_a_bad_budget_or_pick_is_refused() -> None:
     with pytest.raises(ValueError, match="--label-budget must be >= 0"):
         LabelBudget(-1)
-    with pytest.raises(ValueError, match="pick must be one of value, random"):
+    with pytest.raises(ValueError, match="pick must be one of sample, value"):
         LabelBudget(3, pick="best")
 
 
@@ -99,6 +120,16 @@ def test_the_flag_runs_records_the_protocol_and_refuses_bad_values(
     assert "every model's outcome revealed on 7 nominated prompts" in capsys.readouterr().out
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["protocol"]["label_budget"] == 7
+    assert report["protocol"]["label_pick"] == "sample"
+    assert main([*args, "--label-pick", "value"]) == 0
+    assert "on 7 nominated prompts (by value)" in capsys.readouterr().out
+    assert (
+        json.loads((tmp_path / "o" / "report.json").read_text())["protocol"]["label_pick"]
+        == "value"
+    )
+    with pytest.raises(SystemExit):  # argparse: invalid choice
+        main(["simulate", *fast, "--label-pick", "best"])
+    assert "invalid choice: 'best'" in capsys.readouterr().err
     assert main(["simulate", *fast, "--label-budget", "-2"]) == 2
     err = capsys.readouterr().err
     assert "--label-budget must be >= 0, got -2" in err and err.count("\n") == 1

@@ -142,6 +142,7 @@ def test_the_flags_run_and_the_report_records_the_protocol(
         "tag_column": "tenant",
         "traffic_cells": 32,
         "label_budget": 0,
+        "label_pick": "sample",
         "levels": ["task"],  # the log names topics: the task level (fitted on the others)
         "repeat_share": 0.0,
     }
