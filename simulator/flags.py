@@ -72,7 +72,7 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--label-pick",
         choices=("sample", "value"),
-        default="sample",
+        default=None,
         help="how --label-budget nominates: sample (default), a random one of the 10, as "
         "Router.nominate does; value, the one whose every model's outcome would teach most "
         "(the knowledge gradient in its cell)",

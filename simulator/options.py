@@ -94,6 +94,8 @@ def experiment_from_args(
         raise ValueError(f"--shift-share must be in (0, 1], got {args.shift_share}")
     if args.shift_share < 1.0 and not shift:
         raise ValueError("--shift-share needs --shift")
+    if args.label_pick is not None and not args.label_budget:
+        raise ValueError("--label-pick needs --label-budget")
     levels = _levels(args.levels)
     channel = FeedbackChannel(
         rate=args.feedback_rate,
@@ -113,7 +115,7 @@ def experiment_from_args(
         n_leaves=args.leaves,
         traffic_cells=args.traffic_cells,
         label_budget=args.label_budget,
-        label_pick=args.label_pick,
+        label_pick=args.label_pick or "sample",
         channel=channel,
         events=tuple(events),
         budget=args.budget,

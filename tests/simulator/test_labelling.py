@@ -130,6 +130,8 @@ def test_the_flag_runs_records_the_protocol_and_refuses_bad_values(
     with pytest.raises(SystemExit):  # argparse: invalid choice
         main(["simulate", *fast, "--label-pick", "best"])
     assert "invalid choice: 'best'" in capsys.readouterr().err
+    assert main(["simulate", *fast, "--label-pick", "value"]) == 2
+    assert "--label-pick needs --label-budget" in capsys.readouterr().err
     assert main(["simulate", *fast, "--label-budget", "-2"]) == 2
     err = capsys.readouterr().err
     assert "--label-budget must be >= 0, got -2" in err and err.count("\n") == 1
