@@ -8,7 +8,10 @@ moves every part of the estimate it updates (the cluster and the prompt's level 
 its own evidence and weight, :func:`label_means`). The value is near 0 where one model clearly
 wins or the cell is already well known (many pseudo-observations, so one label barely moves
 it), and large where several models contend on little evidence. Nominating the highest-valued
-of the recent prompts also weights cells by their traffic.
+of the recent prompts also weights cells by their traffic. On the shared logs that taught no
+more than a random sample of the traffic (the values trust a profile that is thin or stale
+where labels are needed), so the Router and the simulator nominate a sample unless asked to
+pick by value.
 """
 
 from __future__ import annotations
