@@ -4,7 +4,8 @@ Every stream here is fresh (each prompt once, `routing-agent simulate --fresh`),
 policy gains must carry over to prompts it has never seen. Cases: a full profile (traffic like
 the validation set), a profile from 20 labelled prompts (`--val-size 20`), traffic shifted to
 datasets the profiles never saw (`--shift`), with labels and with sparse noisy thumbs, the
-log's dataset passed as an app tag (`--tag-column dataset`), and a pool of 32 models.
+log's dataset passed as an app tag (`--tag-column dataset`), and a pool of 32 models (the cases:
+`benchmarks/fresh_cases.py`).
 λ = 0.1, K = 16, 10 seeds; regret against the cluster oracle, cumulative over the stream.
 
     .venv/bin/python benchmarks/bench_learning.py [--seeds 10]
@@ -14,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -34,65 +33,23 @@ from agent.traffic_cells import (  # noqa: E402
     DEFAULT_STALE_STRENGTH,
 )
 from benchmarks.bench_quality import logs  # noqa: E402
+from benchmarks.fresh_cases import (  # noqa: E402
+    Case,
+    case_regrets,
+    cases,
+    final_regrets,
+    prepared_case,
+)
 from benchmarks.markdown import write_section  # noqa: E402
-from simulator import Experiment, FeedbackChannel, Splits, setups  # noqa: E402
 from simulator.data import make_embedder  # noqa: E402
-from simulator.experiment import fit_steps, run_seeds  # noqa: E402
-from simulator.metrics import oracle_utility, regret_curves  # noqa: E402
+from simulator.experiment import run_seeds  # noqa: E402
+from simulator.metrics import oracle_utility  # noqa: E402
 from simulator.protocol import Setup  # noqa: E402
 from simulator.sequential import Trace  # noqa: E402
 
 POLICIES = ("static", "greedy", "default")
-SPLITS = Splits(fit=0.3, validation=0.1, pool=0.6)
-THUMBS = FeedbackChannel(rate=0.3, kind="thumbs", thumbs=(0.8, 0.3))
-#: Half of llmrouter_dcrouter's datasets: the stream comes from these, the profiles from the rest.
-SHIFT = ("gsm8k", "math", "mbpp", "human_eval", "gpqa", "agentverse-mgsm", "agentverse-logicgrid")
 #: Cells of the hindsight k-means on the stream's own prompts, for the headroom table.
 TRAFFIC_CELLS = 64
-
-
-@dataclass(frozen=True)
-class Case:
-    """One row of the bars: a log, the protocol's changes, and the bar on default's ratio."""
-
-    label: str
-    log: str
-    bar: float
-    protocol: dict[str, Any] = field(default_factory=dict)
-    channel: FeedbackChannel = field(default_factory=FeedbackChannel)
-    against: str = "static"  # the ratio's denominator
-
-
-def cases() -> list[Case]:
-    rb, lr, big = "routerbench_subset", "llmrouter_dcrouter", "generated-32-models"
-    out = [Case("full profile", name, 1.05) for name in (rb, lr)]
-    out += [Case("`--val-size 20`", name, 0.5, {"val_size": 20}) for name in (rb, lr)]
-    out.append(Case("`--shift` (7 of 14 datasets)", lr, 0.45, {"shift": SHIFT}))
-    out.append(Case("`--shift`, thumbs (0.8, 0.3) on 30%", lr, 0.8, {"shift": SHIFT}, THUMBS))
-    out += [Case("`--tag-column dataset`", n, 0.8, {"tag_column": "dataset"}) for n in (rb, lr)]
-    out.append(Case("`--val-size 20`, 32 models", big, 1.05, {"val_size": 20}, against="greedy"))
-    return out
-
-
-def prepared_case(
-    log: ReplayLog, emb: np.ndarray, case: Case, seeds: int, **changes: Any
-) -> tuple[Experiment, list[Setup]]:
-    """The case's fresh-stream experiment (``changes`` on top of its protocol) and one setup
-    per seed, its steps cut to what every stream holds."""
-    exp = Experiment(steps=10**9, seeds=seeds, splits=SPLITS, fresh=True, channel=case.channel)
-    exp = replace(exp, **case.protocol, **changes)
-    prepared = setups(log, emb, exp)
-    return fit_steps(exp, prepared), prepared
-
-
-def final_regrets(traces: Sequence[Trace], k: int) -> np.ndarray:
-    """Each trace's cumulative regret vs the cluster oracle at its last step."""
-    return np.array([regret_curves(t, k)["cluster_oracle"][-1] for t in traces])
-
-
-def case_regrets(prepared: Sequence[Setup], exp: Experiment, name: str) -> np.ndarray:
-    """The named policy's :func:`final_regrets` over the setups."""
-    return final_regrets(run_seeds(prepared, exp, name), exp.clusters)
 
 
 def regrets(

@@ -26,8 +26,8 @@ if str(ROOT) not in sys.path:
 from agent.level_maps import TASK  # noqa: E402
 from agent.logs import ReplayLog  # noqa: E402
 from agent.task_map import TASK_WEIGHT, TaskMap  # noqa: E402
-from benchmarks.bench_learning import Case, case_regrets, cases, prepared_case  # noqa: E402
 from benchmarks.bench_quality import logs  # noqa: E402
+from benchmarks.fresh_cases import Case, case_regrets, cases, prepared_case  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
 from policies.levels import DEFAULT_LEVELS  # noqa: E402
 from simulator.data import make_embedder  # noqa: E402

@@ -60,16 +60,8 @@ def label_means(post: BetaPosterior, ctx: Context) -> tuple[np.ndarray, np.ndarr
     levels = post.levels
     if levels is None or not ctx.cells or post.in_leaf(ctx):
         return now, (a + 1.0) / (a + b + 1.0), a / (a + b + 1.0)
-    if ctx.cluster >= 0:
-        parts = [(post.alpha[ctx.cluster], post.beta[ctx.cluster], 1.0)]
-    else:
-        parts = [(ctx.weights @ post.alpha, ctx.weights @ post.beta, 1.0)]
-    grids = zip(levels.alpha, levels.beta, ctx.cells, levels.weights, strict=True)
-    parts += [(al[c], bl[c], w) for al, bl, c, w in grids]
-    total = sum(w for _, _, w in parts)
-    base = sum(w * pa / (pa + pb) for pa, pb, w in parts) / total
-    up = sum(w * (pa + 1.0) / (pa + pb + 1.0) for pa, pb, w in parts) / total
-    down = sum(w * pa / (pa + pb + 1.0) for pa, pb, w in parts) / total
+    pa, pb = post.pooled(ctx)
+    base, up, down = (levels.mean(pa, pb, ctx.cells, moved) for moved in ((0, 0), (1, 0), (0, 1)))
     return now, np.clip(now + up - base, 0.0, 1.0), np.clip(now + down - base, 0.0, 1.0)
 
 

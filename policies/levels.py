@@ -109,14 +109,26 @@ class Levels:
         (no cells: unchanged)."""
         if not cells:
             return a, b
-        total = a / (a + b)
-        weight = 1.0
-        for al, bl, c, w in zip(self.alpha, self.beta, cells, self.weights, strict=True):
-            total = total + w * (al[c] / (al[c] + bl[c]))
-            weight += w
-        mean = total / weight
+        mean = self.mean(a, b, cells)
         n = a + b
         return mean * n, (1.0 - mean) * n
+
+    def mean(
+        self,
+        a: np.ndarray,
+        b: np.ndarray,
+        cells: Sequence[int],
+        moved: tuple[float, float] = (0, 0),
+    ) -> np.ndarray:
+        """The weighted average of the cluster's Beta(a, b) mean (weight 1) and ``cells``'
+        means, every Beta first moved by ``moved`` more (successes, failures)."""
+        da, db = moved
+        total = (a + da) / (a + b + da + db)
+        weight = 1.0
+        for al, bl, c, w in zip(self.alpha, self.beta, cells, self.weights, strict=True):
+            total = total + w * ((al[c] + da) / (al[c] + bl[c] + da + db))
+            weight += w
+        return np.asarray(total / weight)
 
     def learn(
         self, cells: Sequence[int], arm: int, delta: Delta, weight: float, keep: float

@@ -101,13 +101,16 @@ class BetaPosterior:
         """Pooled (α, β) over the context's clusters (exact for a hard context), its mean
         averaged with the context's level cells' where it names them and has no leaf (a leaf
         is a finer partition already, and one fitted on the traffic)."""
-        if ctx.cluster >= 0:
-            a, b = self.alpha[ctx.cluster], self.beta[ctx.cluster]
-        else:
-            a, b = ctx.weights @ self.alpha, ctx.weights @ self.beta
+        a, b = self.pooled(ctx)
         if self.levels is None or not ctx.cells or self.in_leaf(ctx):
             return a, b
         return self.levels.combine(a, b, ctx.cells)
+
+    def pooled(self, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+        """Pooled (α, β) over the context's clusters alone (exact for a hard context)."""
+        if ctx.cluster >= 0:
+            return self.alpha[ctx.cluster], self.beta[ctx.cluster]
+        return ctx.weights @ self.alpha, ctx.weights @ self.beta
 
     def _grid(self) -> Grid:
         return self.alpha, self.beta, self.alpha0, self.beta0

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from agent.nominations import PICKS
 from policies import Context, Policy
 from policies.labelling import label_value, learn_labels
 
 #: Requests between nominations (each nominates one of them).
 WINDOW = 10
-PICKS = ("sample", "value")
 
 
 class LabelBudget:

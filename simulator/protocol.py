@@ -41,8 +41,6 @@ class Setup:
     tags: Sequence[tuple[str, ...]] | None = None  # per prompt, from the log's tag column
     #: (N, L) every prompt's cell at each extra resolution level (:mod:`policies.levels`).
     cells: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.intp))
-    #: Each level's weight in a decision's mean (a task level counts more than a cluster).
-    level_weights: tuple[float, ...] = ()
     #: The leaf of each step of the stream, where it is not the prompt's (cells fitted on the
     #: traffic as it streams, :mod:`simulator.traffic`); None: ``leaves`` per prompt.
     step_leaves: np.ndarray | None = None
@@ -70,6 +68,11 @@ class Setup:
             )
             for i in rows
         ]
+
+    @property
+    def level_weights(self) -> tuple[float, ...]:
+        """Each level's weight in a decision's mean (a task level counts more than a cluster)."""
+        return tuple(m.level_weight for m in self.level_maps)
 
     @property
     def fresh_steps(self) -> int:
@@ -187,7 +190,6 @@ def prepare(
         cells=np.column_stack([lm.assign(embeddings) for lm in pool.level_maps])
         if pool.level_maps
         else np.zeros((log.n_prompts, 0), dtype=np.intp),
-        level_weights=pool.level_weights,
         cluster_map=cmap,
         level_maps=pool.level_maps,
         embeddings=embeddings,
