@@ -29,6 +29,11 @@ class Seen:
     def posts(self) -> int:
         return sum(h.startswith(b"POST ") for h in self.heads)
 
+    def to(self, hostport: str) -> list[bytes]:
+        """The request lines naming ``hostport`` (a proxy may also see other programs' calls)."""
+        lines = [h.split(b"\r\n", 1)[0] for h in self.heads]
+        return [line for line in lines if hostport.encode() in line]
+
 
 async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
     """One HTTP/1.1 request's head and its ``Content-Length`` body."""
@@ -58,7 +63,7 @@ def raw_server(handler: Handler) -> Iterator[int]:
         writers.add(writer)
         try:
             await handler(reader, writer)
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+        except (asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
             pass
         finally:
             writers.discard(writer)
