@@ -19,7 +19,7 @@ from feedback.monitoring.recorder import decision_stat
 from feedback.proxy.caller import Answer, UpstreamCaller
 from feedback.proxy.clients import UpstreamClients
 from feedback.proxy.health import STATE_VALUES, Health
-from feedback.proxy.upstreams import Upstreams
+from feedback.proxy.upstreams import UpstreamConfigError, Upstreams
 from feedback.requests import route_response
 from feedback.service import RoutingService
 from feedback.settings import Settings
@@ -85,6 +85,14 @@ class Proxy:
         )
         for model in pool:
             health.breaker(model)
+        for ca_bundle in sorted({upstreams.get(m).ca_bundle or "" for m in pool}):
+            try:  # now, so that a proxy variable httpx cannot use stops the start-up
+                clients.client(ca_bundle or None)
+            except (ImportError, ValueError) as exc:
+                raise UpstreamConfigError(
+                    f"the upstreams' HTTP client cannot start: {exc} (see HTTP_PROXY, "
+                    "HTTPS_PROXY, ALL_PROXY)"
+                ) from exc
         caller = UpstreamCaller(
             upstreams, clients, health, on_failure=lambda m: failures.labels(model=m).inc()
         )

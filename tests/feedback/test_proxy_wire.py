@@ -99,6 +99,17 @@ def test_upstream_calls_go_through_the_proxy_variables(
     assert seen.to(secure_at) == [f"CONNECT {secure_at} HTTP/1.1".encode()]
 
 
+def test_a_proxy_variable_httpx_cannot_use_stops_the_start_up(
+    tmp_path: Path, h: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedback.proxy.upstreams import UpstreamConfigError
+
+    monkeypatch.setenv("ALL_PROXY", "ftp://127.0.0.1:21")
+    settings = _settings(h, tmp_path, _default("http://127.0.0.1:9"))
+    with pytest.raises(UpstreamConfigError, match="ALL_PROXY"), proxy_client(settings, None):
+        pass
+
+
 def test_no_proxy_skips_the_proxy(tmp_path: Path, h: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = Seen()
     with served(StubUpstream().app) as plain, raw_server(connect_proxy(seen)) as port:
