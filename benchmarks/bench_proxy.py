@@ -6,8 +6,9 @@ A stub OpenAI-compatible upstream (``tests/feedback/stub_upstream.py``) and the 
 completions at each ``--concurrency``, first straight to the stub, then through the proxy
 (``model: "router"``: embed, route, record the decision, call the stub, answer), once with
 the hashing embedder (the embedding costs microseconds: the proxy's own overhead) and once
-with MiniLM (the embedding included). Every prompt is new. Writes the "Proxy overhead"
-section of BENCHMARKS.md (unless ``--no-write``) and prints it.
+with MiniLM (the embedding included). Every prompt is new. The proxy calls the stub through
+httpx's ``AsyncClient`` (:mod:`feedback.proxy.clients`). Writes the "Proxy overhead" section of
+BENCHMARKS.md (unless ``--no-write``) and prints it.
 
     flock /tmp/cpu.lock nice -n 5 .venv/bin/python benchmarks/bench_proxy.py
 """
@@ -38,7 +39,7 @@ STUB = (
     "uvicorn.run(StubUpstream(keep=False).app, host='127.0.0.1', port=int(sys.argv[1]), "
     "log_level='warning', access_log=False)"
 )
-BAR_MS = 3.0
+BAR_MS = 5.0
 
 
 def _bodies(model: str, tag: str) -> list[str]:
@@ -188,8 +189,8 @@ def markdown(results: dict[str, dict[int, Any]], args: argparse.Namespace) -> st
         f"concurrency 1 ({added:+.1f} ms with the hashing embedder). The routing path "
         f"itself (`POST /route` on the same server: choose, commit the decision) takes "
         f"{routing:.1f} ms p50; the proxy's p50 is {p50['hashing-64'] - routing:+.1f} ms on "
-        "top of that: the upstream call (the proxy's own keep-alive HTTP/1.1 client, "
-        "`feedback/proxy/transport.py`) and relaying the answer, less the decision commit, "
+        "top of that: the upstream call (httpx's `AsyncClient`, keep-alive, `httpx.Limits`, "
+        "`feedback/proxy/clients.py`) and relaying the answer, less the decision commit, "
         "which `/route` waits for and the proxy does not (it commits while the upstream "
         "works). The `/route` rows carry no added figure of their own: they are the part of "
         "the proxy's that routing explains. At concurrency 16 the added time is mostly "

@@ -16,7 +16,7 @@ import httpx
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import metrics, trace
 from sqlalchemy import Engine
@@ -30,7 +30,7 @@ from feedback.errors import ServiceError
 from feedback.limits import BodyLimitMiddleware
 from feedback.monitoring.hooks import install_monitoring
 from feedback.proxy import api as proxy_api
-from feedback.proxy.errors import OpenAIError, openai_error_response
+from feedback.proxy.errors import OpenAIError, openai_error_response, openai_path, status_error
 from feedback.proxy.proxy import Proxy
 from feedback.proxy.upstreams import Upstreams
 from feedback.service import RoutingService
@@ -91,8 +91,13 @@ def create_app(
         await to_thread.run_sync(service.start)
         if upstreams is not None:
             upstreams.check_pool(service.router.models)
-            registry = app.state.monitor.metrics.registry
-            app.state.proxy = Proxy(upstreams, registry, transport=upstream_transport)
+            app.state.proxy = Proxy.create(
+                upstreams,
+                service.router.models,
+                st,
+                app.state.monitor.metrics,
+                transport=upstream_transport,
+            )
         await to_thread.run_sync(service.warm_up)
         service.observe_encoder(app.state.monitor.metrics.observe_encode)
         _freeze_startup_heap()
@@ -142,7 +147,17 @@ def create_app(
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        if openai_path(request.url.path):
+            return await openai_error_response(request, status_error(exc.status, str(exc)))
         return JSONResponse({"detail": str(exc), **exc.extra}, status_code=exc.status)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        """A bug's 500 (the error is logged and raised on): OpenAI's shape under ``/v1``."""
+        if openai_path(request.url.path):
+            error = status_error(500, "the routing service failed on this request")
+            return await openai_error_response(request, error)
+        return PlainTextResponse("Internal Server Error", status_code=500)
 
     return app
 

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedback.errors import Invalid
+from feedback.proxy.errors import openai_path, status_error
 from feedback.settings import Settings
 
 _ENV = "ROUTING_AGENT_MAX_BODY_BYTES"
@@ -31,7 +32,8 @@ class BodyLimitMiddleware:
     """A pure ASGI middleware. A declared ``Content-Length`` over the cap is refused at the
     app's first read, before a byte of the body is received; a body without one (chunked) is
     counted as it streams in and refused as soon as it passes the cap, before the app parses
-    it. The app's own HTTPException handler answers, so the 413 is labelled with its route.
+    it. The app's own HTTPException handler answers, so the 413 is labelled with its route
+    (and shaped as OpenAI's error under ``/v1``).
 
     The cap is the running service's ``max_body_bytes`` (the settings default before start-up).
     The 413 closes the connection: the unread rest of the body would otherwise be taken for
@@ -72,7 +74,7 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if started:
                 raise
-            await _refuse(limit, send)
+            await _refuse(limit, send, openai=openai_path(scope["path"]))
 
 
 def _limit(scope: Scope) -> int:
@@ -81,8 +83,10 @@ def _limit(scope: Scope) -> int:
     return int(settings.max_body_bytes)
 
 
-async def _refuse(limit: int, send: Send) -> None:
-    body = json.dumps({"detail": _too_large(limit)}).encode()
+async def _refuse(limit: int, send: Send, *, openai: bool) -> None:
+    message = _too_large(limit)
+    shaped = status_error(413, message).body() if openai else {"detail": message}
+    body = json.dumps(shaped).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

@@ -5,7 +5,8 @@ Both run on the event loop and go through the router's own front door,
 embedding goes to a micro-batching thread (:class:`~agent.batching.BatchingEmbedder`), and the
 router's decision store (:class:`~feedback.sql_store.SqlDecisionStore`) writes through a
 group-commit thread, whose answer comes only after the commit. What is left here is HTTP:
-decision tokens, message limits, the service's default budget, and errors as status codes.
+decision tokens, message limits, the slice of a chat the encoder reads
+(:mod:`feedback.routed_text`), the service's default budget, and errors as status codes.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from feedback.errors import (
     Unavailable,
 )
 from feedback.limits import check_messages
+from feedback.routed_text import routed_messages, routed_text
 from feedback.schemas import FeedbackRequest, FeedbackResponse, RouteRequest, RouteResponse
 from feedback.settings import Settings
 
@@ -89,8 +91,13 @@ class Requests:
             prev = await to_thread.run_sync(self._last_model, cid)
             if prev is not None:
                 router.conversations.remember(cid, prev)
+        chars = self.service.settings.embed_turn_chars
         query: Any = (
-            req.prompt if req.prompt is not None else [m.model_dump() for m in req.messages or []]
+            routed_text(req.prompt, chars)
+            if req.prompt is not None
+            else routed_messages(
+                [m.model_dump() for m in req.messages or []], turns=router.max_turns, chars=chars
+            )
         )
         budget = self.budget_for(req)
         try:

@@ -15,7 +15,10 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from feedback.proxy.health import BreakerRules
 
 DEFAULT_DATABASE_URL = "sqlite:///routing-agent.db"
 
@@ -79,11 +82,15 @@ class Settings:
     from_log: str | None = None
     synthetic_prompts: int = 2400
     #: Largest request body in bytes; a bigger one gets 413 before it is parsed.
-    max_body_bytes: int = 1_048_576
-    #: Most messages in one ``POST /route`` conversation (more: 422).
-    max_messages: int = 256
-    #: Most characters in a prompt or in one message's content (more: 422).
-    max_message_chars: int = 32_000
+    max_body_bytes: int = 33_554_432
+    #: Most messages in one conversation (more: 422 on ``POST /route``, 400 on the proxy).
+    max_messages: int = 2048
+    #: Most characters in a prompt or in one message's text (more: 422 on ``POST /route``, 400
+    #: on the proxy); images and other non-text parts count only towards ``max_body_bytes``.
+    max_message_chars: int = 1_048_576
+    #: Characters of each of the last user turns the prompt encoder reads (each turn's tail, cut
+    #: at a word break): what routing costs does not grow with the conversation.
+    embed_turn_chars: int = 2000
     #: Seconds a built monitoring report (``/report``, ``/report.html``) is served before it is
     #: rebuilt in the background; the stale copy is served meanwhile.
     report_ttl: float = 10.0
@@ -109,6 +116,19 @@ class Settings:
     rate_limit: float = 0.0
     #: How many requests a client may make at once before the rate limit applies.
     rate_burst: int = 20
+    #: A pool model's circuit breaker opens after this many failed upstream calls in a row
+    #: (0: never for that reason) ...
+    breaker_failures: int = 3
+    #: ... or when this share of its calls in the last ``breaker_window`` seconds failed, once
+    #: there were ``breaker_min_calls`` of them (0: never for that reason).
+    breaker_error_rate: float = 0.5
+    breaker_window: float = 60.0
+    breaker_min_calls: int = 10
+    #: Seconds an open breaker keeps routed requests away before a probe may go through.
+    breaker_cooldown: float = 30.0
+    #: Most connections to upstreams at once (per trust store), and most kept idle for reuse.
+    upstream_connections: int = 100
+    upstream_keepalive: int = 20
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.rate_limit) and self.rate_limit >= 0) or self.rate_burst < 1:
@@ -119,6 +139,22 @@ class Settings:
         for name in ("traffic_cells", "label_candidates"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("embed_turn_chars", "upstream_connections", "upstream_keepalive"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self.breaker_rules()  # raises for a breaker setting out of range
+
+    def breaker_rules(self) -> BreakerRules:
+        """The circuit breakers' rules (``breaker_*``)."""
+        from feedback.proxy.health import BreakerRules
+
+        return BreakerRules(
+            failures=self.breaker_failures,
+            error_rate=self.breaker_error_rate,
+            window=self.breaker_window,
+            min_calls=self.breaker_min_calls,
+            cooldown=self.breaker_cooldown,
+        )
 
     @classmethod
     def field_names(cls) -> list[str]:

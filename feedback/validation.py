@@ -30,6 +30,7 @@ from pydantic_core import CoreSchema
 from starlette.exceptions import HTTPException
 
 from feedback.methods import allowed_methods, route_path
+from feedback.proxy.errors import openai_error_response, openai_path, status_error
 
 #: Longest string echoed back in a 422 (a 1 MB prompt is not worth returning).
 ECHO_CHARS = 200
@@ -130,13 +131,18 @@ def sanitise(value: Any) -> Any:
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422, with its echo of the input made encodable (see :func:`sanitise`)."""
+    """FastAPI's 422, with its echo of the input made encodable (see :func:`sanitise`); under
+    ``/v1``, OpenAI's 400."""
+    if openai_path(request.url.path):
+        first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
+        return await openai_error_response(request, status_error(400, sanitise(first["msg"])))
     return JSONResponse({"detail": jsonable_encoder(sanitise(exc.errors()))}, status_code=422)
 
 
 async def http_error(request: Request, exc: HTTPException) -> Response:
     """FastAPI's answer to an HTTPException; a 400 for an unreadable body also says why (not
-    UTF-8, an integer too long to convert); a 405's ``Allow`` names every method of the path."""
+    UTF-8, an integer too long to convert); a 405's ``Allow`` names every method of the path.
+    Under ``/v1`` the body is OpenAI's error shape."""
     if exc.status_code == 405:
         allow = allowed_methods(request.app, route_path(request))
         if allow:
@@ -145,4 +151,7 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     cause = exc.__cause__
     if exc.status_code == 400 and cause is not None and isinstance(exc.detail, str):
         exc = HTTPException(400, sanitise(f"{exc.detail}: {cause}"), headers=exc.headers)
+    if openai_path(request.url.path):
+        error = status_error(exc.status_code, str(exc.detail), exc.headers)
+        return await openai_error_response(request, error)
     return await http_exception_handler(request, exc)

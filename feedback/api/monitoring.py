@@ -32,6 +32,9 @@ def report_cache(request: Request) -> ReportCache:
             with service.session() as session:
                 report = build_report(session, service.router)
             monitor.metrics.publish(report)
+            proxy = getattr(state, "proxy", None)
+            if proxy is not None:  # this process's circuit breakers, as the report is built
+                report["upstreams"] = proxy.health.views()
             out: dict[str, Any] = sanitise(report)
             return out
 

@@ -27,7 +27,7 @@ import math
 import os
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,7 @@ class Metrics:
     _recent: deque[float] = field(default_factory=lambda: deque(maxlen=ROLLING))
     _cost_sum: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _on_render: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def create(cls) -> Metrics:
@@ -194,8 +195,14 @@ class Metrics:
                 if isinstance(v, int | float) and math.isfinite(v):
                     self.policy_value.labels(policy=policy, estimator=method).set(v)
 
+    def on_render(self, refresh: Callable[[], None]) -> None:
+        """Call ``refresh`` before each :meth:`render` (to bring gauges of its own up to date)."""
+        self._on_render.append(refresh)
+
     def render(self) -> bytes:
         """The text exposition format, with the derived gauges brought up to date."""
+        for refresh in self._on_render:
+            refresh()
         with self._lock:
             total = sum(self._counts.values())
             for model, n in self._counts.items():

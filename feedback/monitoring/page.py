@@ -90,6 +90,29 @@ def key_figures(report: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     ]
 
 
+def upstreams_text(health: Mapping[str, Mapping[str, Any]]) -> str:
+    """One sentence on the proxy's circuit breakers (the report's ``upstreams``: each model's
+    :meth:`~feedback.proxy.health.Breaker.view`).
+
+    >>> print(upstreams_text({"a": {"state": "closed"}, "b": {"state": "closed"}}))
+    Upstreams: all 2 models answering (circuit breakers closed).
+    >>> print(upstreams_text({"a": {"state": "closed"},
+    ...     "b": {"state": "open", "reason": "3 failures in a row", "probe_in_s": 12}}))
+    Upstreams: 1 of 2 models answering; b open (3 failures in a row; a probe in 12 s).
+    """
+    bad = {m: v for m, v in health.items() if v.get("state") != "closed"}
+    if not bad:
+        return f"Upstreams: all {len(health)} models answering (circuit breakers closed)."
+    parts = [
+        f"{m} open ({v.get('reason')}; a probe in {v.get('probe_in_s', 0):g} s)"
+        if v.get("state") == "open"
+        else f"{m} half-open ({v.get('reason')}; probing)"
+        for m, v in bad.items()
+    ]
+    answering = f"{len(health) - len(bad)} of {len(health)} models answering"
+    return f"Upstreams: {answering}; " + "; ".join(parts) + "."
+
+
 def render_page(report: Mapping[str, Any]) -> str:
     """The whole page; plots without data are left out. A model name with characters the
     plot font lacks still renders (as empty boxes), without a warning."""
@@ -216,6 +239,11 @@ def _render(report: Mapping[str, Any]) -> str:
         f"<h1>routing-agent monitoring · {total:,} decisions · report of "
         f"{e(utc(report.get('generated_at')))} UTC</h1>",
         f'<div class="cards">{cards}</div>',
+        (
+            f'<p class="note" id="upstreams">{e(upstreams_text(report["upstreams"]))}</p>'
+            if report.get("upstreams")
+            else ""
+        ),
         "<h2>Savings</h2>",
         savings_section(report),
         *_regret(report),

@@ -16,14 +16,17 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
 from agent.decision import Decision
-from feedback.api.responses import CLIENT, detail, openai
+from feedback.api.responses import CLIENT, openai
 from feedback.errors import ServiceError
+from feedback.limits import check_messages
 from feedback.proxy.auth import ClientDep
 from feedback.proxy.caller import AllUpstreamsFailed, Answer
-from feedback.proxy.errors import OpenAIError, model_not_found
+from feedback.proxy.errors import OpenAIError, model_not_found, status_error
 from feedback.proxy.openai_body import route_fields
 from feedback.proxy.proxy import ROUTER, Proxy
+from feedback.routed_text import routed_messages
 from feedback.schemas import RouteRequest
+from feedback.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +78,22 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _route_request(body: Mapping[str, Any], allowed: list[str]) -> RouteRequest:
+def _route_request(
+    body: Mapping[str, Any], allowed: list[str], settings: Settings, turns: int
+) -> RouteRequest:
+    """What routing reads of a chat: the limits are checked on the whole chat, and only the
+    slice the encoder reads (:mod:`feedback.routed_text`) is validated as ``POST /route``'s."""
     fields = route_fields(body)
     if "tags" not in RouteRequest.model_fields:
         fields.pop("tags", None)
+    messages = fields["messages"]
+    if isinstance(messages, list):
+        texts = [m.get("content") if isinstance(m, Mapping) else None for m in messages]
+        try:
+            check_messages(settings, None, [t if isinstance(t, str) else "" for t in texts])
+        except ServiceError as exc:
+            raise OpenAIError(400, str(exc), param="messages", code="too_large") from exc
+        fields["messages"] = routed_messages(messages, turns=turns, chars=settings.embed_turn_chars)
     try:
         return RouteRequest(**fields, allowed=allowed)
     except ValidationError as exc:
@@ -92,10 +107,14 @@ def _route_request(body: Mapping[str, Any], allowed: list[str]) -> RouteRequest:
 @router.post(
     "/chat/completions",
     responses={
-        400: openai("the body is not a JSON object, or not a valid chat to route"),
+        400: openai(
+            "the body is not a JSON object, or not a valid chat to route, or over "
+            "ROUTING_AGENT_MAX_MESSAGES or ROUTING_AGENT_MAX_MESSAGE_CHARS"
+        ),
         404: openai("unknown model, or the proxy is off"),
-        413: detail("the body is larger than ROUTING_AGENT_MAX_BODY_BYTES"),
-        502: openai("every upstream tried failed"),
+        413: openai("the body is larger than ROUTING_AGENT_MAX_BODY_BYTES"),
+        502: openai("every upstream tried failed (each one's reason in the message)"),
+        503: openai("the prompt encoder failed; retry"),
     },
 )
 async def chat_completions(request: Request) -> Response:
@@ -106,17 +125,17 @@ async def chat_completions(request: Request) -> Response:
     body = await _body(request)
     name = body.get("model")
     served = [m for m in service.router.models if proxy.upstreams.serves(m)]
-    if name == ROUTER:
-        allowed = served
+    if name == ROUTER:  # around open breakers; if every one is open, the best model is tried
+        allowed = proxy.health.routable(served) or served
     elif isinstance(name, str) and name in served:
         allowed = [name]
     else:
         raise model_not_found(name)
-    req = _route_request(body, allowed)
+    req = _route_request(body, allowed, service.settings, service.router.max_turns)
     try:
         d = await service.requests.choose(req)
     except ServiceError as exc:
-        raise OpenAIError(400, str(exc)) from exc
+        raise status_error(400 if exc.status == 422 else exc.status, str(exc)) from exc
     order = proxy.order(d, service.settings.proxy_attempts) if name == ROUTER else [d.model]
     stream = body.get("stream") is True
     # The decision commits while the upstream works; the answer does not wait for it (feedback

@@ -1,6 +1,12 @@
-"""Errors shaped like OpenAI's: ``{"error": {"message", "type", "param", "code"}}``."""
+"""Errors shaped like OpenAI's: ``{"error": {"message", "type", "param", "code"}}``.
+
+Every error under ``/v1`` has this shape, whoever raises it (:func:`openai_path`): the proxy's
+own refusals, and the 404, 405 and 413 of routing and the body cap (:func:`status_error`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -36,6 +42,35 @@ class OpenAIError(Exception):
                 "code": self.code,
             }
         }
+
+
+#: OpenAI's ``code`` for the statuses the framework answers with.
+_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+
+
+def openai_path(path: str) -> bool:
+    """Whether errors at ``path`` are OpenAI-shaped (the proxy's ``/v1``)."""
+    return path == "/v1" or path.startswith("/v1/")
+
+
+def status_error(
+    status: int, message: str, headers: Mapping[str, str] | None = None
+) -> OpenAIError:
+    """An error by its status alone (a 4xx is the request's fault, a 5xx the service's).
+
+    >>> status_error(413, "too big").body()["error"]["code"]
+    'request_too_large'
+    """
+    kind = (
+        "rate_limit_error"
+        if status == 429
+        else "invalid_request_error"
+        if status < 500
+        else "api_error"
+    )
+    return OpenAIError(
+        status, message, type=kind, code=_CODES.get(status), headers=dict(headers or {})
+    )
 
 
 def unauthorized(message: str) -> OpenAIError:

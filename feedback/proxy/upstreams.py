@@ -17,11 +17,14 @@
 from __future__ import annotations
 
 import os
+import ssl
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
+
+from feedback.proxy.clients import trust
 
 KEYS = {
     "base_url": str,
@@ -31,6 +34,7 @@ KEYS = {
     "max_retries": int,
     "input_usd_per_mtok": float,
     "output_usd_per_mtok": float,
+    "ca_bundle": str,
 }
 
 
@@ -50,6 +54,9 @@ class Upstream:
     max_retries: int = 0
     input_usd_per_mtok: float | None = None
     output_usd_per_mtok: float | None = None
+    #: A PEM file of the CA certificates its TLS certificate is checked against (a private
+    #: CA); None: the system's.
+    ca_bundle: str | None = None
 
     def cost(self, usage: Mapping[str, Any] | None) -> float | None:
         """USD for the usage an answer reports, or None without prices or usage.
@@ -139,6 +146,7 @@ class Upstreams:
             max_retries=int(table.get("max_retries", 0)),
             input_usd_per_mtok=_opt(table.get("input_usd_per_mtok")),
             output_usd_per_mtok=_opt(table.get("output_usd_per_mtok")),
+            ca_bundle=str(table["ca_bundle"]) if table.get("ca_bundle") else None,
         )
 
     def check_pool(self, pool: Iterable[str]) -> None:
@@ -181,6 +189,14 @@ def _check(table: Any, where: str, source: str, env: Mapping[str, str]) -> None:
         raise UpstreamConfigError(
             f"{source}: [default] cannot set model (each pool model keeps its own name)"
         )
+    if table.get("ca_bundle"):
+        try:
+            trust(table["ca_bundle"])
+        except (OSError, ssl.SSLError) as exc:
+            raise UpstreamConfigError(
+                f"{source}: {where} ca_bundle {table['ca_bundle']!r} is not a PEM file of CA "
+                f"certificates ({exc})"
+            ) from exc
     key_env = table.get("api_key_env", "")
     if key_env and not env.get(key_env):
         raise UpstreamConfigError(

@@ -67,13 +67,15 @@ def sse(model: str, words: list[str]) -> bytes:
 
 @contextmanager
 def proxy_client(
-    settings: Settings, handler: Callable[[httpx.Request], httpx.Response]
+    settings: Settings, handler: Callable[[httpx.Request], httpx.Response] | None
 ) -> Iterator[TestClient]:
-    """The app on in-memory SQLite whose upstream calls go to ``handler``."""
+    """The app on in-memory SQLite whose upstream calls go to ``handler`` (None: over the
+    network, through the proxy's own HTTP clients)."""
     engine = create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
-    app = create_app(settings, engine=engine, upstream_transport=httpx.MockTransport(handler))
+    transport = httpx.MockTransport(handler) if handler is not None else None
+    app = create_app(settings, engine=engine, upstream_transport=transport)
 
     def _db() -> Iterator[Session]:
         with Session(engine, expire_on_commit=False) as session:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from feedback.proxy.openai_body import content_text
 from tests.feedback.proxy_helpers import completion
 
 
@@ -40,7 +41,9 @@ class StubUpstream:
         if model in self.fail:
             return JSONResponse({"error": {"message": "upstream down"}}, status_code=500)
         if not body.get("stream"):
-            text = " ".join(m["content"] for m in body["messages"] if m["role"] == "user")
+            text = " ".join(
+                content_text(m["content"]) for m in body["messages"] if m["role"] == "user"
+            )
             return JSONResponse(completion(model, text=f"echo: {text}"))
         return StreamingResponse(self._events(model), media_type="text/event-stream")
 
@@ -66,12 +69,14 @@ class StubUpstream:
 
 
 @contextmanager
-def served(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free local port in a thread; yields its base URL."""
+def served(app: Any, **options: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free local port in a thread; yields its base URL.
+    ``options`` go to ``uvicorn.Config`` (``ssl_certfile`` and ``ssl_keyfile`` serve https)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    scheme = "https" if options.get("ssl_certfile") else "http"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -79,7 +84,7 @@ def served(app: Any) -> Iterator[str]:
             if not thread.is_alive():
                 raise RuntimeError("the test server did not start")
             threading.Event().wait(0.02)
-        yield f"http://127.0.0.1:{port}"
+        yield f"{scheme}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -141,3 +142,26 @@ def test_async_client_chat_and_stream(proxy_url: str) -> None:
 
     text, parts = asyncio.run(run())
     assert text == "echo: What is 17 * 23?" and parts == ["one", "two", "three"]
+
+
+def test_real_size_chats_get_200(client: openai.OpenAI, stub: StubUpstream) -> None:
+    """A 40,000-character message, a 300-message conversation and a 1.2 MB base64 image."""
+    long: Any = [{"role": "user", "content": "word " * 8_000}]
+    many: Any = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i}"} for i in range(300)
+    ]
+    image = "data:image/png;base64," + base64.b64encode(bytes(900_000)).decode()
+    picture: Any = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is in this picture?"},
+                {"type": "image_url", "image_url": {"url": image}},
+            ],
+        }
+    ]
+    for messages in (long, many, picture):
+        reply = client.chat.completions.create(model="router", messages=messages)
+        assert reply.choices[0].message.content
+    assert stub.seen[-1]["messages"][0]["content"][1]["image_url"]["url"] == image
+    assert len(stub.seen[-2]["messages"]) == 300
