@@ -15,6 +15,7 @@ from simulator.experiment import (
     aggregate,
     deferral_curve,
     fit_steps,
+    recorded_protocol,
     run_seeds,
     setups,
     single_models,
@@ -32,7 +33,6 @@ def simulate(args: argparse.Namespace) -> int:
     policies = tuple(args.policy or DEFAULT_POLICIES)
     log, embeddings, exp, out = experiment_from_args(args, policies=policies, lam=args.lam)
     exp, seeds = _prepare(log, embeddings, exp)
-    repeats = float(np.mean([s.repeat_share(exp.steps) for s in seeds]))
     report: dict[str, Any] = {
         "dataset": log.name,
         "lambda": exp.lam,
@@ -40,7 +40,7 @@ def simulate(args: argparse.Namespace) -> int:
         "seeds": exp.seeds,
         "clusters": exp.clusters,
         "fresh": exp.fresh,
-        "protocol": exp.protocol() | {"repeat_share": repeats},
+        "protocol": recorded_protocol(exp, seeds),
         "settings": vars(args) | {"command": "simulate"},
         "models": single_models(seeds),
         "c_max": seeds[0].c_max,
@@ -104,8 +104,7 @@ def sweep(args: argparse.Namespace) -> int:
     exp, seeds = _prepare(log, embeddings, exp)
     with progress_bar(len(lambdas), "sweeping λ", unit="λ values") as bar:
         curve = deferral_curve(seeds, exp, args.policy, lambdas, progress=lambda: bar.update(1))
-    repeats = float(np.mean([s.repeat_share(exp.steps) for s in seeds]))
-    curve["protocol"] = exp.protocol() | {"repeat_share": repeats}
+    curve["protocol"] = recorded_protocol(exp, seeds)
     path = write_curve(out, curve)
     print(f"{'λ':>6} {'cost/c_max':>10} {'accuracy':>9}")
     for p in curve["points"]:

@@ -19,6 +19,7 @@ from simulator.metrics import apgr, audc, qnc, regret_curves, summary, traffic_s
 from simulator.protocol import Setup, Splits, prepare
 from simulator.scenario import Event
 from simulator.sequential import Trace, replay
+from simulator.splitting import own_split
 from simulator.traffic import with_traffic_cells
 
 CURVE_POINTS = 200
@@ -66,8 +67,10 @@ class Experiment:
     levels: tuple[Level, ...] | None = None
 
     def protocol(self) -> dict[str, Any]:
-        """The protocol settings a report records."""
+        """The protocol settings (``split``: the fit, validation and pool shares); a report
+        records :func:`recorded_protocol`."""
         return {
+            "split": list(self.splits.shares),
             "fresh": self.fresh,
             "val_size": self.val_size,
             "shift": list(self.shift),
@@ -99,6 +102,15 @@ def setups(log: ReplayLog, embeddings: np.ndarray, exp: Experiment) -> list[Setu
         )
         for seed in range(exp.seeds)
     ]
+
+
+def recorded_protocol(exp: Experiment, prepared: Sequence[Setup]) -> dict[str, Any]:
+    """The protocol a report records: the experiment's, with ``split`` "column" where the log's
+    own split column divided the prompts, and the stream's ``repeat_share``."""
+    log = prepared[0].log
+    split = "column" if own_split(log) is not None else list(exp.splits.shares)
+    repeats = float(np.mean([s.repeat_share(exp.steps) for s in prepared]))
+    return exp.protocol() | {"split": split, "repeat_share": repeats}
 
 
 def fit_steps(exp: Experiment, prepared: Sequence[Setup]) -> Experiment:

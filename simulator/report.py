@@ -256,6 +256,9 @@ def render_html(report: dict, curve: dict | None = None) -> str:
         "better, and below 0 vs best fixed means routing beat every single model. Utility is "
         "accuracy − λ·cost/c_max. Best value per column in bold.</p>"
     )
+    protocol = protocol_lines(report.get("protocol") or {})
+    if protocol:
+        body.append(f'<p class="note">{"<br>".join(e(line) for line in protocol)}</p>')
     models = models_table(report)
     if models:
         body += ["<h2>Single models on the replay pool</h2>", models]

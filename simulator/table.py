@@ -53,7 +53,15 @@ def protocol_lines(protocol: dict[str, Any]) -> list[str]:
     protocol: profiles from 20 labelled prompts
     93% of requests repeat an earlier prompt: these regrets mostly measure prompt memory; ...
     """
-    parts = []
+    parts, lines = [], []
+    split = protocol.get("split")
+    if split == "column":
+        lines.append("split: prompts divided by the log's split column (fit, val, pool)")
+    elif split:
+        shares = "/".join(f"{100 * x:.3g}" for x in split)
+        lines.append(
+            f"split: {shares}% of prompts (cluster fit / labelled validation / replay pool)"
+        )
     if protocol.get("fresh"):
         parts.append("fresh prompts (each streamed once)")
     if protocol.get("val_size"):
@@ -69,7 +77,7 @@ def protocol_lines(protocol: dict[str, Any]) -> list[str]:
             f"every model's outcome revealed on {protocol['label_budget']} nominated prompts"
             + (" (by value)" if protocol.get("label_pick") == "value" else "")
         )
-    lines = [f"protocol: {'; '.join(parts)}"] if parts else []
+    lines += [f"protocol: {'; '.join(parts)}"] if parts else []
     share = protocol.get("repeat_share")
     if share is not None:
         line = f"{share:.0%} of requests repeat an earlier prompt"
