@@ -182,6 +182,13 @@ def add_simulate_parser(subparsers: Any) -> argparse.ArgumentParser:
         help=f"policy to replay (repeatable; default: {', '.join(DEFAULT_POLICIES)})",
     )
     sim.add_argument("--lam", type=float, default=0.1, help="cost penalty λ (default 0.1)")
+    sim.add_argument(
+        "--frozen",
+        action="store_true",
+        help="also replay each policy that learns from feedback frozen (feedback off and no "
+        "labels revealed, the same seeds and stream) as its own row, and report learning: the "
+        "policy's utility per 1,000 requests minus its frozen twin's, paired by seed",
+    )
     return sim
 
 

@@ -17,7 +17,7 @@ from policies import POLICY_NAMES
 from simulator.channel import FeedbackChannel
 from simulator.choose_k import choose_k
 from simulator.data import load_replay_log, make_embedder
-from simulator.experiment import Experiment
+from simulator.experiment import Experiment, learns_from_feedback
 from simulator.progress import stage
 from simulator.scenario import Arrival, Drift, Event, PriceChange, load_scenario, parse_at
 from simulator.splitting import (
@@ -100,6 +100,27 @@ def check_protocol(log: ReplayLog, exp: Experiment, *, split_given: bool = False
     return divide(
         log, np.random.default_rng(0), splits=exp.splits, val_size=exp.val_size, shift=exp.shift
     )
+
+
+def frozen_twins(args: argparse.Namespace, policies: Sequence[str]) -> list[str]:
+    """The policies ``--frozen`` replays a frozen twin of: those that learn from feedback
+    (none without the flag). With the flag, an error if none of ``policies`` learns, or if
+    nothing would teach them (``--feedback-rate 0`` and no ``--label-budget``)."""
+    if not args.frozen:
+        return []
+    twins = [name for name in policies if learns_from_feedback(name)]
+    if not twins:
+        learners = [n for n in POLICY_NAMES if learns_from_feedback(n)]
+        raise ValueError(
+            f"--frozen: none of {', '.join(policies)} learns from feedback, so none has a "
+            f"frozen twin to compare with; add a --policy that does ({', '.join(learners)})"
+        )
+    if args.feedback_rate == 0 and not args.label_budget:
+        raise ValueError(
+            "--frozen compares each learning policy with itself with feedback off, and "
+            "--feedback-rate 0 already turns it off"
+        )
+    return twins
 
 
 def experiment_from_args(

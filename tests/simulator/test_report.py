@@ -23,10 +23,19 @@ MODELS = ("small", "medium", "large")
 EVIL = "<script>alert(1)</script>"
 
 
+def _spread(mean: float, se: float) -> dict[str, Any]:
+    return {"mean": mean, "se": se, "by_seed": [mean - se, mean, mean + se]}
+
+
 def _policy(acc: float, cost: float, util: float, cluster: float, drift: float) -> dict[str, Any]:
     ts = list(range(1, 2001, 20))
     shares = [drift, 0.3, 0.7 - drift]
     return {
+        "per_1000_vs_best": _spread(round(1000 * (util - 0.795)), 2.5),
+        "per_1000_vs_cluster_oracle": _spread(-cluster / 2, 6.5),
+        "per_1000_vs_prompt_oracle": _spread(-149.0, math.nan),
+        "against_best_model": {"cost_saved": 1 - cost / 0.005, "accuracy_points": 100 * acc - 88},
+        "gap_closed": 1 - 298.0 / 410.0,
         "mean_accuracy": acc,
         "mean_cost_usd": cost,
         "mean_utility": util,
@@ -66,6 +75,7 @@ def report() -> dict[str, Any]:
             {"name": "large", "accuracy": 0.88, "mean_cost_usd": 0.005},
         ],
         "c_max": 0.005,
+        "best_model": {"name": "large", "by_seed": ["large"] * 3, "accuracy": 0.88},
         "mean_accuracy": math.nan,  # a flattened single-policy key: not rendered, but sanitised
     }
 
@@ -134,13 +144,18 @@ def test_html_shows_policies_and_key_figures(report: dict[str, Any]) -> None:
     page = render_html(report)
     for name in ("static", "thompson", "tiny_bench", "λ=0.1", "2,000 steps × 3 seeds", "K=4"):
         assert name in page
-    for figure in ("0.852", "$0.00110", "0.220", "0.828", "185 ± 13", "410 ± 13", "-66 ± 5", "298"):
+    for figure in ("0.852", "$0.00110", "0.220", "0.828", "-92 ± 6", "-205 ± 6", "+33 ± 2"):
         assert figure in page
-    # The verdict names the improvement over static and the best policy by utility.
-    assert "thompson cut static&#x27;s regret vs the cluster oracle by 55%" in page
-    assert "thompson has the best mean utility (0.828)" in page
-    assert "large, the most accurate single model" in page
+    assert "-149</td>" in page and "27%</td>" in page  # no SE where it is not finite
+    # The verdict leads with what the policy earned over the best single model, and how.
+    assert page.split('<p class="verdict">')[1].startswith(
+        "thompson earned +33 ± 2 per 1,000 requests over always using large (the best single "
+        "model here): it saved 78% of its cost at 2.8 points less accuracy."
+    )
+    assert "It closed 27% of static&#x27;s gap to the best model for each prompt." in page
+    assert "static earned -25 ± 2" not in page  # the best earner leads when default is absent
     assert '<td class="best">0.852</td>' in page
+    assert '<td class="best">-92 ± 6</td>' in page
     assert "<dt>thumbs</dt><dd>0.8, 0.3</dd>" in page
 
 
