@@ -24,7 +24,7 @@ from simulator.kit import (
     fmt_usd,
     sanitise,
 )
-from simulator.table import MEMORY_SHARE, protocol_lines
+from simulator.table import MEMORY_SHARE, best_model_text, protocol_lines
 
 _STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;
@@ -114,10 +114,10 @@ def headline(report: Mapping[str, Any]) -> str:
     ...        "learning": {"mean": 4.0, "se": 4.0}}
     >>> print(headline({"best_model": {"name": "gpt-4", "by_seed": ["gpt-4"] * 5},
     ...                 "policies": {"default": row}}))  # doctest: +NORMALIZE_WHITESPACE
-    default earned +26 ± 4 per 1,000 requests over always using gpt-4 (the best single model
-    here): it saved 35% of its cost at 1.2 points less accuracy. Learning from feedback added
-    +4.0 ± 4.0 per 1,000 over the same policy frozen. It closed 8% of static's gap to the best
-    model for each prompt.
+    default earned +26 ± 4 per 1,000 requests over always using gpt-4, the best single model in
+    hindsight: it saved 35% of its cost at 1.2 points less accuracy. Learning from feedback
+    added +4.0 ± 4.0 per 1,000 over the same policy frozen. It closed 8% of static's gap to the
+    best model for each prompt.
     """
     pols: Mapping[str, Mapping[str, Any]] = report.get("policies") or {}
     earned = {n: m for n, p in pols.items() if (m := _mean(p, "per_1000_vs_best")) is not None}
@@ -127,16 +127,9 @@ def headline(report: Mapping[str, Any]) -> str:
     learners = [n for n in live if "learning" in pols[n]] or live
     who = "default" if "default" in live else max(learners, key=lambda n: earned[n])
     p = pols[who]
-    best = report.get("best_model") or {}
-    name, seeds = best.get("name"), best.get("by_seed") or []
-    if name is None:
-        ref = "the best single model in hindsight"
-    elif seeds.count(name) == len(seeds):
-        ref = f"{name} (the best single model here)"
-    else:
-        ref = f"{name} (the best single model on {seeds.count(name)} of {len(seeds)} seeds)"
-    earned_text = _figure(p, "per_1000_vs_best")
-    text = f"{who} earned {earned_text} per 1,000 requests over always using {ref}"
+    figure = _figure(p, "per_1000_vs_best")
+    best = best_model_text(report.get("best_model") or {})
+    text = f"{who} earned {figure} per 1,000 requests over {best}"
     vs = p.get("against_best_model") or {}
     saved, points = finite(vs.get("cost_saved")), finite(vs.get("accuracy_points"))
     if saved is not None and points is not None:
@@ -274,13 +267,12 @@ def page(title: str, body: str) -> str:
 
 def _page_note(report: Mapping[str, Any]) -> str:
     """What the summary table's columns mean."""
-    best = (report.get("best_model") or {}).get("name")
     seeds = report.get("seeds")
     over = f" over {seeds} seeds" if seeds else ""
     return (
         "Utility is accuracy − λ·cost/c_max. The last columns are utility per 1,000 requests, "
-        f"mean ± SE{over} (SE: the seeds' sample sd / √seeds): vs best model, above always "
-        f"using {best or 'the best single model'}, the best single model in hindsight; "
+        f"mean ± SE{over} (SE: the seeds' sample sd / √seeds): vs best model, above "
+        f"{best_model_text(report.get('best_model') or {})}; "
         "learning, the policy minus itself frozen (feedback off, the same seeds and stream; "
         "--frozen adds the frozen twins), paired seed by seed; vs best per cluster and per "
         "prompt, above the best model of each prompt cluster and for each prompt in hindsight "

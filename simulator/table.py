@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from simulator.kit import fmt_per_1000, fmt_share, fmt_usd
@@ -78,12 +79,10 @@ def _cell(row: dict[str, Any], key: str) -> str:
 
 def legend(report: dict[str, Any]) -> list[str]:
     """What each column of :func:`format_table` means, one line each."""
-    best = (report.get("best_model") or {}).get("name")
-    using = f"always using {best}, the best single model" if best else "the best single model"
     frozen = any("learning" in p for p in report["policies"].values())
     return [
         "utility: 1 per correct answer, less λ × cost in units of the dearest model's mean cost",
-        f"  vs best model        above {using} in hindsight",
+        f"  vs best model        above {best_model_text(report.get('best_model') or {})}",
         "  learning             what feedback added: the policy minus itself frozen, paired by seed"
         if frozen
         else "  learning             --frozen adds it: the policy minus itself with feedback off",
@@ -92,6 +91,25 @@ def legend(report: dict[str, Any]) -> list[str]:
         "  vs best per prompt   above the best model for each prompt in hindsight (the limit)",
         "  gap closed           share of static's gap to the best model per prompt that it closes",
     ]
+
+
+def best_model_text(best: Mapping[str, Any]) -> str:
+    """Always using the best single model in hindsight, named, and on how many seeds it was.
+
+    >>> best_model_text({"name": "gpt-4", "by_seed": ["gpt-4", "gpt-4"]})
+    'always using gpt-4, the best single model in hindsight'
+    >>> best_model_text({"name": "gpt-4", "by_seed": ["gpt-4", "gpt-4", "yi-34b"]})
+    "always using each seed's best single model in hindsight (gpt-4 on 2 of 3)"
+    """
+    name, seeds = best.get("name"), best.get("by_seed") or []
+    if name is None:
+        return "always using the best single model in hindsight"
+    if seeds.count(name) == len(seeds):
+        return f"always using {name}, the best single model in hindsight"
+    return (
+        f"always using each seed's best single model in hindsight ({name} on "
+        f"{seeds.count(name)} of {len(seeds)})"
+    )
 
 
 #: Above this share of repeated requests, a replay's regrets mostly measure prompt memory.

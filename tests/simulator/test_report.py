@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from simulator.kit import sanitise
-from simulator.report import render_html, write_curve, write_report
+from simulator.report import headline, render_html, write_curve, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMG_PREFIX = '<img src="data:image/png;base64,'
@@ -149,8 +149,8 @@ def test_html_shows_policies_and_key_figures(report: dict[str, Any]) -> None:
     assert "-149</td>" in page and "27%</td>" in page  # no SE where it is not finite
     # The verdict leads with what the policy earned over the best single model, and how.
     assert page.split('<p class="verdict">')[1].startswith(
-        "thompson earned +33 ± 2 per 1,000 requests over always using large (the best single "
-        "model here): it saved 78% of its cost at 2.8 points less accuracy."
+        "thompson earned +33 ± 2 per 1,000 requests over always using large, the best single "
+        "model in hindsight: it saved 78% of its cost at 2.8 points less accuracy."
     )
     assert "It closed 27% of static&#x27;s gap to the best model for each prompt." in page
     assert "static earned -25 ± 2" not in page  # the best earner leads when default is absent
@@ -223,3 +223,42 @@ def test_ten_policies_fit_one_small_page(report: dict[str, Any]) -> None:
     page = render_html(report)
     assert len(page) < 1_000_000
     assert "Showing the first 8 of 10 policies" in page
+
+
+@pytest.mark.parametrize(
+    ("saved", "points", "said"),
+    [
+        (0.35, -1.2, "it saved 35% of its cost at 1.2 points less accuracy."),
+        (0.1, 0.5, "it saved 10% of its cost and gained 0.5 points of accuracy."),
+        (-0.2, 3.1, "it cost 20% more and gained 3.1 points of accuracy."),
+        (-0.2, -1.0, "it cost 20% more at 1.0 points less accuracy."),
+    ],
+)
+def test_the_headline_says_what_routing_saved_and_at_what_accuracy(
+    saved: float, points: float, said: str
+) -> None:
+    row = {
+        "per_1000_vs_best": _spread(-3.0, 2.0),
+        "against_best_model": {"cost_saved": saved, "accuracy_points": points},
+        "learning": _spread(-3.0, 2.0),
+    }
+    best = {"name": "gpt-4", "by_seed": ["gpt-4", "gpt-4", "yi"]}
+    text = headline({"best_model": best, "policies": {"default": row}})
+    assert text.startswith(
+        "default earned -3.0 ± 2.0 per 1,000 requests over always using each seed's best single "
+        f"model in hindsight (gpt-4 on 2 of 3): {said}"
+    )
+    assert "Learning from feedback took away 3.0 ± 2.0 per 1,000 over the same policy" in text
+
+
+def test_the_headline_leads_with_default_and_names_a_policy_that_did_better() -> None:
+    def row(earned: float) -> dict[str, Any]:
+        return {"per_1000_vs_best": _spread(earned, 3.0), "gap_closed": 0.1}
+
+    pols = {"static": row(5.0), "default": row(20.0), "thompson": row(40.0)}
+    pols["thompson (frozen)"] = row(60.0)  # a frozen twin neither leads nor is named best
+    text = headline({"policies": pols})
+    assert text.startswith("default earned +20 ± 3 per 1,000 requests over always using the best")
+    assert text.endswith("It closed 10% of static's gap to the best model for each prompt. "
+                         "thompson did best here: +40 ± 3.")  # fmt: skip
+    assert headline({"policies": {"static": {"mean_accuracy": 0.8}}}) == ""
