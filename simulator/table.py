@@ -43,7 +43,10 @@ def format_table(report: dict[str, Any]) -> str:
         f"{report['dataset']}: λ={report['lambda']}, {report['steps']:,} requests × "
         f"{report['seeds']} seeds, K={report['clusters']}"
     )
-    group = f"utility per 1,000 requests, mean ± SE over {report['seeds']} seeds"
+    n = report["seeds"]
+    group = "utility per 1,000 requests, " + (
+        f"mean ± SE over {n} seeds" if n > 1 else "one seed (no SE)"
+    )
     top = " " * (w + 16) + "".join(f"  {t:>{width}}" for _, t, _, width in COLUMNS)
     heads = f"{'policy':<{w}} {'acc':>5} {'cost/req':>9}"
     heads += "".join(f"  {b:>{width}}" for _, _, b, width in COLUMNS)
