@@ -29,10 +29,7 @@ from simulator.options import experiment_from_args, frozen_twins
 from simulator.progress import progress_bar, stage
 from simulator.protocol import Setup
 from simulator.report import verdict, write_curve, write_report
-from simulator.table import format_table, protocol_lines
-
-#: The width the verdict is wrapped to on the terminal, as wide as the table.
-WIDTH = 100
+from simulator.table import WIDTH, format_table, protocol_lines
 
 
 def simulate(args: argparse.Namespace) -> int:

@@ -43,11 +43,13 @@ def fmt_usd(x: Any) -> str:
 
 
 def fmt_per_1000(mean: Any, se: Any = None) -> str:
-    """Utility per 1,000 requests, signed, with ``± se`` when known: whole numbers from 10 on,
-    unless the SE is below 1; else one decimal.
+    """Utility per 1,000 requests, signed, with ``± se`` when known: whole numbers where the
+    figure or its SE reaches 10 (unless the SE is below 1), else one decimal.
 
     >>> fmt_per_1000(26.3, 4.1), fmt_per_1000(-2.56, 3.0), fmt_per_1000(-0.0, 0.0)
     ('+26 ± 4', '-2.6 ± 3.0', '+0.0 ± 0.0')
+    >>> fmt_per_1000(8.7, 15.3)
+    '+9 ± 15'
     >>> fmt_per_1000(26.3, 0.4)
     '+26.3 ± 0.4'
     >>> fmt_per_1000(12.0), fmt_per_1000(None)
@@ -56,7 +58,7 @@ def fmt_per_1000(mean: Any, se: Any = None) -> str:
     m, s = finite(mean), finite(se)
     if m is None:
         return DASH
-    digits = 1 if abs(m) < 10 or (s is not None and s < 1) else 0
+    digits = 0 if max(abs(m), s or 0.0) >= 10 and (s is None or s >= 1) else 1
     return f"{m + 0.0:+,.{digits}f}" + ("" if s is None else f" ± {s:,.{digits}f}")
 
 

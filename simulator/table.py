@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,6 +64,8 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: The width the table's legend (and the verdict above it) is wrapped to.
+WIDTH = 100
 #: The table's figure columns: (report key, header's two lines, width).
 COLUMNS = (
     ("per_1000_vs_best", "vs best", "model", 10),
@@ -81,19 +84,26 @@ def _cell(row: dict[str, Any], key: str) -> str:
 
 
 def legend(report: dict[str, Any]) -> list[str]:
-    """What each column of :func:`format_table` means, one line each."""
+    """What each column of :func:`format_table` means, one entry each, wrapped at
+    :data:`WIDTH`."""
     frozen = any("learning" in p for p in report["policies"].values())
-    return [
-        "utility: 1 per correct answer, less λ × cost in units of the dearest model's mean cost",
-        f"  vs best model        above {best_model_text(report.get('best_model') or {})}",
-        "  learning             what feedback added: the policy minus itself frozen, paired by seed"
+    entries = {
+        "vs best model": f"above {best_model_text(report.get('best_model') or {})}",
+        "learning": "what feedback added: the policy minus itself frozen, paired by seed"
         if frozen
-        else "  learning             --frozen adds it: the policy minus itself with feedback off",
-        "  vs best per cluster  above the best model of each prompt cluster in hindsight "
+        else "--frozen adds it: the policy minus itself with feedback off",
+        "vs best per cluster": "above the best model of each prompt cluster in hindsight "
         "(diagnostic)",
-        "  vs best per prompt   above the best model for each prompt in hindsight (the limit)",
-        "  gap closed           share of static's gap to the best model per prompt that it closes",
+        "vs best per prompt": "above the best model for each prompt in hindsight (the limit)",
+        "gap closed": "share of static's gap to the best model per prompt that it closes",
+    }
+    lines = [
+        "utility: 1 per correct answer, less λ × cost in units of the dearest model's mean cost"
     ]
+    for column, text in entries.items():
+        head = f"  {column:<21}"
+        lines += textwrap.wrap(text, WIDTH, initial_indent=head, subsequent_indent=" " * len(head))
+    return lines
 
 
 def best_model_text(best: Mapping[str, Any]) -> str:

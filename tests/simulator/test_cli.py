@@ -119,6 +119,8 @@ def test_frozen_adds_each_learning_policys_twin_and_the_learning_column(
     assert " earned " in first and "per 1,000 requests over always using" in first
     assert "Learning from feedback" in printed.split("\n\n")[0]  # in the verdict, first
     assert "greedy (frozen)" in printed and "what feedback added" in printed
+    table = printed.split("\nreport: ")[0]  # the verdict, the table and its legend
+    assert max(len(line) for line in table.splitlines()) <= 100
     page = (out / "report.html").read_text()
     assert "greedy (frozen)" in page and "Learning from feedback" in page
 
