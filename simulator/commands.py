@@ -94,7 +94,7 @@ def simulate(args: argparse.Namespace) -> int:
             if interrupted:
                 break
     if report["policies"]:
-        print(textwrap.fill(verdict(report), WIDTH), end="\n\n")
+        print(textwrap.fill(verdict(report), WIDTH, break_on_hyphens=False), end="\n\n")
         print(format_table(report))
         print(f"\nreport: {out / 'report.html'}")
     if interrupted:

@@ -102,7 +102,10 @@ def legend(report: dict[str, Any]) -> list[str]:
     ]
     for column, text in entries.items():
         head = f"  {column:<21}"
-        lines += textwrap.wrap(text, WIDTH, initial_indent=head, subsequent_indent=" " * len(head))
+        indent = " " * len(head)
+        lines += textwrap.wrap(
+            text, WIDTH, initial_indent=head, subsequent_indent=indent, break_on_hyphens=False
+        )
     return lines
 
 
