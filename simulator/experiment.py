@@ -14,11 +14,13 @@ from agent.traffic_cells import DEFAULT_CELLS, leaf_params
 from policies import Policy, make_policy
 from simulator.channel import FeedbackChannel
 from simulator.fast import replay_fast, supports
+from simulator.headline import REGRETS, against_best_model, over_best_model, spread, versus
 from simulator.labelling import LabelBudget
 from simulator.metrics import apgr, audc, qnc, regret_curves, summary, traffic_share
 from simulator.protocol import Setup, Splits, prepare
 from simulator.scenario import Event
 from simulator.sequential import Trace, replay
+from simulator.splitting import own_split
 from simulator.traffic import with_traffic_cells
 
 CURVE_POINTS = 200
@@ -66,8 +68,10 @@ class Experiment:
     levels: tuple[Level, ...] | None = None
 
     def protocol(self) -> dict[str, Any]:
-        """The protocol settings a report records."""
+        """The protocol settings (``split``: the fit, validation and pool shares); a report
+        records :func:`recorded_protocol`."""
         return {
+            "split": list(self.splits.shares),
             "fresh": self.fresh,
             "val_size": self.val_size,
             "shift": list(self.shift),
@@ -101,11 +105,34 @@ def setups(log: ReplayLog, embeddings: np.ndarray, exp: Experiment) -> list[Setu
     ]
 
 
+def recorded_protocol(exp: Experiment, prepared: Sequence[Setup]) -> dict[str, Any]:
+    """The protocol a report records: the experiment's, with ``split`` "column" where the log's
+    own split column divided the prompts, and the stream's ``repeat_share``."""
+    log = prepared[0].log
+    split = "column" if own_split(log) is not None else list(exp.splits.shares)
+    repeats = float(np.mean([s.repeat_share(exp.steps) for s in prepared]))
+    return exp.protocol() | {"split": split, "repeat_share": repeats}
+
+
 def fit_steps(exp: Experiment, prepared: Sequence[Setup]) -> Experiment:
     """``exp`` with its steps cut to what every fresh stream holds (unchanged if not fresh)."""
     if not exp.fresh:
         return exp
     return replace(exp, steps=min(exp.steps, *(s.fresh_steps for s in prepared)))
+
+
+def learns_from_feedback(name: str) -> bool:
+    """Whether feedback changes what the named policy picks: its posterior learns (``learns``),
+    or it learns in its own update hook, as river's bandits do."""
+    cls = type(make_policy(name))
+    return cls.learns or cls._after_update is not Policy._after_update
+
+
+def frozen(exp: Experiment) -> Experiment:
+    """``exp`` with feedback off and no labels revealed: a policy replayed on it keeps its warm
+    start. Its seeds, streams and feedback draws are ``exp``'s (the channel draws them whatever
+    its rate), so a frozen twin differs from its policy only by what feedback taught."""
+    return replace(exp, channel=replace(exp.channel, rate=0.0), label_budget=0)
 
 
 def policy_setup(setup: Setup, exp: Experiment, name: str) -> Setup:
@@ -205,33 +232,29 @@ def _downsample(curve: np.ndarray, points: int = CURVE_POINTS) -> tuple[list[int
 
 
 def aggregate(traces: list[Trace], k: int) -> dict[str, Any]:
-    """Mean (and spread) over seeds of one policy's traces."""
+    """Mean (and spread) over seeds of one policy's traces: the headline figures
+    (:mod:`simulator.headline`; ``gap_closed`` and ``learning`` compare policies, so
+    :func:`simulator.headline.relate` adds them), accuracy, cost and the cumulative regrets."""
     sums = [summary(tr, k) for tr in traces]
     steps = min(tr.steps for tr in traces)
     curves = [regret_curves(tr, k) for tr in traces]
     regret_curve: dict[str, Any] = {}
-    for key in ("best_fixed", "cluster_oracle", "prompt_oracle"):
+    for key in REGRETS:
         mean = np.mean([c[key][:steps] for c in curves], axis=0)
         regret_curve["t"], regret_curve[key] = _downsample(mean)
     share = np.mean([traffic_share(tr, TRAFFIC_BINS) for tr in traces], axis=0)
     edges = np.linspace(0, steps, TRAFFIC_BINS + 1)
     models = traces[0].models
+    by_seed = {key: [s[f"regret_{key}"] for s in sums] for key in REGRETS}
     return {
+        **versus(by_seed, [tr.steps for tr in traces]),
+        "against_best_model": against_best_model(traces),
         "mean_accuracy": float(np.mean([s["mean_accuracy"] for s in sums])),
         "mean_cost_usd": float(np.mean([s["mean_cost_usd"] for s in sums])),
         "mean_utility": float(np.mean([s["mean_utility"] for s in sums])),
-        "regret": {
-            key: float(np.mean([s[f"regret_{key}"] for s in sums]))
-            for key in ("best_fixed", "cluster_oracle", "prompt_oracle")
-        },
-        "regret_std": {
-            key: float(np.std([s[f"regret_{key}"] for s in sums]))
-            for key in ("best_fixed", "cluster_oracle", "prompt_oracle")
-        },
-        "regret_by_seed": {
-            key: [s[f"regret_{key}"] for s in sums]
-            for key in ("best_fixed", "cluster_oracle", "prompt_oracle")
-        },
+        "regret": {key: float(np.mean(v)) for key, v in by_seed.items()},
+        "regret_std": {key: float(np.std(v)) for key, v in by_seed.items()},
+        "regret_by_seed": by_seed,
         "regret_curve": regret_curve,
         "traffic": {
             "t": ((edges[1:] + edges[:-1]) / 2).tolist(),
@@ -260,9 +283,10 @@ def deferral_curve(
     lambdas: Sequence[float],
     progress: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Sweep λ; each point is (mean cost / c_max, mean accuracy) over seeds."""
+    """Sweep λ; each point is (mean cost / c_max, mean accuracy) over seeds, with the utility
+    per 1,000 requests above always using the best single model at that λ, mean ± SE."""
     c_max = setups_[0].c_max
-    points = []
+    points: list[dict[str, Any]] = []
     for lam in lambdas:
         traces = [run_policy(s, exp, policy, lam=lam) for s in setups_]
         rows = [np.arange(tr.steps) for tr in traces]
@@ -270,7 +294,14 @@ def deferral_curve(
         acc = np.mean(
             [tr.outcomes[r, tr.chosen].mean() for tr, r in zip(traces, rows, strict=True)]
         )
-        points.append({"lambda": float(lam), "cost": float(cost / c_max), "accuracy": float(acc)})
+        points.append(
+            {
+                "lambda": float(lam),
+                "cost": float(cost / c_max),
+                "accuracy": float(acc),
+                "per_1000_vs_best": spread([over_best_model(tr) for tr in traces]),
+            }
+        )
         if progress is not None:
             progress()
     models = single_models(setups_)

@@ -14,6 +14,8 @@ FEEDBACK_KINDS = ("label", "score", "thumbs")
 DEFAULT_EMBEDDER = "minilm-m2v"
 #: :data:`agent.traffic_cells.DEFAULT_CELLS`.
 DEFAULT_CELLS = 32
+#: :class:`simulator.splitting.Splits`' default shares, as ``--split`` spells them.
+DEFAULT_SPLIT = "0.6,0.1,0.3"
 #: :data:`policies.levels.DEFAULT_LEVELS`.
 DEFAULT_LEVELS = (8, 32, 64)
 #: Policies ``simulate`` replays when no ``--policy`` is given, and the λ grid of ``sweep``.
@@ -41,6 +43,14 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         help="finer K-means cells the online policies also learn on (0: none)",
+    )
+    p.add_argument(
+        "--split",
+        metavar="FIT,VAL,POOL",
+        help=f"shares of the prompts that fit the K-means clusters, profile the models (the "
+        f"labelled validation set) and feed the replay pool ({DEFAULT_SPLIT}); positive, summing "
+        "to 1; with --shift they divide the other datasets; a log's own split column "
+        "(fit/val/pool) divides it instead",
     )
     p.add_argument(
         "--traffic-cells",
@@ -172,6 +182,13 @@ def add_simulate_parser(subparsers: Any) -> argparse.ArgumentParser:
         help=f"policy to replay (repeatable; default: {', '.join(DEFAULT_POLICIES)})",
     )
     sim.add_argument("--lam", type=float, default=0.1, help="cost penalty λ (default 0.1)")
+    sim.add_argument(
+        "--frozen",
+        action="store_true",
+        help="also replay each policy that learns from feedback frozen (feedback off and no "
+        "labels revealed, the same seeds and stream) as its own row, and report learning: the "
+        "policy's utility per 1,000 requests minus its frozen twin's, paired by seed",
+    )
     return sim
 
 

@@ -42,10 +42,34 @@ def fmt_usd(x: Any) -> str:
     return f"${v:.{2 - math.floor(math.log10(abs(v)))}f}"
 
 
-def fmt_regret(mean: Any, std: Any = None) -> str:
-    """Cumulative regret, 0 decimals, with ``± std`` when known."""
-    m, s = finite(mean), finite(std)
-    return DASH if m is None else f"{m:,.0f}" + ("" if s is None else f" ± {s:,.0f}")
+def fmt_per_1000(mean: Any, se: Any = None) -> str:
+    """Utility per 1,000 requests, signed, with ``± se`` when known: whole numbers where the
+    figure or its SE reaches 10 (unless the SE is below 1), else one decimal.
+
+    >>> fmt_per_1000(26.3, 4.1), fmt_per_1000(-2.56, 3.0), fmt_per_1000(-0.0, 0.0)
+    ('+26 ± 4', '-2.6 ± 3.0', '+0.0 ± 0.0')
+    >>> fmt_per_1000(8.7, 15.3)
+    '+9 ± 15'
+    >>> fmt_per_1000(26.3, 0.4)
+    '+26.3 ± 0.4'
+    >>> fmt_per_1000(12.0), fmt_per_1000(None)
+    ('+12', '—')
+    """
+    m, s = finite(mean), finite(se)
+    if m is None:
+        return DASH
+    digits = 0 if max(abs(m), s or 0.0) >= 10 and (s is None or s >= 1) else 1
+    return f"{m + 0.0:+,.{digits}f}" + ("" if s is None else f" ± {s:,.{digits}f}")
+
+
+def fmt_share(x: Any) -> str:
+    """A share as a whole percentage; missing as an empty cell.
+
+    >>> fmt_share(0.083), fmt_share(-0.02), fmt_share(-0.004), fmt_share(None)
+    ('8%', '-2%', '0%', '')
+    """
+    v = finite(x)
+    return "" if v is None else f"{round(100 * v)}%"
 
 
 def c_max_of(report: Mapping[str, Any]) -> float | None:

@@ -20,7 +20,7 @@ def regret_curves(trace: Trace, k: int) -> dict[str, np.ndarray]:
     """
     u = trace.utility()
     got = u[np.arange(trace.steps), trace.chosen]
-    fixed = int(np.argmax(u.sum(axis=0)))
+    fixed = best_fixed(trace)
     sums = np.zeros((k, u.shape[1]))
     np.add.at(sums, trace.clusters, u)
     best_in_cluster = np.argmax(sums, axis=1)
@@ -30,6 +30,11 @@ def regret_curves(trace: Trace, k: int) -> dict[str, np.ndarray]:
         "cluster_oracle": np.cumsum(cluster - got),
         "prompt_oracle": np.cumsum(u.max(axis=1) - got),
     }
+
+
+def best_fixed(trace: Trace) -> int:
+    """The log index of the single model with the most utility over the replayed stream."""
+    return int(np.argmax(trace.utility().sum(axis=0)))
 
 
 def oracle_utility(trace: Trace, cells: np.ndarray) -> float:

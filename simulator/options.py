@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -16,10 +17,18 @@ from policies import POLICY_NAMES
 from simulator.channel import FeedbackChannel
 from simulator.choose_k import choose_k
 from simulator.data import load_replay_log, make_embedder
-from simulator.experiment import Experiment
+from simulator.experiment import Experiment, learns_from_feedback
 from simulator.progress import stage
 from simulator.scenario import Arrival, Drift, Event, PriceChange, load_scenario, parse_at
-from simulator.splitting import Division, check_shift, divide, tag_values
+from simulator.splitting import (
+    SUM_TOLERANCE,
+    Division,
+    Splits,
+    check_shift,
+    divide,
+    own_split,
+    tag_values,
+)
 
 
 def _events(args: argparse.Namespace) -> list[Event]:
@@ -47,9 +56,43 @@ def _thumbs(text: str) -> tuple[float, float]:
     return a, b
 
 
-def check_protocol(log: ReplayLog, exp: Experiment) -> Division:
+def _splits(text: str | None) -> Splits:
+    """``--split FIT,VAL,POOL`` as :class:`Splits` (not given: the default shares).
+
+    >>> _splits("0.5,0.2,0.3")
+    Splits(fit=0.5, validation=0.2, pool=0.3)
+    >>> _splits("0.5,0.2")
+    Traceback (most recent call last):
+    ...
+    ValueError: --split expects three shares FIT,VAL,POOL such as 0.6,0.1,0.3, got '0.5,0.2'
+    """
+    if text is None:
+        return Splits()
+    parts = text.split(",")
+    try:
+        shares = [float(p) for p in parts]
+    except ValueError:
+        shares = []
+    if len(shares) != 3 or not all(math.isfinite(x) for x in shares):
+        raise ValueError(
+            f"--split expects three shares FIT,VAL,POOL such as 0.6,0.1,0.3, got {text!r}"
+        )
+    if min(shares) <= 0:
+        raise ValueError(f"--split: every share must be > 0, got {text!r}")
+    if abs(sum(shares) - 1.0) > SUM_TOLERANCE:
+        raise ValueError(f"--split: the shares must sum to 1, got {text!r} (sum {sum(shares):g})")
+    return Splits(*shares)
+
+
+def check_protocol(log: ReplayLog, exp: Experiment, *, split_given: bool = False) -> Division:
     """Fail before any embedding or replay if the log cannot carry the protocol's flags; the
-    division of the first seed."""
+    division of the first seed. ``split_given``: the shares came from ``--split``, which a
+    log's own split column would silently override."""
+    if split_given and own_split(log) is not None:
+        raise ValueError(
+            f"--split: {log.name} has its own split column (fit/val/pool), which divides its "
+            "prompts; drop --split or the column"
+        )
     if exp.shift:
         check_shift(log, exp.shift)
     if exp.tag_column:
@@ -57,6 +100,27 @@ def check_protocol(log: ReplayLog, exp: Experiment) -> Division:
     return divide(
         log, np.random.default_rng(0), splits=exp.splits, val_size=exp.val_size, shift=exp.shift
     )
+
+
+def frozen_twins(args: argparse.Namespace, policies: Sequence[str]) -> list[str]:
+    """The policies ``--frozen`` replays a frozen twin of: those that learn from feedback
+    (none without the flag). With the flag, an error if none of ``policies`` learns, or if
+    nothing would teach them (``--feedback-rate 0`` and no ``--label-budget``)."""
+    if not args.frozen:
+        return []
+    twins = [name for name in policies if learns_from_feedback(name)]
+    if not twins:
+        learners = [n for n in POLICY_NAMES if learns_from_feedback(n)]
+        raise ValueError(
+            f"--frozen: none of {', '.join(policies)} learns from feedback, so none has a "
+            f"frozen twin to compare with; add a --policy that does ({', '.join(learners)})"
+        )
+    if args.feedback_rate == 0 and not args.label_budget:
+        raise ValueError(
+            "--frozen compares each learning policy with itself with feedback off, and "
+            "--feedback-rate 0 already turns it off"
+        )
+    return twins
 
 
 def experiment_from_args(
@@ -97,6 +161,7 @@ def experiment_from_args(
     if args.label_pick is not None and not args.label_budget:
         raise ValueError("--label-pick needs --label-budget")
     levels = _levels(args.levels)
+    splits = _splits(args.split)
     channel = FeedbackChannel(
         rate=args.feedback_rate,
         kind=args.feedback,
@@ -119,6 +184,7 @@ def experiment_from_args(
         channel=channel,
         events=tuple(events),
         budget=args.budget,
+        splits=splits,
         policy_params=dict.fromkeys(policies, params),
         fresh=args.fresh,
         val_size=args.val_size,
@@ -128,7 +194,9 @@ def experiment_from_args(
         levels=levels,
     )
     log = load_replay_log(args.data)
-    division = check_protocol(log, exp)
+    division = check_protocol(log, exp, split_given=args.split is not None)
+    if not auto_k and clusters > division.fit.size:
+        raise ValueError(f"--clusters {clusters} exceeds the {division.fit.size} prompts fitted on")
     if levels is None:
         exp = replace(exp, levels=default_levels(log, exclude=shift))
     elif TASK in levels and not names_tasks(log, division.fit):

@@ -14,13 +14,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
+from simulator.headline import FROZEN
 from simulator.kit import c_max_of, fmt_rate, fmt_usd
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-REGRET_KEYS = ("cluster_oracle", "prompt_oracle", "best_fixed")
+#: The regret curves, by the title of their panel: the first is the headline, drawn wide.
+REGRET_KEYS = {
+    "best_fixed": "vs best single model",
+    "cluster_oracle": "vs best per cluster",
+    "prompt_oracle": "vs best per prompt",
+}
 MAX_TRAFFIC_PANELS = 8
 DPI = 100
 
@@ -72,15 +78,24 @@ def _floats(values: Iterable[Any]) -> list[float]:
 
 
 def colours_for(names: Sequence[str]) -> dict[str, Any]:
-    """One qualitative colour per name (tab10, or tab20 beyond ten names)."""
+    """One qualitative colour per name (tab10, or tab20 beyond ten names); a frozen twin
+    (``NAME (frozen)``) takes its policy's colour.
+
+    >>> c = colours_for(["static", "default", "default (frozen)"])
+    >>> c["default"] == c["default (frozen)"] != c["static"]
+    True
+    """
     from matplotlib import colormaps
 
-    cm = colormaps["tab10" if len(names) <= 10 else "tab20"]
-    return {name: cm(i % cm.N) for i, name in enumerate(names)}
+    own = list(dict.fromkeys(n.removesuffix(FROZEN) for n in names))
+    cm = colormaps["tab10" if len(own) <= 10 else "tab20"]
+    return {name: cm(own.index(name.removesuffix(FROZEN)) % cm.N) for name in names}
 
 
 def regret_figure(policies: Mapping[str, Mapping[str, Any]]) -> Figure | None:
-    """Cumulative regret over t: a wide panel vs the cluster oracle, smaller ones beside it."""
+    """Cumulative utility over t above the best single model in hindsight (minus the regret,
+    as the table shows it: above 0, routing wins), in a wide panel; above the best model per
+    cluster and per prompt in smaller ones beside it."""
     curves = {n: c for n, p in policies.items() if "t" in (c := p.get("regret_curve") or {})}
     keys = [k for k in REGRET_KEYS if any(k in c for c in curves.values())]
     if not keys:
@@ -95,9 +110,11 @@ def regret_figure(policies: Mapping[str, Mapping[str, Any]]) -> Figure | None:
         for name, c in curves.items():
             if key in c:
                 label = _label(name) if i == 0 else None
-                ax.plot(_floats(c["t"]), _floats(c[key]), color=colours[name], lw=1.5, label=label)
+                above = [-v for v in _floats(c[key])]
+                dash = "--" if name.endswith(FROZEN) else "-"
+                ax.plot(_floats(c["t"]), above, dash, color=colours[name], lw=1.5, label=label)
         ax.axhline(0.0, color="0.6", lw=0.8, zorder=0)
-        _style(ax, "step t", "cumulative regret" if i == 0 else "", "vs " + key.replace("_", " "))
+        _style(ax, "step t", "cumulative utility above" if i == 0 else "", REGRET_KEYS[key])
     _legend(fig, fig.axes[0].get_legend_handles_labels()[0])
     return fig
 
@@ -141,7 +158,8 @@ def deferral_figure(
         ax.plot(ex, ey, "-", color="tab:blue", lw=1.8, label="non-decreasing envelope")
     for name, (x, y) in operating.items():
         colour = colours.get(name, "k")
-        ax.scatter([x], [y], marker="D", s=46, c=[colour], edgecolor="w", label=_label(name))
+        face, edge = ("w", colour) if name.endswith(FROZEN) else (colour, "w")
+        ax.scatter([x], [y], marker="D", s=46, c=[face], edgecolor=edge, label=_label(name))
     ax.axvline(1.0, color="0.75", lw=0.8, ls="--", zorder=0)
     _style(ax, "mean cost / c_max", "accuracy", t=False)
     if handles := ax.get_legend_handles_labels()[0]:
@@ -220,10 +238,13 @@ def report_figures(report: Mapping[str, Any], curve: Mapping[str, Any] | None = 
     seeds = f", mean over {report['seeds']} seeds" if report.get("seeds") else ""
     add(
         regret_figure(pols),
-        f"Line charts of cumulative regret over time for {names}.",
-        f"Cumulative regret over t{seeds}. Left: vs the cluster oracle (what learning loses; it "
-        "should flatten). Middle: vs the prompt oracle (the physical limit). Right: vs the best "
-        "fixed model in hindsight (below 0: routing beats every single model).",
+        f"Line charts of cumulative utility over time above the best choices in hindsight for "
+        f"{names}.",
+        f"Cumulative utility over t above the best choices in hindsight (minus the regret)"
+        f"{seeds}. Left: above always using the best single model (above 0: routing beats it). "
+        "Middle: above the best model of each prompt cluster (a diagnostic: what learning "
+        "loses on the clusters; it should flatten). Right: above the best model for each "
+        "prompt (the physical limit). A frozen twin is dashed, in its policy's colour.",
     )
     c_max = c_max_of(report) or math.nan
     models = [

@@ -12,23 +12,19 @@ from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any
 
+from simulator.headline import FROZEN, GAP_REFERENCE
 from simulator.kit import (
     DASH,
     atomic_write,
     c_max_of,
     finite,
+    fmt_per_1000,
     fmt_rate,
-    fmt_regret,
+    fmt_share,
     fmt_usd,
     sanitise,
 )
-from simulator.table import MEMORY_SHARE, protocol_lines
-
-REGRETS = (
-    ("best_fixed", "vs best fixed"),
-    ("cluster_oracle", "vs cluster oracle"),
-    ("prompt_oracle", "vs prompt oracle"),
-)
+from simulator.table import MEMORY_SHARE, best_model_text, protocol_lines
 
 _STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;
@@ -76,56 +72,24 @@ def write_curve(out_dir: str | Path, curve: dict) -> Path:
 # ---------------------------------------------------------------- page content
 
 
-def _regret(p: Mapping[str, Any], key: str) -> float | None:
-    return finite((p.get("regret") or {}).get(key))
+def _mean(p: Mapping[str, Any], key: str) -> float | None:
+    """The mean of a per-seed figure (``{"mean", "se", "by_seed"}``) of a policy, if any."""
+    v = p.get(key)
+    return finite(v.get("mean")) if isinstance(v, Mapping) else None
+
+
+def _figure(p: Mapping[str, Any], key: str) -> str:
+    v = p.get(key) or {}
+    return fmt_per_1000(v.get("mean"), v.get("se"))
 
 
 def verdict(report: Mapping[str, Any], curve: Mapping[str, Any] | None = None) -> str:
-    """A plain-English paragraph (plain text, not yet escaped) drawn from the numbers."""
+    """A plain-English paragraph (plain text, not yet escaped) drawn from the numbers; it
+    leads with :func:`headline`."""
     pols: Mapping[str, Mapping[str, Any]] = report.get("policies") or {}
     if not pols:
         return "No policy has been replayed yet."
-    parts: list[str] = []
-    util = {n: u for n, p in pols.items() if (u := finite(p.get("mean_utility"))) is not None}
-    if util:
-        best = max(util, key=lambda n: util[n])
-        p = pols[best]
-        text = f"{best} has the best mean utility ({util[best]:.3f})"
-        ok = [m for m in report.get("models") or [] if finite(m.get("accuracy")) is not None]
-        top = max(ok, key=lambda m: m["accuracy"]) if ok else None
-        acc = finite(p.get("mean_accuracy"))
-        if top is not None and acc is not None:
-            text += (
-                f", with accuracy {acc:.3f} vs {top['accuracy']:.3f} for {top.get('name')},"
-                " the most accurate single model"
-            )
-            cost, top_cost = finite(p.get("mean_cost_usd")), finite(top.get("mean_cost_usd"))
-            if cost is not None and top_cost:
-                text += (
-                    f", at {100 * cost / top_cost:.0f}% of its mean cost"
-                    f" ({fmt_usd(cost)} vs {fmt_usd(top_cost)})"
-                )
-        parts.append(text + ".")
-    reg = {n: r for n in pols if (r := _regret(pols[n], "cluster_oracle")) is not None}
-    if len(reg) >= 2:
-        ref = "static" if "static" in reg else max(reg, key=lambda n: reg[n])
-        win = min((n for n in reg if n != ref), key=lambda n: reg[n])
-        r0, r1 = reg[ref], reg[win]
-        if r1 < r0 and r0 > 0:
-            parts.append(
-                f"{win} cut {ref}'s regret vs the cluster oracle by {100 * (r0 - r1) / r0:.0f}%"
-                f" ({r0:,.0f} → {r1:,.0f})."
-            )
-        elif r1 < r0:
-            parts.append(f"{win} had the lowest regret vs the cluster oracle ({r1:,.0f}).")
-        else:
-            parts.append(f"No policy beat {ref}'s regret vs the cluster oracle ({r0:,.0f}).")
-    bf = [n for n in pols if _regret(pols[n], "best_fixed") is not None]
-    if bf:
-        won = [n for n in bf if (_regret(pols[n], "best_fixed") or 0.0) < 0]
-        who = f"{len(won)} of {len(bf)} policies" if len(bf) > 1 else bf[0]
-        verb = "beat" if len(bf) > 1 or won else "did not beat"
-        parts.append(f"{who} {verb} the best single model in hindsight (regret vs best fixed < 0).")
+    parts = [text] if (text := headline(report)) else []
     share = (report.get("protocol") or {}).get("repeat_share")
     if share is not None:  # read before any figure when the figures are mostly memory
         note = protocol_lines({"repeat_share": share})[0]
@@ -136,6 +100,56 @@ def verdict(report: Mapping[str, Any], curve: Mapping[str, Any] | None = None) -
     if curve:
         parts.append(_curve_sentence(curve))
     return " ".join(parts)
+
+
+def headline(report: Mapping[str, Any]) -> str:
+    """What ``default`` (else the policy that earned most; of those with a frozen twin, if
+    any) earned per 1,000 requests over always using the best single model, what it saved of
+    that model's cost and at how many points of accuracy, what learning from feedback added
+    (with ``--frozen``), the share of static's gap to the prompt oracle it closed, and which
+    policy did best if another did. Empty when no policy has the figures.
+
+    >>> row = {"per_1000_vs_best": {"mean": 26.2, "se": 4.1}, "gap_closed": 0.08,
+    ...        "against_best_model": {"cost_saved": 0.35, "accuracy_points": -1.2},
+    ...        "learning": {"mean": 4.0, "se": 4.0}}
+    >>> print(headline({"best_model": {"name": "gpt-4", "by_seed": ["gpt-4"] * 5},
+    ...                 "policies": {"default": row}}))  # doctest: +NORMALIZE_WHITESPACE
+    default earned +26 ± 4 per 1,000 requests over always using gpt-4, the best single model in
+    hindsight: it saved 35% of its cost at 1.2 points less accuracy. Learning from feedback
+    added +4.0 ± 4.0 per 1,000 over the same policy frozen. It closed 8% of static's gap to the
+    best model for each prompt.
+    """
+    pols: Mapping[str, Mapping[str, Any]] = report.get("policies") or {}
+    earned = {n: m for n, p in pols.items() if (m := _mean(p, "per_1000_vs_best")) is not None}
+    if not earned:
+        return ""
+    live = [n for n in earned if not n.endswith(FROZEN)] or list(earned)
+    learners = [n for n in live if "learning" in pols[n]] or live
+    who = "default" if "default" in live else max(learners, key=lambda n: earned[n])
+    p = pols[who]
+    figure = _figure(p, "per_1000_vs_best")
+    best = best_model_text(report.get("best_model") or {})
+    text = f"{who} earned {figure} per 1,000 requests over {best}"
+    vs = p.get("against_best_model") or {}
+    saved, points = finite(vs.get("cost_saved")), finite(vs.get("accuracy_points"))
+    if saved is not None and points is not None:
+        cost = f"saved {saved:.0%} of its cost" if saved >= 0 else f"cost {-saved:.0%} more"
+        acc = f"gained {points:.1f}" if points >= 0 else f"at {-points:.1f} points less accuracy"
+        text += f": it {cost} " + (f"and {acc} points of accuracy" if points >= 0 else acc)
+    sentences = [text + "."]
+    if (gain := _mean(p, "learning")) is not None:
+        verb = "added" if gain >= 0 else "took away"
+        shown = _figure(p, "learning") if gain >= 0 else _figure(p, "learning").lstrip("-")
+        sentences.append(
+            f"Learning from feedback {verb} {shown} per 1,000 over the same policy frozen."
+        )
+    gap = finite(p.get("gap_closed"))
+    if gap is not None and who != GAP_REFERENCE:
+        sentences.append(f"It closed {gap:.0%} of static's gap to the best model for each prompt.")
+    top = max(live, key=lambda n: earned[n])
+    if earned[top] > earned[who]:
+        sentences.append(f"{top} did best here: {_figure(pols[top], 'per_1000_vs_best')}.")
+    return " ".join(sentences)
 
 
 def _curve_sentence(curve: Mapping[str, Any]) -> str:
@@ -168,23 +182,34 @@ def _table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+#: The page's figure columns beyond accuracy and cost: (report key, header), each higher-better.
+FIGURES = (
+    ("per_1000_vs_best", "vs best model"),
+    ("learning", "learning"),
+    ("gap_closed", "gap closed"),
+    ("per_1000_vs_cluster_oracle", "vs best per cluster"),
+    ("per_1000_vs_prompt_oracle", "vs best per prompt"),
+)
+
+
 def summary_table(report: Mapping[str, Any]) -> str:
     """One row per policy, the best value of each column highlighted."""
     pols: Mapping[str, Mapping[str, Any]] = report.get("policies") or {}
     c_max = c_max_of(report)
     heads = ["policy", "accuracy", "cost / request", "cost / c_max", "utility"]
-    heads += [f"regret {label}" for _, label in REGRETS]
-    higher = [True, False, False, True, False, False, False]
+    heads += [h for _, h in FIGURES]
+    higher = [True, False, False, True] + [True] * len(FIGURES)
     values, rows = [], []
     for name, p in pols.items():
         cost = finite(p.get("mean_cost_usd"))
         rel = cost / c_max if cost is not None and c_max else None
         acc, util = finite(p.get("mean_accuracy")), finite(p.get("mean_utility"))
-        values.append([acc, cost, rel, util, *(_regret(p, k) for k, _ in REGRETS)])
-        std = p.get("regret_std") or {}
+        gap = finite(p.get("gap_closed"))
+        figures = [gap if k == "gap_closed" else _mean(p, k) for k, _ in FIGURES]
+        values.append([acc, cost, rel, util, *figures])
         tag = " (interrupted)" if p.get("interrupted") else ""
         rows.append([f"{name}{tag}", fmt_rate(acc), fmt_usd(cost), fmt_rate(rel), fmt_rate(util)])
-        rows[-1] += [fmt_regret(_regret(p, k), std.get(k)) for k, _ in REGRETS]
+        rows[-1] += [fmt_share(gap) if k == "gap_closed" else _figure(p, k) for k, _ in FIGURES]
     best: set[tuple[int, int]] = set()
     for j, hi in enumerate(higher):
         col = [(i, v) for i, r in enumerate(values) if (v := r[j]) is not None]
@@ -240,6 +265,23 @@ def page(title: str, body: str) -> str:
     )
 
 
+def _page_note(report: Mapping[str, Any]) -> str:
+    """What the summary table's columns mean."""
+    seeds = report.get("seeds")
+    over = f" over {seeds} seeds" if seeds else ""
+    return (
+        "Utility is accuracy − λ·cost/c_max. The last columns are utility per 1,000 requests, "
+        f"mean ± SE{over} (SE: the seeds' sample sd / √seeds): vs best model, above "
+        f"{best_model_text(report.get('best_model') or {})}; "
+        "learning, the policy minus itself frozen (feedback off, the same seeds and stream; "
+        "--frozen adds the frozen twins), paired seed by seed; vs best per cluster and per "
+        "prompt, above the best model of each prompt cluster and for each prompt in hindsight "
+        "(diagnostics: the second is the limit). Gap closed is 1 − its shortfall to the best "
+        "model per prompt ÷ static's, static replayed on the same seeds, a ratio of seed means. "
+        "Best value per column in bold."
+    )
+
+
 def render_html(report: dict, curve: dict | None = None) -> str:
     """The report as one self-contained HTML page."""
     from simulator.plots import report_figures
@@ -251,11 +293,10 @@ def render_html(report: dict, curve: dict | None = None) -> str:
         body.append(f"<details open><summary>Settings</summary>{settings}</details>")
     body.append("<h2>Policies</h2>")
     body.append(summary_table(report))
-    body.append(
-        '<p class="note">Regret is cumulative at the last step, mean ± sd over seeds; lower is '
-        "better, and below 0 vs best fixed means routing beat every single model. Utility is "
-        "accuracy − λ·cost/c_max. Best value per column in bold.</p>"
-    )
+    body.append(f'<p class="note">{e(_page_note(report))}</p>')
+    protocol = protocol_lines(report.get("protocol") or {})
+    if protocol:
+        body.append(f'<p class="note">{"<br>".join(e(line) for line in protocol)}</p>')
     models = models_table(report)
     if models:
         body += ["<h2>Single models on the replay pool</h2>", models]
@@ -270,9 +311,11 @@ def render_curve_html(curve: dict) -> str:
 
     e, pts = html.escape, curve.get("points") or []
     rows = [
-        [str(p.get("lambda")), fmt_rate(p.get("cost")), fmt_rate(p.get("accuracy"))] for p in pts
+        [str(p.get("lambda")), fmt_rate(p.get("cost")), fmt_rate(p.get("accuracy"))]
+        + [_figure(p, "per_1000_vs_best")]
+        for p in pts
     ]
-    table = _table(["λ", "cost / c_max", "accuracy"], rows)
+    table = _table(["λ", "cost / c_max", "accuracy", "vs best model (per 1,000 ± SE)"], rows)
     body = [f'<p class="verdict">{e(_curve_sentence(curve))}</p>', *curve_figures(curve), table]
     title = f"{curve.get('dataset', 'deferral curve')}: λ sweep of {curve.get('policy', '?')}"
     return page(title, "\n".join(body))

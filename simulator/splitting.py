@@ -16,6 +16,9 @@ import numpy as np
 from agent.log_checks import SPLIT_VALUES
 from agent.logs import ReplayLog
 
+#: How far from 1 the shares of a :class:`Splits` may sum (``--split`` is typed by hand).
+SUM_TOLERANCE = 1e-6
+
 
 @dataclass(frozen=True)
 class Splits:
@@ -26,16 +29,40 @@ class Splits:
     pool: float = 0.3
 
     def __post_init__(self) -> None:
-        shares = (self.fit, self.validation, self.pool)
-        if min(shares) <= 0 or abs(sum(shares) - 1.0) > 1e-9:
-            raise ValueError(f"splits must be positive shares summing to 1, got {shares}")
+        shares = self.shares
+        if min(shares) <= 0 or abs(sum(shares) - 1.0) > SUM_TOLERANCE:
+            raise ValueError(f"--split: shares must be positive and sum to 1, got {self.text}")
+
+    @property
+    def shares(self) -> tuple[float, float, float]:
+        return self.fit, self.validation, self.pool
+
+    @property
+    def text(self) -> str:
+        """The shares as ``--split`` spells them.
+
+        >>> Splits().text
+        '0.6,0.1,0.3'
+        """
+        return ",".join(f"{x:g}" for x in self.shares)
 
     def sizes(self, n: int) -> tuple[int, int, int]:
-        """How many of ``n`` prompts go to the fit, validation and pool shares."""
+        """How many of ``n`` prompts go to the fit, validation and pool shares.
+
+        >>> Splits().sizes(100)
+        (60, 10, 30)
+        >>> Splits(0.5, 0.25, 0.25).sizes(2)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: --split 0.5,0.25,0.25: 2 prompts leave 1 to fit, 1 to validate and 0 to ...
+        """
         a = int(round(self.fit * n))
         b = max(1, int(round(self.validation * n)))
         if a < 1 or a + b >= n:
-            raise ValueError(f"{n} prompts are too few to split {self}")
+            raise ValueError(
+                f"--split {self.text}: {n} prompts leave {a} to fit, {b} to validate and "
+                f"{max(n - a - b, 0)} to replay; each needs at least one"
+            )
         return a, b, n - a - b
 
     def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:

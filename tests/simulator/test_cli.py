@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -90,6 +91,55 @@ def test_simulate_writes_report_json_and_html(
     assert html.count("data:image/png;base64,") >= 3
     table = capsys.readouterr().out
     assert "static" in table and "default" in table and "report.html" in table
+
+
+def test_frozen_adds_each_learning_policys_twin_and_the_learning_column(
+    log_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = ["simulate", "--data", str(log_csv), "--policy", "static", "--policy", "greedy"]
+    args += ["--frozen", "--fresh", "--out", str(out), "--cache-dir", str(tmp_path / "c")]
+    assert main([*args, *FAST]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert list(report["policies"]) == ["static", "greedy", "greedy (frozen)"]
+    static, greedy, twin = report["policies"].values()
+    assert report["frozen"] is True and twin["frozen"] is True and twin["feedback"] == 0
+    assert "learning" not in static and "learning" not in twin
+    # learning: greedy's utility per 1,000 minus its twin's, seed by seed, mean ± SE
+    gains = np.subtract(greedy["per_1000_vs_best"]["by_seed"], twin["per_1000_vs_best"]["by_seed"])
+    assert greedy["learning"]["by_seed"] == pytest.approx(gains.tolist())
+    assert greedy["learning"]["mean"] == pytest.approx(gains.mean())
+    assert greedy["learning"]["se"] == pytest.approx(gains.std(ddof=1) / np.sqrt(2))
+    for key in ("per_1000_vs_best", "per_1000_vs_cluster_oracle", "per_1000_vs_prompt_oracle"):
+        assert set(greedy[key]) == {"mean", "se", "by_seed"} and len(greedy[key]["by_seed"]) == 2
+    assert static["gap_closed"] == 0.0 and report["gap_reference"]["shown"] is True
+    assert report["best_model"]["name"] in {m["name"] for m in report["models"]}
+    printed = capsys.readouterr().out
+    first = printed.splitlines()[0]
+    assert " earned " in first and "per 1,000 requests over always using" in first
+    assert "Learning from feedback" in printed.split("\n\n")[0]  # in the verdict, first
+    assert "greedy (frozen)" in printed and "what feedback added" in printed
+    table = printed.split("\nreport: ")[0]  # the verdict, the table and its legend
+    assert max(len(line) for line in table.splitlines()) <= 100
+    page = (out / "report.html").read_text()
+    assert "greedy (frozen)" in page and "Learning from feedback" in page
+
+
+def test_static_is_the_gap_reference_even_when_not_asked_for(
+    log_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = ["simulate", "--data", str(log_csv), "--policy", "greedy", "--fresh"]
+    assert main([*args, "--out", str(out), "--cache-dir", str(tmp_path / "c"), *FAST]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert list(report["policies"]) == ["greedy"] and report["policy"] == "greedy"
+    reference = report["gap_reference"]
+    assert reference["policy"] == "static" and reference["shown"] is False
+    mine = report["policies"]["greedy"]["regret_by_seed"]["prompt_oracle"]
+    want = 1 - np.mean(mine) / reference["regret_prompt_oracle"]["mean"]
+    assert report["policies"]["greedy"]["gap_closed"] == pytest.approx(want)
+    table = capsys.readouterr().out
+    assert "\nstatic " not in table and "--frozen adds it" in table
 
 
 def test_simulate_fresh_streams_each_pool_prompt_once(
@@ -178,6 +228,8 @@ def test_sweep_writes_the_deferral_curve(log_csv: Path, tmp_path: Path) -> None:
     costs = [p["cost"] for p in curve["points"]]
     assert costs == sorted(costs, reverse=True)  # a higher λ never spends more here
     assert 0 < curve["audc"] <= 1 and {"qnc", "apgr", "models"} <= set(curve)
+    for p in curve["points"]:  # utility per 1,000 over the best single model at that λ
+        assert set(p["per_1000_vs_best"]) == {"mean", "se", "by_seed"}
 
 
 @pytest.mark.parametrize(
@@ -193,6 +245,19 @@ def test_sweep_writes_the_deferral_curve(log_csv: Path, tmp_path: Path) -> None:
         (["sweep", "--lambdas", "a,b"], "--lambdas expects comma-separated numbers"),
         (["simulate", "--bogus"], "unrecognized arguments: --bogus"),
         (["simulate", "--clusters", "many"], "--clusters expects a number or 'auto'"),
+        (
+            ["simulate", "--policy", "static", "--policy", "best-fixed", "--frozen"],
+            "--frozen: none of static, best-fixed learns from feedback, so none has a frozen "
+            "twin to compare with; add a --policy that does (default, thompson, ucb, greedy, "
+            "river-egreedy, river-ts)",
+        ),
+        (
+            ["simulate", "--policy", "greedy", "--frozen", "--feedback-rate", "0"],
+            "--frozen compares each learning policy with itself with feedback off, and "
+            "--feedback-rate 0 already turns it off",
+        ),
+        (["simulate", "--policy", "nope", "--frozen"], "unknown policy 'nope'"),
+        (["sweep", "--frozen"], "unrecognized arguments: --frozen"),
     ],
 )
 def test_bad_flags_and_data_give_one_clear_line(

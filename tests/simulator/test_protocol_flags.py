@@ -132,9 +132,11 @@ def test_the_flags_run_and_the_report_records_the_protocol(
     assert main([*args, "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "traffic shifted to python, sql, 50% of the stream" in out
+    assert "split: 60/10/30% of prompts (cluster fit / labelled validation / replay pool)" in out
     assert "0% of requests repeat an earlier prompt" in out
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["protocol"] == {
+        "split": [0.6, 0.1, 0.3],
         "fresh": True,
         "val_size": 20,
         "shift": ["python", "sql"],
@@ -190,9 +192,57 @@ def test_a_repeated_stream_says_its_figures_are_memory(
     assert "mostly measure prompt memory" in page.split("</p>")[0]
 
 
+def test_split_sets_the_shares_and_the_report_records_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o"
+    args = ["simulate", *FAST, "--fresh", "--split", "0.5,0.3,0.2", "--out", str(out)]
+    assert main(args) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["protocol"]["split"] == [0.5, 0.3, 0.2]
+    assert report["steps"] == 480  # the pool: 20% of 2,400 prompts, each streamed once
+    line = "split: 50/30/20% of prompts (cluster fit / labelled validation / replay pool)"
+    assert line in capsys.readouterr().out
+    assert line in (out / "report.html").read_text()
+    # A larger pool streams more fresh prompts; sweep records the shares in curve.json.
+    sweep = ["sweep", *FAST, "--fresh", "--split", "0.3,0.1,0.6", "--lambdas", "0.1"]
+    assert main([*sweep, "--out", str(tmp_path / "c")]) == 0
+    curve = json.loads((tmp_path / "c" / "curve.json").read_text())
+    assert curve["protocol"]["split"] == [0.3, 0.1, 0.6]
+    assert "split: 30/10/60% of prompts" in capsys.readouterr().out
+
+
+def test_a_logs_own_split_column_is_recorded_and_conflicts_with_split(
+    log: ReplayLog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    own = ["fit"] * 300 + ["val"] * 100 + ["pool"] * 200
+    data = write_csv(log, tmp_path / "own.csv", split=own)
+    args = ["simulate", "--data", str(data), *FAST, "--fresh", "--out", str(tmp_path / "o")]
+    assert main(args) == 0
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["protocol"]["split"] == "column" and report["steps"] == 200
+    assert "split: prompts divided by the log's split column" in capsys.readouterr().out
+    assert main([*args, "--split", "0.5,0.2,0.3"]) == 2
+    err = capsys.readouterr().err
+    assert "--split: own has its own split column (fit/val/pool)" in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
+        (["--split", "a,b,c"], "--split expects three shares FIT,VAL,POOL such as 0.6,0.1,0.3"),
+        (["--split", "0.5,0.5"], "--split expects three shares FIT,VAL,POOL"),
+        (["--split", "0.5,0.2,0.2,0.1"], "--split expects three shares FIT,VAL,POOL"),
+        (["--split", "nan,0.5,0.5"], "--split expects three shares FIT,VAL,POOL"),
+        (["--split", "0,0.5,0.5"], "--split: every share must be > 0, got '0,0.5,0.5'"),
+        (["--split", "1.2,-0.1,-0.1"], "--split: every share must be > 0"),
+        (["--split", "0.6,0.1,0.2"], "--split: the shares must sum to 1, got '0.6,0.1,0.2' (sum"),
+        (
+            ["--split", "0.9995,0.0004,0.0001"],
+            "--split 0.9995,0.0004,0.0001: 2400 prompts leave 2399 to fit, 1 to validate and 0 "
+            "to replay; each needs at least one",
+        ),
+        (["--split", "0.001,0.5,0.499"], "--clusters 4 exceeds the 2 prompts fitted on"),
         (["--val-size", "0"], "--val-size must be >= 1"),
         (["--val-size", "100000"], "--val-size must be between 1 and the"),
         (["--shift", "nope"], "unknown dataset(s) nope; synthetic"),

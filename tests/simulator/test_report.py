@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from simulator.kit import sanitise
-from simulator.report import render_html, write_curve, write_report
+from simulator.report import headline, render_html, write_curve, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMG_PREFIX = '<img src="data:image/png;base64,'
@@ -23,10 +23,19 @@ MODELS = ("small", "medium", "large")
 EVIL = "<script>alert(1)</script>"
 
 
+def _spread(mean: float, se: float) -> dict[str, Any]:
+    return {"mean": mean, "se": se, "by_seed": [mean - se, mean, mean + se]}
+
+
 def _policy(acc: float, cost: float, util: float, cluster: float, drift: float) -> dict[str, Any]:
     ts = list(range(1, 2001, 20))
     shares = [drift, 0.3, 0.7 - drift]
     return {
+        "per_1000_vs_best": _spread(round(1000 * (util - 0.795)), 2.5),
+        "per_1000_vs_cluster_oracle": _spread(-cluster / 2, 6.5),
+        "per_1000_vs_prompt_oracle": _spread(-149.0, math.nan),
+        "against_best_model": {"cost_saved": 1 - cost / 0.005, "accuracy_points": 100 * acc - 88},
+        "gap_closed": 1 - 298.0 / 410.0,
         "mean_accuracy": acc,
         "mean_cost_usd": cost,
         "mean_utility": util,
@@ -66,6 +75,7 @@ def report() -> dict[str, Any]:
             {"name": "large", "accuracy": 0.88, "mean_cost_usd": 0.005},
         ],
         "c_max": 0.005,
+        "best_model": {"name": "large", "by_seed": ["large"] * 3, "accuracy": 0.88},
         "mean_accuracy": math.nan,  # a flattened single-policy key: not rendered, but sanitised
     }
 
@@ -134,13 +144,18 @@ def test_html_shows_policies_and_key_figures(report: dict[str, Any]) -> None:
     page = render_html(report)
     for name in ("static", "thompson", "tiny_bench", "λ=0.1", "2,000 steps × 3 seeds", "K=4"):
         assert name in page
-    for figure in ("0.852", "$0.00110", "0.220", "0.828", "185 ± 13", "410 ± 13", "-66 ± 5", "298"):
+    for figure in ("0.852", "$0.00110", "0.220", "0.828", "-92 ± 6", "-205 ± 6", "+33 ± 2"):
         assert figure in page
-    # The verdict names the improvement over static and the best policy by utility.
-    assert "thompson cut static&#x27;s regret vs the cluster oracle by 55%" in page
-    assert "thompson has the best mean utility (0.828)" in page
-    assert "large, the most accurate single model" in page
+    assert "-149</td>" in page and "27%</td>" in page  # no SE where it is not finite
+    # The verdict leads with what the policy earned over the best single model, and how.
+    assert page.split('<p class="verdict">')[1].startswith(
+        "thompson earned +33 ± 2 per 1,000 requests over always using large, the best single "
+        "model in hindsight: it saved 78% of its cost at 2.8 points less accuracy."
+    )
+    assert "It closed 27% of static&#x27;s gap to the best model for each prompt." in page
+    assert "static earned -25 ± 2" not in page  # the best earner leads when default is absent
     assert '<td class="best">0.852</td>' in page
+    assert '<td class="best">-92 ± 6</td>' in page
     assert "<dt>thumbs</dt><dd>0.8, 0.3</dd>" in page
 
 
@@ -208,3 +223,42 @@ def test_ten_policies_fit_one_small_page(report: dict[str, Any]) -> None:
     page = render_html(report)
     assert len(page) < 1_000_000
     assert "Showing the first 8 of 10 policies" in page
+
+
+@pytest.mark.parametrize(
+    ("saved", "points", "said"),
+    [
+        (0.35, -1.2, "it saved 35% of its cost at 1.2 points less accuracy."),
+        (0.1, 0.5, "it saved 10% of its cost and gained 0.5 points of accuracy."),
+        (-0.2, 3.1, "it cost 20% more and gained 3.1 points of accuracy."),
+        (-0.2, -1.0, "it cost 20% more at 1.0 points less accuracy."),
+    ],
+)
+def test_the_headline_says_what_routing_saved_and_at_what_accuracy(
+    saved: float, points: float, said: str
+) -> None:
+    row = {
+        "per_1000_vs_best": _spread(-3.0, 2.0),
+        "against_best_model": {"cost_saved": saved, "accuracy_points": points},
+        "learning": _spread(-3.0, 2.0),
+    }
+    best = {"name": "gpt-4", "by_seed": ["gpt-4", "gpt-4", "yi"]}
+    text = headline({"best_model": best, "policies": {"default": row}})
+    assert text.startswith(
+        "default earned -3.0 ± 2.0 per 1,000 requests over always using each seed's best single "
+        f"model in hindsight (gpt-4 on 2 of 3): {said}"
+    )
+    assert "Learning from feedback took away 3.0 ± 2.0 per 1,000 over the same policy" in text
+
+
+def test_the_headline_leads_with_default_and_names_a_policy_that_did_better() -> None:
+    def row(earned: float) -> dict[str, Any]:
+        return {"per_1000_vs_best": _spread(earned, 3.0), "gap_closed": 0.1}
+
+    pols = {"static": row(5.0), "default": row(20.0), "thompson": row(40.0)}
+    pols["thompson (frozen)"] = row(60.0)  # a frozen twin neither leads nor is named best
+    text = headline({"policies": pols})
+    assert text.startswith("default earned +20 ± 3 per 1,000 requests over always using the best")
+    assert text.endswith("It closed 10% of static's gap to the best model for each prompt. "
+                         "thompson did best here: +40 ± 3.")  # fmt: skip
+    assert headline({"policies": {"static": {"mean_accuracy": 0.8}}}) == ""
