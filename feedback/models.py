@@ -9,6 +9,9 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+#: Longest stored source: a claimed one (200 characters) scoped under its identity.
+SOURCE_CHARS = 300
+
 
 class Meta(SQLModel, table=True):
     """Shared key/value state: the token secret, the cluster map, λ, the pool revision."""
@@ -57,15 +60,22 @@ class DecisionRow(SQLModel, table=True):
     tags: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     #: The prompt's cell at each resolution level, a JSON list; feedback replays into them.
     cells: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    #: What its feedback's weight is scaled by: below 1 when ``allowed`` narrowed the choice
+    #: (:mod:`agent.propensity`).
+    teach: float = Field(default=1.0, sa_column_kwargs={"server_default": "1"})
 
 
 class FeedbackRow(SQLModel, table=True):
-    """One acknowledged piece of feedback. The unique constraints make it count once."""
+    """One acknowledged piece of feedback. The unique constraints make it count once.
+    ``source`` is scoped under ``identity`` (:func:`agent.store.scoped`); ``cell`` (the
+    decision's top cluster), ``model`` and ``watched`` (it fed the drift guard) are what the
+    identity's caps count (:mod:`agent.source_cap`)."""
 
     __tablename__ = "ra_feedback"
     __table_args__ = (
         UniqueConstraint("decision_id", "kind", "source", name="uq_ra_feedback_once"),
         Index("ix_ra_feedback_source", "source", "created_at"),
+        Index("ix_ra_feedback_identity", "identity", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -73,9 +83,13 @@ class FeedbackRow(SQLModel, table=True):
     kind: str = Field(max_length=16)
     value: float
     weight: float
-    source: str = Field(default="", max_length=200)
+    source: str = Field(default="", max_length=SOURCE_CHARS)
     idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
     created_at: float
+    identity: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    cell: int = Field(default=-1, sa_column_kwargs={"server_default": "-1"})
+    model: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    watched: bool = Field(default=True, sa_column_kwargs={"server_default": "1"})
 
 
 class LabelRow(SQLModel, table=True):

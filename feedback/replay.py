@@ -26,8 +26,8 @@ def snapshot_router_state(snapshot: dict[str, Any]) -> dict[str, Any]:
 def replay_row(router: Router, row: crud.FeedbackItem) -> None:
     """Learn one committed feedback row (a leaf of another replica's traffic cells marks its
     cluster's profile stale, as it did there)."""
-    _, kind, value, model, weight, weights, leaf, key, tags, cells = row
+    _, kind, value, model, weight, weights, leaf, key, tags, cells, watched = row
     leaf, stale = foreign_leaf(router.traffic_cells, leaf)
     w = np.asarray(json.loads(weights))
     router.apply(w, model, value, kind=kind, weight=weight, leaf=leaf, prompt_key=key, tags=tags,
-                 stale=stale, cells=cells)  # fmt: skip
+                 stale=stale, cells=cells, watch=watched)  # fmt: skip

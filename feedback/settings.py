@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Self
 
+from agent.source_cap import Limits
+
 DEFAULT_DATABASE_URL = "sqlite:///routing-agent.db"
 
 
@@ -75,6 +77,13 @@ class Settings:
     stickiness: float = 0.05
     source_limit: int = 50
     source_window: float = 3600.0
+    #: Most weight one identity (a client key, else an address) may put on one (cluster,
+    #: model) within ``identity_window`` seconds, across every source it claims (0: no cap).
+    identity_budget: float = 10.0
+    identity_window: float = 86400.0
+    #: Pieces of feedback per identity and model within ``identity_window`` that feed the
+    #: drift guard (more are learnt, capped, but cannot trip a drift alarm).
+    drift_allowance: int = 5
     #: A replay log to build the pool from when the database holds none (default: synthetic).
     from_log: str | None = None
     synthetic_prompts: int = 2400
@@ -119,6 +128,18 @@ class Settings:
         for name in ("traffic_cells", "label_candidates"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        _ = self.limits  # refuses nonsense caps now, not at the first feedback
+
+    @property
+    def limits(self) -> Limits:
+        """The influence caps (:mod:`agent.source_cap`)."""
+        return Limits(
+            source_limit=self.source_limit,
+            source_window=self.source_window,
+            identity_budget=self.identity_budget,
+            identity_window=self.identity_window,
+            drift_allowance=self.drift_allowance,
+        )
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from feedback.api.responses import BODY, CLIENT, detail
+from feedback.identity import request_identity
 from feedback.proxy.auth import ClientDep
 from feedback.schemas import RouteRequest, RouteResponse
 
@@ -22,5 +23,6 @@ router = APIRouter(tags=["routing"], dependencies=[ClientDep])
 )
 async def route(req: RouteRequest, request: Request) -> RouteResponse:
     """Route a prompt (or messages); the response's ``token`` must accompany feedback."""
-    out: RouteResponse = await request.app.state.service.requests.route(req)
+    service = request.app.state.service
+    out: RouteResponse = await service.requests.route(req, request_identity(request))
     return out

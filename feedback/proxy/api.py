@@ -18,6 +18,7 @@ from starlette.background import BackgroundTask
 from agent.decision import Decision
 from feedback.api.responses import CLIENT, detail, openai
 from feedback.errors import ServiceError
+from feedback.identity import request_identity
 from feedback.proxy.auth import ClientDep
 from feedback.proxy.caller import AllUpstreamsFailed, Answer
 from feedback.proxy.errors import OpenAIError, model_not_found
@@ -114,7 +115,7 @@ async def chat_completions(request: Request) -> Response:
         raise model_not_found(name)
     req = _route_request(body, allowed)
     try:
-        d = await service.requests.choose(req)
+        d = await service.requests.choose(req, request_identity(request))
     except ServiceError as exc:
         raise OpenAIError(400, str(exc)) from exc
     order = proxy.order(d, service.settings.proxy_attempts) if name == ROUTER else [d.model]
