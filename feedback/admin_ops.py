@@ -124,17 +124,16 @@ def add_label(service: RoutingService, *, session: Session, req: LabelRequest) -
         raise NotFound(f"{exc.args[0]}; send the prompt's text instead") from exc
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
-    session.add(
-        LabelRow(
-            prompt_key=ctx.prompt_key,
-            weights=json.dumps(ctx.weights.tolist()),
-            leaf=ctx.leaf,
-            tags=json.dumps(list(ctx.tags)),
-            cells=json.dumps(list(ctx.cells)),
-            outcomes=json.dumps(req.outcomes),
-            created_at=service.clock(),
-        )
+    row = LabelRow(
+        prompt_key=ctx.prompt_key,
+        weights=json.dumps(ctx.weights.tolist()),
+        leaf=ctx.leaf,
+        tags=json.dumps(list(ctx.tags)),
+        cells=json.dumps(list(ctx.cells)),
+        outcomes=json.dumps(req.outcomes),
+        created_at=service.clock(),
     )
+    session.add(row)
     session.commit()
     revision = crud.bump_revision(session=session)
     learnt = sum(m in router.models for m in req.outcomes)
@@ -142,5 +141,5 @@ def add_label(service: RoutingService, *, session: Session, req: LabelRequest) -
     def change(r: Router) -> None:
         r.learn_outcomes(ctx, req.outcomes)
 
-    service.pool_changed(revision, change)
+    service.pool_changed(revision, change, label_id=row.id)
     return LabelResult(learnt=learnt, revision=service.revision)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -202,14 +203,38 @@ def feedback_after(
 
 
 # -- snapshots -----------------------------------------------------------------------------
-def latest_snapshot(*, session: Session, revision: int) -> PolicySnapshot | None:
-    stmt = (
-        select(PolicySnapshot)
-        .where(PolicySnapshot.revision == revision)
-        .order_by(col(PolicySnapshot.id).desc())
-        .limit(1)
-    )
-    return session.exec(stmt).first()
+#: A stored snapshot without its state: (id, revision, hwm, gaps as JSON, basis as JSON).
+SnapshotHead = tuple[int, int, int, str, str]
+
+
+def snapshot_heads(*, session: Session) -> list[SnapshotHead]:
+    """Every stored snapshot's head, newest first (its state is read only once chosen)."""
+    stmt = sa_select(
+        col(PolicySnapshot.id),
+        col(PolicySnapshot.revision),
+        col(PolicySnapshot.hwm),
+        col(PolicySnapshot.gaps),
+        col(PolicySnapshot.basis),
+    ).order_by(col(PolicySnapshot.id).desc())
+    return [
+        (int(i), int(r), int(h), str(g), str(b or "")) for i, r, h, g, b in session.execute(stmt)
+    ]
+
+
+def snapshot_state(*, session: Session, snapshot_id: int) -> str | None:
+    row = session.get(PolicySnapshot, snapshot_id)
+    return None if row is None else row.state
+
+
+def profile_digests(*, session: Session) -> dict[str, str]:
+    """A digest of each active model's profile: a snapshot notes its pool's, so a rebuild
+    can tell a model re-added with another profile from the one the snapshot learnt on."""
+    return {r.name: profile_digest(r) for r in active_models(session=session)}
+
+
+def profile_digest(row: ModelRow) -> str:
+    text = json.dumps([row.successes, row.trials, row.levels or "[]"])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def save_snapshot(
@@ -219,13 +244,19 @@ def save_snapshot(
     hwm: int,
     gaps: Sequence[int],
     state: str,
+    basis: str,
     now: float,
     keep: int = 3,
 ) -> None:
     """Store a snapshot and keep only the newest ``keep``; commits."""
     session.add(
         PolicySnapshot(
-            revision=revision, hwm=hwm, gaps=json.dumps(list(gaps)), state=state, created_at=now
+            revision=revision,
+            hwm=hwm,
+            gaps=json.dumps(list(gaps)),
+            state=state,
+            basis=basis,
+            created_at=now,
         )
     )
     session.commit()

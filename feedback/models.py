@@ -1,7 +1,8 @@
 """Every SQLModel table of the service. Names carry an ``ra_`` prefix.
 
-The posterior is never stored as the truth: it is rebuilt from ``ra_model`` (the profiles) plus
-the committed rows of ``ra_feedback`` in id order, optionally starting from a ``ra_snapshot``.
+The posterior is rebuilt from ``ra_model`` (the profiles) plus the committed rows of
+``ra_feedback`` in id order, starting from a ``ra_snapshot`` when one is usable; once old rows
+are pruned (:mod:`feedback.retention`), the snapshots are the record of what they taught.
 """
 
 from __future__ import annotations
@@ -109,7 +110,10 @@ class LabelRow(SQLModel, table=True):
 
 
 class PolicySnapshot(SQLModel, table=True):
-    """A replica's policy state; replay resumes after ``hwm`` plus the ids in ``gaps``."""
+    """A replica's policy state; replay resumes after ``hwm`` plus the ids in ``gaps``.
+    ``basis`` (JSON: the reset floors it was built on and the labels it holds) lets a rebuild
+    at a later revision start from it (:mod:`feedback.replay`); ``""`` for a snapshot written
+    before, usable at its own revision only."""
 
     __tablename__ = "ra_snapshot"
 
@@ -118,4 +122,5 @@ class PolicySnapshot(SQLModel, table=True):
     hwm: int
     gaps: str = Field(sa_column=Column(Text, nullable=False))
     state: str = Field(sa_column=Column(Text, nullable=False))
+    basis: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     created_at: float

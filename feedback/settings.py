@@ -84,6 +84,11 @@ class Settings:
     #: Pieces of feedback per identity and model within ``identity_window`` that feed the
     #: drift guard (more are learnt, capped, but cannot trip a drift alarm).
     drift_allowance: int = 5
+    #: Seconds decisions and feedback are kept (older rows are pruned; 0: kept forever).
+    retention: float = 30 * 86400.0
+    #: Seconds between background prunes (0: none), and most rows one delete statement takes.
+    prune_interval: float = 3600.0
+    prune_batch: int = 1000
     #: A replay log to build the pool from when the database holds none (default: synthetic).
     from_log: str | None = None
     synthetic_prompts: int = 2400
@@ -125,10 +130,13 @@ class Settings:
                 f"rate_limit must be >= 0 and rate_burst >= 1, got {self.rate_limit} and "
                 f"{self.rate_burst}"
             )
-        for name in ("traffic_cells", "label_candidates"):
+        for name in ("traffic_cells", "label_candidates", "prune_interval"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         _ = self.limits  # refuses nonsense caps now, not at the first feedback
+        if self.prune_batch < 1:
+            raise ValueError(f"prune_batch must be >= 1, got {self.prune_batch}")
+        check_retention(self, self.retention, "retention")
 
     @property
     def limits(self) -> Limits:
@@ -180,6 +188,28 @@ class Settings:
 
 
 _TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def check_retention(settings: Settings, seconds: float, what: str) -> None:
+    """Refuse a retention (``seconds``; 0 keeps rows forever) shorter than a window the
+    service still reads rows in: the decision TTL (feedback on a pruned decision could not
+    count) and the influence caps' windows (pruned rows would stop counting against a client).
+    """
+    if seconds == 0:
+        return
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{what} must be a positive number of seconds (0: keep forever)")
+    windows = {
+        "the decision TTL": settings.decision_ttl,
+        "the source window": settings.source_window,
+        "the identity window": settings.identity_window,
+    }
+    name, longest = max(windows.items(), key=lambda kv: kv[1])
+    if seconds < longest:
+        raise ValueError(
+            f"{what} of {seconds:g}s is shorter than {name} ({longest:g}s): rows still in use "
+            "would be pruned"
+        )
 
 
 def _convert(name: str, value: Any) -> Any:
