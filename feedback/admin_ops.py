@@ -56,11 +56,8 @@ def remove_model(service: RoutingService, *, session: Session, name: str) -> Adm
     row = crud.get_model(session=session, name=name)
     if row is None or not row.active:
         raise NotFound(f"no model {name!r} in the pool")
-    if len(crud.active_models(session=session)) == 1:
-        raise Conflict("cannot remove the last model of the pool")
-    row.active = False
-    session.add(row)
-    session.commit()
+    if not crud.deactivate_model(session=session, name=name):
+        raise Conflict(f"cannot remove {name!r}: it is the last model of the pool")
     revision = crud.bump_revision(session=session)
     service.pool_changed(revision, lambda r: r.remove_model(name))
     return AdminResult(ok=True, revision=service.revision, detail=f"removed {name}")

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Text, cast, delete, func, update
+from sqlalchemy import Integer, Text, cast, delete, func, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -76,6 +76,27 @@ def active_models(*, session: Session) -> list[ModelRow]:
 
 def get_model(*, session: Session, name: str) -> ModelRow | None:
     return session.exec(select(ModelRow).where(ModelRow.name == name)).first()
+
+
+def deactivate_model(*, session: Session, name: str) -> bool:
+    """Take ``name`` out of the pool unless it is the last active model; commits. False when
+    it is the last (or not active). One statement (under a lock on PostgreSQL, where two
+    concurrent statements would not see each other's row), so two admins removing the last
+    two models at once cannot empty the pool."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(727275)"))
+    others = (
+        sa_select(func.count())
+        .where(col(ModelRow.active), col(ModelRow.name) != name)
+        .scalar_subquery()
+    )
+    done: Any = session.execute(
+        update(ModelRow)
+        .where(col(ModelRow.name) == name, col(ModelRow.active), others >= 1)
+        .values(active=False)
+    )
+    session.commit()
+    return int(done.rowcount) == 1
 
 
 def to_profile(row: ModelRow) -> ModelProfile:

@@ -85,6 +85,9 @@ class Requests:
         A regenerate's implicit feedback is attributed to ``identity`` (who asked)."""
         check_messages(self.service.settings, req.prompt, [m.content for m in req.messages or []])
         router = self.service.router
+        unknown = sorted(set(req.allowed or ()) - set(router.models))
+        if unknown:  # as any request naming a model the pool lacks (it may have just left)
+            raise NotFound(f"no model {', '.join(map(repr, unknown))} in the pool")
         cid = req.conversation_id
         if cid is not None and router.conversations.last(cid) is None:
             prev = await to_thread.run_sync(self._last_model, cid)

@@ -17,7 +17,8 @@ router = APIRouter(tags=["routing"], dependencies=[ClientDep])
     responses={
         **BODY,
         **CLIENT,
-        422: {"description": "malformed request, unknown model, or over the message limits"},
+        404: detail("``allowed`` names a model that is not in the pool"),
+        422: {"description": "malformed request, or over the message limits"},
         503: detail("the prompt encoder failed on this request's batch; retry"),
     },
 )
