@@ -30,14 +30,18 @@ def app(h: Any, clock: Any) -> Iterator[Any]:
     engine.dispose()
 
 
-def _view(app: Any) -> tuple[list[str], dict[str, float]]:
-    """Each probe's choice by posterior mean utility, and each model's mean score on them."""
+def _scores(app: Any) -> tuple[list[str], np.ndarray]:
+    """The pool, and each probe's score of each model by posterior mean utility."""
     router = app.state.service.router
     scores = np.array([router.policy.mean_scores(router.context_for(p)) for p in PROBES])
-    names = router.models
-    return [names[i] for i in scores.argmax(axis=1)], dict(
-        zip(names, scores.mean(axis=0), strict=True)
-    )
+    return router.models, scores
+
+
+def _view(app: Any) -> tuple[list[str], dict[str, float]]:
+    """Each probe's choice, and each model's mean score on the probes."""
+    names, scores = _scores(app)
+    means = dict(zip(names, scores.mean(axis=0), strict=True))
+    return [names[i] for i in scores.argmax(axis=1)], means
 
 
 def _attack(app: Any, model: str, label: int) -> float:
@@ -68,11 +72,18 @@ def test_labels_on_decisions_restricted_to_a_weak_model_do_not_move_the_probes(a
 def test_wrong_labels_on_decisions_restricted_to_the_strongest_model_do_not_collapse_it(
     app: Any,
 ) -> None:
-    before, scores = _view(app)
+    """Unprotected, its mean score on the probes fell from 0.75 to -0.04. Where the router
+    would choose it anyway, a restricted decision is as good as its own and teaches (up to
+    the identity's budget): the probes it was chosen for may see it demoted, no other moves."""
     strongest = max(LOG.models, key=lambda m: LOG.correct[:, LOG.models.index(m)].mean())
     assert strongest == "frontier-xl"
+    names, scores = _scores(app)
+    before, means = _view(app)
     _attack(app, strongest, 0)
     after, moved = _view(app)
-    assert scores[strongest] - moved[strongest] < 0.05  # it was 0.75; unprotected, it fell to 0
-    assert sum(a != b for a, b in zip(after, before, strict=True)) <= 1  # a tie at most
+    j = names.index(strongest)
+    assert means[strongest] - moved[strongest] < 0.05
+    assert np.max(scores[:, j] - _scores(app)[1][:, j]) < 0.15  # on any one probe
+    kept = [(a, b) for a, b in zip(after, before, strict=True) if b != strongest]
+    assert all(a == b for a, b in kept)
     assert app.state.service.router.policy.drift_alarms == []
