@@ -160,3 +160,12 @@ def test_one_identity_cannot_trip_the_drift_alarm(h: Any, clock: Any) -> None:
             alarms[allowance] = app.state.service.router.policy.drift_alarms
         engine.dispose()
     assert alarms[1_000_000] and not alarms[5]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"identity_budget": -1}, {"identity_window": 0}, {"drift_allowance": -1}],
+)
+def test_nonsense_caps_are_refused_at_start_up(values: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="identity_budget|identity_window|drift_allowance"):
+        Settings().with_values(values)
