@@ -55,7 +55,7 @@ def add_prune_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="DURATION",
         type=parse_duration,
         required=True,
-        help="the span to keep, e.g. 30d, 12h, 90m (at least the decision TTL and the caps' "
+        help="the span to keep, e.g. 30d, 48h, 2w (at least the decision TTL and the caps' "
         "windows)",
     )
     parser.add_argument(
