@@ -107,3 +107,15 @@ def test_a_prompt_key_at_the_schemas_maximum_is_looked_up_not_refused(
     assert "must be a prompt key" in _reason(
         client.post("/admin/labels", json=body, headers=h.admin())
     )
+
+
+def test_a_price_far_above_the_pool_does_not_break_budgeted_routing(
+    client: TestClient, h: Any
+) -> None:
+    """The schema allows any price up to 1e6; the budget pacer's step overflowed on one
+    thousands of times the pool's (a 500 on the next budgeted request)."""
+    name = client.get("/models").json()[0]["name"]
+    assert client.patch(f"/models/{name}", json={"cost": 1e6}, headers=h.admin()).status_code == 200
+    for _ in range(3):
+        r = client.post("/route", json={"prompt": "hi", "budget": 1e-9, "allowed": [name]})
+        assert r.status_code == 200, r.text
