@@ -73,7 +73,9 @@ def score_map(names: list[str], scores: np.ndarray) -> dict[str, float | None]:
 @dataclass
 class OpenDecision:
     """What a decision store remembers of a decision: enough to apply feedback to the right
-    cell."""
+    cell. ``teach`` scales its feedback's weight: below 1 when ``allowed`` narrowed the choice
+    to models the unrestricted policy would seldom have chosen
+    (:func:`agent.propensity.teach_factor`)."""
 
     id: str
     model: str
@@ -85,6 +87,16 @@ class OpenDecision:
     tags: tuple[str, ...] = ()
     lam: float = 0.0
     cells: tuple[int, ...] = ()
+    teach: float = 1.0
+
+    @property
+    def cluster(self) -> int:
+        """The prompt's top cluster: the cell whose weight an identity's budget is charged to.
+
+        >>> OpenDecision("d", "m", np.array([0.2, 0.7, 0.1]), 0.0).cluster
+        1
+        """
+        return int(np.argmax(self.weights))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +110,7 @@ class OpenDecision:
             "prompt_key": self.prompt_key,
             "tags": list(self.tags),
             "cells": list(self.cells),
+            "teach": self.teach,
         }
 
     @classmethod
@@ -113,6 +126,7 @@ class OpenDecision:
             tags=tuple(d.get("tags", ())),
             lam=float(d.get("lam", 0.0)),
             cells=tuple(int(c) for c in d.get("cells", ())),
+            teach=float(d.get("teach", 1.0)),
         )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.decision import OpenDecision
-from agent.source_cap import SourceCap
+from agent.source_cap import InfluenceCap, Limits
 from agent.store import (
     Claim,
     Claimed,
@@ -25,8 +25,8 @@ from agent.store import (
 
 class MemoryDecisionStore:
     """Open decisions, bounded by ``max_open``; feedback is refused after ``ttl`` seconds and
-    a decision forgotten (with its feedback) after ``2 * ttl``. ``source_limit`` and
-    ``source_window`` cap each source's weight (:class:`~agent.source_cap.SourceCap`).
+    a decision forgotten (with its feedback) after ``2 * ttl``. ``limits`` cap what a source
+    and an identity may weigh (:mod:`agent.source_cap`).
 
     >>> import numpy as np
     >>> now = [0.0]
@@ -49,17 +49,17 @@ class MemoryDecisionStore:
         *,
         ttl: float = 86400.0,
         max_open: int = 1_000_000,
-        source_limit: int = 50,
-        source_window: float = 3600.0,
+        limits: Limits | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.ttl = ttl
         self.max_open = max_open
+        self.limits = limits
         self.clock = clock
         self._open: OrderedDict[str, OpenDecision] = OrderedDict()
         self._feedback: dict[str, dict[tuple[str, str], StoredFeedback]] = {}
         self._keys: dict[str, StoredFeedback] = {}
-        self._cap = SourceCap(source_limit, source_window, clock)
+        self._cap = InfluenceCap(limits or Limits(), clock)
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
 
@@ -105,26 +105,30 @@ class MemoryDecisionStore:
         record = self.get(claim.decision_id)
         with self._lock:
             rows = self._feedback.setdefault(claim.decision_id, {})
-            earlier = rows.get((claim.kind, claim.source))
+            earlier = rows.get((claim.kind, claim.stored_source))
             if earlier is None and claim.idempotency_key is not None:
                 earlier = self._keys.get(claim.idempotency_key)
             if earlier is not None:
                 stored = settle_repeat(earlier, claim)
                 return Claimed(stored, record.model, duplicate=True, applied=False)
-            weight = self._cap.weight(claim.source or None)
+            power = self._cap.weigh(
+                claim.identity, claim.stored_source, record.cluster, record.model, record.teach
+            )
             stored = StoredFeedback(
                 next(self._ids),
                 claim.decision_id,
                 claim.kind,
                 claim.value,
                 claim.source,
-                weight,
+                power.weight,
                 claim.idempotency_key,
+                claim.identity,
+                power.watched,
             )
-            rows[(claim.kind, claim.source)] = stored
+            rows[(claim.kind, claim.stored_source)] = stored
             if claim.idempotency_key is not None:
                 self._keys[claim.idempotency_key] = stored
-        applied = learn(record, claim, weight)  # outside the lock: learning takes the router's
+        applied = learn(record, claim, power)  # outside the lock: learning takes the router's
         return Claimed(stored, record.model, duplicate=False, applied=applied)
 
     async def aclaim(self, claim: Claim, learn: Learn) -> Claimed:
@@ -136,7 +140,13 @@ class MemoryDecisionStore:
             return {
                 "decisions": [r.to_dict() for r in self._open.values()],
                 "feedback": [
-                    {**row.to_dict(), "source": row.source, "key": row.idempotency_key}
+                    {
+                        **row.to_dict(),
+                        "source": row.source,
+                        "key": row.idempotency_key,
+                        "identity": row.identity,
+                        "watched": row.watched,
+                    }
                     for rows in self._feedback.values()
                     for row in rows.values()
                 ],
@@ -157,6 +167,7 @@ class MemoryDecisionStore:
                 self._open[record.id] = record
             top = 0
             for f in state["feedback"]:
+                identity = str(f.get("identity", ""))
                 row = StoredFeedback(
                     int(f["feedback_id"]),
                     str(f["decision_id"]),
@@ -165,8 +176,10 @@ class MemoryDecisionStore:
                     str(f["source"] or ""),
                     float(f["weight"]),
                     f.get("key"),
+                    identity,
+                    bool(f.get("watched", True)),
                 )
-                self._feedback.setdefault(row.decision_id, {})[(row.kind, row.source)] = row
+                self._feedback.setdefault(row.decision_id, {})[row.triple[1:]] = row
                 if row.idempotency_key is not None:
                     self._keys[row.idempotency_key] = row
                 top = max(top, row.feedback_id)

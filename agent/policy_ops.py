@@ -17,6 +17,7 @@ from agent.decision import FeedbackReceipt, OpenDecision, feedback_value
 from agent.embedder import Embedder
 from agent.regenerate import SOURCE as REGENERATE
 from agent.regenerate import RegenerateWatch, last_user_turn
+from agent.source_cap import Influence
 from agent.store import Claim, Claimed, DecisionError, DecisionStore
 from agent.warm_start import profile_from_rows
 from policies import BudgetPacer, Context, ModelProfile, Policy, validate_feedback
@@ -48,12 +49,15 @@ class PolicyOps:
         thumbs: str | bool | int | None = None,
         source: str | None = None,
         idempotency_key: str | None = None,
+        identity: str = "",
     ) -> FeedbackReceipt:
         """Learn from one piece of feedback on an open decision. The decision store counts the
         same (decision, kind, source) once (the stored row answers a repeat) and refuses a
-        changed value (:class:`~agent.store.FeedbackConflict`). Raises ``ValueError`` for bad
-        values and :class:`~agent.store.DecisionError` for unknown or expired decisions."""
-        claim = self._claim(decision_id, label, score, thumbs, source, idempotency_key)
+        changed value (:class:`~agent.store.FeedbackConflict`); ``identity`` says who sent it
+        (a service's authenticated client; ``""``, in process), and caps its weight
+        (:mod:`agent.source_cap`). Raises ``ValueError`` for bad values and
+        :class:`~agent.store.DecisionError` for unknown or expired decisions."""
+        claim = self._claim(decision_id, label, score, thumbs, source, idempotency_key, identity)
         return _receipt(self.store.claim(claim, self._learn), claim)
 
     async def afeedback(
@@ -65,9 +69,10 @@ class PolicyOps:
         thumbs: str | bool | int | None = None,
         source: str | None = None,
         idempotency_key: str | None = None,
+        identity: str = "",
     ) -> FeedbackReceipt:
         """:meth:`feedback` for an event loop: a durable store answers after its commit."""
-        claim = self._claim(decision_id, label, score, thumbs, source, idempotency_key)
+        claim = self._claim(decision_id, label, score, thumbs, source, idempotency_key, identity)
         return _receipt(await self.store.aclaim(claim, self._learn), claim)
 
     # -- implicit feedback: regenerates ---------------------------------------------------------
@@ -83,17 +88,18 @@ class PolicyOps:
         if conversation_id is not None and self.regenerates is not None:
             self.regenerates.remember(conversation_id, last_user_turn(query), decision)
 
-    def thumbs_down_replaced(self, decision_id: str) -> None:
-        """A regenerate's verdict on the answer it replaces; never fails the new request."""
+    def thumbs_down_replaced(self, decision_id: str, identity: str = "") -> None:
+        """A regenerate's verdict on the answer it replaces, from ``identity`` (who asked);
+        never fails the new request."""
         try:
-            self.feedback(decision_id, thumbs="down", source=REGENERATE)
+            self.feedback(decision_id, thumbs="down", source=REGENERATE, identity=identity)
         except (DecisionError, ValueError) as exc:  # gone, or already judged otherwise
             logger.info("implicit regenerate feedback on %s not counted: %s", decision_id, exc)
 
-    async def athumbs_down_replaced(self, decision_id: str) -> None:
+    async def athumbs_down_replaced(self, decision_id: str, identity: str = "") -> None:
         """:meth:`thumbs_down_replaced` for an event loop."""
         try:
-            await self.afeedback(decision_id, thumbs="down", source=REGENERATE)
+            await self.afeedback(decision_id, thumbs="down", source=REGENERATE, identity=identity)
         except (DecisionError, ValueError) as exc:
             logger.info("implicit regenerate feedback on %s not counted: %s", decision_id, exc)
 
@@ -105,22 +111,26 @@ class PolicyOps:
         thumbs: str | bool | int | None,
         source: str | None,
         idempotency_key: str | None,
+        identity: str,
     ) -> Claim:
         kind, value = feedback_value(label=label, score=score, thumbs=thumbs)
         validate_feedback(value, kind)
-        return Claim(decision_id, kind, value, source or "", idempotency_key, self.clock())
+        return Claim(
+            decision_id, kind, value, source or "", idempotency_key, self.clock(), identity
+        )
 
-    def _learn(self, record: OpenDecision, claim: Claim, weight: float) -> bool:
+    def _learn(self, record: OpenDecision, claim: Claim, power: Influence) -> bool:
         return self.apply(
             record.weights,
             record.model,
             claim.value,
             kind=claim.kind,
-            weight=weight,
+            weight=power.weight,
             leaf=record.leaf,
             prompt_key=record.prompt_key,
             tags=record.tags,
             cells=record.cells,
+            watch=power.watched,
         )
 
     def apply(
@@ -136,12 +146,16 @@ class PolicyOps:
         tags: tuple[str, ...] = (),
         stale: bool = False,
         cells: Sequence[int] = (),
+        watch: bool = True,
     ) -> bool:
         """Fold feedback into the posterior directly (no store); False if ``model`` has left
-        the pool. Services use this to replay persisted feedback (with the decision's leaf,
-        prompt key and level cells); ``stale`` marks the cluster's profile stale first, as a
-        leaf from traffic cells does (for a row another process decided in one of its own
-        cells)."""
+        the pool or ``weight`` is 0 (capped away). Services use this to replay persisted
+        feedback (with the decision's leaf, prompt key and level cells); ``stale`` marks the
+        cluster's profile stale first, as a leaf from traffic cells does (for a row another
+        process decided in one of its own cells); ``watch`` False keeps it from the drift
+        guard (its identity's allowance is spent, :mod:`agent.source_cap`)."""
+        if weight <= 0:
+            return False
         with self._lock:
             if model not in self.policy.models:
                 return False
@@ -151,7 +165,7 @@ class PolicyOps:
             )
             if stale:
                 self.policy.posterior.mark_stale(ctx)
-            self.policy.update(ctx, model, value, kind=kind, weight=weight)
+            self.policy.update(ctx, model, value, kind=kind, weight=weight, watch=watch)
             return True
 
     # -- the pool ------------------------------------------------------------------------------

@@ -38,7 +38,9 @@ from agent.memory_store import MemoryDecisionStore
 from agent.nominations import Candidates, Nominating
 from agent.persistence import Persistence
 from agent.policy_ops import PolicyOps
+from agent.propensity import teach_factor
 from agent.regenerate import RegenerateWatch
+from agent.source_cap import Limits
 from agent.store import DecisionStore
 from agent.tokens import sign
 from agent.traffic_cells import TrafficLeaves
@@ -119,8 +121,15 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         self.decay = decay
         self.secret = secret
         self.clock = clock
-        self.store: DecisionStore = store or MemoryDecisionStore(
-            ttl=ttl, source_limit=source_limit, source_window=source_window, clock=clock
+        # not ``store or ...``: an empty memory store has no length, and would be replaced
+        self.store: DecisionStore = (
+            store
+            if store is not None
+            else MemoryDecisionStore(
+                ttl=ttl,
+                limits=Limits(source_limit=source_limit, source_window=source_window),
+                clock=clock,
+            )
         )
         self.regenerate_window = regenerate_window
         self.regenerates = (
@@ -168,14 +177,17 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         budget: float | None = None,
         allowed: Sequence[str] | None = None,
         tags: Mapping[str, str] | None = None,
+        identity: str = "",
     ) -> Decision:
         """Choose a model. ``budget`` (a target mean cost per request) paces λ online unless
-        ``lam`` is given; ``allowed`` restricts the choice to those models; ``tags`` (at most 8
+        ``lam`` is given; ``allowed`` restricts the choice to those models (feedback on such a
+        decision teaches as its propensity says, :mod:`agent.propensity`); ``tags`` (at most 8
         string values, e.g. ``{"task": "code"}``) are app context the router learns per tag.
         With ``regenerate_window``, asking a conversation's last user turn again within the
-        window gives the answer it replaces a thumbs-down (source ``implicit-regenerate``)."""
+        window gives the answer it replaces a thumbs-down (source ``implicit-regenerate``,
+        from ``identity``: who asked, see :mod:`agent.source_cap`)."""
         if (again := self.replaced(conversation_id, prompt_or_messages)) is not None:
-            self.thumbs_down_replaced(again)
+            self.thumbs_down_replaced(again, identity)
         texts, weights = self.turns(prompt_or_messages)
         ctx = self.context_from(self.embedder.encode(texts), weights, texts, tags)
         d = self.decide(
@@ -194,8 +206,9 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         worker thread. ``durable``: return once the store has written the decision (else the
         caller awaits ``store.durable(decision.id)``, e.g. after calling the model)."""
         cid = route_kwargs.get("conversation_id")
+        identity = route_kwargs.pop("identity", "")
         if (again := self.replaced(cid, prompt_or_messages)) is not None:
-            await self.athumbs_down_replaced(again)
+            await self.athumbs_down_replaced(again, identity)
         texts, weights = self.turns(prompt_or_messages)
         encode_async = getattr(self.embedder, "encode_async", None)
         if encode_async is not None:
@@ -241,6 +254,7 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
                 self.conversations.remember(conversation_id, names[j])
             if pacer is not None:
                 pacer.observe(float(self.policy.costs[j]))
+            teach = teach_factor(self.policy, ctx, eligible, j, lam=choice.lam)
         now = self.clock()
         decision_id = uuid.uuid4().hex
         # outside the lock: a store's own lock is taken before the router's when feedback learns
@@ -256,6 +270,7 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
                 tags=ctx.tags,
                 lam=choice.lam,
                 cells=ctx.cells,
+                teach=teach,
             )
         )
         return Decision(

@@ -1,11 +1,43 @@
-"""Per-source weight cap: one client cannot swing a cluster by spamming feedback."""
+"""How much one client's feedback may weigh: the influence caps every decision store applies.
+
+Three rules, each bounding what spamming feedback can buy:
+
+- **per source**: a source's first ``source_limit`` pieces of feedback in a ``source_window``
+  count fully; after that piece ``n`` weighs ``limit / n`` (:func:`capped_weight`);
+- **per identity**: the service attributes feedback to an *identity* (the client key that
+  matched, else the client's address; see :mod:`feedback.identity`), and a claimed source is
+  scoped under it, so inventing sources buys nothing. One identity's total weight on any
+  (cluster, model) cell within ``identity_window`` is at most ``identity_budget``: the piece
+  that would pass it gets what is left, later ones weigh 0 until older ones leave the window;
+- **drift**: only an identity's first ``drift_allowance`` pieces of feedback on a model within
+  that window feed the drift guard, whose alarm resets the model's prior: a handful of
+  observations cannot, on their own, make ADWIN (δ = 0.002) see a change.
+
+A decision whose ``allowed`` narrowed the choice also carries its *teach* factor (see
+:func:`agent.propensity.teach_factor`), which scales its feedback's weight before the
+identity's budget is charged. An in-process caller (the embedded Router, identity ``""``) and
+``identity_budget = 0`` skip the identity rules.
+
+>>> limits = Limits(source_limit=2, identity_budget=1.5, drift_allowance=1)
+>>> influence("addr:10.0.0.1", 1.0, Seen(source_count=0), limits)
+Influence(weight=1.0, watched=True)
+>>> influence("addr:10.0.0.1", 1.0, Seen(source_count=3, identity_weight=1.0), limits)
+Influence(weight=0.5, watched=True)
+>>> influence("addr:10.0.0.1", 1.0, Seen(identity_weight=1.0, identity_watched=1), limits)
+Influence(weight=0.5, watched=False)
+>>> influence("addr:10.0.0.1", 1.0, Seen(identity_weight=1.5), limits)
+Influence(weight=0.0, watched=False)
+>>> influence("", 0.25, Seen(identity_weight=9.0, identity_watched=9), limits)
+Influence(weight=0.25, watched=True)
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 
 def capped_weight(count: int, limit: int) -> float:
@@ -22,36 +54,111 @@ def capped_weight(count: int, limit: int) -> float:
     return 1.0 if count <= limit else limit / count
 
 
-class SourceCap:
-    """Counts feedback per source in a sliding ``window`` (seconds) and returns its weight.
+@dataclass(frozen=True)
+class Limits:
+    """The caps' settings (see the module's docstring); ``identity_budget = 0`` turns the
+    identity rules off."""
+
+    source_limit: int = 50
+    source_window: float = 3600.0
+    identity_budget: float = 10.0
+    identity_window: float = 86400.0
+    drift_allowance: int = 5
+
+    def __post_init__(self) -> None:
+        if self.source_limit < 1 or not self.source_window > 0:
+            raise ValueError(
+                f"need source_limit >= 1 and source_window > 0, got {self.source_limit} and "
+                f"{self.source_window}"
+            )
+        if not self.identity_budget >= 0 or not self.identity_window > 0:
+            raise ValueError(
+                f"need identity_budget >= 0 and identity_window > 0, got "
+                f"{self.identity_budget} and {self.identity_window}"
+            )
+        if self.drift_allowance < 0:
+            raise ValueError(f"drift_allowance must be >= 0, got {self.drift_allowance}")
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the windows hold before a piece of feedback: its (scoped) source's count, its
+    identity's weight on the decision's (cluster, model) and its identity's pieces on the
+    model that fed the drift guard."""
+
+    source_count: int = 0
+    identity_weight: float = 0.0
+    identity_watched: int = 0
+
+
+@dataclass(frozen=True)
+class Influence:
+    """What one piece of feedback may do: move the posterior by ``weight`` (0: not at all),
+    and feed the drift guard (``watched``)."""
+
+    weight: float
+    watched: bool
+
+
+def influence(identity: str, teach: float, seen: Seen, limits: Limits) -> Influence:
+    """The influence of one new piece of feedback from ``identity`` on a decision with
+    ``teach`` factor, given what the windows have ``seen`` (see the module's docstring)."""
+    weight = teach * capped_weight(seen.source_count + 1, limits.source_limit)
+    if not identity or limits.identity_budget == 0:
+        return Influence(weight, weight > 0)
+    weight = max(0.0, min(weight, limits.identity_budget - seen.identity_weight))
+    return Influence(weight, weight > 0 and seen.identity_watched < limits.drift_allowance)
+
+
+#: (time, amount) entries per key, oldest first.
+Windows = dict[Hashable, deque[tuple[float, float]]]
+
+
+class InfluenceCap:
+    """The windows of :func:`influence`, in memory (the embedded Router's store; the SQL
+    store reads them from its rows instead): :meth:`weigh` records one piece of feedback and
+    returns its influence.
 
     >>> now = [0.0]
-    >>> cap = SourceCap(limit=1, window=60, clock=lambda: now[0])
-    >>> cap.weight("u"), cap.weight("u"), cap.weight(None), cap.weight(None)
-    (1.0, 0.5, 1.0, 1.0)
+    >>> cap = InfluenceCap(Limits(source_limit=1, source_window=60), clock=lambda: now[0])
+    >>> cap.weigh("", "u", 0, "m", 1.0).weight, cap.weigh("", "u", 0, "m", 1.0).weight
+    (1.0, 0.5)
     >>> now[0] = 61.0
-    >>> cap.weight("u")
+    >>> cap.weigh("", "u", 0, "m", 1.0).weight
     1.0
     """
 
-    def __init__(
-        self, limit: int = 50, window: float = 3600.0, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.limit = limit
-        self.window = window
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.time) -> None:
+        self.limits = limits
         self.clock = clock
-        self._seen: dict[str, deque[float]] = {}
+        self._sources: Windows = {}
+        self._cells: Windows = {}
+        self._watched: Windows = {}
         self._lock = threading.Lock()
 
-    def weight(self, source: str | None) -> float:
-        """Record one piece of feedback from ``source`` and return its weight (anonymous: 1)."""
-        if source is None:
-            return 1.0
-        seen = self._seen
-        now = self.clock()
+    def weigh(self, identity: str, source: str, cell: int, model: str, teach: float) -> Influence:
+        """Record one piece of feedback from ``source`` (scoped; ``""``: anonymous, uncapped
+        by source) of ``identity`` on ``model`` in ``cell`` and return its influence."""
+        lim, now = self.limits, self.clock()
         with self._lock:
-            q = seen.setdefault(source, deque())
-            while q and q[0] <= now - self.window:
-                q.popleft()
-            q.append(now)
-            return capped_weight(len(q), self.limit)
+            count = len(_window(self._sources, source, now - lim.source_window)) if source else 0
+            cell_key, model_key = (identity, cell, model), (identity, model)
+            since = now - lim.identity_window
+            used = sum(w for _, w in _window(self._cells, cell_key, since))
+            watched = len(_window(self._watched, model_key, since))
+            out = influence(identity, teach, Seen(count, used, watched), lim)
+            if source:
+                self._sources[source].append((now, 1.0))
+            if identity:
+                self._cells[cell_key].append((now, out.weight))
+                if out.watched:
+                    self._watched[model_key].append((now, 1.0))
+            return out
+
+
+def _window(windows: Windows, key: Hashable, since: float) -> deque[tuple[float, float]]:
+    """``key``'s (time, amount) entries after ``since`` (older ones dropped)."""
+    q = windows.setdefault(key, deque())
+    while q and q[0][0] <= since:
+        q.popleft()
+    return q

@@ -3,10 +3,12 @@ every store applies to a piece of feedback, written once.
 
 A store keeps each decision until its feedback window (the TTL) closes, and *claims* each piece
 of feedback: the same (decision, kind, source) counts once, a changed value is refused, and
-one source's weight is capped per window. The embedded :class:`~agent.router.Router` uses the
-in-memory :class:`~agent.memory_store.MemoryDecisionStore`; the service uses a SQL store with
-group commit (:mod:`feedback.sql_store`). Both call the functions below, and one test suite
-runs against both (``tests/agent/test_store_contract.py``).
+what one source, and one identity, may weigh is capped (:mod:`agent.source_cap`). A claimed
+source is scoped under the identity that sent it: two identities' feedback on one decision
+are two pieces, and inventing sources does not escape the identity's cap. The embedded
+:class:`~agent.router.Router` uses the in-memory :class:`~agent.memory_store.MemoryDecisionStore`;
+the service uses a SQL store with group commit (:mod:`feedback.sql_store`). Both call the
+functions below, and one test suite runs against both (``tests/feedback/test_store_contract.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agent.decision import OpenDecision
+from agent.source_cap import Influence
 
 
 class DecisionError(LookupError):
@@ -42,9 +45,30 @@ class IdempotencyKeyReused(ValueError):
     """An idempotency key sent again with a different feedback request."""
 
 
+def scoped(identity: str, source: str) -> str:
+    """The source as stored: scoped under its identity (``""``: an in-process caller).
+
+    >>> scoped("", "app"), scoped("key:1f2e", "app"), scoped("addr:10.0.0.1", "")
+    ('app', 'key:1f2e/app', 'addr:10.0.0.1/')
+    """
+    return f"{identity}/{source}" if identity else source
+
+
+def unscoped(identity: str, stored: str) -> str:
+    """The source a client claimed, from the stored one.
+
+    >>> unscoped("key:1f2e", "key:1f2e/app"), unscoped("", "app"), unscoped("a", "a/")
+    ('app', 'app', '')
+    """
+    prefix = f"{identity}/" if identity else ""
+    return stored[len(prefix) :] if stored.startswith(prefix) else stored
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """One piece of feedback asking to count. ``source`` is ``""`` when anonymous."""
+    """One piece of feedback asking to count. ``source`` is the claimed source (``""`` when
+    none); ``identity`` who sent it (``""``: an in-process caller, see
+    :mod:`agent.source_cap`)."""
 
     decision_id: str
     kind: str
@@ -52,17 +76,25 @@ class Claim:
     source: str
     idempotency_key: str | None
     now: float
+    identity: str = ""
+
+    @property
+    def stored_source(self) -> str:
+        """The source as stored: scoped under the identity."""
+        return scoped(self.identity, self.source)
 
     @property
     def triple(self) -> tuple[str, str, str]:
-        """What counts once: (decision, kind, source)."""
-        return (self.decision_id, self.kind, self.source)
+        """What counts once: (decision, kind, source scoped under its identity)."""
+        return (self.decision_id, self.kind, self.stored_source)
 
 
 @dataclass(frozen=True, slots=True)
 class StoredFeedback:
     """A counted piece of feedback. ``value`` is None only for feedback recorded before
-    stores kept values (a router saved by an older version): any repeat of it is a duplicate."""
+    stores kept values (a router saved by an older version): any repeat of it is a duplicate.
+    ``source`` is the claimed one; ``identity`` who sent it; ``watched`` whether it fed the
+    drift guard."""
 
     feedback_id: int
     decision_id: str
@@ -71,6 +103,12 @@ class StoredFeedback:
     source: str
     weight: float
     idempotency_key: str | None = None
+    identity: str = ""
+    watched: bool = True
+
+    @property
+    def triple(self) -> tuple[str, str, str]:
+        return (self.decision_id, self.kind, scoped(self.identity, self.source))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,8 +133,9 @@ class Claimed:
 
 
 #: How a store hands a new claim to the router: learn ``value`` of ``kind`` on the decision's
-#: cell with ``weight``; returns False if the model has left the pool.
-Learn = Callable[[OpenDecision, Claim, float], bool]
+#: cell with the claim's influence (its weight, and whether it feeds the drift guard); returns
+#: False if nothing was learnt (the model has left the pool, or the weight is 0).
+Learn = Callable[[OpenDecision, Claim, Influence], bool]
 
 
 class DecisionStore(Protocol):
@@ -147,7 +186,7 @@ def settle_repeat(stored: StoredFeedback, claim: Claim) -> StoredFeedback:
 already stored with value 1; a changed value (0) is refused, the stored one counts
     """
     same_key = claim.idempotency_key is not None and stored.idempotency_key == claim.idempotency_key
-    if same_key and (stored.decision_id, stored.kind, stored.source) != claim.triple:
+    if same_key and stored.triple != claim.triple:
         raise IdempotencyKeyReused(
             "Idempotency-Key was already used for a different feedback request"
         )

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from feedback.prune_cli import add_prune_parser
 from feedback.report_cli import add_report_parser
 from feedback.serve import add_serve_parser
 from simulator.flags import add_simulate_parser, add_sweep_parser
@@ -22,13 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="routing-agent",
         description="Route prompts to LLMs: replay logs (simulate, sweep), serve the router "
-        "(serve) and report on a live one (report).",
+        "(serve), report on a live one (report) and prune its old rows (prune).",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_simulate_parser(sub)
     add_sweep_parser(sub)
     add_serve_parser(sub)
     add_report_parser(sub)
+    add_prune_parser(sub)
     return parser
 
 

@@ -78,19 +78,43 @@ def keys(raw: str | None) -> list[bytes]:
 def matches(known: list[bytes], given: bytes) -> bool:
     """Whether ``given`` is one of ``known``, comparing with every key (no early exit), so
     timing does not tell which matched."""
-    matched = False
+    return matched_key(known, given) is not None
+
+
+def matched_key(known: list[bytes], given: bytes) -> bytes | None:
+    """The key of ``known`` that ``given`` is, compared with every key (no early exit).
+
+    >>> matched_key([b"a", b"b"], b"b"), matched_key([b"a"], b"c")
+    (b'b', None)
+    """
+    found = None
     for key in known:
-        matched |= hmac.compare_digest(given, key)
-    return matched
+        if hmac.compare_digest(given, key):
+            found = key
+    return found
+
+
+def bearer_token(authorization: str | None) -> bytes | None:
+    """The token of ``Authorization: Bearer TOKEN``, however spaced and cased; None if the
+    header is missing or another scheme.
+
+    >>> [bearer_token(h) for h in ("Bearer k", "  bearer\tk ", "BEARER   k", "Basic k", None)]
+    [b'k', b'k', b'k', None, None]
+    """
+    parts = (authorization or "").split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        return None
+    return parts[1].strip().encode()
 
 
 def read_token(authorization: str | None) -> bytes | None:
     """The key in ``Authorization: Bearer KEY`` or HTTP Basic's password; None if neither."""
     if authorization is None:
         return None
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == "bearer":
-        return value.strip().encode()
+    token = bearer_token(authorization)
+    if token is not None:
+        return token
+    scheme, _, value = authorization.strip().partition(" ")
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(value.strip(), validate=True)

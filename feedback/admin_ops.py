@@ -56,11 +56,8 @@ def remove_model(service: RoutingService, *, session: Session, name: str) -> Adm
     row = crud.get_model(session=session, name=name)
     if row is None or not row.active:
         raise NotFound(f"no model {name!r} in the pool")
-    if len(crud.active_models(session=session)) == 1:
-        raise Conflict("cannot remove the last model of the pool")
-    row.active = False
-    session.add(row)
-    session.commit()
+    if not crud.deactivate_model(session=session, name=name):
+        raise Conflict(f"cannot remove {name!r}: it is the last model of the pool")
     revision = crud.bump_revision(session=session)
     service.pool_changed(revision, lambda r: r.remove_model(name))
     return AdminResult(ok=True, revision=service.revision, detail=f"removed {name}")
@@ -124,17 +121,16 @@ def add_label(service: RoutingService, *, session: Session, req: LabelRequest) -
         raise NotFound(f"{exc.args[0]}; send the prompt's text instead") from exc
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
-    session.add(
-        LabelRow(
-            prompt_key=ctx.prompt_key,
-            weights=json.dumps(ctx.weights.tolist()),
-            leaf=ctx.leaf,
-            tags=json.dumps(list(ctx.tags)),
-            cells=json.dumps(list(ctx.cells)),
-            outcomes=json.dumps(req.outcomes),
-            created_at=service.clock(),
-        )
+    row = LabelRow(
+        prompt_key=ctx.prompt_key,
+        weights=json.dumps(ctx.weights.tolist()),
+        leaf=ctx.leaf,
+        tags=json.dumps(list(ctx.tags)),
+        cells=json.dumps(list(ctx.cells)),
+        outcomes=json.dumps(req.outcomes),
+        created_at=service.clock(),
     )
+    session.add(row)
     session.commit()
     revision = crud.bump_revision(session=session)
     learnt = sum(m in router.models for m in req.outcomes)
@@ -142,5 +138,5 @@ def add_label(service: RoutingService, *, session: Session, req: LabelRequest) -
     def change(r: Router) -> None:
         r.learn_outcomes(ctx, req.outcomes)
 
-    service.pool_changed(revision, change)
+    service.pool_changed(revision, change, label_id=row.id)
     return LabelResult(learnt=learnt, revision=service.revision)

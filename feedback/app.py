@@ -57,6 +57,19 @@ async def _follow(service: RoutingService, settings: Settings) -> None:
             logger.exception("replica sync failed; retrying in %.1fs", settings.poll_interval)
 
 
+async def _prune(service: RoutingService, settings: Settings) -> None:
+    """Every ``prune_interval`` seconds, delete the rows older than ``retention``
+    (:mod:`feedback.retention`)."""
+    from feedback.retention import prune
+
+    while True:
+        await asyncio.sleep(settings.prune_interval)
+        try:
+            await to_thread.run_sync(lambda: prune(service, older_than=settings.retention))
+        except Exception:  # try again next time after a transient database error
+            logger.exception("pruning old rows failed; retrying in %.0fs", settings.prune_interval)
+
+
 _frozen = threading.Event()
 
 
@@ -102,11 +115,13 @@ def create_app(
         service.observe_encoder(app.state.monitor.metrics.observe_encode)
         _freeze_startup_heap()
         app.state.service = service
-        task = asyncio.create_task(_follow(service, st)) if st.poll_interval > 0 else None
+        tasks = [asyncio.create_task(_follow(service, st))] if st.poll_interval > 0 else []
+        if st.retention > 0 and st.prune_interval > 0:
+            tasks.append(asyncio.create_task(_prune(service, st)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Text, cast, delete, func, update
+from sqlalchemy import Integer, Text, cast, delete, func, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -75,6 +76,27 @@ def active_models(*, session: Session) -> list[ModelRow]:
 
 def get_model(*, session: Session, name: str) -> ModelRow | None:
     return session.exec(select(ModelRow).where(ModelRow.name == name)).first()
+
+
+def deactivate_model(*, session: Session, name: str) -> bool:
+    """Take ``name`` out of the pool unless it is the last active model; commits. False when
+    it is the last (or not active). One statement (under a lock on PostgreSQL, where two
+    concurrent statements would not see each other's row), so two admins removing the last
+    two models at once cannot empty the pool."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(727275)"))
+    others = (
+        sa_select(func.count())
+        .where(col(ModelRow.active), col(ModelRow.name) != name)
+        .scalar_subquery()
+    )
+    done: Any = session.execute(
+        update(ModelRow)
+        .where(col(ModelRow.name) == name, col(ModelRow.active), others >= 1)
+        .values(active=False)
+    )
+    session.commit()
+    return int(done.rowcount) == 1
 
 
 def to_profile(row: ModelRow) -> ModelProfile:
@@ -149,8 +171,10 @@ def count_feedback(*, session: Session, after: int = 0) -> int:
 
 
 #: (feedback id, kind, value, model, weight, cluster weights as JSON, leaf, prompt key, tags,
-#: level cells)
-FeedbackItem = tuple[int, str, float, str, float, str, int, int, tuple[str, ...], tuple[int, ...]]
+#: level cells, whether it feeds the drift guard)
+FeedbackItem = tuple[
+    int, str, float, str, float, str, int, int, tuple[str, ...], tuple[int, ...], bool
+]
 
 
 def feedback_after(
@@ -170,6 +194,7 @@ def feedback_after(
             col(DecisionRow.prompt_key),
             col(DecisionRow.tags),
             col(DecisionRow.cells),
+            col(FeedbackRow.watched),
         )
         .join(DecisionRow, col(DecisionRow.id) == col(FeedbackRow.decision_id))
         .where(col(FeedbackRow.id) > floor)
@@ -191,6 +216,7 @@ def feedback_after(
             int(r[7]),
             tuple(json.loads(r[8])),
             tuple(int(c) for c in json.loads(r[9] or "[]")),
+            bool(r[10]),
         )
         for r in rows
     ]
@@ -198,14 +224,38 @@ def feedback_after(
 
 
 # -- snapshots -----------------------------------------------------------------------------
-def latest_snapshot(*, session: Session, revision: int) -> PolicySnapshot | None:
-    stmt = (
-        select(PolicySnapshot)
-        .where(PolicySnapshot.revision == revision)
-        .order_by(col(PolicySnapshot.id).desc())
-        .limit(1)
-    )
-    return session.exec(stmt).first()
+#: A stored snapshot without its state: (id, revision, hwm, gaps as JSON, basis as JSON).
+SnapshotHead = tuple[int, int, int, str, str]
+
+
+def snapshot_heads(*, session: Session) -> list[SnapshotHead]:
+    """Every stored snapshot's head, newest first (its state is read only once chosen)."""
+    stmt = sa_select(
+        col(PolicySnapshot.id),
+        col(PolicySnapshot.revision),
+        col(PolicySnapshot.hwm),
+        col(PolicySnapshot.gaps),
+        col(PolicySnapshot.basis),
+    ).order_by(col(PolicySnapshot.id).desc())
+    return [
+        (int(i), int(r), int(h), str(g), str(b or "")) for i, r, h, g, b in session.execute(stmt)
+    ]
+
+
+def snapshot_state(*, session: Session, snapshot_id: int) -> str | None:
+    row = session.get(PolicySnapshot, snapshot_id)
+    return None if row is None else row.state
+
+
+def profile_digests(*, session: Session) -> dict[str, str]:
+    """A digest of each active model's profile: a snapshot notes its pool's, so a rebuild
+    can tell a model re-added with another profile from the one the snapshot learnt on."""
+    return {r.name: profile_digest(r) for r in active_models(session=session)}
+
+
+def profile_digest(row: ModelRow) -> str:
+    text = json.dumps([row.successes, row.trials, row.levels or "[]"])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def save_snapshot(
@@ -215,13 +265,19 @@ def save_snapshot(
     hwm: int,
     gaps: Sequence[int],
     state: str,
+    basis: str,
     now: float,
     keep: int = 3,
 ) -> None:
     """Store a snapshot and keep only the newest ``keep``; commits."""
     session.add(
         PolicySnapshot(
-            revision=revision, hwm=hwm, gaps=json.dumps(list(gaps)), state=state, created_at=now
+            revision=revision,
+            hwm=hwm,
+            gaps=json.dumps(list(gaps)),
+            state=state,
+            basis=basis,
+            created_at=now,
         )
     )
     session.commit()

@@ -12,6 +12,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel, create_engine
 
 from feedback import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from feedback.models import SOURCE_CHARS
 from feedback.settings import Settings
 
 _SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -85,7 +86,16 @@ _ADDED_COLUMNS = (
     ("ra_decision", "cells", "TEXT NOT NULL DEFAULT '[]'"),
     ("ra_model", "levels", "TEXT NOT NULL DEFAULT '[]'"),
     ("ra_label", "cells", "TEXT NOT NULL DEFAULT '[]'"),
+    ("ra_decision", "teach", "FLOAT NOT NULL DEFAULT 1"),
+    ("ra_feedback", "identity", "VARCHAR(64) NOT NULL DEFAULT ''"),
+    ("ra_feedback", "cell", "INTEGER NOT NULL DEFAULT -1"),
+    ("ra_feedback", "model", "VARCHAR(200) NOT NULL DEFAULT ''"),
+    ("ra_feedback", "watched", "BOOLEAN NOT NULL DEFAULT TRUE"),
+    ("ra_snapshot", "basis", "TEXT NOT NULL DEFAULT ''"),
 )
+
+#: Indexes added after the first release: (name, table, columns).
+_ADDED_INDEXES = (("ix_ra_feedback_identity", "ra_feedback", ("identity", "created_at")),)
 
 
 #: Columns renamed since: (table, old name, new name).
@@ -106,6 +116,21 @@ def _add_missing_columns(conn: Connection, schema: str | None) -> None:
         if column not in have:
             name = f'"{schema}"."{table}"' if schema else f'"{table}"'
             conn.execute(text(f'ALTER TABLE {name} ADD COLUMN "{column}" {ddl}'))
+    for index, table, columns in _ADDED_INDEXES:
+        name = f'"{schema}"."{table}"' if schema else f'"{table}"'
+        cols = ", ".join(f'"{c}"' for c in columns)
+        conn.execute(text(f'CREATE INDEX IF NOT EXISTS "{index}" ON {name} ({cols})'))
+    if conn.dialect.name == "postgresql":  # SQLite does not enforce a VARCHAR's length
+        _widen(conn, schema, "ra_feedback", "source", SOURCE_CHARS)
+
+
+def _widen(conn: Connection, schema: str | None, table: str, column: str, chars: int) -> None:
+    """Let ``column`` hold ``chars`` characters (it held fewer in an older version)."""
+    for c in inspect(conn).get_columns(table, schema=schema):
+        length = getattr(c["type"], "length", None)
+        if c["name"] == column and length is not None and length < chars:
+            name = f'"{schema}"."{table}"' if schema else f'"{table}"'
+            conn.execute(text(f'ALTER TABLE {name} ALTER COLUMN "{column}" TYPE VARCHAR({chars})'))
 
 
 def drop_tables(engine: Engine) -> None:

@@ -5,8 +5,9 @@ RETURNING id`` against the UNIQUE constraints on (decision, kind, source) and on
 idempotency key. A job that gets no id is a duplicate; after the commit it answers with the
 row that was there first (:func:`agent.store.settle_repeat`: 409 if that row holds another
 value). Inserted rows are learnt after the commit and before the answer, exactly once per id.
-The feedback window and the source cap are :mod:`agent.store`'s and
-:mod:`agent.source_cap`'s rules, as in the embedded Router's store.
+The feedback window and the influence caps are :mod:`agent.store`'s and
+:mod:`agent.source_cap`'s rules, as in the embedded Router's store; the caps' windows are
+counted from the stored rows, so they hold across replicas.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import Connection, Engine, Table, func, insert, update
+from sqlalchemy import Connection, Engine, Table, case, func, insert, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel
 
 from agent.decision import OpenDecision
-from agent.source_cap import capped_weight
+from agent.source_cap import Influence, Limits, Seen, influence
 from agent.store import (
     Claim,
     Claimed,
@@ -31,6 +32,7 @@ from agent.store import (
     UnknownDecisionError,
     check_open,
     settle_repeat,
+    unscoped,
 )
 from feedback import crud
 from feedback.errors import Conflict
@@ -50,10 +52,7 @@ class FeedbackRules(Protocol):
     def ttl(self) -> float: ...
 
     @property
-    def source_limit(self) -> int: ...
-
-    @property
-    def source_window(self) -> float: ...
+    def limits(self) -> Limits: ...
 
     def learn_once(self, feedback_id: int, learn: Callable[[], bool]) -> bool: ...
 
@@ -109,55 +108,47 @@ class FeedbackJob(Job):
         self.decision = decision
         self.learn = learn
         self.fid: int | None = None
-        self.weight = 1.0
+        self.power = Influence(1.0, True)
 
     @classmethod
     def run_batch(cls, conn: Connection, jobs: Sequence[FeedbackJob]) -> None:
-        """Insert the batch with one multi-row statement per *round*: round r holds the r-th
-        job of each source (and round 0 the jobs without one), so the rows of one statement
-        never change each other's source-cap weights, whichever of them turn out duplicates.
-        A repeat of an earlier job of the batch (same (decision, kind, source) or key) is left
-        out: the database answers for its first."""
+        """Insert the batch with one multi-row statement. Each new row's influence
+        (:mod:`agent.source_cap`) is worked out first, in order, from the windows' rows in the
+        database plus the rows before it in the batch, leaving out the claims already stored
+        (a repeat of an earlier job of the batch, or of a stored row: same (decision, kind,
+        source) or key), which the database then answers for. A row another replica commits
+        meanwhile is not counted here: the caps hold per replica exactly, across replicas to
+        within their concurrent batches."""
         rules = jobs[0].rules
         _load_decisions(conn, [j for j in jobs if j.decision is None], rules.ttl)
-        rounds: list[list[FeedbackJob]] = []
-        repeats: list[FeedbackJob] = []
-        seen: dict[str, int] = {}
+        fresh: list[FeedbackJob] = []
         triples: set[tuple[str, str, str]] = set()
         keys: set[str] = set()
         for j in jobs:
-            j.fid, j.weight = None, 1.0
+            j.fid, j.power = None, Influence(1.0, True)
             if j.error is not None:
                 continue
             c = j.claim
             if c.triple in triples or c.idempotency_key in keys:
-                repeats.append(j)
+                j.written = True  # a repeat of an earlier job: the database answers for it
                 continue
             triples.add(c.triple)
             if c.idempotency_key is not None:
                 keys.add(c.idempotency_key)
-            r = seen.get(c.source, 0) if c.source else 0
-            if c.source:
-                seen[c.source] = r + 1
-            if r == len(rounds):
-                rounds.append([])
-            rounds[r].append(j)
-        if not rounds:
-            return
-        since = rounds[0][0].claim.now - rules.source_window
-        counts = _recent_counts(conn, set(seen), since)
-        for members in rounds:
-            for j in members:
-                if j.claim.source:
-                    n = counts.get(j.claim.source, 0) + 1
-                    j.weight = capped_weight(n, rules.source_limit)
-            ids = _insert_ignoring_duplicates(conn, members)
-            for j in members:
-                j.fid = ids.get(j.claim.triple)
+            fresh.append(j)
+        stored = _stored(conn, fresh)
+        for j in fresh:
+            if j.claim.triple in stored or j.claim.idempotency_key in stored:
                 j.written = True
-                if j.fid is not None and j.claim.source:
-                    counts[j.claim.source] = counts.get(j.claim.source, 0) + 1
-        for j in repeats:
+        fresh = [j for j in fresh if not j.written]
+        if not fresh:
+            return
+        windows = _Windows.read(conn, fresh, rules.limits)
+        for j in fresh:
+            j.power = windows.weigh(j)
+        ids = _insert_ignoring_duplicates(conn, fresh)
+        for j in fresh:
+            j.fid = ids.get(j.claim.triple)
             j.written = True
 
     @classmethod
@@ -174,10 +165,18 @@ class FeedbackJob(Job):
                     j._resolve_duplicate(session)
 
     def _learn_new(self, fid: int, record: OpenDecision) -> Claimed:
-        c, weight = self.claim, self.weight
-        applied = self.rules.learn_once(fid, lambda: self.learn(record, c, weight))
+        c, power = self.claim, self.power
+        applied = self.rules.learn_once(fid, lambda: self.learn(record, c, power))
         stored = StoredFeedback(
-            fid, c.decision_id, c.kind, c.value, c.source, weight, c.idempotency_key
+            fid,
+            c.decision_id,
+            c.kind,
+            c.value,
+            c.source,
+            power.weight,
+            c.idempotency_key,
+            c.identity,
+            power.watched,
         )
         return Claimed(stored, record.model, duplicate=False, applied=applied)
 
@@ -187,10 +186,10 @@ class FeedbackJob(Job):
             session=session,
             decision_id=c.decision_id,
             kind=c.kind,
-            source=c.source,
+            source=c.stored_source,
             idempotency_key=c.idempotency_key,
         )
-        if existing is None or existing.id is None:  # only possible after a reset
+        if existing is None or existing.id is None:  # only possible after a reset or a prune
             self.error = Conflict("feedback conflicted with a row that no longer exists; retry")
             return
         stored = StoredFeedback(
@@ -198,9 +197,11 @@ class FeedbackJob(Job):
             existing.decision_id,
             existing.kind,
             existing.value,
-            existing.source,
+            unscoped(existing.identity, existing.source),
             existing.weight,
             existing.idempotency_key,
+            existing.identity,
+            existing.watched,
         )
         try:
             settle_repeat(stored, c)
@@ -222,9 +223,9 @@ def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> No
         c = t.c
         stmt = sa_select(
             c.id, c.model, c.weights, c.leaf, c.prompt_key, c.created_at, c.tags,
-            c.conversation_id, c.cells,
+            c.conversation_id, c.cells, c.teach,
         ).where(c.id.in_(ids[i : i + _IN_CHUNK]))  # fmt: skip
-        for did, model, weights, leaf, key, created, tags, cid, cells in conn.execute(stmt):
+        for did, model, weights, leaf, key, created, tags, cid, cells, teach in conn.execute(stmt):
             w = np.asarray(json.loads(weights), dtype=np.float64)
             found[str(did)] = OpenDecision(
                 str(did),
@@ -236,6 +237,7 @@ def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> No
                 prompt_key=int(key),
                 tags=tuple(json.loads(tags)),
                 cells=tuple(int(x) for x in json.loads(cells or "[]")),
+                teach=float(teach),
             )
     for j in jobs:
         did = j.claim.decision_id
@@ -250,22 +252,117 @@ def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> No
             j.decision = info
 
 
-def _recent_counts(conn: Connection, sources: set[str], since: float) -> dict[str, int]:
-    """Feedback rows per source committed after ``since`` (the source cap's window)."""
+def _stored(conn: Connection, jobs: list[FeedbackJob]) -> set[Any]:
+    """Which of the jobs' (decision, kind, source) triples and idempotency keys are stored."""
     t = _table("ra_feedback")
-    wanted = sorted(sources)
-    counts: dict[str, int] = {}
-    for i in range(0, len(wanted), _IN_CHUNK):
-        stmt = (
-            sa_select(t.c.source, func.count())
-            .where(t.c.source.in_(wanted[i : i + _IN_CHUNK]), t.c.created_at > since)
-            .group_by(t.c.source)
+    triples = [j.claim.triple for j in jobs]
+    keys = [j.claim.idempotency_key for j in jobs if j.claim.idempotency_key is not None]
+    found: set[Any] = set()
+    for i in range(0, len(triples), _IN_CHUNK):
+        stmt = sa_select(t.c.decision_id, t.c.kind, t.c.source).where(
+            tuple_(t.c.decision_id, t.c.kind, t.c.source).in_(triples[i : i + _IN_CHUNK])
         )
-        counts.update({str(s): int(n) for s, n in conn.execute(stmt)})
-    return counts
+        found.update((str(d), str(k), str(s)) for d, k, s in conn.execute(stmt))
+    for i in range(0, len(keys), _IN_CHUNK):
+        chunk = keys[i : i + _IN_CHUNK]
+        found.update(
+            str(k)
+            for (k,) in conn.execute(
+                sa_select(t.c.idempotency_key).where(t.c.idempotency_key.in_(chunk))
+            )
+        )
+    return found
 
 
-_COLUMNS = ("decision_id", "kind", "value", "weight", "source", "idempotency_key", "created_at")
+class _Windows:
+    """The influence caps' windows for one batch: the stored rows' counts, then each new row
+    of the batch as it is weighed (see :mod:`agent.source_cap`)."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        sources: dict[str, int],
+        cells: dict[tuple[str, int, str], float],
+        watched: dict[tuple[str, str], int],
+    ) -> None:
+        self.limits = limits
+        self.sources = sources
+        self.cells = cells
+        self.watched = watched
+
+    @classmethod
+    def read(cls, conn: Connection, jobs: list[FeedbackJob], limits: Limits) -> _Windows:
+        t = _table("ra_feedback")
+        now = jobs[0].claim.now
+        sources: dict[str, int] = {}
+        wanted = sorted({j.claim.stored_source for j in jobs if j.claim.stored_source})
+        for i in range(0, len(wanted), _IN_CHUNK):
+            stmt = (
+                sa_select(t.c.source, func.count())
+                .where(
+                    t.c.source.in_(wanted[i : i + _IN_CHUNK]),
+                    t.c.created_at > now - limits.source_window,
+                )
+                .group_by(t.c.source)
+            )
+            sources.update({str(s): int(n) for s, n in conn.execute(stmt)})
+        cells: dict[tuple[str, int, str], float] = {}
+        watched: dict[tuple[str, str], int] = {}
+        identities = sorted({j.claim.identity for j in jobs if j.claim.identity})
+        if limits.identity_budget > 0:
+            for i in range(0, len(identities), _IN_CHUNK):
+                stmt = (
+                    sa_select(
+                        t.c.identity,
+                        t.c.cell,
+                        t.c.model,
+                        func.sum(t.c.weight),
+                        func.sum(case((t.c.watched, 1), else_=0)),
+                    )
+                    .where(
+                        t.c.identity.in_(identities[i : i + _IN_CHUNK]),
+                        t.c.created_at > now - limits.identity_window,
+                    )
+                    .group_by(t.c.identity, t.c.cell, t.c.model)
+                )
+                for who, cell, model, weight, seen in conn.execute(stmt):
+                    cells[(str(who), int(cell), str(model))] = float(weight or 0.0)
+                    key = (str(who), str(model))
+                    watched[key] = watched.get(key, 0) + int(seen or 0)
+        return cls(limits, sources, cells, watched)
+
+    def weigh(self, job: FeedbackJob) -> Influence:
+        """Job's influence, counted into the windows for the jobs after it."""
+        c, d = job.claim, job.decision
+        assert d is not None
+        source = c.stored_source
+        cell_key, model_key = (c.identity, d.cluster, d.model), (c.identity, d.model)
+        seen = Seen(
+            self.sources.get(source, 0) if source else 0,
+            self.cells.get(cell_key, 0.0),
+            self.watched.get(model_key, 0),
+        )
+        power = influence(c.identity, d.teach, seen, self.limits)
+        if source:
+            self.sources[source] = seen.source_count + 1
+        self.cells[cell_key] = seen.identity_weight + power.weight
+        self.watched[model_key] = seen.identity_watched + int(power.watched)
+        return power
+
+
+_COLUMNS = (
+    "decision_id",
+    "kind",
+    "value",
+    "weight",
+    "source",
+    "idempotency_key",
+    "created_at",
+    "identity",
+    "cell",
+    "model",
+    "watched",
+)
 
 
 def _insert_ignoring_duplicates(
@@ -283,7 +380,9 @@ def _insert_ignoring_duplicates(
     )
     params: list[Any] = []
     for j in jobs:
-        c = j.claim
-        params += [c.decision_id, c.kind, c.value, j.weight, c.source, c.idempotency_key, c.now]
+        c, d, p = j.claim, j.decision, j.power
+        assert d is not None
+        params += [c.decision_id, c.kind, c.value, p.weight, c.stored_source, c.idempotency_key,
+                   c.now, c.identity, d.cluster, d.model, p.watched]  # fmt: skip
     result = conn.exec_driver_sql(sql, tuple(params))
     return {(str(d), str(k), str(s)): int(i) for i, d, k, s in result}

@@ -5,8 +5,8 @@ of them, or with ``pick=value`` those whose every model's outcome would teach th
 most); ``POST /admin/labels`` takes those outcomes for one prompt (a
 nominated key, or any prompt's text). A label is stored in ``ra_label`` and bumps the pool
 revision, so every replica learns it: in place where it is the next revision, else by a
-rebuild, which replays every label after the reset floor unless a snapshot at the current
-revision (which holds them all) is restored.
+rebuild, which learns every label after the reset floor that the snapshot it starts from
+(:mod:`feedback.replay`) does not hold.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from agent.contexts import level_cells
 from agent.router import Router
@@ -23,6 +23,7 @@ from feedback import crud
 from feedback.errors import Conflict
 from feedback.models import LabelRow
 from feedback.schemas import NominationInfo
+from feedback.tracker import AppliedIds
 from policies import Context
 
 #: Labels with an id at or below this (meta key) were made before the last reset.
@@ -37,12 +38,31 @@ def nominations(router: Router, n: int, pick: str = "sample") -> list[Nomination
     return [NominationInfo(prompt_key=x.prompt_key, text=x.text, value=x.value) for x in noms]
 
 
-def replay(router: Router, *, session: Session) -> int:
-    """Learn every label after the reset floor, in id order; returns how many."""
-    floor = int(crud.get_meta(session=session, key=LABEL_FLOOR) or 0)
-    rows = session.exec(select(LabelRow).where(col(LabelRow.id) > floor).order_by(col(LabelRow.id)))
+def label_floor(*, session: Session) -> int:
+    """Labels with an id at or below this were made before the last reset."""
+    return int(crud.get_meta(session=session, key=LABEL_FLOOR) or 0)
+
+
+def last_label(*, session: Session) -> int:
+    return int(session.exec(select(func.max(col(LabelRow.id)))).one() or 0)
+
+
+def replay(router: Router, *, session: Session, learnt: AppliedIds) -> int:
+    """Learn every label after the reset floor that ``learnt`` does not hold (it then does),
+    in id order; returns how many."""
+    floor = label_floor(session=session)
+    after = max(floor, learnt.hwm)
+    missed = [g for g in learnt.gaps if g > floor]
+    rows = session.exec(
+        select(LabelRow)
+        .where((col(LabelRow.id) > after) | col(LabelRow.id).in_(missed))
+        .order_by(col(LabelRow.id))
+    )
     n = 0
     for row in rows:
+        assert row.id is not None
+        if not learnt.claim(row.id, now=0.0):
+            continue
         leaf, stale = foreign_leaf(router.traffic_cells, row.leaf)
         cells = level_cells(router.policy, json.loads(row.cells or "[]"))
         ctx = Context(np.asarray(json.loads(row.weights)), leaf, row.prompt_key,
@@ -54,5 +74,4 @@ def replay(router: Router, *, session: Session) -> int:
 
 def reset_floor(*, session: Session) -> None:
     """Labels made so far stop counting (with the feedback, at a reset); not committed."""
-    last = session.exec(select(LabelRow.id).order_by(col(LabelRow.id).desc())).first()
-    crud.put_meta(session=session, key=LABEL_FLOOR, value=str(last or 0))
+    crud.put_meta(session=session, key=LABEL_FLOOR, value=str(last_label(session=session)))

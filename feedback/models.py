@@ -1,13 +1,17 @@
 """Every SQLModel table of the service. Names carry an ``ra_`` prefix.
 
-The posterior is never stored as the truth: it is rebuilt from ``ra_model`` (the profiles) plus
-the committed rows of ``ra_feedback`` in id order, optionally starting from a ``ra_snapshot``.
+The posterior is rebuilt from ``ra_model`` (the profiles) plus the committed rows of
+``ra_feedback`` in id order, starting from a ``ra_snapshot`` when one is usable; once old rows
+are pruned (:mod:`feedback.retention`), the snapshots are the record of what they taught.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+#: Longest stored source: a claimed one (200 characters) scoped under its identity.
+SOURCE_CHARS = 300
 
 
 class Meta(SQLModel, table=True):
@@ -57,15 +61,22 @@ class DecisionRow(SQLModel, table=True):
     tags: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     #: The prompt's cell at each resolution level, a JSON list; feedback replays into them.
     cells: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    #: What its feedback's weight is scaled by: below 1 when ``allowed`` narrowed the choice
+    #: (:mod:`agent.propensity`).
+    teach: float = Field(default=1.0, sa_column_kwargs={"server_default": "1"})
 
 
 class FeedbackRow(SQLModel, table=True):
-    """One acknowledged piece of feedback. The unique constraints make it count once."""
+    """One acknowledged piece of feedback. The unique constraints make it count once.
+    ``source`` is scoped under ``identity`` (:func:`agent.store.scoped`); ``cell`` (the
+    decision's top cluster), ``model`` and ``watched`` (it fed the drift guard) are what the
+    identity's caps count (:mod:`agent.source_cap`)."""
 
     __tablename__ = "ra_feedback"
     __table_args__ = (
         UniqueConstraint("decision_id", "kind", "source", name="uq_ra_feedback_once"),
         Index("ix_ra_feedback_source", "source", "created_at"),
+        Index("ix_ra_feedback_identity", "identity", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -73,9 +84,13 @@ class FeedbackRow(SQLModel, table=True):
     kind: str = Field(max_length=16)
     value: float
     weight: float
-    source: str = Field(default="", max_length=200)
+    source: str = Field(default="", max_length=SOURCE_CHARS)
     idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
     created_at: float
+    identity: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    cell: int = Field(default=-1, sa_column_kwargs={"server_default": "-1"})
+    model: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    watched: bool = Field(default=True, sa_column_kwargs={"server_default": "1"})
 
 
 class LabelRow(SQLModel, table=True):
@@ -95,7 +110,10 @@ class LabelRow(SQLModel, table=True):
 
 
 class PolicySnapshot(SQLModel, table=True):
-    """A replica's policy state; replay resumes after ``hwm`` plus the ids in ``gaps``."""
+    """A replica's policy state; replay resumes after ``hwm`` plus the ids in ``gaps``.
+    ``basis`` (JSON: the reset floors it was built on and the labels it holds) lets a rebuild
+    at a later revision start from it (:mod:`feedback.replay`); ``""`` for a snapshot written
+    before, usable at its own revision only."""
 
     __tablename__ = "ra_snapshot"
 
@@ -104,4 +122,5 @@ class PolicySnapshot(SQLModel, table=True):
     hwm: int
     gaps: str = Field(sa_column=Column(Text, nullable=False))
     state: str = Field(sa_column=Column(Text, nullable=False))
+    basis: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     created_at: float

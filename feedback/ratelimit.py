@@ -1,5 +1,6 @@
-"""A token bucket per client (its client key, else its address): ``rate`` requests a second
-on average, bursts of ``burst``; beyond that a 429 with ``Retry-After``.
+"""A token bucket per client identity (:mod:`feedback.identity`: the client key that matched,
+else the address, never the raw ``Authorization`` header): ``rate`` requests a second on
+average, bursts of ``burst``; beyond that a 429 with ``Retry-After``.
 
 >>> t = [0.0]
 >>> limit = RateLimiter(rate=1.0, burst=2, clock=lambda: t[0])

@@ -7,7 +7,6 @@ Register it on the main CLI with :func:`add_report_parser`; also ``python -m fee
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
@@ -43,15 +42,10 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Build and write the report; returns an exit code (2 on a database without a pool)."""
-    from feedback.monitoring.offline import report_from_db, write_report
-    from feedback.settings import Settings
+    from feedback.monitoring.offline import offline_settings, report_from_db, write_report
 
-    settings = Settings.from_env(os.environ, config=args.config)
-    if args.db:
-        settings = settings.with_values({"database_url": args.db})
-    settings = settings.with_values({"poll_interval": 0.0, "snapshot_interval": 0.0})
     try:
-        report = report_from_db(settings)
+        report = report_from_db(offline_settings(db=args.db, config=args.config))
     except ValueError as exc:
         print(f"routing-agent report: {exc}", file=sys.stderr)
         return 2

@@ -76,16 +76,20 @@ class Requests:
         self.service = service
 
     # -- requests ------------------------------------------------------------------------------
-    async def route(self, req: RouteRequest) -> RouteResponse:
+    async def route(self, req: RouteRequest, identity: str) -> RouteResponse:
         """Embed (batched), choose under the router's lock, commit the decision, answer."""
-        d = await self.choose(req)
+        d = await self.choose(req, identity)
         await self.record(d)
         return route_response(d)
 
-    async def choose(self, req: RouteRequest) -> Decision:
-        """Embed and choose; the decision is being written, and :meth:`record` waits for it."""
+    async def choose(self, req: RouteRequest, identity: str) -> Decision:
+        """Embed and choose; the decision is being written, and :meth:`record` waits for it.
+        A regenerate's implicit feedback is attributed to ``identity`` (who asked)."""
         check_messages(self.service.settings, req.prompt, [m.content for m in req.messages or []])
         router = self.service.router
+        unknown = sorted(set(req.allowed or ()) - set(router.models))
+        if unknown:  # as any request naming a model the pool lacks (it may have just left)
+            raise NotFound(f"no model {', '.join(map(repr, unknown))} in the pool")
         cid = req.conversation_id
         if cid is not None and router.conversations.last(cid) is None:
             prev = await to_thread.run_sync(self._last_model, cid)
@@ -109,6 +113,7 @@ class Requests:
                 budget=budget,
                 allowed=req.allowed,
                 tags=req.tags,
+                identity=identity,
             )
         except EncoderError as exc:
             raise Unavailable(f"the prompt encoder failed; retry later ({exc})") from exc
@@ -145,14 +150,15 @@ class Requests:
             return crud.last_model_of_conversation(session=s, conversation_id=conversation_id)
 
     async def feedback(
-        self, req: FeedbackRequest, idempotency_key: str | None = None
+        self, req: FeedbackRequest, idempotency_key: str | None, identity: str
     ) -> FeedbackResponse:
-        """Check the token, then let the router count and learn it; the answer comes after the
-        commit. A decision this replica did not make is read from the database."""
+        """Check the token, then let the router count and learn it as ``identity``'s; the
+        answer comes after the commit. A decision this replica did not make is read from the
+        database."""
         if not verify(self.service.secret, req.decision_id, req.token):
             raise BadToken("missing or invalid decision token")
         try:
-            r = await self._afeedback_waiting(req, idempotency_key)
+            r = await self._afeedback_waiting(req, idempotency_key, identity)
         except UnknownDecisionError as exc:
             raise NotFound(str(exc)) from exc
         except ExpiredDecisionError as exc:
@@ -172,7 +178,7 @@ class Requests:
         )
 
     async def _afeedback_waiting(
-        self, req: FeedbackRequest, idempotency_key: str | None
+        self, req: FeedbackRequest, idempotency_key: str | None, identity: str
     ) -> FeedbackReceipt:
         """The router's feedback; a decision it finds nowhere is looked for again after each
         of :data:`PENDING_PAUSES_S`: the token says some replica made it, and the proxy
@@ -188,6 +194,7 @@ class Requests:
                     thumbs=req.thumbs,
                     source=req.origin,
                     idempotency_key=idempotency_key,
+                    identity=identity,
                 )
             except UnknownDecisionError:
                 pause = next(pauses, None)

@@ -15,12 +15,13 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
+from feedback.model_names import ModelNameStr, ModelRef
 from feedback.proxy.openai_body import normalise_route_body
 from feedback.validation import (
     NO_NUL,
     NOT_BLANK,
+    Documented,
     Label,
-    ModelNameStr,
     PromptStr,
     SafeStr,
     safe_text,
@@ -37,8 +38,26 @@ def _whole_number(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-#: A prompt key (a 63-bit integer) that also takes an integral JSON number such as ``7.0``.
-PromptKey = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(_whole_number)]
+#: The largest prompt key (keys are 63-bit).
+MAX_PROMPT_KEY = 2**63 - 1
+
+
+def _in_key_range(value: int) -> int:
+    """A key from 0 to :data:`MAX_PROMPT_KEY`, compared as JSON Schema validators compare
+    numbers this large (as doubles, where ``2**63 - 1`` is ``2**63``): a key the schema allows
+    is taken, and one past the largest matches no prompt (404)."""
+    if value < 0 or float(value) > float(MAX_PROMPT_KEY):
+        raise ValueError(f"must be a prompt key from 0 to {MAX_PROMPT_KEY}")
+    return value
+
+
+#: A prompt key that also takes an integral JSON number such as ``7.0``.
+PromptKey = Annotated[
+    int,
+    BeforeValidator(_whole_number),
+    AfterValidator(_in_key_range),
+    Documented(minimum=0, maximum=MAX_PROMPT_KEY),
+]
 
 
 def _exactly_one(*names: str) -> list[JsonValue]:
@@ -99,7 +118,7 @@ class RouteRequest(BaseModel):
     conversation_id: SafeStr | None = Field(default=None, min_length=1, max_length=200)
     lam: float | None = Field(default=None, ge=0.0, le=1e6)
     budget: float | None = Field(default=None, gt=0.0, le=1e6)
-    allowed: list[SafeStr] | None = Field(default=None, min_length=1, max_length=1000)
+    allowed: list[ModelRef] | None = Field(default=None, min_length=1, max_length=1000)
     tags: Tags = Field(default=None, json_schema_extra=_TAGS_SCHEMA)
 
     @model_validator(mode="before")
@@ -204,9 +223,14 @@ class ModelPatch(BaseModel):
     cost: float = Field(ge=0.0, le=1e6)
 
 
+#: The largest λ an admin may set for every request: 100 already prices the most expensive
+#: model out of any choice; more is a typo.
+MAX_LAM = 100.0
+
+
 class LamUpdate(BaseModel):
     model_config = _STRICT
-    lam: float = Field(ge=0.0, le=1e6)
+    lam: float = Field(ge=0.0, le=MAX_LAM)
 
 
 class BudgetUpdate(BaseModel):
@@ -245,6 +269,16 @@ class AdminResult(BaseModel):
 Outcome = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+def _outcomes_schema(schema: JsonDict) -> None:
+    """Every key names a model (not blank), every value is an outcome: ``propertyNames`` and
+    ``additionalProperties`` say so (pydantic's ``patternProperties`` leaves a key that does
+    not match it, say ``""``, unconstrained)."""
+    patterns = schema.pop("patternProperties", None)
+    if isinstance(patterns, dict) and patterns:
+        schema["additionalProperties"] = next(iter(patterns.values()))
+    schema["propertyNames"] = {"minLength": 1, "pattern": NOT_BLANK}
+
+
 class LabelRequest(BaseModel):
     """Every model's outcome (0/1, or a score in [0, 1]) on one prompt: exactly one of
     ``prompt_key`` (from ``GET /admin/nominations`` on this replica) or the ``prompt`` text."""
@@ -254,7 +288,9 @@ class LabelRequest(BaseModel):
     )
     prompt_key: PromptKey | None = None
     prompt: PromptStr | None = Field(default=None, max_length=100_000)
-    outcomes: dict[ModelNameStr, Outcome] = Field(min_length=1, max_length=1000)
+    outcomes: dict[ModelRef, Outcome] = Field(
+        min_length=1, max_length=1000, json_schema_extra=_outcomes_schema
+    )
     tags: Tags = Field(default=None, json_schema_extra=_TAGS_SCHEMA)
 
     @model_validator(mode="after")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import sys
@@ -39,6 +40,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="upstreams TOML: turns on the OpenAI-compatible proxy at /v1 (see README)",
     )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve on a non-loopback address without client keys (anyone who reaches the "
+        "port may route and send feedback); refused otherwise",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
     parser.add_argument(
         "--workers",
@@ -60,6 +67,37 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return settings.with_values(values)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` binds to this machine alone (``localhost`` or a loopback address).
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "localhost", "[::1]")]
+    [True, True, True, True, True]
+    >>> [is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.5", "example.com", "")]
+    [False, False, False, False, False]
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_refusal(host: str, settings: Settings, *, insecure: bool) -> str | None:
+    """Why serving on ``host`` is refused (None: it is not). Like Redis's protected mode: on
+    an address other machines can reach, the client endpoints need client keys unless the
+    operator says ``--insecure``."""
+    from feedback.access import keys
+
+    if insecure or keys(settings.client_keys) or is_loopback(host):
+        return None
+    return (
+        f"refusing to serve on {host} without client keys: anyone who can reach it could "
+        "route and send feedback; set ROUTING_AGENT_CLIENT_KEYS, bind to 127.0.0.1, or pass "
+        "--insecure"
+    )
+
+
 #: How long uvicorn lets a worker process start before it restarts it.
 WORKER_STARTUP_S = 120
 
@@ -72,6 +110,10 @@ def serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     settings = settings_from_args(args)
+    refusal = exposure_refusal(args.host, settings, insecure=getattr(args, "insecure", False))
+    if refusal is not None:
+        print(f"routing-agent serve: error: {refusal}", file=sys.stderr)
+        return 2
     if settings.upstreams:
         from feedback.proxy.upstreams import UpstreamConfigError, Upstreams
 

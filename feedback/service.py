@@ -3,7 +3,8 @@
 Feedback is folded into the in-memory posterior only after its row commits, and exactly once
 per row id (:class:`~feedback.tracker.AppliedIds`), whether it arrived here or at another replica.
 Any pool change bumps a shared revision; a replica that sees a revision it did not make rebuilds
-its posterior from the profiles plus the committed feedback, in id order.
+its posterior from the newest usable snapshot brought to today's pool (else the profiles),
+plus the labels and committed feedback it does not hold, in id order (:mod:`feedback.replay`).
 
 The request logic of ``POST /route`` and ``POST /feedback`` is :attr:`RoutingService.requests`
 (:mod:`feedback.requests`).
@@ -35,7 +36,7 @@ from feedback.bootstrap import (
     token_secret,
 )
 from feedback.db import create_tables, is_postgres
-from feedback.replay import replay_row, snapshot_router_state
+from feedback.replay import basis, reconcile, replay_row, snapshot_router_state, usable
 from feedback.requests import Requests
 from feedback.settings import Settings
 from feedback.sql_store import SqlDecisionStore
@@ -130,26 +131,36 @@ class RoutingService:
         return self._applied
 
     def rebuild(self) -> None:
-        """Rebuild the posterior from profiles + committed feedback (from a snapshot if any)."""
+        """Rebuild the posterior from the newest usable snapshot (:mod:`feedback.replay`)
+        brought to today's pool, else from the profiles; then the labels and the committed
+        feedback it does not hold."""
         now = self.clock()
         with self.session() as s:
             revision = crud.get_revision(session=s)
             floor = int(crud.get_meta(session=s, key=RESET_FLOOR) or 0)
+            label_floor = labels.label_floor(session=s)
             lam = crud.get_meta(session=s, key=LAM)
             budget = crud.get_meta(session=s, key=BUDGET)
-            profiles = [crud.to_profile(r) for r in crud.active_models(session=s)]
-            router = self._new_router(profiles)
-            applied = AppliedIds(hwm=floor)
+            models = crud.active_models(session=s)
+            profiles = [crud.to_profile(r) for r in models]
+            digests = {r.name: crud.profile_digest(r) for r in models}
             # Budget pacers and conversations carry over: this process's, else the snapshot's.
             live = getattr(self, "_router", None)
             pacers = live.pacer_state() if live is not None else []
-            snap = crud.latest_snapshot(session=s, revision=revision)
-            if snap is not None and snap.hwm >= floor:
-                state = json.loads(snap.state)
-                router.load_state(snapshot_router_state(state))
-                applied = AppliedIds.from_state(state["applied"], now=now)
-            else:  # a snapshot at this revision holds every label; else replay them
-                labels.replay(router, session=s)
+            router, applied, learnt, saved = self._start(
+                s,
+                profiles,
+                digests,
+                revision=revision,
+                floor=floor,
+                label_floor=label_floor,
+                now=now,
+            )
+            if not reconcile(router, profiles, digests, saved):
+                logger.warning("the snapshot's pool cannot become today's; rebuilding afresh")
+                router = self._new_router(profiles)
+                applied, learnt = AppliedIds(hwm=floor), AppliedIds(hwm=label_floor)
+            labels.replay(router, session=s, learnt=learnt)
             if live is not None:  # this process's memory is newer than any snapshot
                 router.traffic_cells, router.candidates = live.traffic_cells, live.candidates
                 router.load_pacer_state(pacers)
@@ -162,11 +173,39 @@ class RoutingService:
             if applied.claim(row[0], now=now):
                 replay_row(router, row)
         with self._lock:
-            self._router, self._applied = router, applied
-            self._revision, self._floor = revision, floor
+            self._router, self._applied, self._labels = router, applied, learnt
+            self._revision, self._floor, self._label_floor = revision, floor, label_floor
+            self._digests = digests
             self._budget = float(budget) if budget else None
         logger.info("rebuilt at revision %d from %d feedback rows", revision, len(rows))
         self.sync()
+
+    def _start(
+        self,
+        s: Session,
+        profiles: list[Any],
+        digests: dict[str, str],
+        *,
+        revision: int,
+        floor: int,
+        label_floor: int,
+        now: float,
+    ) -> tuple[Router, AppliedIds, AppliedIds, dict[str, str]]:
+        """The router to rebuild on: the newest usable snapshot's, else the profiles' (whose
+        ``digests`` these are); with the feedback and labels it holds, and its pool's digests."""
+        router = self._new_router(profiles)
+        kw = {"revision": revision, "floor": floor, "label_floor": label_floor}
+        head = next((h for h in crud.snapshot_heads(session=s) if usable(h, **kw)), None)
+        raw = crud.snapshot_state(session=s, snapshot_id=head[0]) if head is not None else None
+        if head is None or raw is None:
+            return router, AppliedIds(hwm=floor), AppliedIds(hwm=label_floor), digests
+        state = json.loads(raw)
+        router.load_state(snapshot_router_state(state))
+        applied = AppliedIds.from_state(state["applied"], now=now)
+        if not head[4]:  # a snapshot at this revision, from before snapshots kept their basis
+            return router, applied, AppliedIds(hwm=labels.last_label(session=s)), digests
+        learnt = AppliedIds.from_state(json.loads(head[4])["labels"], now=now)
+        return router, applied, learnt, dict(state["pool"])
 
     def _policy_params(self) -> dict[str, Any]:
         """Settings that override the named policy's own: leaves, Thompson's propensities."""
@@ -241,13 +280,24 @@ class RoutingService:
                 return True
             return learn()
 
-    def pool_changed(self, revision: int, change: Callable[[Router], None] | None) -> None:
+    def pool_changed(
+        self,
+        revision: int,
+        change: Callable[[Router], None] | None,
+        *,
+        label_id: int | None = None,
+    ) -> None:
         """Apply a committed pool change locally: in place if ``revision`` directly follows
-        ours, else (another replica changed the pool too) by a full rebuild."""
+        ours, else (another replica changed the pool too) by a rebuild. ``label_id``: the
+        change learns that label."""
         with self._lock:
             if change is not None and revision == self._revision + 1:
                 change(self._router)
                 self._revision = revision
+                if label_id is not None:
+                    self._labels.claim(label_id, now=self.clock())
+                with self.session() as s:
+                    self._digests = crud.profile_digests(session=s)
                 return
         self.rebuild()
 
@@ -255,23 +305,32 @@ class RoutingService:
     def budget(self) -> float | None:
         return self._budget
 
-    def snapshot(self) -> None:
-        """Store the policy state and the applied-id bookkeeping for a faster restart."""
+    def snapshot(self) -> bool:
+        """Store the policy state, the applied-id bookkeeping, the labels it holds and its
+        pool's profile digests, for a faster restart (and a rebuild at a later revision to
+        start from). A replica behind the database's revision stores nothing (False): it is
+        about to rebuild."""
         with self._lock:
             state = {
                 "router": self._router.state(with_store=False),
                 "applied": self._applied.to_state(),
+                "pool": dict(self._digests),
             }
             revision, hwm, gaps = self._revision, self._applied.hwm, sorted(self._applied.gaps)
+            held = basis(self._floor, self._label_floor, self._labels)
         with self.session() as s:
+            if crud.get_revision(session=s) != revision:
+                return False
             crud.save_snapshot(
                 session=s,
                 revision=revision,
                 hwm=hwm,
                 gaps=gaps,
                 state=json.dumps(state),
+                basis=held,
                 now=self.clock(),
             )
+        return True
 
     def health(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Self
 if TYPE_CHECKING:
     from feedback.proxy.health import BreakerRules
 
+from agent.source_cap import Limits
+
 DEFAULT_DATABASE_URL = "sqlite:///routing-agent.db"
 
 
@@ -78,6 +80,18 @@ class Settings:
     stickiness: float = 0.05
     source_limit: int = 50
     source_window: float = 3600.0
+    #: Most weight one identity (a client key, else an address) may put on one (cluster,
+    #: model) within ``identity_window`` seconds, across every source it claims (0: no cap).
+    identity_budget: float = 10.0
+    identity_window: float = 86400.0
+    #: Pieces of feedback per identity and model within ``identity_window`` that feed the
+    #: drift guard (more are learnt, capped, but cannot trip a drift alarm).
+    drift_allowance: int = 5
+    #: Seconds decisions and feedback are kept (older rows are pruned; 0: kept forever).
+    retention: float = 30 * 86400.0
+    #: Seconds between background prunes (0: none), and most rows one delete statement takes.
+    prune_interval: float = 3600.0
+    prune_batch: int = 1000
     #: A replay log to build the pool from when the database holds none (default: synthetic).
     from_log: str | None = None
     synthetic_prompts: int = 2400
@@ -136,13 +150,17 @@ class Settings:
                 f"rate_limit must be >= 0 and rate_burst >= 1, got {self.rate_limit} and "
                 f"{self.rate_burst}"
             )
-        for name in ("traffic_cells", "label_candidates"):
+        for name in ("traffic_cells", "label_candidates", "prune_interval"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("embed_turn_chars", "upstream_connections", "upstream_keepalive"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         self.breaker_rules()  # raises for a breaker setting out of range
+        _ = self.limits  # refuses nonsense caps now, not at the first feedback
+        if self.prune_batch < 1:
+            raise ValueError(f"prune_batch must be >= 1, got {self.prune_batch}")
+        check_retention(self, self.retention, "retention")
 
     def breaker_rules(self) -> BreakerRules:
         """The circuit breakers' rules (``breaker_*``)."""
@@ -154,6 +172,17 @@ class Settings:
             window=self.breaker_window,
             min_calls=self.breaker_min_calls,
             cooldown=self.breaker_cooldown,
+        )
+
+    @property
+    def limits(self) -> Limits:
+        """The influence caps (:mod:`agent.source_cap`)."""
+        return Limits(
+            source_limit=self.source_limit,
+            source_window=self.source_window,
+            identity_budget=self.identity_budget,
+            identity_window=self.identity_window,
+            drift_allowance=self.drift_allowance,
         )
 
     @classmethod
@@ -195,6 +224,28 @@ class Settings:
 
 
 _TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def check_retention(settings: Settings, seconds: float, what: str) -> None:
+    """Refuse a retention (``seconds``; 0 keeps rows forever) shorter than a window the
+    service still reads rows in: the decision TTL (feedback on a pruned decision could not
+    count) and the influence caps' windows (pruned rows would stop counting against a client).
+    """
+    if seconds == 0:
+        return
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{what} must be a positive number of seconds (0: keep forever)")
+    windows = {
+        "the decision TTL": settings.decision_ttl,
+        "the source window": settings.source_window,
+        "the identity window": settings.identity_window,
+    }
+    name, longest = max(windows.items(), key=lambda kv: kv[1])
+    if seconds < longest:
+        raise ValueError(
+            f"{what} of {seconds:g}s is shorter than {name} ({longest:g}s): rows still in use "
+            "would be pruned"
+        )
 
 
 def _convert(name: str, value: Any) -> Any:

@@ -3,7 +3,7 @@ database (SQLite or PostgreSQL), written by the group-commit thread.
 
 The decisions this replica made are also cached in memory, so feedback on them needs no read;
 feedback on another replica's decision reads it from the database. The rules (feedback window,
-counting once, changed values, the source cap) are :mod:`agent.store`'s, as in memory.
+counting once, changed values, the influence caps) are :mod:`agent.store`'s, as in memory.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from typing import Any
 
 from agent.decision import OpenDecision
 from agent.memory_store import MemoryDecisionStore
+from agent.source_cap import Limits
 from agent.store import Claim, Claimed, DecisionError, Learn
 from feedback.jobs import DecisionJob, DecisionModelJob, FeedbackJob
 from feedback.writer import GroupCommitter
 
 
 class SqlDecisionStore:
-    """``settings()`` gives the live ``decision_ttl``, ``source_limit`` and ``source_window``;
+    """``settings()`` gives the live ``decision_ttl`` and influence ``limits``;
     ``learn_once(feedback_id, learn)`` runs ``learn`` unless that row was already learnt (a
     replica's sync may have got there first) and says whether the posterior has it."""
 
@@ -48,12 +49,8 @@ class SqlDecisionStore:
         return float(self._settings().decision_ttl)
 
     @property
-    def source_limit(self) -> int:
-        return int(self._settings().source_limit)
-
-    @property
-    def source_window(self) -> float:
-        return float(self._settings().source_window)
+    def limits(self) -> Limits:
+        return self._settings().limits
 
     def learn_once(self, feedback_id: int, learn: Callable[[], bool]) -> bool:
         return self._learn_once(feedback_id, learn)
@@ -128,4 +125,5 @@ def decision_row(d: OpenDecision) -> dict[str, Any]:
         "prompt_key": d.prompt_key,
         "tags": json.dumps(list(d.tags)),
         "cells": json.dumps(list(d.cells)),
+        "teach": d.teach,
     }

@@ -1,11 +1,9 @@
 """Shared input types of the API (text without NUL or lone surrogates, strict labels) and the
-422 handler, whose echo of the bad input always encodes.
+422 handler, whose echo of the bad input always encodes. Model names: :mod:`feedback.model_names`.
 
 >>> from pydantic import TypeAdapter
 >>> TypeAdapter(SafeStr).validate_python("héllo")
 'héllo'
->>> TypeAdapter(ModelNameStr).validate_python("openai/gpt-4o")
-'openai/gpt-4o'
 >>> import re
 >>> space = re.compile(f"[{WHITESPACE}]")
 >>> all(bool(space.fullmatch(c)) == c.isspace() for c in map(chr, range(0x3100)))
@@ -50,16 +48,9 @@ def safe_text(value: str) -> str:
     return value
 
 
-def _not_blank(value: str) -> str:
+def not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty or only whitespace")
-    return value
-
-
-def _printable(value: str) -> str:
-    bad = next((c for c in value if not c.isprintable()), None)
-    if bad is not None:
-        raise ValueError(f"must hold printable characters only (got {bad!r})")
     return value
 
 
@@ -72,7 +63,7 @@ def _not_bool(value: Any) -> Any:
 class Documented:
     """Keywords added to a type's JSON schema: the schema says what the validators check."""
 
-    def __init__(self, **keywords: str) -> None:
+    def __init__(self, **keywords: Any) -> None:
         self.keywords = keywords
 
     def __get_pydantic_json_schema__(
@@ -90,22 +81,12 @@ WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u
 #: written in a pattern Rust reads; JSON tools do not produce one.)
 NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
-#: The ``format`` of a model name: printable characters only (``str.isprintable``).
-PRINTABLE = "printable"
 
 #: Any text field of a request.
 SafeStr = Annotated[str, AfterValidator(safe_text), Documented(pattern=NO_NUL)]
 #: Text to route on: safe and not blank.
 PromptStr = Annotated[
-    str, AfterValidator(safe_text), AfterValidator(_not_blank), Documented(pattern=NOT_BLANK)
-]
-#: A model's name: safe, printable (``/`` and spaces welcome) and not blank.
-ModelNameStr = Annotated[
-    str,
-    AfterValidator(safe_text),
-    AfterValidator(_printable),
-    AfterValidator(_not_blank),
-    Documented(pattern=NOT_BLANK, format=PRINTABLE),
+    str, AfterValidator(safe_text), AfterValidator(not_blank), Documented(pattern=NOT_BLANK)
 ]
 #: A binary label: 0 or 1, never ``true``/``false``.
 Label = Annotated[Literal[0, 1], BeforeValidator(_not_bool)]

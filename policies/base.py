@@ -273,14 +273,16 @@ class Policy(Persistent, ABC):
         *,
         kind: str = "label",
         weight: float = 1.0,
+        watch: bool = True,
     ) -> None:
         """Learn from feedback on ``model``'s answer: a 0/1 label, a [0, 1] score, or a thumb
-        (``value`` 1 for up, 0 for down). ``weight`` in (0, 1] caps one source's influence."""
+        (``value`` 1 for up, 0 for down). ``weight`` in (0, 1] caps one source's influence;
+        ``watch`` False keeps the feedback from the drift guard (a client past its share)."""
         self._ready()
         j = self.index(model)
         validate_feedback(value, kind, weight)
         self._t += 1
-        if self._guard is not None:
+        if self._guard is not None and watch:
             self._guard.watch(self._post, self._t, context, j, self._names[j], float(value), kind)
         if self.learns:
             self._evidence += self._post.observe(context, j, float(value), kind=kind, weight=weight)

@@ -131,5 +131,11 @@ def pace(
     lam: float, cost: float, target: float, scale: float, rate: float, low: float, high: float
 ) -> float:
     """One multiplicative dual step of the budget pacer: ``λ·exp(rate·(cost − target)/scale)``
-    clipped to [low, high]."""
-    return min(max(lam * math.exp(rate * (cost - target) / scale), low), high)
+    clipped to [low, high]. The exponent is clipped first (at ±700): a cost far above the
+    scale (a model priced after warm start at thousands of times the rest) would overflow it.
+
+    >>> pace(0.1, 1e6, 0.001, 0.005, 0.1, 1e-4, 10.0), pace(0.1, 0.0, 1e6, 0.005, 0.1, 1e-4, 10.0)
+    (10.0, 0.0001)
+    """
+    step = min(max(rate * (cost - target) / scale, -700.0), 700.0)
+    return min(max(lam * math.exp(step), low), high)

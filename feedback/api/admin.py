@@ -48,8 +48,10 @@ def post_reset(session: SessionDep, service: ServiceDep) -> AdminResult:
 @router.post("/snapshot")
 def post_snapshot(service: ServiceDep) -> AdminResult:
     """Store this replica's policy state now (restarts replay only what came after)."""
-    service.snapshot()
-    return AdminResult(ok=True, revision=service.revision, detail="snapshot stored")
+    service.sync()
+    stored = service.snapshot()
+    detail = "snapshot stored" if stored else "not stored: the pool changed meanwhile; retry"
+    return AdminResult(ok=stored, revision=service.revision, detail=detail)
 
 
 @router.get("/posterior")

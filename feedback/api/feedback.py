@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 
 from feedback.api.responses import BODY, CLIENT, detail
+from feedback.identity import request_identity
 from feedback.proxy.auth import ClientDep
 from feedback.schemas import FeedbackRequest, FeedbackResponse
 from feedback.validation import SafeStr
@@ -35,8 +36,11 @@ async def post_feedback(
     response: Response,
     idempotency_key: Annotated[SafeStr | None, Header(min_length=1, max_length=200)] = None,
 ) -> FeedbackResponse:
-    """Acknowledged (201) only after the row commits; a repeat answers 200, ``duplicate``."""
-    out: FeedbackResponse = await request.app.state.service.requests.feedback(req, idempotency_key)
+    """Acknowledged (201) only after the row commits; a repeat answers 200, ``duplicate``.
+    The feedback is attributed to the client's identity (its client key, else its address);
+    ``source`` or ``user``, if given, is scoped under it."""
+    requests = request.app.state.service.requests
+    out: FeedbackResponse = await requests.feedback(req, idempotency_key, request_identity(request))
     if out.duplicate:
         response.status_code = 200
     return out

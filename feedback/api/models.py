@@ -13,11 +13,11 @@ from feedback import admin_ops
 from feedback.access import ReadDep
 from feedback.api.responses import ADMIN, BODY, READ, detail
 from feedback.deps import AdminDep, ServiceDep, SessionDep
+from feedback.model_names import ModelRef
 from feedback.schemas import AdminResult, ModelCreate, ModelInfo, ModelPatch
-from feedback.validation import ModelNameStr
 
 router = APIRouter(tags=["models"])
-ModelName = Annotated[ModelNameStr, Path(min_length=1, max_length=200, examples=["openai/gpt-4o"])]
+ModelName = Annotated[ModelRef, Path(min_length=1, max_length=200, examples=["openai/gpt-4o"])]
 
 
 @router.get("/models", dependencies=[ReadDep], responses=READ)

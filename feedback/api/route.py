@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from feedback.api.responses import BODY, CLIENT, detail
+from feedback.identity import request_identity
 from feedback.proxy.auth import ClientDep
 from feedback.schemas import RouteRequest, RouteResponse
 
@@ -16,11 +17,13 @@ router = APIRouter(tags=["routing"], dependencies=[ClientDep])
     responses={
         **BODY,
         **CLIENT,
-        422: {"description": "malformed request, unknown model, or over the message limits"},
+        404: detail("``allowed`` names a model that is not in the pool"),
+        422: {"description": "malformed request, or over the message limits"},
         503: detail("the prompt encoder failed on this request's batch; retry"),
     },
 )
 async def route(req: RouteRequest, request: Request) -> RouteResponse:
     """Route a prompt (or messages); the response's ``token`` must accompany feedback."""
-    out: RouteResponse = await request.app.state.service.requests.route(req)
+    service = request.app.state.service
+    out: RouteResponse = await service.requests.route(req, request_identity(request))
     return out

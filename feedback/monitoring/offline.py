@@ -8,6 +8,7 @@ embed a prompt, so the embedder is a stand-in carrying the id the pool was built
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,15 @@ class StoredEmbedder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         raise RuntimeError("an offline report cannot embed prompts")
+
+
+def offline_settings(*, db: str | None, config: str | None) -> Settings:
+    """The settings of a command working on a database with no service running: the service's
+    (``config`` file, then the variables), on ``db`` if given, with no polls and no snapshots."""
+    settings = Settings.from_env(os.environ, config=config)
+    if db:
+        settings = settings.with_values({"database_url": db})
+    return settings.with_values({"poll_interval": 0.0, "snapshot_interval": 0.0})
 
 
 def rebuild_service(settings: Settings) -> RoutingService:

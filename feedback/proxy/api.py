@@ -18,6 +18,7 @@ from starlette.background import BackgroundTask
 from agent.decision import Decision
 from feedback.api.responses import CLIENT, openai
 from feedback.errors import ServiceError
+from feedback.identity import request_identity
 from feedback.limits import check_messages
 from feedback.proxy.auth import ClientDep
 from feedback.proxy.caller import AllUpstreamsFailed, Answer
@@ -133,7 +134,7 @@ async def chat_completions(request: Request) -> Response:
         raise model_not_found(name)
     req = _route_request(body, allowed, service.settings, service.router.max_turns)
     try:
-        d = await service.requests.choose(req)
+        d = await service.requests.choose(req, request_identity(request))
     except ServiceError as exc:
         raise status_error(400 if exc.status == 422 else exc.status, str(exc)) from exc
     order = proxy.order(d, service.settings.proxy_attempts) if name == ROUTER else [d.model]

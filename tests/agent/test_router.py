@@ -85,6 +85,34 @@ def test_source_cap_down_weights_a_spammer(log: Any) -> None:
     assert weights == [1.0, 1.0, pytest.approx(2 / 3), 0.5]
 
 
+def test_a_restricted_decision_teaches_as_its_propensity_says(log: Any) -> None:
+    router = make(log, policy="greedy")  # choice probabilities 0 or 1
+    prompt = log.prompts[0]
+    best = router.route(prompt).model
+    other = next(m for m in router.models if m != best)
+    assert router.feedback(router.route(prompt, allowed=[best]).id, label=1).weight == 1.0
+    everyone = router.route(prompt, allowed=router.models)  # not narrowed
+    assert router.feedback(everyone.id, label=1).weight == 1.0
+    before = router.posterior()
+    never = router.feedback(router.route(prompt, allowed=[other]).id, label=1)
+    assert never.weight == 0.0 and not never.applied and router.posterior() == before
+
+
+def test_an_identitys_weight_on_a_cell_is_capped_across_its_sources(log: Any) -> None:
+    router = make(log, policy="greedy")
+    prompt = log.prompts[0]
+    model = router.route(prompt).model
+    weights = [
+        router.feedback(
+            router.route(prompt, allowed=[model]).id, thumbs="up", source=f"s{i}", identity="x"
+        ).weight
+        for i in range(12)
+    ]
+    assert weights == [1.0] * 10 + [0.0] * 2  # the default budget: 10 per (cluster, model)
+    in_process = router.feedback(router.route(prompt).id, thumbs="up")  # no identity: no cap
+    assert in_process.weight == 1.0
+
+
 def test_messages_route_on_the_conversation(log: Any) -> None:
     router = make(log)
     msgs = [
@@ -252,10 +280,12 @@ def test_default_policy_remembers_what_happened_on_a_repeated_prompt(
     model = router.models[0]
     post = router.policy.posterior
     before = post.mean(ctx)[0], post.mean(router.context_for(other))[0]
+    weights = []  # a restricted decision teaches as much as its propensity says
     for i in range(3):
         d = router.route(prompt, allowed=[model])
         assert d.prompt_key == ctx.prompt_key
-        router.feedback(d.id, thumbs="down", source=f"user-{i}")
+        weights.append(router.feedback(d.id, thumbs="down", source=f"user-{i}").weight)
+    assert 0 < sum(weights) < 3
     drop = before[0] - post.mean(ctx)[0], before[1] - post.mean(router.context_for(other))[0]
     assert drop[0] > 5 * drop[1] > 0  # this prompt learned most; its cluster a little
     d = router.route(prompt)  # the memory travels with the ledger, a save and a replay
@@ -263,7 +293,8 @@ def test_default_policy_remembers_what_happened_on_a_repeated_prompt(
     loaded = Router.load(tmp_path / "r", embedder=HashingEmbedder(dim=64))
     assert loaded.policy.posterior.mean(ctx)[0] == pytest.approx(post.mean(ctx)[0])
     loaded.feedback(d.id, label=1)
-    assert loaded.policy.posterior.items.get(d.prompt_key)[2].sum() == 4  # type: ignore[union-attr]
+    seen = loaded.policy.posterior.items.get(d.prompt_key)[2].sum()  # type: ignore[union-attr]
+    assert seen == pytest.approx(sum(weights) + 1)
     replayed = make(log)
     assert replayed.apply(d.weights, d.model, 1.0, kind="label", prompt_key=d.prompt_key)
     assert replayed.policy.posterior.items.get(d.prompt_key) is not None  # type: ignore[union-attr]

@@ -70,7 +70,7 @@ def test_route_allowed_and_lam(client: TestClient, h: Any) -> None:
     assert d["model"] == models[1] and d["lam"] == 0.5
     assert sum(v is not None for v in d["scores"].values()) == 1
     r = client.post("/route", json={"prompt": "hi", "allowed": ["no-such-model"]})
-    assert r.status_code == 422 and "unknown" in r.text
+    assert r.status_code == 404 and "no model 'no-such-model' in the pool" in r.text
 
 
 def test_feedback_token_errors_are_403(client: TestClient, h: Any) -> None:

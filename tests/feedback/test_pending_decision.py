@@ -56,7 +56,8 @@ def test_feedback_elsewhere_waits_for_the_decision_row(
         held = service_a._writer.enqueue(_Hold())
         # The decision's row queues behind the held job, as a proxied answer's may still be
         # on its way to the database when the client has the answer.
-        d = a.portal.call(service_a.requests.choose, RouteRequest(prompt="How do I sort a list?"))
+        route = RouteRequest(prompt="How do I sort a list?")
+        d = a.portal.call(service_a.requests.choose, route, "addr:testclient")
         before = writer_b.batches
         with ThreadPoolExecutor(1) as pool:
             sent = pool.submit(_feedback, b, d.id, d.token)

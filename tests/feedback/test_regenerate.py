@@ -34,8 +34,9 @@ def test_a_regenerate_thumbs_down_the_answer_it_replaces(shared_settings: Settin
         second = chat(c, "Now one about indexes")  # the same turn again: a regenerate
         third = chat(c, "now one  about INDEXES")  # and again, case and spacing aside
         rows = feedback_rows(c.app)
-        assert [(r.kind, r.value, r.source) for r in rows] == [
-            ("thumbs", 0.0, "implicit-regenerate")
+        # From the client that asked again: its identity (its address; no keys are set).
+        assert [(r.kind, r.value, r.source, r.identity) for r in rows] == [
+            ("thumbs", 0.0, "addr:testclient/implicit-regenerate", "addr:testclient")
         ] * 2
         judged = {r.decision_id for r in rows}
         assert first["decision_id"] not in judged and second["decision_id"] in judged

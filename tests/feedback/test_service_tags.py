@@ -73,20 +73,23 @@ def test_a_snapshot_is_the_router_state_and_old_snapshots_still_load(
         service = c.app.state.service  # type: ignore[attr-defined]
         policy = service.router.policy.to_state()
         with Session(service.engine) as s:
-            snap = crud.latest_snapshot(session=s, revision=service.revision)
-            assert snap is not None
-            state = json.loads(snap.state)
-            assert set(state) == {"router", "applied"} and "pickle" not in snap.state
+            snap_id, revision, hwm, gaps, _ = crud.snapshot_heads(session=s)[0]
+            raw = crud.snapshot_state(session=s, snapshot_id=snap_id)
+            assert revision == service.revision and raw is not None
+            state = json.loads(raw)
+            assert set(state) == {"router", "applied", "pool"} and "pickle" not in raw
             assert state["router"]["sticky"] == {"conv-1": d["model"]}
-            # rewrite it as a snapshot of the older layout: policy and pacers beside applied
+            # rewrite it as a snapshot of the older layout: policy and pacers beside applied,
+            # and no basis (usable at its own revision only)
             old = {"policy": state["router"]["policy"], "applied": state["applied"], "pacers": []}
             crud.save_snapshot(
                 session=s,
-                revision=snap.revision,
-                hwm=snap.hwm,
-                gaps=json.loads(snap.gaps) if isinstance(snap.gaps, str) else snap.gaps,
+                revision=revision,
+                hwm=hwm,
+                gaps=json.loads(gaps),
                 state=json.dumps(old),
-                now=snap.created_at + 1,
+                basis="",
+                now=service.clock() + 1,
             )
     with TestClient(create_app(shared_settings)) as again:
         assert again.app.state.service.router.policy.to_state() == policy  # type: ignore[attr-defined]

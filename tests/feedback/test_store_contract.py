@@ -1,7 +1,8 @@
 """One suite, every decision store: the embedded Router's memory store, and the service's SQL
 store on SQLite and on PostgreSQL, all driven through the Router's own front door
 (``route`` / ``feedback`` / ``afeedback``). The rules must agree: counted once, a changed
-value refused, idempotency keys, the feedback window, the source cap, concurrent repeats."""
+value refused, idempotency keys, the feedback window, the source and identity caps, concurrent
+repeats."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agent.embedder import HashingEmbedder
+from agent.memory_store import MemoryDecisionStore
 from agent.router import Router
+from agent.source_cap import Limits
 from agent.store import (
     ExpiredDecisionError,
     FeedbackConflict,
@@ -24,14 +27,15 @@ from agent.store import (
 )
 from simulator.synthetic import generate_log
 
-TTL, LIMIT = 600.0, 2
+TTL, LIMIT, BUDGET = 600.0, 2, 2.0
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def router(request: pytest.FixtureRequest, clock: Any, h: Any) -> Iterator[Router]:
-    settings = {"decision_ttl": TTL, "source_limit": LIMIT}
+    settings = {"decision_ttl": TTL, "source_limit": LIMIT, "identity_budget": BUDGET}
     if request.param == "memory":
         log = generate_log(n_prompts=300, n_models=4, seed=0)
+        limits = Limits(source_limit=LIMIT, identity_budget=BUDGET)
         yield Router.from_log(
             log,
             embedder=HashingEmbedder(dim=64),
@@ -39,6 +43,7 @@ def router(request: pytest.FixtureRequest, clock: Any, h: Any) -> Iterator[Route
             ttl=TTL,
             source_limit=LIMIT,
             clock=clock,
+            store=MemoryDecisionStore(ttl=TTL, limits=limits, clock=clock),
         )
         return
     if request.param == "sqlite":
@@ -115,6 +120,22 @@ def test_the_source_cap(router: Router) -> None:
     weights = [router.feedback(d.id, thumbs="up", source="bot").weight for d in decisions]
     assert weights == [1.0, 1.0, pytest.approx(2 / 3), 0.5]
     assert router.feedback(decisions[0].id, thumbs="up").weight == 1.0  # anonymous: uncapped
+
+
+def test_the_identity_cap(router: Router) -> None:
+    prompt = "What is 17 * 23?"
+    model = router.route(prompt).model
+    weights: list[float] = []
+    for _ in range(200):  # decisions for one (cluster, model), each from a fresh source
+        d = router.route(prompt)
+        if d.model == model:
+            receipt = router.feedback(d.id, thumbs="up", source=f"s{len(weights)}", identity="x")
+            weights.append(receipt.weight)
+        if len(weights) == 4:
+            break
+    assert weights == [1.0, 1.0, 0.0, 0.0]
+    d = router.route(prompt)
+    assert router.feedback(d.id, thumbs="up", identity="y").weight == 1.0  # its own budget
 
 
 def test_concurrent_repeats_count_once(router: Router) -> None:
