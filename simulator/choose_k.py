@@ -14,7 +14,7 @@ import numpy as np
 
 from agent.clusters import ClusterMap
 from agent.logs import ReplayLog
-from policies import build_profiles, prior_counts
+from policies import build_profiles, prior_counts, utility
 from simulator.metrics import audc
 from simulator.protocol import Splits
 
@@ -39,7 +39,7 @@ def static_curve(
     est = acc[clusters[eval_rows]]  # (n, M)
     costs, accs = [], []
     for lam in LAMBDAS:
-        choice = np.argmax(est - lam * price / c_max, axis=1)
+        choice = np.argmax(utility(est, price, lam, c_max), axis=1)
         costs.append(float(log.cost[eval_rows, choice].mean() / c_max))
         accs.append(float(log.correct[eval_rows, choice].mean()))
     return costs, accs
