@@ -60,7 +60,7 @@ def choose_k(
     the in-domain prompts of a shifted protocol, or the log's own split).
 
     >>> from agent.embedder import HashingEmbedder
-    >>> from simulator.synthetic import generate_log
+    >>> from agent.synthetic_log import generate_log
     >>> log = generate_log(n_prompts=600, n_models=4, seed=0)
     >>> k, areas = choose_k(log, HashingEmbedder(dim=64).encode(log.prompts), candidates=(2, 8))
     >>> k in (2, 8) and set(areas) == {2, 8}
