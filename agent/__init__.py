@@ -1,7 +1,9 @@
 """The router a chat app embeds: embedder, cluster map, model pool, policy and decision store.
 
 Also the data layer it is built from: replay logs (a user's, or the generated default of
-:mod:`agent.synthetic_log`), embedders and the embedding cache.
+:mod:`agent.synthetic_log`), embedders and the embedding cache. And, as the lowest package both
+the simulator and the service stand on, the report helpers they share: number formats and
+safe writes (:mod:`agent.report_kit`), figures as inline PNGs (:mod:`agent.figures`).
 """
 
 from agent.clusters import ClusterMap
