@@ -1,6 +1,9 @@
 """The router a chat app embeds: embedder, cluster map, model pool, policy and decision store.
 
-Also the data layer it is built from: replay logs, embedders and the embedding cache.
+Also the data layer it is built from: replay logs (a user's, or the generated default of
+:mod:`agent.synthetic_log`), embedders and the embedding cache. And, as the lowest package both
+the simulator and the service stand on, the report helpers they share: number formats and
+safe writes (:mod:`agent.report_kit`), figures as inline PNGs (:mod:`agent.figures`).
 """
 
 from agent.clusters import ClusterMap
@@ -17,6 +20,7 @@ from agent.store import (
     FeedbackConflict,
     UnknownDecisionError,
 )
+from agent.synthetic_log import generate_log
 from agent.warm_start import fit_pool
 
 __all__ = [
@@ -39,5 +43,6 @@ __all__ = [
     "fit_pool",
     "from_long_frame",
     "from_wide_frame",
+    "generate_log",
     "load_log",
 ]

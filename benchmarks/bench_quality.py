@@ -23,12 +23,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from agent.logs import ReplayLog, load_log  # noqa: E402
+from agent.synthetic_log import generate_log  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
 from policies import BudgetPacer  # noqa: E402
 from simulator import Drift, Experiment, FeedbackChannel, Setup, aggregate, setups  # noqa: E402
 from simulator.data import make_embedder  # noqa: E402
 from simulator.experiment import run_seeds  # noqa: E402
-from simulator.synthetic import generate_log  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 POLICIES = (

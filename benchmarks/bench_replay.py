@@ -32,12 +32,12 @@ if str(ROOT) not in sys.path:
 from agent.embedder import HashingEmbedder  # noqa: E402
 from agent.level_maps import default_levels  # noqa: E402
 from agent.logs import ReplayLog, load_log  # noqa: E402
+from agent.synthetic_log import generate_log  # noqa: E402
 from agent.traffic_cells import DEFAULT_CELLS, leaf_params  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
 from policies import Context, ModelProfile, make_policy  # noqa: E402
 from simulator import FeedbackChannel, Setup, prepare, replay  # noqa: E402
 from simulator.fast import replay_fast  # noqa: E402
-from simulator.synthetic import generate_log  # noqa: E402
 from simulator.traffic import with_traffic_cells  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "routerbench_subset"

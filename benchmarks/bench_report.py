@@ -25,13 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from agent.report_kit import sanitise  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
 from feedback.db import make_engine  # noqa: E402
 from feedback.monitoring.page import render_page  # noqa: E402
 from feedback.monitoring.report import build_report  # noqa: E402
 from feedback.service import RoutingService  # noqa: E402
 from feedback.settings import Settings  # noqa: E402
-from simulator.kit import sanitise  # noqa: E402
 
 CHUNK = 100_000
 

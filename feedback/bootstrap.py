@@ -20,6 +20,7 @@ from agent.embedding_cache import CachedEmbedder
 from agent.encoders import make_encoder
 from agent.level_maps import default_levels, load_level_map
 from agent.logs import ReplayLog, load_log
+from agent.synthetic_log import generate_log
 from agent.warm_start import fit_leaf_map, fit_pool
 from feedback import crud
 from feedback.models import Meta
@@ -56,8 +57,6 @@ def token_secret(*, session: Session, settings: Settings) -> bytes:
 def default_log(settings: Settings) -> ReplayLog:
     if settings.from_log:
         return load_log(settings.from_log)
-    from simulator.synthetic import generate_log
-
     return generate_log(n_prompts=settings.synthetic_prompts, seed=settings.seed)
 
 

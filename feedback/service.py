@@ -7,7 +7,7 @@ its posterior from the newest usable snapshot brought to today's pool (else the 
 plus the labels and committed feedback it does not hold, in id order (:mod:`feedback.replay`).
 
 The request logic of ``POST /route`` and ``POST /feedback`` is :attr:`RoutingService.requests`
-(:mod:`feedback.requests`).
+(:mod:`feedback.request_logic`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from feedback.bootstrap import (
 )
 from feedback.db import create_tables, is_postgres
 from feedback.replay import basis, reconcile, replay_row, snapshot_router_state, usable
-from feedback.requests import Requests
+from feedback.request_logic import RequestLogic
 from feedback.settings import Settings
 from feedback.sql_store import SqlDecisionStore
 from feedback.tracker import AppliedIds
@@ -64,8 +64,8 @@ class RoutingService:
         self.embedder = embedder
         self.clock = clock
         self._lock = threading.RLock()
-        #: ``POST /route`` and ``POST /feedback`` (:mod:`feedback.requests`).
-        self.requests = Requests(self)
+        #: ``POST /route`` and ``POST /feedback`` (:mod:`feedback.request_logic`).
+        self.requests = RequestLogic(self)
 
     # -- start-up and rebuilding ---------------------------------------------------------------
     def start(self) -> None:

@@ -14,6 +14,7 @@ from policies.registry import DEFAULT_POLICY, POLICY_NAMES, make_policy
 from policies.river_adapter import RiverBandit
 from policies.rules import BayesUCB, BestFixed, Greedy, RandomPolicy, StaticUniRoute, Thompson
 from policies.thumbs import ThumbsNoise, estimate_thumbs_noise
+from policies.updates import utility
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -38,5 +39,6 @@ __all__ = [
     "estimate_thumbs_noise",
     "make_policy",
     "prior_counts",
+    "utility",
     "validate_feedback",
 ]

@@ -11,13 +11,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from agent.synthetic_log import generate_log
     from simulator.channel import FeedbackChannel
     from simulator.experiment import Experiment, aggregate, deferral_curve, run_policy, setups
     from simulator.metrics import apgr, audc, qnc, regret_curves, summary, traffic_share
     from simulator.protocol import Setup, Splits, prepare
     from simulator.scenario import Arrival, Drift, PriceChange, ScenarioError, load_scenario
     from simulator.sequential import Trace, replay
-    from simulator.synthetic import generate_log
 
 _EXPORTS = {
     "Arrival": "simulator.scenario",
@@ -33,7 +33,7 @@ _EXPORTS = {
     "apgr": "simulator.metrics",
     "audc": "simulator.metrics",
     "deferral_curve": "simulator.experiment",
-    "generate_log": "simulator.synthetic",
+    "generate_log": "agent.synthetic_log",
     "load_scenario": "simulator.scenario",
     "prepare": "simulator.protocol",
     "qnc": "simulator.metrics",

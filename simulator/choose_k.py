@@ -14,7 +14,7 @@ import numpy as np
 
 from agent.clusters import ClusterMap
 from agent.logs import ReplayLog
-from policies import build_profiles, prior_counts
+from policies import build_profiles, prior_counts, utility
 from simulator.metrics import audc
 from simulator.protocol import Splits
 
@@ -39,7 +39,7 @@ def static_curve(
     est = acc[clusters[eval_rows]]  # (n, M)
     costs, accs = [], []
     for lam in LAMBDAS:
-        choice = np.argmax(est - lam * price / c_max, axis=1)
+        choice = np.argmax(utility(est, price, lam, c_max), axis=1)
         costs.append(float(log.cost[eval_rows, choice].mean() / c_max))
         accs.append(float(log.correct[eval_rows, choice].mean()))
     return costs, accs
@@ -60,7 +60,7 @@ def choose_k(
     the in-domain prompts of a shifted protocol, or the log's own split).
 
     >>> from agent.embedder import HashingEmbedder
-    >>> from simulator.synthetic import generate_log
+    >>> from agent.synthetic_log import generate_log
     >>> log = generate_log(n_prompts=600, n_models=4, seed=0)
     >>> k, areas = choose_k(log, HashingEmbedder(dim=64).encode(log.prompts), candidates=(2, 8))
     >>> k in (2, 8) and set(areas) == {2, 8}

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from agent.logs import ReplayLog
+from agent.report_kit import fmt_per_1000
 from simulator.experiment import (
     Experiment,
     aggregate,
@@ -24,7 +25,6 @@ from simulator.experiment import (
 )
 from simulator.flags import DEFAULT_POLICIES
 from simulator.headline import GAP_REFERENCE, best_model, frozen_name, relate, spread
-from simulator.kit import fmt_per_1000
 from simulator.options import experiment_from_args, frozen_twins
 from simulator.progress import progress_bar, stage
 from simulator.protocol import Setup

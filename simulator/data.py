@@ -9,7 +9,7 @@ from agent.embedder import Embedder
 from agent.embedding_cache import CachedEmbedder
 from agent.encoders import DEFAULT_ENCODER, make_encoder
 from agent.logs import ReplayLog, load_log
-from simulator.synthetic import generate_log
+from agent.synthetic_log import generate_log
 
 
 def cache_dir() -> Path:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.report_kit import finite
 from simulator.metrics import best_fixed
 from simulator.sequential import Trace
 
@@ -154,3 +155,12 @@ def relate(policies: Mapping[str, dict[str, Any]], reference: Sequence[float] | 
         if twin is not None:
             by_seed = p["per_1000_vs_best"]["by_seed"]
             p["learning"] = learning(by_seed, twin["per_1000_vs_best"]["by_seed"])
+
+
+def c_max_of(report: Mapping[str, Any]) -> float | None:
+    """The cost unit: ``report["c_max"]``, else the largest mean model cost."""
+    c = finite(report.get("c_max"))
+    if c is None or c <= 0:
+        costs = [finite(m.get("mean_cost_usd")) for m in report.get("models") or []]
+        c = max((x for x in costs if x is not None), default=None)
+    return c if c else None

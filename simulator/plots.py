@@ -1,21 +1,20 @@
 """The report's figures as inline PNGs (regret over time, the deferral plane, traffic share).
 
 matplotlib is imported inside the functions (nothing heavy at import time) and used only
-through ``Figure`` + ``FigureCanvasAgg``, never pyplot's global state.
+through ``Figure`` + ``FigureCanvasAgg`` (:func:`agent.figures.new_figure`), never pyplot's
+global state.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
-from simulator.headline import FROZEN
-from simulator.kit import c_max_of, fmt_rate, fmt_usd
+from agent.figures import colours_for, figure_html, new_figure
+from agent.report_kit import fmt_rate, fmt_usd
+from simulator.headline import FROZEN, c_max_of
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -28,16 +27,6 @@ REGRET_KEYS = {
     "prompt_oracle": "vs best per prompt",
 }
 MAX_TRAFFIC_PANELS = 8
-DPI = 100
-
-
-def _figure(width: float, height: float) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def _steps(v: float, _pos: object = None) -> str:
@@ -77,21 +66,6 @@ def _floats(values: Iterable[Any]) -> list[float]:
     return [math.nan if v is None else float(v) for v in values]
 
 
-def colours_for(names: Sequence[str]) -> dict[str, Any]:
-    """One qualitative colour per name (tab10, or tab20 beyond ten names); a frozen twin
-    (``NAME (frozen)``) takes its policy's colour.
-
-    >>> c = colours_for(["static", "default", "default (frozen)"])
-    >>> c["default"] == c["default (frozen)"] != c["static"]
-    True
-    """
-    from matplotlib import colormaps
-
-    own = list(dict.fromkeys(n.removesuffix(FROZEN) for n in names))
-    cm = colormaps["tab10" if len(own) <= 10 else "tab20"]
-    return {name: cm(own.index(name.removesuffix(FROZEN)) % cm.N) for name in names}
-
-
 def regret_figure(policies: Mapping[str, Mapping[str, Any]]) -> Figure | None:
     """Cumulative utility over t above the best single model in hindsight (minus the regret,
     as the table shows it: above 0, routing wins), in a wide panel; above the best model per
@@ -100,8 +74,8 @@ def regret_figure(policies: Mapping[str, Mapping[str, Any]]) -> Figure | None:
     keys = [k for k in REGRET_KEYS if any(k in c for c in curves.values())]
     if not keys:
         return None
-    colours = colours_for(list(policies))
-    fig = _figure(8.0, 3.4)
+    colours = colours_for(list(policies), twin=FROZEN)
+    fig = new_figure(8.0, 3.4)
     grid = fig.add_gridspec(1, len(keys), width_ratios=[2] + [1] * (len(keys) - 1))
     first = None
     for i, key in enumerate(keys):
@@ -141,8 +115,8 @@ def deferral_figure(
     operating = {n: xy for n, xy in operating.items() if all(map(math.isfinite, xy))}
     if not models and not operating and not pts:
         return None
-    colours = colours or colours_for(list(operating))
-    fig = _figure(7.0, 4.0)
+    colours = colours or colours_for(list(operating), twin=FROZEN)
+    fig = new_figure(7.0, 4.0)
     ax = fig.add_subplot()
     for m in models:
         x, y = m.get("cost"), m.get("accuracy")
@@ -181,7 +155,7 @@ def traffic_figure(
     colours = colours_for(names)
     rows = math.ceil(len(shown) / 4)
     cols = math.ceil(len(shown) / rows)  # balanced: 5 panels as 3 + 2, not 4 + 1
-    fig = _figure(8.0, 0.8 + 1.9 * rows)
+    fig = new_figure(8.0, 0.8 + 1.9 * rows)
     axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
     for i, ax in enumerate(axes.flat):
         if i >= len(shown):
@@ -202,17 +176,6 @@ def traffic_figure(
     handles = [Patch(color=colours[m], label=_label(m)) for m in names]
     _legend(fig, handles, 7)
     return fig, len(shown)
-
-
-def figure_html(fig: Figure, alt: str, caption: str) -> str:
-    """A ``<figure>`` with the PNG inline; ``alt`` and ``caption`` are plain text (escaped)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    src = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-    return (
-        f'<figure><img src="{src}" alt="{html.escape(alt)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
 
 
 def _curve_caption(curve: Mapping[str, Any]) -> str:
@@ -259,7 +222,7 @@ def report_figures(report: Mapping[str, Any], curve: Mapping[str, Any] | None = 
     }
     lam = f" at λ={report['lambda']}" if report.get("lambda") is not None else ""
     add(
-        deferral_figure(models, operating, curve, colours_for(list(pols))),
+        deferral_figure(models, operating, curve, colours_for(list(pols), twin=FROZEN)),
         f"Scatter of accuracy against mean cost / c_max per single model and policy ({names}).",
         f"Deferral plane: accuracy vs mean cost / c_max (c_max = {fmt_usd(c_max)}). Grey dots: "
         f"single models; diamonds: each policy's operating point{lam}."

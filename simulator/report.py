@@ -12,18 +12,18 @@ from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any
 
-from simulator.headline import FROZEN, GAP_REFERENCE
-from simulator.kit import (
+from agent.report_kit import (
     DASH,
     atomic_write,
-    c_max_of,
     finite,
     fmt_per_1000,
     fmt_rate,
     fmt_share,
     fmt_usd,
+    html_page,
     sanitise,
 )
+from simulator.headline import FROZEN, GAP_REFERENCE, c_max_of
 from simulator.table import MEMORY_SHARE, best_model_text, protocol_lines
 
 _STYLE = """
@@ -256,13 +256,8 @@ def _title(report: Mapping[str, Any]) -> str:
 
 
 def page(title: str, body: str) -> str:
-    """A complete HTML document with the inline stylesheet."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body>\n<h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
-    )
+    """A complete HTML document with the inline stylesheet, headed by ``title``."""
+    return html_page(title, _STYLE, f"<h1>{html.escape(title)}</h1>\n{body}")
 
 
 def _page_note(report: Mapping[str, Any]) -> str:

@@ -6,7 +6,7 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-from simulator.kit import fmt_per_1000, fmt_share, fmt_usd
+from agent.report_kit import fmt_per_1000, fmt_share, fmt_usd
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -1,6 +1,7 @@
-"""The packages stack: each imports only those below it (policies < agent < simulator <
-feedback < cli), so the learning core never pulls in a web stack and the CLI's parser stays
-light."""
+"""The packages stack in layers: each imports only those in the layers below its own
+(policies < agent < {simulator, feedback} < cli), so the learning core never pulls in a web
+stack, the service never pulls in the simulator (nor the simulator the service), and the CLI's
+parser stays light. What both the simulator and the service use lives in ``agent``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["policies", "agent", "simulator", "feedback", "cli"]
+#: The layers from the bottom up; packages in one layer do not import each other.
+LAYERS = [["policies"], ["agent"], ["simulator", "feedback"], ["cli"]]
+ORDER = [package for layer in LAYERS for package in layer]
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -26,15 +29,48 @@ def imported_packages(path: Path) -> set[str]:
     return names & set(ORDER)
 
 
-@pytest.mark.parametrize("package", ORDER)
-def test_no_package_imports_one_above_it(package: str) -> None:
-    above = set(ORDER[ORDER.index(package) + 1 :])
-    bad = {
-        str(p.relative_to(ROOT)): sorted(imported_packages(p) & above)
-        for p in (ROOT / package).rglob("*.py")
-        if imported_packages(p) & above
+def below(package: str) -> set[str]:
+    """The packages ``package`` may import: those in the layers under its own.
+
+    >>> sorted(below("feedback")), sorted(below("cli"))
+    (['agent', 'policies'], ['agent', 'feedback', 'policies', 'simulator'])
+    """
+    level = next(i for i, layer in enumerate(LAYERS) if package in layer)
+    return {p for layer in LAYERS[:level] for p in layer}
+
+
+def stray_imports(root: Path, package: str) -> dict[str, list[str]]:
+    """Each file of ``root/package`` that imports a project package outside the layers below
+    its own, with those packages."""
+    allowed = below(package) | {package}
+    return {
+        str(p.relative_to(root)): sorted(imported_packages(p) - allowed)
+        for p in (root / package).rglob("*.py")
+        if imported_packages(p) - allowed
     }
-    assert not bad, f"{package} imports packages above it: {bad}"
+
+
+@pytest.mark.parametrize("package", ORDER)
+def test_each_package_imports_only_the_layers_below_it(package: str) -> None:
+    bad = stray_imports(ROOT, package)
+    assert not bad, f"{package} imports packages outside the layers below it: {bad}"
+
+
+@pytest.mark.parametrize(
+    ("package", "line"),
+    [
+        ("feedback", "from simulator.plots import figure_html"),
+        ("feedback", "import simulator"),
+        ("simulator", "    from feedback.app import create_app"),
+        ("agent", "from simulator import generate_log"),
+        ("policies", "from agent.logs import ReplayLog"),
+    ],
+)
+def test_a_sideways_or_upward_import_is_caught(tmp_path: Path, package: str, line: str) -> None:
+    (tmp_path / package).mkdir()
+    source = f"def f():\n{line}\n" if line.startswith(" ") else f"{line}\n"
+    (tmp_path / package / "stray.py").write_text(source)
+    assert list(stray_imports(tmp_path, package)) == [f"{package}/stray.py"]
 
 
 def test_the_cli_parser_imports_no_heavy_module() -> None:

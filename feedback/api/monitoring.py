@@ -8,13 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from agent.report_kit import sanitise
 from feedback.access import ReadDep
 from feedback.api.responses import READ, detail, json_detail
 from feedback.monitoring.cache import ReportCache
 from feedback.monitoring.page import render_page
 from feedback.monitoring.report import build_report
 from feedback.service import RoutingService
-from simulator.kit import sanitise
 
 router = APIRouter(tags=["monitoring"], dependencies=[ReadDep], responses=READ)
 

@@ -20,6 +20,7 @@ from feedback.monitoring.estimators import (
     snips,
     utility_gap,
 )
+from policies import utility
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,9 @@ def regret_section(inp: Inputs, *, points: int, draws: int, seed: int) -> dict[s
     totals = np.zeros(draws)
     p = _draws(inp, draws, seed)
     for lam in np.unique(c.lam[v]):
-        u_mean = inp.means - (lam / inp.cost_scale) * inp.costs
+        u_mean = utility(inp.means, inp.costs, lam, inp.cost_scale)
         best = np.argmax(u_mean, axis=1)
-        u = p - (lam / inp.cost_scale) * inp.costs
+        u = utility(p, inp.costs, lam, inp.cost_scale)
         gap = np.take_along_axis(u, best[None, :, None], axis=2) - u
         totals += (gap * inp.counts(c.lam == lam)).sum(axis=(1, 2))
     at = c.regret

@@ -12,21 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.kit import finite
-from simulator.plots import DPI, colours_for
+from agent.figures import colours_for, new_figure
+from agent.report_kit import finite
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-
-def new_figure(width: float, height: float) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def label(name: object) -> str:

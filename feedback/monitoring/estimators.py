@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from scipy.special import betaincinv, ndtri
 
+from policies import utility
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -143,8 +145,9 @@ def utility_gap(
 ) -> np.ndarray:
     """Per decision: the best posterior-mean utility in its cluster minus the chosen model's.
 
-    Utility is ``mean[k, m] − λ_t · cost[m] / cost_scale``; ``means`` is (K, M). Decisions are
-    grouped by distinct λ so a million rows cost a few vectorised passes.
+    Utility is ``mean[k, m] − λ_t · cost[m] / cost_scale`` (:func:`policies.utility`); ``means``
+    is (K, M). Decisions are grouped by distinct λ so a million rows cost a few vectorised
+    passes.
 
     >>> means = np.array([[0.9, 0.5]]); costs = np.array([1.0, 0.0])
     >>> utility_gap(means, costs, 1.0, np.array([0, 0]), np.array([1, 0]), np.array([0.0, 1.0]))
@@ -154,7 +157,7 @@ def utility_gap(
     lam_values, inverse = np.unique(np.asarray(lams, dtype=np.float64), return_inverse=True)
     for i, lam in enumerate(lam_values):
         rows = np.flatnonzero(inverse == i)
-        u = means - (lam / cost_scale) * np.asarray(costs)[None, :]
+        u = utility(means, np.asarray(costs)[None, :], lam, cost_scale)
         gap = u.max(axis=1, keepdims=True) - u
         out[rows] = gap[clusters[rows], chosen[rows]]
     return out

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session
 
+from agent.report_kit import atomic_write, sanitise
 from feedback import crud
 from feedback.bootstrap import CLUSTER_MAP
 from feedback.db import make_engine
@@ -24,7 +25,6 @@ from feedback.monitoring.page import render_page
 from feedback.monitoring.report import build_report
 from feedback.service import RoutingService
 from feedback.settings import Settings
-from simulator.kit import atomic_write, sanitise
 
 
 class StoredEmbedder:

@@ -13,6 +13,8 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from agent.figures import figure_html
+from agent.report_kit import fmt_rate, html_page
 from feedback.monitoring import charts
 from feedback.monitoring.sections import (
     money_words,
@@ -24,8 +26,6 @@ from feedback.monitoring.sections import (
     utc,
 )
 from feedback.monitoring.verdict import headline_estimate, verdict_section
-from simulator.kit import fmt_rate
-from simulator.plots import figure_html
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -218,12 +218,7 @@ def _feedback_and_drift(report: Mapping[str, Any]) -> list[str]:
 
 def page_shell(title: str, lead: str, body: str) -> str:
     """A complete HTML document whose first text is ``lead`` (the verdict, as HTML)."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body>\n{lead}\n{body}\n</body></html>\n"
-    )
+    return html_page(title, _STYLE, f"{lead}\n{body}")
 
 
 def _render(report: Mapping[str, Any]) -> str:

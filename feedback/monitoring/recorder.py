@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.contexts import level_cells
 from agent.router import Router
-from policies import Context
+from policies import Context, utility
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def decision_stat(router: Router, body: Mapping[str, Any], now: float) -> dict[s
         a, b = policy.posterior.cluster_params(ctx)
         lam = float(body["lam"])
         costs = policy.costs
-        u = a / (a + b) - (lam / policy.cost_scale) * costs
+        u = utility(a / (a + b), costs, lam, policy.cost_scale)
         u = np.where(eligible, u, -np.inf)
         propensity = body.get("propensity")
         if propensity is None and not body.get("sticky") and knows_leaf:

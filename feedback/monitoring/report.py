@@ -25,7 +25,7 @@ from feedback.monitoring.data import (
 )
 from feedback.monitoring.estimators import drift_alarms
 from feedback.monitoring.verdict import verdict_section
-from policies import Context
+from policies import Context, utility
 
 NOTES = (
     "Nobody observes the outcome of models that were not chosen, so every quality figure here "
@@ -67,7 +67,7 @@ def target_policies(
     best = np.zeros((k, m))
     best[:, int(np.argmax(acc))] = 1.0
     prior = post.alpha0 / (post.alpha0 + post.beta0)
-    u = prior - (policy.lam / policy.cost_scale) * policy.costs
+    u = utility(prior, policy.costs, policy.lam, policy.cost_scale)
     static = np.eye(m)[np.argmax(u, axis=1)]
     current = np.vstack(
         [policy.choice_probabilities(Context.hard(c, k=k), samples=512) for c in range(k)]

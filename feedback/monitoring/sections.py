@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from agent.report_kit import DASH, finite, fmt_rate, fmt_usd
 from feedback.monitoring.verdict import WHY_FALLBACK, WHY_HEADLINE, headline_estimate, percent_text
-from simulator.kit import DASH, finite, fmt_rate, fmt_usd
 
 e = html.escape
 

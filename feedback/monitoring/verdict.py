@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from simulator.kit import finite, fmt_usd
+from agent.report_kit import finite, fmt_usd
 
 #: The accuracy-cost estimator the verdict leads with, and why (shown on the page).
 HEADLINE = "dr"

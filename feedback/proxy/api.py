@@ -140,7 +140,7 @@ async def chat_completions(request: Request) -> Response:
     order = proxy.order(d, service.settings.proxy_attempts) if name == ROUTER else [d.model]
     stream = body.get("stream") is True
     # The decision commits while the upstream works; the answer does not wait for it (feedback
-    # queues behind it here, and waits for it on another replica: Requests.feedback).
+    # queues behind it here, and waits for it on another replica: RequestLogic.feedback).
     stored = proxy.background(service.requests.record(d))
     stored.add_done_callback(functools.partial(_stored, d.id))
     try:

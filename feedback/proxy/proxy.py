@@ -20,7 +20,7 @@ from feedback.proxy.caller import Answer, UpstreamCaller
 from feedback.proxy.clients import UpstreamClients
 from feedback.proxy.health import STATE_VALUES, Health
 from feedback.proxy.upstreams import UpstreamConfigError, Upstreams
-from feedback.requests import route_response
+from feedback.request_logic import route_response
 from feedback.service import RoutingService
 from feedback.settings import Settings
 

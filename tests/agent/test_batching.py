@@ -138,7 +138,7 @@ def test_async_route_shares_encoder_calls_between_concurrent_requests() -> None:
     import asyncio
 
     from agent.router import Router
-    from simulator.synthetic import generate_log
+    from agent.synthetic_log import generate_log
 
     log = generate_log(n_prompts=200, n_models=3, seed=5)
     inner = SlowEmbedder()

@@ -13,7 +13,7 @@ from agent.conversation import conversation_turns, pool_embedding
 from agent.embedder import HashingEmbedder
 from agent.router import Router
 from agent.store import ExpiredDecisionError, FeedbackConflict, UnknownDecisionError
-from simulator.synthetic import generate_log
+from agent.synthetic_log import generate_log
 
 
 @pytest.fixture(scope="module")

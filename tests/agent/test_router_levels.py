@@ -12,8 +12,8 @@ import pytest
 from agent.clusters import ClusterMap
 from agent.embedder import HashingEmbedder
 from agent.router import Router
+from agent.synthetic_log import generate_log
 from agent.task_map import TaskMap
-from simulator.synthetic import generate_log
 
 EMB = HashingEmbedder(dim=64)
 

@@ -12,13 +12,13 @@ import pytest
 from agent.clusters import ClusterMap
 from agent.embedder import HashingEmbedder
 from agent.router import Router
+from agent.synthetic_log import generate_log
 from agent.traffic_cells import (
     DEFAULT_CELLS,
     DEFAULT_LEAF_STRENGTH,
     DEFAULT_STALE_STRENGTH,
     TrafficLeaves,
 )
-from simulator.synthetic import generate_log
 
 
 @pytest.fixture(scope="module")

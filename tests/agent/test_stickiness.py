@@ -8,7 +8,7 @@ import pytest
 
 from agent.embedder import HashingEmbedder
 from agent.router import Router
-from simulator.synthetic import generate_log
+from agent.synthetic_log import generate_log
 
 
 @pytest.fixture(scope="module")

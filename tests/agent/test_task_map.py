@@ -9,8 +9,8 @@ import pytest
 
 from agent.clusters import ClusterMap, MapStack
 from agent.level_maps import check_levels, default_levels, fit_level_maps, load_level_map
+from agent.synthetic_log import generate_log
 from agent.task_map import TASK_WEIGHT, TaskMap
-from simulator.synthetic import generate_log
 
 CENTRES = {"code": [0.0, 3.0], "math": [3.0, 0.0], "chat": [-3.0, -3.0]}
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from agent.logs import ReplayLog
+from agent.synthetic_log import generate_log
 from simulator.sequential import Trace
-from simulator.synthetic import generate_log
 
 THUMBS = (0.8, 0.3)  # P(up | correct), P(up | wrong): the policies' default thumbs model
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from agent.synthetic_log import generate_log
 from agent.tokens import sign
-from simulator.synthetic import generate_log
 
 
 def test_route_then_feedback_moves_the_posterior(client: TestClient, h: Any) -> None:

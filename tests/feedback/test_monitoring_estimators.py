@@ -16,6 +16,7 @@ import pytest
 
 from agent.embedder import HashingEmbedder
 from agent.logs import ReplayLog
+from agent.synthetic_log import generate_log
 from feedback.monitoring.estimators import (
     beta_interval,
     dr,
@@ -28,7 +29,6 @@ from feedback.monitoring.estimators import (
 from policies import Choice, Context, ModelProfile, Thompson
 from simulator.protocol import prepare
 from simulator.sequential import replay
-from simulator.synthetic import generate_log
 
 RUNS, STEPS, LAM = 24, 1500, 0.1
 

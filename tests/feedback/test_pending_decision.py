@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 
-import feedback.requests as requests_mod
+import feedback.request_logic as request_logic
 from agent.tokens import sign
 from feedback.app import create_app
 from feedback.schemas import RouteRequest
@@ -48,7 +48,7 @@ def _feedback(c: TestClient, decision_id: str, token: str) -> Any:
 def test_feedback_elsewhere_waits_for_the_decision_row(
     shared_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(requests_mod, "PENDING_PAUSES_S", (0.05,) * 100)
+    monkeypatch.setattr(request_logic, "PENDING_PAUSES_S", (0.05,) * 100)
     with TestClient(create_app(shared_settings)) as a, TestClient(create_app(shared_settings)) as b:
         service_a, writer_b = a.app.state.service, b.app.state.service._writer  # type: ignore[attr-defined]
         assert a.portal is not None
@@ -77,7 +77,7 @@ def test_feedback_elsewhere_waits_for_the_decision_row(
 def test_feedback_on_a_decision_never_stored_is_404_after_the_wait(
     shared_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(requests_mod, "PENDING_PAUSES_S", (0.01, 0.01))
+    monkeypatch.setattr(request_logic, "PENDING_PAUSES_S", (0.01, 0.01))
     with TestClient(create_app(shared_settings)) as c:
         service = c.app.state.service  # type: ignore[attr-defined]
         before = service._writer.batches

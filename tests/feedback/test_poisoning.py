@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from simulator.synthetic import generate_log
+from agent.synthetic_log import generate_log
 
 LOG = generate_log(300, seed=0)  # the pool's own synthetic log (300 prompts, seed 0)
 PROBES = LOG.prompts[:20]

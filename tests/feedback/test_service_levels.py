@@ -11,11 +11,11 @@ import numpy as np
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from agent.synthetic_log import TOPICS
 from agent.task_map import TaskMap
 from feedback.app import create_app
 from feedback.models import DecisionRow, ModelRow
 from feedback.settings import Settings
-from simulator.synthetic import TOPICS
 
 
 def _levels(client: TestClient) -> list[np.ndarray]:

@@ -25,7 +25,7 @@ from agent.store import (
     IdempotencyKeyReused,
     UnknownDecisionError,
 )
-from simulator.synthetic import generate_log
+from agent.synthetic_log import generate_log
 
 TTL, LIMIT, BUDGET = 600.0, 2, 2.0
 

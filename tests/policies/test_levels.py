@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from agent.embedder import HashingEmbedder
+from agent.synthetic_log import generate_log
 from policies import Context, ModelProfile, Policy, make_policy
 from policies.levels import Levels
 from simulator.experiment import Experiment, run_seeds, setups
 from simulator.protocol import prepare
-from simulator.synthetic import generate_log
 
 #: One cluster; a level of two cells: model a wins cell 0, model b wins cell 1.
 CLUSTERS = [0, 0, 0, 0, 0, 0, 0, 0]

@@ -7,7 +7,7 @@ import pytest
 
 from agent.embedder import HashingEmbedder
 from agent.logs import ReplayLog
-from simulator.synthetic import generate_log
+from agent.synthetic_log import generate_log
 
 
 @pytest.fixture(scope="session")

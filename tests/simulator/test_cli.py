@@ -27,7 +27,7 @@ FAST = [
 
 @pytest.fixture()
 def log_csv(tmp_path: Path) -> Path:
-    from simulator.synthetic import generate_log
+    from agent.synthetic_log import generate_log
 
     log = generate_log(n_prompts=400, n_models=4, seed=2)
     rows = [

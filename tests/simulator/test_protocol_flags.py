@@ -13,11 +13,11 @@ import pytest
 
 from agent.embedder import HashingEmbedder
 from agent.logs import ReplayLog, load_log
+from agent.synthetic_log import generate_log
 from cli import main
 from simulator.experiment import Experiment, fit_steps, setups
 from simulator.protocol import Splits, prepare
 from simulator.splitting import divide
-from simulator.synthetic import generate_log
 
 SHIFT = ("python", "sql")
 

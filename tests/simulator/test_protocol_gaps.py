@@ -11,8 +11,8 @@ import pytest
 
 import simulator.options as options
 from agent.logs import LogError, load_log
+from agent.synthetic_log import generate_log
 from cli import main
-from simulator.synthetic import generate_log
 
 FAST = ["--embedder", "hashing", "--steps", "600", "--seeds", "2", "--clusters", "4"]
 

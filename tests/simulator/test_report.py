@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from simulator.kit import sanitise
+from agent.report_kit import sanitise
 from simulator.report import headline, render_html, write_curve, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -1,9 +1,14 @@
 """The report kit the simulator's report and the service's dashboard share: number formats,
-JSON-safe copies and atomic file writes. Standard library only."""
+the HTML page around a report, JSON-safe copies and atomic file writes. Standard library only.
+
+It sits in ``agent``, the lowest package both ``simulator`` and ``feedback`` stand on, so
+neither reaches sideways into the other for a number format.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import html
 import math
 import os
 import tempfile
@@ -72,13 +77,23 @@ def fmt_share(x: Any) -> str:
     return "" if v is None else f"{round(100 * v)}%"
 
 
-def c_max_of(report: Mapping[str, Any]) -> float | None:
-    """The cost unit: ``report["c_max"]``, else the largest mean model cost."""
-    c = finite(report.get("c_max"))
-    if c is None or c <= 0:
-        costs = [finite(m.get("mean_cost_usd")) for m in report.get("models") or []]
-        c = max((x for x in costs if x is not None), default=None)
-    return c if c else None
+def html_page(title: str, style: str, body: str) -> str:
+    """A complete, self-contained HTML document: ``title`` is plain text (escaped), ``style``
+    the inline stylesheet and ``body`` the page's HTML.
+
+    >>> print(html_page("a < b", "p{}", "<p>hi</p>"))  # doctest: +ELLIPSIS
+    <!DOCTYPE html>
+    <html lang="en"><head>...<title>a &lt; b</title><style>p{}</style></head><body>
+    <p>hi</p>
+    </body></html>
+    <BLANKLINE>
+    """
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{style}</style></head>"
+        f"<body>\n{body}\n</body></html>\n"
+    )
 
 
 def sanitise(obj: Any) -> Any:

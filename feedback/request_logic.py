@@ -68,7 +68,7 @@ class ServiceState(Protocol):
     def session(self) -> Session: ...
 
 
-class Requests:
+class RequestLogic:
     """``POST /route`` and ``POST /feedback`` on a service's live router (the service
     swaps routers on a rebuild, so each request reads the current one)."""
 

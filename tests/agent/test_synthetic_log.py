@@ -1,4 +1,4 @@
-"""Tests for simulator.synthetic.generate_log."""
+"""Tests for agent.synthetic_log.generate_log."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from agent.logs import ReplayLog
-from simulator.synthetic import TOPICS, generate_log
+from agent.synthetic_log import TOPICS, generate_log
 
 
 def topic_winners(log: ReplayLog) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""A generated replay log: the project's own default data, needing no outside files.
+"""A generated replay log: the project's own default data, needing no outside files. The
+simulator replays it, and the service builds its pool from it, when given no log of their own.
 
 Prompts come from templates over eleven topics, filled with random names, numbers and objects,
 so they are distinct but topic-coherent. Each model has a cost and a per-topic skill; each prompt
