@@ -10,9 +10,10 @@ from agent.clusters import ClusterMap
 from agent.embedder import Embedder
 from agent.level_maps import default_levels
 from agent.logs import ReplayLog
-from agent.traffic_cells import DEFAULT_CELLS, TrafficLeaves, leaf_params
+from agent.shift import ShiftMeter
+from agent.traffic_cells import DEFAULT_CELLS, TrafficCells
 from agent.warm_start import fit_pool
-from policies import ModelProfile, make_policy
+from policies import ModelProfile, OnlineUniRoute, make_policy
 
 
 class Builders:
@@ -30,28 +31,30 @@ class Builders:
         seed: int = 0,
         lam: float | None = None,
         traffic_cells: int | None = None,
+        blend: Sequence[float] | None = None,
+        shift: ShiftMeter | None = None,
         **kwargs: Any,
     ) -> Self:
         """A router whose policy is warm-started from UniRoute profiles; ``policy_params``
         override the named policy's settings (e.g. ``{"propensity_samples": 256}``).
 
-        ``traffic_cells``: how many leaf cells to fit on the traffic (0: none; the default,
-        None, is :data:`~agent.traffic_cells.DEFAULT_CELLS` for the ``default`` policy without
-        a leaf map, else 0). They are used only while the traffic looks shifted."""
-        if traffic_cells is None:
-            plain = policy == "default" and kwargs.get("leaf_map") is None
-            traffic_cells = DEFAULT_CELLS if plain else 0
-        if traffic_cells < 0:
-            raise ValueError(f"traffic_cells must be >= 0, got {traffic_cells}")
+        For ``default``: ``traffic_cells`` cells fitted on the traffic (0: none; None:
+        :data:`~agent.traffic_cells.DEFAULT_CELLS`), the warm start's stacking weights
+        ``blend`` (equal when None) and the ``shift`` meter (:class:`agent.shift.ShiftMeter`;
+        without one the policy sees no shift)."""
         params: dict[str, Any] = {"seed": seed}
-        if traffic_cells:
-            params.update(leaf_params(traffic_cells))
-            kwargs["traffic_cells"] = TrafficLeaves.for_map(cluster_map, traffic_cells)
+        online = isinstance(make_policy(policy), OnlineUniRoute)
+        cells = (DEFAULT_CELLS if traffic_cells is None else traffic_cells) if online else 0
+        if cells < 0:
+            raise ValueError(f"traffic_cells must be >= 0, got {cells}")
+        if online:
+            params["traffic"] = cells
+            kwargs["traffic_cells"] = TrafficCells(cells) if cells else None
+            kwargs["shift"] = shift
         params.update(policy_params or {})
         if lam is not None:
             params["lam"] = lam
-        weights = [m.level_weight for m in kwargs.get("level_maps", ())]
-        made = make_policy(policy, **params).warm_start(profiles, level_weights=weights or None)
+        made = make_policy(policy, **params).warm_start(profiles, blend=blend)
         build: Callable[..., Self] = cls
         return build(made, cluster_map, embedder, **kwargs)
 
@@ -70,12 +73,10 @@ class Builders:
         **kwargs: Any,
     ) -> Self:
         """Fit clusters on the log's prompts and profiles on its labelled rows, then warm-start.
-        A policy with leaves (``n_leaves > 0``, e.g. from ``policy_params``) also gets a leaf
-        map of that many cells (at most one per prompt); one that learns on resolution levels
-        (``multires``, as ``default`` does) gets their maps and profiles: the task level where
-        the log names tasks, else K-means levels (:func:`agent.level_maps.default_levels`)."""
-        made = make_policy(policy, **(policy_params or {}))
-        leaves = int(getattr(made, "n_leaves", 0))
+        ``default`` also gets the log's extra partitions (the task partition where the log
+        names tasks, else K-means ones: :func:`agent.level_maps.default_levels`), stacked by
+        their validation outcomes, and a shift meter fitted on the prompts."""
+        online = isinstance(make_policy(policy), OnlineUniRoute)
         pool = fit_pool(
             log,
             embedder=embedder,
@@ -83,8 +84,7 @@ class Builders:
             seed=seed,
             val_share=val_share,
             soft=bool(kwargs.get("soft", False)),
-            leaves=leaves,
-            levels=default_levels(log) if made.multires and made.learns else (),
+            levels=default_levels(log) if online else (),
         )
         return cls.from_profiles(
             pool.profiles,
@@ -94,7 +94,8 @@ class Builders:
             policy_params=policy_params,
             seed=seed,
             lam=lam,
-            leaf_map=pool.leaf_map,
             level_maps=pool.level_maps,
+            blend=pool.blend,
+            shift=pool.shift if online else None,
             **kwargs,
         )

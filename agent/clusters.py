@@ -93,9 +93,6 @@ class ClusterMap:
         """Index of the nearest centroid for each row of ``X``, shape ``(n,)``."""
         return np.asarray(_sq_dist(self._check(X), self._fitted()).argmin(axis=1))
 
-    #: As a resolution level (:mod:`policies.levels`), its estimate counts as much as a
-    #: cluster's.
-    level_weight = 1.0
 
     def scorer(self) -> tuple[np.ndarray, np.ndarray]:
         """``(A, bias)`` with a row's nearest centroid ``argmax(A @ x + bias)``: ``2c`` and
@@ -262,14 +259,11 @@ class MapStack:
 
 
 class LevelMap(Protocol):
-    """A partition of prompt space a resolution level learns on: a :class:`ClusterMap`, or a
+    """An extra partition of prompt space the warm start reads: a :class:`ClusterMap`, or a
     :class:`agent.task_map.TaskMap`."""
 
     @property
     def k_(self) -> int: ...
-
-    @property
-    def level_weight(self) -> float: ...
 
     def assign(self, X: np.ndarray) -> np.ndarray: ...
 

@@ -1,6 +1,6 @@
 """What a :class:`~agent.router.Router` routes on: a prompt or conversation → its Context
-(cluster weights, leaf cell, prompt key, tags and level cells). The ``Router``'s half that
-reads prompts."""
+(cluster weights, traffic cell, prompt key, tags, level cells and the traffic's shift). The
+``Router``'s half that reads prompts."""
 
 from __future__ import annotations
 
@@ -11,27 +11,15 @@ import numpy as np
 from agent.clusters import ClusterMap, LevelMap, MapStack
 from agent.conversation import Messages, conversation_turns, pool_embedding, prompt_key
 from agent.embedder import Embedder
-from agent.traffic_cells import TrafficLeaves
+from agent.shift import ShiftMeter
+from agent.tags import normalise_tags
+from agent.traffic_cells import TrafficCells
 from policies import Context, Policy
-from policies.tags import normalise_tags
 
 
-def leaf_cell(policy: Policy, leaf: int) -> int:
-    """``leaf`` if the policy has that leaf cell, else -1 (learn on the clusters only)."""
-    return leaf if 0 <= leaf < int(getattr(policy, "n_leaves", 0)) else -1
-
-
-def level_cells(policy: Policy, cells: Sequence[int]) -> tuple[int, ...]:
-    """``cells`` if they name one valid cell per level of the policy's pool, else () (learn
-    on the clusters only: a policy without levels, or a decision made under other maps)."""
-    levels = policy.posterior.levels
-    try:
-        if levels is None or not cells:
-            return ()
-        levels.check(cells)
-    except ValueError:
-        return ()
-    return tuple(int(c) for c in cells)
+def traffic_cell(policy: Policy, cell: int) -> int:
+    """``cell`` if the policy learns on that many traffic cells, else -1."""
+    return cell if 0 <= cell < int(getattr(policy, "traffic", 0)) else -1
 
 
 def eligible_mask(names: Sequence[str], allowed: Sequence[str] | None) -> np.ndarray | None:
@@ -49,15 +37,16 @@ def eligible_mask(names: Sequence[str], allowed: Sequence[str] | None) -> np.nda
 
 
 class ContextOps:
-    """Embedding, pooling of recent turns, clusters, leaf, prompt key and tags."""
+    """Embedding, pooling of recent turns, clusters, traffic cell, prompt key, tags, level
+    cells and shift."""
 
     policy: Policy
     embedder: Embedder
     cluster_map: ClusterMap
-    leaf_map: ClusterMap | None
     level_maps: tuple[LevelMap, ...]
     level_stack: MapStack  # the level maps' scorers in one matrix
-    traffic_cells: TrafficLeaves | None
+    traffic_cells: TrafficCells | None
+    shift: ShiftMeter | None
     soft: bool
     max_turns: int
     decay: float
@@ -65,8 +54,8 @@ class ContextOps:
     def context_for(
         self, prompt_or_messages: str | Messages, tags: Mapping[str, str] | None = None
     ) -> Context:
-        """The cluster weights, leaf and prompt key of a prompt or of a conversation's recent
-        user turns, with the app's ``tags``."""
+        """The context of a prompt or of a conversation's recent user turns, with the app's
+        ``tags`` (the traffic cells and the shift meter observe it)."""
         texts, w = self.turns(prompt_or_messages)
         return self.context_from(self.embedder.encode(texts), w, texts, tags)
 
@@ -84,16 +73,17 @@ class ContextOps:
         observe: bool = True,
     ) -> Context:
         """The context of already-embedded turns (``vectors`` from :meth:`turns`' ``texts``;
-        without the texts the context has no prompt key, so the prompt memory sits it out).
-        Bad ``tags`` raise ``ValueError`` (see :func:`policies.tags.normalise_tags`).
-        ``observe=False`` leaves the traffic cells alone (the context then has no cell)."""
+        without the texts the context has no prompt key). Bad ``tags`` raise ``ValueError``
+        (see :func:`agent.tags.normalise_tags`). ``observe=False`` leaves the traffic cells
+        and the shift meter alone (the context then has no traffic cell, and no shift)."""
         vec = pool_embedding(vectors, turn_weights)
         weights = self.cluster_map.weights(vec, soft=self.soft)[0]
-        leaf = -1
-        if self.leaf_map is not None:
-            leaf = leaf_cell(self.policy, int(self.leaf_map.assign(vec)[0]))
-        elif self.traffic_cells is not None and observe:
-            leaf = leaf_cell(self.policy, self.traffic_cells.leaf(vec))
+        cell, shift = -1, 0.0
+        if observe and self.traffic_cells is not None:
+            cell = traffic_cell(self.policy, self.traffic_cells.observe(vec))
+        if observe and self.shift is not None:
+            shift = self.shift.observe(vec)
         key = prompt_key(texts) if texts is not None else -1
-        cells = level_cells(self.policy, self.level_stack.cells(vec[0])) if self.level_maps else ()
-        return Context(weights / weights.sum(), leaf, key, normalise_tags(tags), cells)
+        cells = tuple(self.level_stack.cells(vec[0])) if self.level_maps else ()
+        tagged = normalise_tags(tags)
+        return Context(weights / weights.sum(), cell, key, tagged, cells, shift)

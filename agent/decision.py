@@ -36,7 +36,7 @@ class Decision:
     leaf: int = -1
     #: The routed text's prompt-memory key (:func:`agent.conversation.prompt_key`; -1: none).
     prompt_key: int = -1
-    #: The app's tags as sorted ``key=value`` strings (:func:`policies.tags.normalise_tags`).
+    #: The app's tags as sorted ``key=value`` strings (:func:`agent.tags.normalise_tags`).
     tags: tuple[str, ...] = ()
     #: The prompt's cell at each resolution level of the pool (:mod:`policies.levels`).
     cells: tuple[int, ...] = ()

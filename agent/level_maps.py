@@ -1,4 +1,4 @@
-"""The resolution levels a pool learns on beside its clusters (:mod:`policies.levels`): which
+"""The extra partitions (levels) a pool's warm start reads beside its clusters: which
 ones a log gets, fitting their maps, and reading a saved one back.
 
 A level is named by its number of K-means cells (``32``) or by ``"task"``: the supervised
@@ -24,8 +24,9 @@ import numpy as np
 from agent.clusters import ClusterMap, LevelMap
 from agent.logs import ReplayLog
 from agent.task_map import TaskMap
-from policies.levels import DEFAULT_LEVELS
 
+#: The K-means resolutions a pool without task names fits beside its clusters.
+DEFAULT_LEVELS = (8, 32, 64)
 #: The name of the supervised (task) level.
 TASK = "task"
 #: A level: a number of K-means cells, or :data:`TASK`.

@@ -1,6 +1,5 @@
-"""Active labelling in a Router: it nominates recent prompts to label (a sample of the traffic,
-or those whose every model's outcome would teach it most), and learns the outcomes someone
-labels (:mod:`policies.labelling`).
+"""Active labelling in a Router: it nominates a sample of its recent prompts to label, and
+learns the outcomes someone labels (every model's, on one prompt).
 
 The candidates are the last ``label_candidates`` prompts routed, kept in memory only (their
 text and context; never in :meth:`Router.state`, never on disk). The Router's half that does
@@ -19,22 +18,15 @@ import numpy as np
 
 from agent.embedder import Embedder
 from policies import Context, Policy
-from policies.labelling import knowledge_gradient, label_means, learn_labels
 
 
 @dataclass(frozen=True)
 class Nomination:
-    """A prompt to label: its key, its text (the latest user turn, cut at
-    :data:`TEXT_CHARS` characters) and its value, the utility per request of its cell that
-    labelling every model's outcome on it would add (the knowledge gradient)."""
+    """A prompt to label: its key and its text (the latest user turn, cut at
+    :data:`TEXT_CHARS` characters)."""
 
     prompt_key: int
     text: str
-    value: float
-
-
-#: How ``nominate`` picks: a random sample of the recent prompts, or the highest-valued.
-PICKS = ("sample", "value")
 
 #: Characters of a candidate's text kept to show a labeller (the context holds the rest).
 TEXT_CHARS = 2000
@@ -83,37 +75,19 @@ class Nominating:
     turns: Callable[[str], tuple[list[str], np.ndarray]]
     context_from: Callable[..., Context]
 
-    def nominate(
-        self, n: int = 10, *, lam: float | None = None, pick: str = "sample"
-    ) -> list[Nomination]:
-        """``n`` recent prompts to label (needs ``label_candidates > 0``), each with its value
-        (the knowledge gradient of labelling it). ``pick="sample"``: a uniform random sample
-        of the recent prompts, so labels follow the traffic; ``"value"``: the highest-valued,
-        best first. On the shared logs a sample taught as much as ranking by value or more
-        (BENCHMARKS.md, "Learning on new prompts"), hence the default."""
+    def nominate(self, n: int = 10) -> list[Nomination]:
+        """``n`` recent prompts to label (needs ``label_candidates > 0``): a uniform random
+        sample of the recent prompts, so labels follow the traffic. (Ranking them by what
+        their labels would teach, the knowledge gradient, taught no more than a sample on the
+        shared logs and was removed: BENCHMARKS.md, "Ablation".)"""
         if not self.candidates.capacity:
             raise ValueError("this router keeps no prompts to nominate: build it with "
                              "label_candidates=N")  # fmt: skip
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
-        if pick not in PICKS:
-            raise ValueError(f"pick must be one of {', '.join(PICKS)}, got {pick!r}")
         candidates = self.candidates.snapshot()
-        if pick == "sample":
-            chosen = np.random.default_rng().permutation(len(candidates))[:n]
-            candidates = [candidates[i] for i in chosen]
-        with self._lock:  # read the cells' estimates under the lock; value them outside it
-            policy = self.policy
-            means = [label_means(policy.posterior, ctx) for _, ctx, _ in candidates]
-            costs, scale = policy.costs.copy(), policy.cost_scale
-            lam = policy.lam if lam is None else lam
-        scored = [
-            Nomination(key, text, knowledge_gradient(*m, costs, lam, scale))
-            for (key, _, text), m in zip(candidates, means, strict=True)
-        ]
-        if pick == "sample":
-            return scored
-        return sorted(scored, key=lambda nom: -nom.value)[:n]
+        chosen = np.random.default_rng().permutation(len(candidates))[:n]
+        return [Nomination(candidates[i][0], candidates[i][2]) for i in chosen]
 
     def label(
         self,
@@ -153,12 +127,7 @@ class Nominating:
             if v is None or not (math.isfinite(v) and 0.0 <= v <= 1.0):
                 raise ValueError(f"{model}: an outcome must be a number in [0, 1], got {value!r}")
 
-    def learn_outcomes(
-        self, ctx: Context, outcomes: Mapping[str, float], *, stale: bool = False
-    ) -> int:
-        """Fold checked ``outcomes`` on ``ctx`` into the posterior (marking its cluster's
-        profile stale first with ``stale``, as in :meth:`apply`); returns the models learnt."""
+    def learn_outcomes(self, ctx: Context, outcomes: Mapping[str, float]) -> int:
+        """Fold checked ``outcomes`` on ``ctx`` into the policy; returns the models learnt."""
         with self._lock:
-            if stale:
-                self.policy.posterior.mark_stale(ctx)
-            return learn_labels(self.policy, ctx, outcomes)
+            return self.policy.learn_outcomes(ctx, outcomes)

@@ -1,8 +1,8 @@
 """Saving and loading a :class:`~agent.router.Router`: its state as one plain-data dict, and
 a directory.
 
-The directory holds ``cluster_map.npz``, ``leaf_map.npz`` (when the router has leaves),
-``level_map_N.npz`` (one per resolution level: K-means or task) and ``router.json``:
+The directory holds ``cluster_map.npz``, ``level_map_N.npz`` (one per extra partition:
+K-means or task) and ``router.json``:
 :meth:`Persistence.state` (parameters, embedder id, policy, conversations, budget pacers,
 and the open decisions with their feedback), plain JSON with no pickles. A directory written
 before the state had one file (``policy.json`` beside a ``router.json`` with a ``ledger``)
@@ -21,11 +21,12 @@ from agent.clusters import ClusterMap, LevelMap
 from agent.conversation import StickyModels
 from agent.embedder import Embedder
 from agent.level_maps import load_level_map
-from agent.traffic_cells import TrafficLeaves
+from agent.shift import ShiftMeter
+from agent.traffic_cells import TrafficCells
 from policies import Policy
 
-CLUSTER_MAP, LEAF_MAP = "cluster_map.npz", "leaf_map.npz"
-LEVEL_MAP = "level_map_{}.npz"  # one per resolution level, numbered from 0
+CLUSTER_MAP = "cluster_map.npz"
+LEVEL_MAP = "level_map_{}.npz"  # one per extra partition, numbered from 0
 LEGACY_POLICY, STATE = "policy.json", "router.json"
 
 
@@ -33,9 +34,9 @@ class Persistence:
     """The Router's state and its directory (the Router's half that saves it)."""
 
     cluster_map: ClusterMap
-    leaf_map: ClusterMap | None
     level_maps: tuple[LevelMap, ...]
-    traffic_cells: TrafficLeaves | None
+    traffic_cells: TrafficCells | None
+    shift: ShiftMeter | None
     embedder: Embedder
     conversations: StickyModels
     policy: Policy
@@ -64,6 +65,8 @@ class Persistence:
         }
         if self.traffic_cells is not None:
             state["traffic_cells"] = self.traffic_cells.to_state()
+        if self.shift is not None:
+            state["shift"] = self.shift.to_state()
         if with_store:
             to_state = getattr(self.store, "to_state", None)
             if to_state is None:
@@ -74,8 +77,7 @@ class Persistence:
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state` saved (the parameters are the constructor's)."""
         self.policy = Policy.from_state(state["policy"])
-        if "traffic_cells" in state:
-            self.traffic_cells = TrafficLeaves.from_state(state["traffic_cells"], self.cluster_map)
+        self.traffic_cells, self.shift = _sensors(state)
         self._restore_memory(state)
 
     def _restore_memory(self, state: dict[str, Any]) -> None:
@@ -87,10 +89,9 @@ class Persistence:
     @classmethod
     def from_state(cls, state: dict[str, Any], cluster_map: ClusterMap, **kwargs: Any) -> Self:
         """The router :meth:`state` described, around ``cluster_map`` (``kwargs``: embedder,
-        leaf map, secret, clock)."""
+        level maps, secret, clock)."""
         build: Callable[..., Self] = cls
-        if "traffic_cells" in state:
-            kwargs["traffic_cells"] = TrafficLeaves.from_state(state["traffic_cells"], cluster_map)
+        kwargs["traffic_cells"], kwargs["shift"] = _sensors(state)
         router = build(Policy.from_state(state["policy"]), cluster_map, **kwargs, **state["params"])
         router._restore_memory(state)
         return router
@@ -101,10 +102,6 @@ class Persistence:
         out.mkdir(parents=True, exist_ok=True)
         state = self.state()
         self.cluster_map.save(out / CLUSTER_MAP)
-        if self.leaf_map is not None:
-            self.leaf_map.save(out / LEAF_MAP)
-        else:
-            (out / LEAF_MAP).unlink(missing_ok=True)
         for old in out.glob(LEVEL_MAP.format("*")):
             old.unlink()
         for i, level_map in enumerate(self.level_maps):
@@ -122,8 +119,7 @@ class Persistence:
         clock: Callable[[], float] = time.time,
     ) -> Self:
         """Read a router written by :meth:`save`; ``embedder`` must be the one it was built
-        with. A directory saved before routers had leaves (or levels) loads without a leaf map
-        (or level maps)."""
+        with."""
         src = Path(path)
         try:
             state: dict[str, Any] = json.loads((src / STATE).read_text())
@@ -135,7 +131,6 @@ class Persistence:
         if saved_with != embedder.id:
             raise ValueError(f"{src}: saved with embedder {saved_with!r}, given {embedder.id!r}")
         cmap = ClusterMap.load(src / CLUSTER_MAP)
-        leaf_map = ClusterMap.load(src / LEAF_MAP) if (src / LEAF_MAP).exists() else None
         level_maps: list[LevelMap] = []
         while (src / LEVEL_MAP.format(len(level_maps))).exists():
             level_maps.append(load_level_map(src / LEVEL_MAP.format(len(level_maps))))
@@ -143,11 +138,20 @@ class Persistence:
             state,
             cmap,
             embedder=embedder,
-            leaf_map=leaf_map,
             level_maps=level_maps,
             secret=secret,
             clock=clock,
         )
+
+
+def _sensors(state: dict[str, Any]) -> tuple[TrafficCells | None, ShiftMeter | None]:
+    """The traffic cells and the shift meter a saved state holds (None where it has none)."""
+    cells = state.get("traffic_cells")
+    shift = state.get("shift")
+    return (
+        TrafficCells.from_state(cells) if cells is not None else None,
+        ShiftMeter.from_state(shift) if shift is not None else None,
+    )
 
 
 def migrate_state(old: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from agent.clusters import ClusterMap, LevelMap
-from agent.contexts import leaf_cell, level_cells
+from agent.contexts import traffic_cell
 from agent.conversation import Messages
 from agent.decision import FeedbackReceipt, OpenDecision, feedback_value
 from agent.embedder import Embedder
@@ -130,7 +130,6 @@ class PolicyOps:
             prompt_key=record.prompt_key,
             tags=record.tags,
             cells=record.cells,
-            watch=power.watched,
         )
 
     def apply(
@@ -144,28 +143,22 @@ class PolicyOps:
         leaf: int = -1,
         prompt_key: int = -1,
         tags: tuple[str, ...] = (),
-        stale: bool = False,
         cells: Sequence[int] = (),
-        watch: bool = True,
     ) -> bool:
-        """Fold feedback into the posterior directly (no store); False if ``model`` has left
+        """Fold feedback into the policy directly (no store); False if ``model`` has left
         the pool or ``weight`` is 0 (capped away). Services use this to replay persisted
-        feedback (with the decision's leaf, prompt key and level cells); ``stale`` marks the
-        cluster's profile stale first, as a leaf from traffic cells does (for a row another
-        process decided in one of its own cells); ``watch`` False keeps it from the drift
-        guard (its identity's allowance is spent, :mod:`agent.source_cap`)."""
+        feedback (with the decision's traffic cell, prompt key and level cells: a row another
+        process decided names that process's traffic cell, so it passes -1)."""
         if weight <= 0:
             return False
         with self._lock:
             if model not in self.policy.models:
                 return False
-            leaf = leaf_cell(self.policy, leaf)
             ctx = Context(
-                np.asarray(weights), leaf, prompt_key, tags, level_cells(self.policy, cells)
-            )
-            if stale:
-                self.policy.posterior.mark_stale(ctx)
-            self.policy.update(ctx, model, value, kind=kind, weight=weight, watch=watch)
+                np.asarray(weights), traffic_cell(self.policy, leaf), prompt_key, tags,
+                tuple(int(c) for c in cells),
+            )  # fmt: skip
+            self.policy.update(ctx, model, value, kind=kind, weight=weight)
             return True
 
     # -- the pool ------------------------------------------------------------------------------
@@ -243,16 +236,17 @@ class PolicyOps:
             return self.policy.to_state()
 
     def posterior(self) -> dict[str, Any]:
-        """A JSON-safe copy of the policy's posterior and pool."""
+        """A JSON-safe summary of what the policy believes per (cluster, model): Beta
+        parameters of its current estimate and of its warm start
+        (:meth:`policies.Policy.cluster_betas`)."""
         with self._lock:
-            post = self.policy.posterior
+            alpha, beta, alpha0, beta0 = self.policy.cluster_betas()
             return {
                 "models": self.policy.models,
-                "alpha": post.alpha.tolist(),
-                "beta": post.beta.tolist(),
-                "alpha0": post.alpha0.tolist(),
-                "beta0": post.beta0.tolist(),
-                "tags": post.tags.per_tag(post.reference_means()) if post.tags is not None else {},
+                "alpha": alpha.tolist(),
+                "beta": beta.tolist(),
+                "alpha0": alpha0.tolist(),
+                "beta0": beta0.tolist(),
             }
 
 

@@ -40,25 +40,23 @@ from agent.persistence import Persistence
 from agent.policy_ops import PolicyOps
 from agent.propensity import teach_factor
 from agent.regenerate import RegenerateWatch
+from agent.shift import ShiftMeter
 from agent.source_cap import Limits
 from agent.store import DecisionStore
 from agent.tokens import sign
-from agent.traffic_cells import TrafficLeaves
-from policies import BudgetPacer, Context, Policy
+from agent.traffic_cells import TrafficCells
+from policies import BudgetPacer, Context, OnlineUniRoute, Policy
 
 
 class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
     """Wraps an embedder, a cluster map, a warm-started policy and a store of open decisions.
 
     One lock guards the policy, so ``route`` and ``feedback`` are safe from many threads; the
-    embedding runs outside it. ``leaf_map`` (optional) is a finer cluster map whose cell, the
-    prompt's *leaf*, every :class:`~policies.Context` carries, for policies with leaves.
-    Without one, ``traffic_cells`` (optional, :class:`~agent.traffic_cells.TrafficLeaves`)
-    gives the leaves instead: cells fitted online on the prompts routed, used while the
-    traffic looks unlike the prompts the clusters were fitted on. ``level_maps`` are the maps
-    of the pool's levels (:mod:`agent.level_maps`: K-means or task), one per level of a policy
-    whose profiles carry levels, weighing as the policy's levels do (without them, such a
-    policy learns on its clusters).
+    embedding runs outside it. ``level_maps`` are the maps of the warm start's extra
+    partitions (:mod:`agent.level_maps`: task or K-means), one per level of ``default``'s
+    profiles. ``traffic_cells`` (:class:`~agent.traffic_cells.TrafficCells`) are cells fitted
+    online on the prompts routed, on which ``default`` learns corrections too, and ``shift``
+    (:class:`~agent.shift.ShiftMeter`) measures how unlike the fit prompts the traffic is.
     ``stickiness`` is the margin of expected utility (posterior mean, not a Thompson draw) by
     which another model must beat the one a conversation was last routed to, to take it over.
     ``store`` keeps the decisions and counts their feedback (:class:`~agent.store.DecisionStore`;
@@ -71,7 +69,6 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         cluster_map: ClusterMap,
         embedder: Embedder,
         *,
-        leaf_map: ClusterMap | None = None,
         soft: bool = False,
         stickiness: float = 0.05,
         ttl: float = 86400.0,
@@ -83,34 +80,28 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         clock: Callable[[], float] = time.time,
         store: DecisionStore | None = None,
         regenerate_window: float | None = None,
-        traffic_cells: TrafficLeaves | None = None,
+        traffic_cells: TrafficCells | None = None,
+        shift: ShiftMeter | None = None,
         label_candidates: int = 0,
         level_maps: Sequence[LevelMap] = (),
     ) -> None:
-        levels = policy.posterior.levels
+        want = _level_sizes(policy)
         sizes = tuple(m.k_ for m in level_maps)
-        if level_maps and (levels is None or sizes != levels.sizes):
-            have = levels.sizes if levels is not None else "no"
-            raise ValueError(f"level maps of {sizes} cells for a policy with {have} levels")
-        weights = tuple(m.level_weight for m in level_maps)
-        if level_maps and levels is not None and weights != levels.weights:
-            raise ValueError(f"level maps weigh {weights}, the policy's levels {levels.weights}")
-        if traffic_cells is not None:
-            if leaf_map is not None:
-                raise ValueError("a router takes its leaves from a leaf map or from traffic cells")
-            if int(getattr(policy, "n_leaves", 0)) < traffic_cells.n:
-                raise ValueError(
-                    f"{traffic_cells.n} traffic cells need a policy with at least as many "
-                    f"leaves (n_leaves={getattr(policy, 'n_leaves', 0)})"
-                )
+        if sizes != want:
+            raise ValueError(f"level maps of {sizes} cells for a policy with levels of {want}")
+        if traffic_cells is not None and traffic_cells.n != int(getattr(policy, "traffic", 0)):
+            raise ValueError(
+                f"{traffic_cells.n} traffic cells for a policy that learns on "
+                f"{getattr(policy, 'traffic', 0)}"
+            )
         self.traffic_cells = traffic_cells
+        self.shift = shift
         self.label_candidates = label_candidates
         self.candidates = Candidates(label_candidates)
         self.policy = policy
         self.cluster_map = cluster_map
         self.embedder = embedder
-        self.leaf_map = leaf_map
-        self.level_maps = tuple(level_maps) if levels is not None else ()
+        self.level_maps = tuple(level_maps)
         self.level_stack = MapStack(self.level_maps)
         self.soft = soft
         self.stickiness = stickiness
@@ -311,3 +302,10 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         """Route, then call ``call_llm(model, messages)``; return ``(answer, decision)``."""
         decision = self.route(prompt_or_messages, **route_kwargs)
         return call_llm(decision.model, as_messages(prompt_or_messages)), decision
+
+
+def _level_sizes(policy: Policy) -> tuple[int, ...]:
+    """The cells of each extra partition the policy's contexts name (none for the baselines)."""
+    if isinstance(policy, OnlineUniRoute):
+        return policy.blend.sizes[2:]
+    return ()

@@ -4,9 +4,9 @@ K-means cells are what the embedding separates; a task (the log's ``dataset`` co
 MMLU, HumanEval, ...) is what decides which model wins, and a prompt's task is known for the
 prompts a pool is fitted on even where no model's outcome is. A :class:`TaskMap` is a
 multinomial logistic regression (L2, L-BFGS) from embedding to task, fitted on those prompts;
-its cells are the tasks, and a new prompt falls in the one it most likely belongs to. As a
-resolution level (:mod:`policies.levels`) it learns each model's correctness per predicted
-task, and its estimate counts ``weight`` times a cluster's in the decision's mean.
+its cells are the tasks, and a new prompt falls in the one it most likely belongs to. As an
+extra partition of the warm start (:mod:`policies.blend`) each model is profiled per
+predicted task.
 
 >>> rng = np.random.default_rng(0)
 >>> X = np.vstack([rng.normal(c, 0.3, size=(30, 2)) for c in ([0, 2], [2, 0], [-2, -2])])
@@ -24,29 +24,19 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-#: How many times a task cell's estimate counts against its cluster's (measured on the shared
-#: logs: BENCHMARKS.md, "Multi-resolution levels").
-TASK_WEIGHT = 5.0
-
 
 class TaskMap:
     """Prompt embedding → task cell, by multinomial logistic regression.
 
     ``C`` is the inverse L2 strength (scikit-learn's convention: the loss summed over prompts
-    plus ``|W|² / (2C)``); ``weight`` is the level's weight in a decision's mean.
+    plus ``|W|² / (2C)``).
     """
 
     kind = "task"
 
-    def __init__(self, *, C: float = 10.0, weight: float = TASK_WEIGHT, max_iter: int = 500):
+    def __init__(self, *, C: float = 10.0, max_iter: int = 500):
         self.C = C
-        self.weight = weight
         self.max_iter = max_iter
-
-    @property
-    def level_weight(self) -> float:
-        """How many times this level's estimate counts against a cluster's."""
-        return float(self.weight)
 
     @property
     def names_(self) -> tuple[str, ...]:
@@ -61,8 +51,8 @@ class TaskMap:
     def fit(self, X: np.ndarray, tasks: Sequence[str]) -> TaskMap:
         """Fit on embeddings ``X`` and each row's task name; rows with an empty name are left
         out. Needs at least two distinct names."""
-        if not (self.C > 0 and self.weight > 0 and self.max_iter >= 1):
-            raise ValueError("TaskMap: need C > 0, weight > 0 and max_iter >= 1")
+        if not (self.C > 0 and self.max_iter >= 1):
+            raise ValueError("TaskMap: need C > 0 and max_iter >= 1")
         X = _as_matrix(X)
         names = np.asarray([str(t) for t in tasks], dtype=object)
         if names.shape != (X.shape[0],):
@@ -99,7 +89,7 @@ class TaskMap:
         with open(path, "wb") as fh:
             np.savez(
                 fh, kind=self.kind, w=w, b=b, names=np.array(names, dtype=str), C=self.C,
-                weight=self.weight, max_iter=self.max_iter,
+                max_iter=self.max_iter,
             )  # fmt: skip
 
     @classmethod
@@ -109,7 +99,7 @@ class TaskMap:
             with np.load(path, allow_pickle=False) as z:
                 if str(z["kind"]) != cls.kind:
                     raise ValueError(f"holds a {z['kind']} map")
-                obj = cls(C=float(z["C"]), weight=float(z["weight"]), max_iter=int(z["max_iter"]))
+                obj = cls(C=float(z["C"]), max_iter=int(z["max_iter"]))
                 obj._w = np.array(z["w"], dtype=np.float64)
                 obj._b = np.array(z["b"], dtype=np.float64)
                 obj._names = tuple(str(n) for n in z["names"])

@@ -11,23 +11,21 @@ from agent.clusters import ClusterMap, LevelMap
 from agent.embedder import Embedder
 from agent.level_maps import Level, fit_level_maps
 from agent.logs import ReplayLog
-from policies import ModelProfile
+from agent.shift import ShiftMeter
+from policies import Blend, ModelProfile, stack_weights
 
 
 class FittedPool(NamedTuple):
-    """What :func:`fit_pool` fits: the cluster map, one profile per model, the optional
-    finer leaf map (``None`` when no leaves were asked for) and the maps of the extra
-    resolution levels (:mod:`policies.levels`; none unless asked for)."""
+    """What :func:`fit_pool` fits: the cluster map, one profile per model, the maps of the
+    extra partitions (the profiles' levels: :mod:`agent.level_maps`), the warm start's
+    stacking weights (:func:`policies.stack_weights`: all prompts, the clusters, then each
+    level) and the shift meter's reference (:class:`agent.shift.ShiftMeter`)."""
 
     cluster_map: ClusterMap
     profiles: list[ModelProfile]
-    leaf_map: ClusterMap | None = None
-    level_maps: tuple[LevelMap, ...] = ()
-
-    @property
-    def level_weights(self) -> tuple[float, ...]:
-        """Each level's weight in a decision's mean (:class:`policies.levels.Levels`)."""
-        return tuple(m.level_weight for m in self.level_maps)
+    level_maps: tuple[LevelMap, ...]
+    blend: tuple[float, ...]
+    shift: ShiftMeter
 
 
 def fit_pool(
@@ -38,16 +36,12 @@ def fit_pool(
     seed: int = 0,
     val_share: float = 1.0,
     soft: bool = False,
-    leaves: int = 0,
     levels: Sequence[Level] = (),
 ) -> FittedPool:
     """Fit a :class:`ClusterMap` on all of the log's prompts and one profile per model on a
-    seeded ``val_share`` of its labelled rows.
-
-    ``leaves > 0`` also fits a second, finer map with ``min(leaves, n_prompts)`` cells on the
-    same embeddings: the leaf cells hierarchical policies learn in under the K clusters.
-    ``levels`` fits a map per extra level (K-means cells, or ``"task"``: the log's tasks), and
-    profiles at each (:mod:`agent.level_maps`).
+    seeded ``val_share`` of its labelled rows. ``levels`` fits a map per extra partition
+    (K-means cells, or ``"task"``: the log's tasks), and profiles at each
+    (:mod:`agent.level_maps`).
     """
     if not 0.0 < val_share <= 1.0:
         raise ValueError(f"val_share must be in (0, 1], got {val_share}")
@@ -65,7 +59,6 @@ def fit_pool(
         k=k,
         seed=seed,
         soft=soft,
-        leaves=leaves,
         levels=levels,
     )
 
@@ -80,17 +73,14 @@ def fit_profiles(
     seed: int = 0,
     soft: bool = False,
     temperature: float = 0.1,
-    leaves: int = 0,
-    leaf_seed: int | None = None,
     levels: Sequence[Level] = (),
 ) -> FittedPool:
     """The warm start on embeddings ``X`` of the log's prompts: K-means on the ``fit_rows``,
-    one profile per model on the ``val_rows`` (weighted by soft cluster weights when ``soft``),
-    and a leaf map of ``leaves`` cells on the fit rows (seeded ``leaf_seed``, default
-    ``seed``). ``levels`` adds a map per extra level, fitted on the fit rows (a K-means size is
-    cut to their number; ``"task"`` learns the fit rows' tasks, no outcome needed), and
-    profiles at each. The embedded Router (:func:`fit_pool`) and the simulator's protocol both
-    use it.
+    one profile per model on the ``val_rows`` (weighted by soft cluster weights when ``soft``).
+    ``levels`` adds a map per extra partition, fitted on the fit rows (a K-means size is cut
+    to their number; ``"task"`` learns the fit rows' tasks, no outcome needed), and profiles
+    at each; the validation rows then stack the partitions (:func:`policies.stack_weights`).
+    The embedded Router (:func:`fit_pool`) and the simulator's protocol both use it.
     """
     cmap = ClusterMap(k, temperature=temperature, seed=seed).fit(X[fit_rows])
     weights = cmap.weights(X[val_rows], soft=soft)
@@ -110,16 +100,10 @@ def fit_profiles(
         )
         for j, m in enumerate(log.models)
     ]
-    leaf_map = fit_leaf_map(X[fit_rows], leaves, seed=seed if leaf_seed is None else leaf_seed)
-    return FittedPool(cmap, profiles, leaf_map, level_maps)
-
-
-def fit_leaf_map(X: np.ndarray, leaves: int, *, seed: int = 0) -> ClusterMap | None:
-    """A K-means map with ``min(leaves, len(X))`` cells (one init: it only has to be fine, not
-    optimal), or ``None`` when ``leaves <= 0``."""
-    if leaves <= 0:
-        return None
-    return ClusterMap(min(leaves, len(X)), n_init=1, seed=seed).fit(X)
+    val_cells = np.column_stack([clusters, *(c for c, _ in cells)])
+    weights = stack_weights(Blend.from_profiles(profiles), val_cells, log.correct[val_rows])
+    shift = ShiftMeter.fit(X[fit_rows])
+    return FittedPool(cmap, profiles, level_maps, tuple(weights.tolist()), shift)
 
 
 def profile_from_rows(

@@ -26,7 +26,7 @@ from feedback.validation import (
     SafeStr,
     safe_text,
 )
-from policies.tags import MAX_TAG_CHARS, MAX_TAGS, normalise_tags
+from agent.tags import MAX_TAG_CHARS, MAX_TAGS, normalise_tags
 
 #: No unknown fields, no NaN or infinity, no coercion (``"0.5"`` is not a number).
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
@@ -78,7 +78,7 @@ _A_USER_TURN: JsonDict = {
         {"required": ["role"], "properties": {"role": {"const": "user"}}},
     ],
 }
-#: What :func:`policies.tags.normalise_tags` checks, as a schema.
+#: What :func:`agent.tags.normalise_tags` checks, as a schema.
 _TAG_NAME = NOT_BLANK.replace("\\x00", "\\x00=")  # and no "="
 _TAGS_SCHEMA: JsonDict = {
     "maxProperties": MAX_TAGS,

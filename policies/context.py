@@ -16,9 +16,10 @@ class Context:
     or -1 when there is none); hierarchical policies learn per leaf on top of the clusters.
     ``prompt_key`` is a non-negative key of the exact prompt (a hash of its text, or a row index
     in a replay), -1 when unknown; policies with prompt memory learn per prompt on top of that.
-    ``tags`` are the app's ``key=value`` tags (see :func:`policies.tags.normalise_tags`);
-    policies learn a correction per tag on top of the cell. ``cells`` names the prompt's cell
-    at each extra resolution level of the pool (:mod:`policies.levels`), empty when it has none.
+    ``tags`` are the app's ``key=value`` tags, for reports. ``cells`` names the prompt's cell
+    in each extra partition of the pool (the profiles' levels), empty when it has none.
+    ``shift`` measures how unlike the prompts the profiles were measured on the recent traffic
+    is (about 1 for traffic like them, far above under a shift; 0: not measured).
 
     >>> ctx = Context.hard(2, k=4)
     >>> ctx.cluster, ctx.weights.tolist()
@@ -32,6 +33,7 @@ class Context:
     prompt_key: int = -1
     tags: tuple[str, ...] = ()
     cells: tuple[int, ...] = ()
+    shift: float = 0.0
     cluster: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -41,6 +43,8 @@ class Context:
         if not np.all(np.isfinite(w)) or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-6:
             raise ValueError("cluster weights must be finite, non-negative and sum to 1")
         object.__setattr__(self, "weights", w)
+        if not (np.isfinite(self.shift) and self.shift >= 0):
+            raise ValueError(f"shift must be a finite number >= 0, got {self.shift}")
         top = int(np.argmax(w))
         object.__setattr__(self, "cluster", top if w[top] == 1.0 else -1)
 
@@ -54,13 +58,14 @@ class Context:
         prompt_key: int = -1,
         tags: tuple[str, ...] = (),
         cells: tuple[int, ...] = (),
+        shift: float = 0.0,
     ) -> Context:
         """A context that sits wholly in one cluster."""
         if not 0 <= cluster < k:
             raise ValueError(f"cluster {cluster} is outside 0..{k - 1}")
         w = np.zeros(k)
         w[cluster] = 1.0
-        return cls(w, leaf, prompt_key, tags, cells)
+        return cls(w, leaf, prompt_key, tags, cells, shift)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from policies.base import Policy
+from policies.online import OnlineUniRoute
 from policies.river_adapter import RiverBandit
 from policies.rules import BayesUCB, BestFixed, Greedy, RandomPolicy, StaticUniRoute, Thompson
 
+#: ``default`` is :class:`OnlineUniRoute` with its own defaults: one definition, read by the
+#: Router, the service and the simulator alike.
 _FACTORIES: dict[str, Callable[..., Policy]] = {
+    "default": OnlineUniRoute,
     "static": StaticUniRoute,
     "thompson": Thompson,
     "ucb": BayesUCB,
@@ -20,27 +24,7 @@ _FACTORIES: dict[str, Callable[..., Policy]] = {
     "river-ts": lambda **kw: RiverBandit(algorithm="ts", **kw),
 }
 
-#: The recommended online policy's settings; ``default`` is this, not a separate algorithm:
-#: Thompson sampling on the clusters with a prompt memory, app tags and a drift guard, its
-#: exploration tempered by the pool's size (÷ √M) and by how much the feedback teaches, and
-#: its clusters' estimates averaged with its pool's levels (:mod:`policies.levels`). On
-#: prompts never seen before, wider exploration costs more than it repays (BENCHMARKS.md,
-#: "Learning on new prompts"). A Router (and the simulator) adds leaf cells fitted on the
-#: traffic, used only while it looks shifted (:mod:`agent.traffic_cells`): leaves fitted
-#: before deployment route worse than the clusters alone ("Fresh prompts").
-DEFAULT_POLICY: tuple[str, dict[str, Any]] = (
-    "thompson",
-    {
-        "item_strength": 2.0,
-        "explore": 0.5,
-        "pool_tempering": 0.5,
-        "info_tempering": 1.0,
-        "drift": 0.002,
-        "multires": True,
-    },
-)
-
-POLICY_NAMES = ("default", *_FACTORIES)
+POLICY_NAMES = tuple(_FACTORIES)
 
 
 def make_policy(name: str, **params: Any) -> Policy:
@@ -53,9 +37,6 @@ def make_policy(name: str, **params: Any) -> Policy:
     ...
     ValueError: unknown policy 'nope'; choose from default, static, thompson, ...
     """
-    if name == "default":
-        base, defaults = DEFAULT_POLICY
-        return _FACTORIES[base](**{**defaults, **params})
     try:
         factory = _FACTORIES[name]
     except KeyError:

@@ -3,7 +3,7 @@
 river's ``Policy.update(arm, reward)`` learns from a scalar reward, so the adapter hands it the
 utility ``correct − λ·cost/cost_scale`` mapped into [0, 1]. river's ``proba.Beta`` counts any
 truthy reward as a full success, so for Thompson sampling the reward is first drawn as a
-Bernoulli with that probability. Posterior features (leaves, the thumbs noise model) don't apply.
+Bernoulli with that probability. The thumbs noise model does not apply: a thumb counts as a label.
 
 The state holds no pickle: each cluster's bandit is rebuilt from its seed by replaying the
 pulls and updates it saw, which resumes it exactly. That log grows with every request, so these
@@ -13,40 +13,31 @@ baselines suit replays and experiments, not a long-running service.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
-from policies.base import Policy
 from policies.context import Choice, Context
 from policies.profile import ModelProfile
+from policies.rules import BetaRule
 
 
-class RiverBandit(Policy):
+class RiverBandit(BetaRule):
     """``algorithm``: ``"egreedy"`` (river ``EpsilonGreedy``) or ``"ts"`` (``ThompsonSampling``)."""
-
-    learns = False
 
     def __init__(self, *, algorithm: str = "egreedy", epsilon: float = 0.1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.algorithm = algorithm
         self.epsilon = epsilon
 
-    def warm_start(
-        self,
-        profiles: Sequence[ModelProfile],
-        *,
-        cost_scale: float | None = None,
-        level_weights: Sequence[float] | None = None,
-    ) -> Self:
+    def _fit(self, profiles: Sequence[ModelProfile], **warm: Any) -> None:
         if self.algorithm not in ("egreedy", "ts"):
             raise ValueError(f"algorithm must be 'egreedy' or 'ts', got {self.algorithm!r}")
-        super().warm_start(profiles, cost_scale=cost_scale, level_weights=level_weights)
-        self._seeds = [int(s) for s in self._rng.integers(2**31, size=self._post.shape[0])]
+        super()._fit(profiles, **warm)
+        self._seeds = [int(s) for s in self._rng.integers(2**31, size=self._k)]
         self._bandits = [self._make(s) for s in self._seeds]
         self._events: list[list[list[Any]]] = [[] for _ in self._seeds]
         self._last_lam = self.lam
-        return self
 
     def _make(self, seed: int) -> Any:
         from river import bandit, proba
@@ -90,7 +81,7 @@ class RiverBandit(Policy):
             return np.array([rewards[m].mode for m in self._names], dtype=np.float64)
         return np.array([rewards[m].get() for m in self._names], dtype=np.float64)
 
-    def _after_update(self, context: Context, arm: int, value: float, kind: str) -> None:
+    def _learn(self, context: Context, arm: int, value: float, kind: str, weight: float) -> None:
         lam = self._last_lam
         utility = value - lam * min(self._cost[arm] / self._cost_scale, 1.0)
         reward = (utility + lam) / (1.0 + lam)
@@ -100,9 +91,14 @@ class RiverBandit(Policy):
         self._bandit(context).update(self._names[arm], reward)
 
     def _extra_state(self) -> dict[str, Any]:
-        return {"seeds": self._seeds, "events": self._events, "last_lam": self._last_lam}
+        return super()._extra_state() | {
+            "seeds": self._seeds,
+            "events": self._events,
+            "last_lam": self._last_lam,
+        }
 
     def _load_extra_state(self, extra: dict[str, Any]) -> None:
+        super()._load_extra_state(extra)
         if "seeds" not in extra:
             raise ValueError(
                 "this river baseline was saved as a pickle by an older version; "

@@ -1,6 +1,8 @@
-"""The decision rules: Thompson sampling, Bayes-UCB, greedy, static UniRoute, best-fixed, random.
+"""The baselines: UniRoute's per-cluster Beta posteriors under Thompson sampling, Bayes-UCB,
+greedy and static UniRoute, and the single best model and random choice.
 
-Each is one :meth:`Policy._estimate` hook over the shared Beta posterior.
+Each is one :meth:`~policies.base.Policy._estimate` hook over :class:`BetaRule`'s shared
+per-cluster posterior, warm-started from the profiles (:func:`policies.profile.prior_counts`).
 
 >>> from policies.profile import ModelProfile
 >>> cheap = ModelProfile("cheap", np.array([9.0, 2.0]), np.array([10.0, 10.0]), 0.001)
@@ -12,7 +14,7 @@ Each is one :meth:`Policy._estimate` hook over the shared Beta posterior.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,71 +22,106 @@ from scipy.special import betaincinv
 
 from policies.base import Policy
 from policies.context import Choice, Context
-from policies.updates import tempered
+from policies.posterior import BetaPosterior
+from policies.profile import ModelProfile, prior_counts
+from policies.thumbs import ThumbsNoise
 
-__all__ = ["BayesUCB", "BestFixed", "Greedy", "RandomPolicy", "StaticUniRoute", "Thompson"]
+__all__ = [
+    "BayesUCB",
+    "BestFixed",
+    "BetaRule",
+    "Greedy",
+    "RandomPolicy",
+    "StaticUniRoute",
+    "Thompson",
+]
 
 
-class Thompson(Policy):
-    """Thompson sampling: score each model by a draw from its Beta posterior.
-
-    ``explore`` scales each draw's distance from the posterior mean: 1 is plain Thompson
-    sampling, below 1 tempers exploration (large pools over-explore), 0 is greedy. With
-    ``info_tempering = γ > 0`` the scale is further multiplied by ``information_rate ** γ``:
-    a request that will get no feedback (or only a weak thumb) teaches little, so exploring on
-    it costs more than it can repay, and sparse feedback pushes the rule toward greedy. With
-    ``pool_tempering = ρ > 0`` it is also divided by ``M ** ρ`` for a pool of M models: the
-    best of M noisy draws wins by more the more draws there are, so a large pool over-explores.
-    """
+class BetaRule(Policy):
+    """A rule over per-cluster Beta posteriors: priors from the profiles, ``prior_scale``
+    times their trials plus ``shrink`` pseudo-trials toward each model's global rate; thumbs
+    read through the noise model P(up | correct), P(up | wrong) = ``thumbs``."""
 
     def __init__(
         self,
         *,
-        explore: float = 1.0,
-        info_tempering: float = 0.0,
-        pool_tempering: float = 0.0,
-        propensity_samples: int = 0,
+        prior_scale: float = 1.0,
+        shrink: float = 4.0,
+        thumbs: tuple[float, float] = (0.8, 0.3),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.explore = explore
-        self.info_tempering = info_tempering
-        self.pool_tempering = pool_tempering
+        self.prior_scale = prior_scale
+        self.shrink = shrink
+        self.thumbs = thumbs
+
+    @property
+    def posterior(self) -> BetaPosterior:
+        return self._ready()._post
+
+    def _prior(self, profile: ModelProfile) -> tuple[np.ndarray, np.ndarray]:
+        return prior_counts(profile, scale=self.prior_scale, shrink=self.shrink)
+
+    def _fit(self, profiles: Sequence[ModelProfile], **warm: Any) -> None:
+        priors = [self._prior(p) for p in profiles]
+        self._post = BetaPosterior(
+            np.column_stack([a for a, _ in priors]),
+            np.column_stack([b for _, b in priors]),
+            noise=ThumbsNoise(*self.thumbs),
+        )
+
+    def _add(self, profile: ModelProfile) -> None:
+        self._post.add_arm(*self._prior(profile))
+
+    def _remove(self, j: int) -> None:
+        self._post.remove_arm(j)
+
+    def cluster_betas(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        post = self._ready()._post
+        return post.alpha.copy(), post.beta.copy(), post.alpha0.copy(), post.beta0.copy()
+
+    def _learn(self, context: Context, arm: int, value: float, kind: str, weight: float) -> None:
+        if self.learns:
+            self._post.observe(context, arm, value, kind=kind, weight=weight)
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"posterior": self._post.to_state()}
+
+    def _load_extra_state(self, extra: dict[str, Any]) -> None:
+        self._post = BetaPosterior.from_state(extra["posterior"])
+
+
+class Thompson(BetaRule):
+    """Thompson sampling: score each model by a draw from its cluster's Beta posterior.
+
+    ``propensity_samples > 0`` also logs, with each decision, a Monte Carlo estimate of the
+    probability it had of choosing its model (for off-policy estimates)."""
+
+    def __init__(self, *, propensity_samples: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.propensity_samples = propensity_samples
-
-    @property
-    def exploration(self) -> float:
-        """The current scale of draws around the posterior mean."""
-        return tempered(self.pool_exploration, self.information_rate, self.info_tempering)
-
-    @property
-    def pool_exploration(self) -> float:
-        """``explore`` tempered by the pool's size alone."""
-        if not self.pool_tempering:
-            return self.explore
-        return self.explore / len(self.models) ** self.pool_tempering
 
     def select(
         self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None
     ) -> Choice:
-        """As :meth:`Policy.select`; with ``propensity_samples > 0`` the decision also carries
-        a Monte Carlo estimate of the probability it had of choosing its model."""
         decision = super().select(context, eligible=eligible, lam=lam)
         if self.propensity_samples <= 0:
             return decision
         probs = self.choice_probabilities(
             context, eligible=eligible, lam=decision.lam, samples=self.propensity_samples
         )
-        return replace(decision, propensity=float(probs[decision.index]))
+        return Choice(
+            decision.model,
+            decision.index,
+            decision.scores,
+            float(probs[decision.index]),
+            decision.context,
+            decision.lam,
+        )
 
     def _estimate(self, context: Context) -> np.ndarray:
         a, b = self._post.params(context)
-        draw = self._rng.beta(a, b)
-        scale = self.exploration
-        if scale == 1.0:
-            return draw
-        mean = a / (a + b)
-        return mean + scale * (draw - mean)
+        return np.asarray(self._rng.beta(a, b))
 
     def _mean_estimate(self, context: Context) -> np.ndarray:
         return self._post.mean(context)
@@ -101,52 +138,41 @@ class Thompson(Policy):
         a, b = self._post.params(context)
         # A generator of its own, so estimating never shifts the decisions' random stream.
         rng = np.random.default_rng([self.seed or 0, self._t, 0x9E37])
-        draws = rng.beta(a, b, size=(samples, a.size))
-        mean = a / (a + b)
-        scores = self._scores(mean + self.exploration * (draws - mean), eligible, lam)
-        counts = np.bincount(np.argmax(scores, axis=1), minlength=a.size)
-        # Never report exactly 0 for an eligible model: Thompson can always pick it.
-        floor = 0.5 / samples
-        probs = np.maximum(counts / samples, floor)
-        if eligible is not None:
-            probs = np.where(eligible, probs, 0.0)
-        return probs / probs.sum()
+        scores = self._scores(rng.beta(a, b, size=(samples, a.size)), eligible, lam)
+        return _frequencies(scores, eligible)
 
 
-class BayesUCB(Policy):
+class BayesUCB(BetaRule):
     """Bayes-UCB (Kaufmann et al. 2012): the posterior's 1 − 1/(t + 1) quantile, where t counts
     the observations already made in the context's clusters."""
 
     def _estimate(self, context: Context) -> np.ndarray:
         a, b = self._post.params(context)
         t = self._post.evidence(context)
-        return betaincinv(a, b, 1.0 - 1.0 / (t + 2.0))
+        return np.asarray(betaincinv(a, b, 1.0 - 1.0 / (t + 2.0)))
 
 
-class Greedy(Policy):
+class Greedy(BetaRule):
     """Posterior mean, no exploration beyond what the prior's uncertainty leaves to feedback."""
 
     def _estimate(self, context: Context) -> np.ndarray:
         return self._post.mean(context)
 
 
-class StaticUniRoute(Policy):
+class StaticUniRoute(BetaRule):
     """UniRoute as published: ``argmin err[k(x), m] + λ·cost[m]`` from the profiles, no learning."""
 
     learns = False
 
     def _estimate(self, context: Context) -> np.ndarray:
         post = self._post
-        if context.cluster >= 0:
-            k = context.cluster
-            return post.alpha0[k] / (post.alpha0[k] + post.beta0[k])
-        return context.weights @ (post.alpha0 / (post.alpha0 + post.beta0))
+        return np.asarray(context.weights @ (post.alpha0 / (post.alpha0 + post.beta0)))
 
     def _choose(self, scores: np.ndarray) -> tuple[int, float | None]:
         return int(np.argmax(scores)), 1.0
 
 
-class BestFixed(Policy):
+class BestFixed(BetaRule):
     """The single model with the best validation utility, whatever the prompt."""
 
     learns = False
@@ -158,7 +184,7 @@ class BestFixed(Policy):
         return int(np.argmax(scores)), 1.0
 
 
-class RandomPolicy(Policy):
+class RandomPolicy(BetaRule):
     """Uniform over the eligible models; its propensity is exact."""
 
     learns = False
@@ -176,8 +202,19 @@ class RandomPolicy(Policy):
     ) -> np.ndarray:
         self._check_request(context, eligible, lam)
         ok = np.ones(len(self._names), dtype=bool) if eligible is None else eligible
-        return ok / ok.sum()
+        return np.asarray(ok / ok.sum())
 
     def _choose(self, scores: np.ndarray) -> tuple[int, float | None]:
         ok = np.flatnonzero(np.isfinite(scores))
         return int(ok[self._rng.integers(ok.size)]), 1.0 / ok.size
+
+
+def _frequencies(scores: np.ndarray, eligible: np.ndarray | None) -> np.ndarray:
+    """How often each column wins a row of sampled ``scores``; never exactly 0 for an
+    eligible model (a Thompson rule can always pick it)."""
+    samples = scores.shape[0]
+    counts = np.bincount(np.argmax(scores, axis=1), minlength=scores.shape[1])
+    probs = np.maximum(counts / samples, 0.5 / samples)
+    if eligible is not None:
+        probs = np.where(eligible, probs, 0.0)
+    return np.asarray(probs / probs.sum())

@@ -1,6 +1,7 @@
-"""A policy's parameters and its saved state: parameters, pool, posterior, drift guard and RNG,
-as plain JSON-safe data that restores it exactly. The :class:`~policies.base.Policy` half that
-saves it (this module does not import :mod:`policies.base`)."""
+"""A policy's parameters and its saved state: parameters, pool, counters and RNG, plus what
+the rule learned (its :meth:`_extra_state`), as plain JSON-safe data that restores it exactly.
+The :class:`~policies.base.Policy` half that saves it (this module does not import
+:mod:`policies.base`)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,6 @@ from typing import Any, Self
 
 import numpy as np
 
-from policies.drift import DriftGuard
-from policies.posterior import BetaPosterior
-from policies.posterior_state import load_posterior, posterior_state
-
 #: Every concrete policy class by name, for :meth:`Persistent.from_state`.
 REGISTRY: dict[str, type[Persistent]] = {}
 
@@ -21,17 +18,14 @@ REGISTRY: dict[str, type[Persistent]] = {}
 class Persistent:
     """Parameters (``get_params``, ``clone``) and exact state (``to_state``, ``from_state``)."""
 
-    drift: float | None
     _names: list[str]
+    _k: int
     _cost: np.ndarray
     _acc: np.ndarray
     _cost_scale: float
-    _post: BetaPosterior
     _rng: np.random.Generator
     _t: int
     _decided: int
-    _evidence: float
-    _guard: DriftGuard | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -55,20 +49,12 @@ class Persistent:
 
     # -- state ---------------------------------------------------------------------------------
     @property
-    def counters(self) -> tuple[int, int, float]:
-        """(feedback updates, decisions, evidence gained in labels) so far."""
-        return self._t, self._decided, self._evidence
-
-    def set_counters(self, updates: int, decided: int, evidence: float) -> None:
-        """Replace :attr:`counters`, for an engine that ran this policy's steps outside it."""
-        self._t, self._decided, self._evidence = int(updates), int(decided), float(evidence)
-
-    def draw_seed(self) -> int:
-        """A seed for another generator, drawn from the policy's own (so seeded stays seeded)."""
-        return int(self._rng.integers(2**31))
+    def counters(self) -> tuple[int, int]:
+        """(feedback updates, decisions) so far."""
+        return self._t, self._decided
 
     def to_state(self) -> dict[str, Any]:
-        """Everything needed to resume exactly: parameters, pool, posterior, RNG. JSON-safe
+        """Everything needed to resume exactly: parameters, pool, learned state, RNG. JSON-safe
         (floats round-trip exactly through JSON)."""
         self._ready()
         params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
@@ -76,15 +62,13 @@ class Persistent:
             "class": type(self).__name__,
             "params": params,
             "names": list(self._names),
+            "k": self._k,
             "cost": self._cost.tolist(),
             "acc": self._acc.tolist(),
             "cost_scale": self._cost_scale,
-            "posterior": posterior_state(self._post),
             "rng": self._rng.bit_generator.state,
             "t": self._t,
             "decided": self._decided,
-            "evidence": self._evidence,
-            "guard": self._guard.to_state() if self._guard is not None else None,
             "extra": self._extra_state(),
         }
 
@@ -97,28 +81,21 @@ class Persistent:
             raise ValueError(
                 f"unknown policy class {state.get('class')!r} in saved state"
             ) from None
-        params = dict(state["params"])
-        if "thumbs" in params:
-            params["thumbs"] = tuple(params["thumbs"])
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in state["params"].items()}
         policy = cls(**params)
         policy._restore(state)
         return policy
 
     def _restore(self, state: dict[str, Any]) -> None:
         self._names = list(state["names"])
+        self._k = int(state["k"])
         self._cost = np.asarray(state["cost"], dtype=np.float64)
         self._acc = np.asarray(state["acc"], dtype=np.float64)
         self._cost_scale = float(state["cost_scale"])
-        self._post = load_posterior(state["posterior"])
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = state["rng"]
         self._t = int(state["t"])
         self._decided = int(state["decided"])
-        self._evidence = float(state["evidence"])
-        self._guard = None
-        if state["guard"] is not None:
-            self._guard = DriftGuard(delta=self.drift or 0.002)
-            self._guard.load_state(state["guard"])
         self._load_extra_state(state["extra"])
 
     def to_json(self) -> str:
@@ -129,13 +106,11 @@ class Persistent:
         return cls.from_state(json.loads(text))
 
     def _extra_state(self) -> dict[str, Any]:
-        """Subclass state beyond the shared pool and posterior (JSON-safe)."""
+        """What the rule learned, beyond the shared pool (JSON-safe)."""
         return {}
 
     def _load_extra_state(self, extra: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Restore what :meth:`_extra_state` saved."""
 
     def _ready(self) -> Self:
-        if not hasattr(self, "_post"):
-            raise RuntimeError(f"{type(self).__name__} has no pool yet: call warm_start(profiles)")
-        return self
+        raise NotImplementedError

@@ -1,8 +1,6 @@
-"""The posterior's update formulas, written once for the policies and the compiled replay.
-
-Each function takes floats or numpy arrays alike (only arithmetic and ``np.maximum`` /
-``np.minimum``), so :class:`policies.posterior.BetaPosterior` calls them on rows of clusters and
-:mod:`simulator.kernel` compiles these very functions with numba for single cells.
+"""The update formulas the policies share, each written once: feedback validation, a label's
+and a thumb's evidence, utility and the budget pacer's step. Each takes floats or numpy
+arrays alike.
 
 >>> outcome_step(1.0)
 (1.0, 0.0)
@@ -21,11 +19,6 @@ from typing import Any
 import numpy as np
 
 EPS = 1e-9
-FLOOR = 1e-3  # no stacked count drops below this sliver
-INFO_PSEUDO = 20.0  # pseudo-decisions (with a label each) behind the information rate
-KINDS = ("label", "score", "thumbs")
-
-
 KINDS = ("label", "score", "thumbs")
 
 
@@ -79,52 +72,9 @@ def thumbs_expectation(p: Any, a: float, b: float) -> Any:
     return b + (a - b) * p
 
 
-def stack(a: Any, b: Any, strength: float, s: Any, f: Any) -> tuple[Any, Any]:
-    """Evidence (``s``, ``f``) on top of Beta(a, b) whose weight is capped at ``strength``.
-
-    A thumb's moment-matched update can lower α (or β) a little, so evidence may be negative in
-    one count; the result never drops below a sliver.
-    """
-    n = a + b
-    shrink = np.minimum(n, strength) / n
-    return np.maximum(a * shrink + s, FLOOR), np.maximum(b * shrink + f, FLOOR)
-
-
-def discount_step(a: Any, b: Any, a0: Any, b0: Any, keep: Any) -> tuple[Any, Any]:
-    """Beta(a, b) with only a ``keep`` share of its evidence beyond the prior (a0, b0) left."""
-    return a0 + keep * (a - a0), b0 + keep * (b - b0)
-
-
-def prior_shrink(n0: Any, strength: float) -> Any:
-    """The factor that caps a prior of ``n0`` pseudo-observations at ``strength``."""
-    return np.minimum(1.0, strength / n0)
-
-
-def forget_step(post: Any, prior: Any, keep: float, shrink: Any) -> tuple[Any, Any]:
-    """(posterior, prior) once the prior is scaled by ``shrink`` and only a ``keep`` share of
-    the learned evidence (posterior − prior) stays."""
-    learned = post - prior
-    prior = prior * shrink
-    return prior + keep * learned, prior
-
-
 def utility(estimate: Any, cost: Any, lam: float, cost_scale: float) -> Any:
     """``estimate − λ·cost/cost_scale``: a model's score for one request."""
     return estimate - (lam / cost_scale) * cost
-
-
-def information_rate(decided: float, evidence: float) -> float:
-    """Evidence gained per decision, in labels, with 20 labelled pseudo-decisions to start."""
-    return (evidence + INFO_PSEUDO) / (decided + INFO_PSEUDO)
-
-
-def tempered(scale: float, rate: float, gamma: float) -> float:
-    """An exploration scale tempered by the information rate: ``scale · min(1, rate)**γ``."""
-    if gamma == 0.0:
-        return scale
-    if gamma == 1.0:  # the same value, without a pow
-        return scale * min(1.0, rate)
-    return scale * min(1.0, rate) ** gamma
 
 
 def pace(

@@ -10,10 +10,9 @@ import numpy as np
 
 from agent.level_maps import Level, default_levels
 from agent.logs import ReplayLog
-from agent.traffic_cells import DEFAULT_CELLS, leaf_params
-from policies import Policy, make_policy
+from agent.traffic_cells import DEFAULT_CELLS
+from policies import OnlineUniRoute, Policy, make_policy
 from simulator.channel import FeedbackChannel
-from simulator.fast import replay_fast, supports
 from simulator.headline import REGRETS, against_best_model, over_best_model, spread, versus
 from simulator.labelling import LabelBudget
 from simulator.metrics import apgr, audc, qnc, regret_curves, summary, traffic_share
@@ -21,11 +20,8 @@ from simulator.protocol import Setup, Splits, prepare
 from simulator.scenario import Event
 from simulator.sequential import Trace, replay
 from simulator.splitting import own_split
-from simulator.traffic import with_traffic_cells
 
 CURVE_POINTS = 200
-#: Policies that learn nothing per cell, so a leaf level would be dead weight.
-NO_LEAVES = frozenset({"static", "best-fixed", "random", "river-egreedy", "river-ts"})
 TRAFFIC_BINS = 20
 
 
@@ -38,7 +34,6 @@ class Experiment:
     steps: int = 20_000
     seeds: int = 5
     clusters: int = 16
-    n_leaves: int = 0
     channel: FeedbackChannel = field(default_factory=FeedbackChannel)
     events: Sequence[Event] = ()
     budget: float | None = None
@@ -52,19 +47,15 @@ class Experiment:
     #: Stream from these datasets; fit the clusters and profiles on the others.
     shift: tuple[str, ...] = ()
     shift_share: float = 1.0
-    #: Hand each prompt's value in this log column to the policies as a tag.
-    tag_column: str | None = None
     #: Cells ``default`` fits on the traffic as it streams, as the Router's default does
-    #: (:mod:`agent.traffic_cells`); 0: none. Not used with ``n_leaves``.
+    #: (:mod:`agent.traffic_cells`); 0: none.
     traffic_cells: int = DEFAULT_CELLS
-    #: Reveal every model's outcome on up to this many prompts the policy nominates
-    #: (:mod:`simulator.labelling`): ``label_pick`` "sample", a random one of the last
-    #: requests; "value", the one whose every model's outcome would teach most.
+    #: Reveal every model's outcome on up to this many prompts, one sampled from every few
+    #: requests (:mod:`simulator.labelling`).
     label_budget: int = 0
-    label_pick: str = "sample"
-    #: Extra levels the setups fit, which ``default`` (and rules given ``multires``) average
-    #: with the clusters (:mod:`agent.level_maps`: K-means sizes or "task"); empty: none;
-    #: None: the log's default (the task level where the log names tasks, else 8, 32, 64).
+    #: Extra partitions the setups fit, which ``default`` blends with the clusters
+    #: (:mod:`agent.level_maps`: K-means sizes or "task"); empty: none; None: the log's
+    #: default (the task partition where the log names tasks, else K-means at 8, 32, 64).
     levels: tuple[Level, ...] | None = None
 
     def protocol(self) -> dict[str, Any]:
@@ -76,16 +67,14 @@ class Experiment:
             "val_size": self.val_size,
             "shift": list(self.shift),
             "shift_share": self.shift_share,
-            "tag_column": self.tag_column,
             "traffic_cells": self.traffic_cells,
             "label_budget": self.label_budget,
-            "label_pick": self.label_pick,
             "levels": list(self.levels) if self.levels is not None else "auto",
         }
 
 
 def setups(log: ReplayLog, embeddings: np.ndarray, exp: Experiment) -> list[Setup]:
-    """One prepared protocol per seed (splits, clusters, leaves, profiles)."""
+    """One prepared protocol per seed (splits, clusters, profiles, partitions)."""
     return [
         prepare(
             log,
@@ -93,12 +82,10 @@ def setups(log: ReplayLog, embeddings: np.ndarray, exp: Experiment) -> list[Setu
             k=exp.clusters,
             seed=seed,
             splits=exp.splits,
-            n_leaves=exp.n_leaves,
             fresh=exp.fresh,
             val_size=exp.val_size,
             shift=exp.shift,
             shift_share=exp.shift_share,
-            tag_column=exp.tag_column,
             levels=exp.levels if exp.levels is not None else default_levels(log, exclude=exp.shift),
         )
         for seed in range(exp.seeds)
@@ -122,10 +109,8 @@ def fit_steps(exp: Experiment, prepared: Sequence[Setup]) -> Experiment:
 
 
 def learns_from_feedback(name: str) -> bool:
-    """Whether feedback changes what the named policy picks: its posterior learns (``learns``),
-    or it learns in its own update hook, as river's bandits do."""
-    cls = type(make_policy(name))
-    return cls.learns or cls._after_update is not Policy._after_update
+    """Whether feedback changes what the named policy picks."""
+    return type(make_policy(name)).learns
 
 
 def frozen(exp: Experiment) -> Experiment:
@@ -135,21 +120,12 @@ def frozen(exp: Experiment) -> Experiment:
     return replace(exp, channel=replace(exp.channel, rate=0.0), label_budget=0)
 
 
-def policy_setup(setup: Setup, exp: Experiment, name: str) -> Setup:
-    """The setup the named policy replays on: ``default``'s has leaves fitted on the traffic,
-    as the Router's default has, unless the experiment asks for none or for fitted leaves."""
-    if name != "default" or exp.traffic_cells <= 0 or setup.n_leaves:
-        return setup
-    return with_traffic_cells(setup, exp.steps, exp.traffic_cells)
-
-
 def make_for(setup: Setup, exp: Experiment, name: str, lam: float) -> Policy:
-    """The named policy with the experiment's parameters, seeded by the setup."""
+    """The named policy with the experiment's parameters, seeded by the setup; ``default``
+    learns on the experiment's traffic cells."""
     params: dict[str, Any] = {"seed": setup.seed, "lam": lam}
-    if setup.step_leaves is not None:
-        params.update(leaf_params(setup.n_leaves))
-    elif name not in NO_LEAVES and setup.n_leaves:
-        params["n_leaves"] = setup.n_leaves
+    if isinstance(make_policy(name), OnlineUniRoute):
+        params["traffic"] = exp.traffic_cells
     params.update(exp.policy_params.get(name, {}))
     return make_policy(name, **params)
 
@@ -162,9 +138,8 @@ def run_policy(
     lam: float | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Trace:
-    """Replay one named policy on one seed's setup with the sequential engine."""
+    """Replay one named policy on one seed's setup."""
     lam = exp.lam if lam is None else lam
-    setup = policy_setup(setup, exp, name)
     return replay(
         setup,
         make_for(setup, exp, name, lam),
@@ -174,9 +149,7 @@ def run_policy(
         channel=exp.channel,
         events=exp.events,
         budget=exp.budget,
-        labels=LabelBudget(exp.label_budget, pick=exp.label_pick, seed=setup.seed)
-        if exp.label_budget
-        else None,
+        labels=LabelBudget(exp.label_budget, seed=setup.seed) if exp.label_budget else None,
         progress=progress,
     )
 
@@ -190,10 +163,7 @@ def run_seeds(
     progress: Callable[[int], None] | None = None,
 ) -> list[Trace]:
     """Replay a policy on every setup (one λ each; default the experiment's).
-
-    Takes the compiled engine when the policy allows it, else the Python engine.
-    ``progress(n)`` receives the steps done so far, over all setups.
-    """
+    ``progress(n)`` receives the steps done so far, over all setups."""
     lams = list(lams) if lams is not None else [exp.lam] * len(setups_)
     traces = []
     for i, (setup, lam) in enumerate(zip(setups_, lams, strict=True)):
@@ -203,23 +173,7 @@ def run_seeds(
             if progress is not None:
                 progress(base + n)
 
-        setup = policy_setup(setup, exp, name)
-        policy = make_for(setup, exp, name, lam)
-        compiled = not setup.tags and not exp.label_budget
-        if compiled and supports(policy, exp.channel, exp.events, setup.log.n_prompts):
-            trace = replay_fast(
-                setup,
-                policy,
-                name=name,
-                steps=exp.steps,
-                lam=lam,
-                channel=exp.channel,
-                events=exp.events,
-                budget=exp.budget,
-                progress=tick,
-            )
-        else:
-            trace = run_policy(setup, exp, name, lam=lam, progress=tick)
+        trace = run_policy(setup, exp, name, lam=lam, progress=tick)
         traces.append(trace)
         if trace.interrupted:
             break

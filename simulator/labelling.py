@@ -1,10 +1,9 @@
-"""``--label-budget N``: the router nominates prompts; the replay reveals every model's outcome.
+"""``--label-budget N``: the replay reveals every model's outcome on a sample of the traffic.
 
-After every ``WINDOW`` requests, while budget is left, one of those requests is nominated and
-the log's outcome of every model on that prompt is folded in, as a human or an offline
-evaluation would label it: with ``pick="sample"`` (the default, as ``Router.nominate`` does) a
-random one of them, so labels follow the traffic; with ``pick="value"`` the one whose full
-evaluation would teach most (:func:`policies.labelling.label_value`).
+After every ``WINDOW`` requests, while budget is left, one of those requests is drawn at random
+and the log's outcome of every model on its prompt is folded in, as a human or an offline
+evaluation would label it (a Router nominates its recent prompts the same way:
+:meth:`agent.router.Router.nominate`).
 """
 
 from __future__ import annotations
@@ -13,23 +12,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from agent.nominations import PICKS
 from policies import Context, Policy
-from policies.labelling import label_value, learn_labels
 
 #: Requests between nominations (each nominates one of them).
 WINDOW = 10
 
 
 class LabelBudget:
-    """How many nominated prompts a replay may still label, and which it labelled."""
+    """How many sampled prompts a replay may still label, and which it labelled."""
 
-    def __init__(self, budget: int, *, pick: str = "sample", seed: int = 0) -> None:
+    def __init__(self, budget: int, *, seed: int = 0) -> None:
         if budget < 0:
             raise ValueError(f"--label-budget must be >= 0, got {budget}")
-        if pick not in PICKS:
-            raise ValueError(f"pick must be one of {', '.join(PICKS)}, got {pick!r}")
-        self.left, self.pick = int(budget), pick
+        self.left = int(budget)
         self.rng = np.random.default_rng([seed, 11])
         self.labelled: list[int] = []  # the steps whose prompts were labelled
 
@@ -40,18 +35,14 @@ class LabelBudget:
         contexts: Sequence[Context],
         outcomes: np.ndarray,
         models: Sequence[str],
-        lam: float,
     ) -> None:
-        """After request ``t``: nominate one of the last ``WINDOW`` and learn its outcomes
-        (``outcomes[s]``: every log model's outcome at step s, in ``models`` order)."""
+        """After request ``t``: sample one of the last ``WINDOW`` and learn its outcomes
+        (``outcomes[s]``: every log model's outcome at step s, in ``models`` order; NaN: not
+        logged, skipped)."""
         if self.left <= 0 or (t + 1) % WINDOW:
             return
-        steps = range(t + 1 - WINDOW, t + 1)
-        if self.pick == "sample":
-            s = int(self.rng.choice(steps))
-        else:
-            values = [label_value(policy, contexts[s], lam=lam) for s in steps]
-            s = steps[int(np.argmax(values))]
-        learn_labels(policy, contexts[s], dict(zip(models, outcomes[s].tolist(), strict=True)))
+        s = int(self.rng.choice(range(t + 1 - WINDOW, t + 1)))
+        logged = {m: v for m, v in zip(models, outcomes[s].tolist(), strict=True) if v == v}
+        policy.learn_outcomes(contexts[s], logged)
         self.left -= 1
         self.labelled.append(s)

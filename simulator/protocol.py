@@ -10,9 +10,10 @@ import numpy as np
 from agent.clusters import ClusterMap, LevelMap
 from agent.level_maps import Level
 from agent.logs import ReplayLog
+from agent.shift import ShiftMeter
 from agent.warm_start import fit_profiles
 from policies import Context, ModelProfile
-from simulator.splitting import Splits, divide, tag_values
+from simulator.splitting import Splits, divide
 
 __all__ = ["Setup", "Splits", "prepare"]
 
@@ -29,8 +30,6 @@ class Setup:
     pool_idx: np.ndarray
     weights: np.ndarray  # (N, K) cluster weights of every prompt
     clusters: np.ndarray  # (N,) hard cluster of every prompt
-    leaves: np.ndarray  # (N,) leaf cell of every prompt, -1 without a leaf level
-    n_leaves: int
     profiles: list[ModelProfile]
     c_max: float  # the largest mean model cost: the cost unit of utilities
     fresh: bool = False  # stream each pool prompt at most once (no repeats)
@@ -38,41 +37,31 @@ class Setup:
     #: ``shift_share`` of its requests from them and the rest from the pool.
     shifted_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     shift_share: float = 1.0
-    tags: Sequence[tuple[str, ...]] | None = None  # per prompt, from the log's tag column
-    #: (N, L) every prompt's cell at each extra resolution level (:mod:`policies.levels`).
+    #: (N, L) every prompt's cell in each extra partition (the profiles' levels).
     cells: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.intp))
-    #: The leaf of each step of the stream, where it is not the prompt's (cells fitted on the
-    #: traffic as it streams, :mod:`simulator.traffic`); None: ``leaves`` per prompt.
-    step_leaves: np.ndarray | None = None
+    #: The warm start's stacking weights (:func:`policies.stack_weights`).
+    blend: tuple[float, ...] = ()
+    #: The shift meter's reference: the fit prompts (:class:`agent.shift.ShiftMeter`).
+    shift_ref: ShiftMeter | None = field(default=None, compare=False, repr=False)
     #: The fitted cluster map and every prompt's embedding (for cells fitted on the traffic).
     cluster_map: ClusterMap | None = field(default=None, compare=False, repr=False)
     #: The fitted maps of the levels, one per column of ``cells``.
     level_maps: tuple[LevelMap, ...] = field(default=(), compare=False, repr=False)
     embeddings: np.ndarray | None = field(default=None, compare=False, repr=False)
-    #: Traffic-cell leaves already computed, by (cells, steps, gate) (:mod:`simulator.traffic`).
-    memo: dict[tuple[int, int, float], np.ndarray] = field(
-        default_factory=dict, compare=False, repr=False
-    )
 
     def contexts(self, rows: np.ndarray) -> list[Context]:
-        """One context per row (prompt index); the row is also the prompt's memory key."""
-        tags = self.tags
+        """One context per row (prompt index); the row is also the prompt's key."""
         levels = self.cells.shape[1] > 0
         return [
             Context(
                 self.weights[i],
-                int(self.leaves[i]),
+                -1,
                 int(i),
-                tags[i] if tags else (),
+                (),
                 tuple(int(c) for c in self.cells[i]) if levels else (),
             )
             for i in rows
         ]
-
-    @property
-    def level_weights(self) -> tuple[float, ...]:
-        """Each level's weight in a decision's mean (a task level counts more than a cluster)."""
-        return tuple(m.level_weight for m in self.level_maps)
 
     @property
     def fresh_steps(self) -> int:
@@ -120,23 +109,19 @@ def prepare(
     k: int = 16,
     seed: int = 0,
     splits: Splits | None = None,
-    n_leaves: int = 0,
     soft: bool = False,
     temperature: float = 0.1,
     fresh: bool = False,
     val_size: int | None = None,
     shift: Sequence[str] = (),
     shift_share: float = 1.0,
-    tag_column: str | None = None,
     levels: Sequence[Level] = (),
 ) -> Setup:
     """Split ``log`` with ``seed``, fit K-means on the fit share, profile on the validation share.
 
-    ``n_leaves > 0`` fits a second, finer K-means whose cells the hierarchical policies learn on.
     ``fresh`` makes replays stream each pool prompt at most once (see :meth:`Setup.stream`).
     ``val_size``, ``shift`` and the log's own ``split`` column change which prompts go where
-    (:func:`simulator.splitting.divide`); ``tag_column`` hands each prompt's value in that
-    column to the policy as a tag; ``levels`` fits the extra levels the learning policies
+    (:func:`simulator.splitting.divide`); ``levels`` fits the extra levels the learning policies
     average in (:mod:`agent.level_maps`: K-means sizes, each cut to the fit prompts' number,
     or ``"task"``, a classifier of the fit prompts' tasks).
     """
@@ -147,7 +132,6 @@ def prepare(
     rng = np.random.default_rng(seed)
     division = divide(log, rng, splits=splits or Splits(), val_size=val_size, shift=shift)
     fit_idx, val_idx, pool_idx = division.fit, division.val, division.pool
-    tags = tag_values(log, tag_column) if tag_column else None
     if k > fit_idx.size:
         raise ValueError(f"--clusters {k} exceeds the {fit_idx.size} prompts fitted on")
     pool = fit_profiles(
@@ -159,17 +143,11 @@ def prepare(
         seed=seed,
         soft=soft,
         temperature=temperature,
-        leaves=n_leaves,
-        leaf_seed=seed + 1,
         levels=levels,
     )
     cmap, profiles = pool.cluster_map, pool.profiles
     weights = cmap.weights(embeddings, soft=soft)
     clusters = cmap.assign(embeddings)
-    leaves = np.full(log.n_prompts, -1, dtype=np.int64)
-    if pool.leaf_map is not None:
-        n_leaves = pool.leaf_map.k_
-        leaves = pool.leaf_map.assign(embeddings).astype(np.int64)
     return Setup(
         log=log,
         seed=seed,
@@ -179,17 +157,16 @@ def prepare(
         pool_idx=pool_idx,
         weights=weights,
         clusters=clusters,
-        leaves=leaves,
-        n_leaves=n_leaves,
         profiles=profiles,
         c_max=float(log.mean_cost.max()),
         fresh=fresh,
         shifted_idx=division.shifted,
         shift_share=shift_share,
-        tags=tags,
         cells=np.column_stack([lm.assign(embeddings) for lm in pool.level_maps])
         if pool.level_maps
         else np.zeros((log.n_prompts, 0), dtype=np.intp),
+        blend=pool.blend,
+        shift_ref=pool.shift,
         cluster_map=cmap,
         level_maps=pool.level_maps,
         embeddings=embeddings,

@@ -9,7 +9,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from policies import BudgetPacer, Policy
+from agent.shift import ShiftMeter, unit_rows
+from agent.traffic_cells import TrafficCells
+from policies import BudgetPacer, Context, Policy
 from policies.updates import utility
 from simulator.channel import FeedbackChannel
 from simulator.labelling import LabelBudget
@@ -43,6 +45,27 @@ class Trace:
         """u[t, m] = correct − λ·cost/c_max for every step and model."""
         lam = self.lam if lam is None else lam
         return utility(self.outcomes, self.costs, lam, self.c_max)
+
+
+def stream_contexts(setup: Setup, stream: np.ndarray, traffic: int = 0) -> list[Context]:
+    """Each step's context, as a Router would give it: the prompt's clusters and cells, the
+    shift statistic of the stream so far (:class:`agent.shift.ShiftMeter`) and, with
+    ``traffic > 0``, its cell among that many fitted on the stream as it goes
+    (:class:`agent.traffic_cells.TrafficCells`; each prompt is assigned before the map moves
+    on)."""
+    rows = np.unique(stream)
+    context_of = dict(zip(rows.tolist(), setup.contexts(rows), strict=True))
+    emb = setup.embeddings
+    if emb is None or setup.shift_ref is None:
+        return [context_of[p] for p in stream.tolist()]
+    shift = ShiftMeter.from_state(setup.shift_ref.to_state()).observe_all(emb[stream])
+    leaves = np.full(stream.size, -1, dtype=np.int64)
+    if traffic > 0:
+        leaves = TrafficCells(traffic).observe_units(unit_rows(emb), stream)
+    return [
+        replace(context_of[p], leaf=int(f), shift=float(z))
+        for p, f, z in zip(stream.tolist(), leaves.tolist(), shift.tolist(), strict=True)
+    ]
 
 
 def replay(
@@ -82,9 +105,7 @@ def replay(
     late = {e.model for e in arrivals}
     by_name = {p.name: p for p in setup.profiles}
     policy.warm_start(
-        [p for p in setup.profiles if p.name not in late],
-        cost_scale=setup.c_max,
-        level_weights=setup.level_weights,
+        [p for p in setup.profiles if p.name not in late], cost_scale=setup.c_max, blend=setup.blend
     )
     prices = sorted((e for e in events if isinstance(e, PriceChange)), key=lambda e: e.step)
     changes: list[tuple[int, int, Event]] = [(e.step, 0, e) for e in arrivals]
@@ -92,12 +113,7 @@ def replay(
     changes.sort(key=lambda c: (c[0], c[1]))
     next_change = changes[0][0] if changes else steps
 
-    rows = np.unique(stream)
-    context_of = dict(zip(rows.tolist(), setup.contexts(rows), strict=True))
-    ctx_of_step = [context_of[p] for p in stream.tolist()]
-    if setup.step_leaves is not None:
-        step_leaves = setup.step_leaves[:steps].tolist()
-        ctx_of_step = [replace(c, leaf=f) for c, f in zip(ctx_of_step, step_leaves, strict=True)]
+    ctx_of_step = stream_contexts(setup, stream, int(getattr(policy, "traffic", 0)))
     log_index = {m: j for j, m in enumerate(log.models)}
     pacer = BudgetPacer(budget, cost_scale=setup.c_max, start_lam=lam) if budget else None
 
@@ -141,7 +157,7 @@ def replay(
                     policy.update(ctx_of_step[s], model, value, kind=channel.kind)
                     folded += 1
             if labels is not None:
-                labels.step(policy, t, ctx_of_step, outcomes, log.models, lam_t)
+                labels.step(policy, t, ctx_of_step, outcomes, log.models)
             if progress is not None and (t + 1) % 1000 == 0:
                 progress(t + 1)
         t = steps

@@ -1,0 +1,247 @@
+"""``default``: UniRoute's warm start, corrected online from feedback, chosen by Thompson sampling.
+
+Three parts, each in its own module:
+
+1. **The warm start** (:class:`policies.blend.Blend`): every model's validation profile read at
+   several partitions of prompt space (all prompts, the clusters, the extra partitions the
+   profiles carry: the log's tasks or other K-means resolutions), shrunk by empirical Bayes
+   and blended with stacking weights. This is what the router knows before any feedback.
+2. **The corrections** (:class:`policies.corrections.Corrections`): shared (difficulty) and
+   per-model probit corrections per cell of every partition, and of the cells fitted on the
+   traffic (the context's ``leaf``), learnt from every label, score or thumb.
+3. **Two learners and the choice between them.** The corrections are kept twice: a *careful*
+   learner whose corrections have a small prior (a profile measured on traffic like this is
+   right, and a few failures should not overturn it) and a *fast* one with a wide prior (the
+   profile may be wrong here). Which one decides follows how unlike the prompts the profile was
+   measured on the recent traffic is (the context's ``shift``: :class:`agent.shift.ShiftMeter`):
+   on traffic like the validation prompts the careful learner decides, on shifted traffic the
+   fast one. Both learn from every piece of feedback, so the switch loses nothing.
+
+A decision draws every correction (Thompson sampling), each by its own remaining variance,
+``explore / √M`` wide: a pool of many models would otherwise over-explore, since the best of
+M noisy draws wins by more the more draws there are.
+
+>>> from policies.profile import ModelProfile
+>>> a = ModelProfile("a", np.array([9.0, 1.0]), np.array([10.0, 10.0]), 1.0)
+>>> b = ModelProfile("b", np.array([5.0, 5.0]), np.array([10.0, 10.0]), 1.0)
+>>> policy = OnlineUniRoute(seed=0).warm_start([a, b])
+>>> [policy.select(Context.hard(k, k=2)).model for k in (0, 1)]
+['a', 'b']
+>>> for _ in range(30):  # b turns out better than its profile said in cluster 0
+...     policy.update(Context.hard(0, k=2), "b", 1.0)
+...     policy.update(Context.hard(0, k=2), "a", 0.0)
+>>> policy.select(Context.hard(0, k=2)).model
+'b'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from policies.base import Policy
+from policies.blend import Blend
+from policies.context import Choice, Context
+from policies.corrections import Corrections, outcome_likelihood
+from policies.profile import ModelProfile
+from policies.rules import _frequencies
+from policies.updates import thumbs_likelihood
+
+
+class OnlineUniRoute(Policy):
+    """The recommended router (``default``); see the module docstring.
+
+    ``explore`` is the width of Thompson draws (÷ √M), ``scales`` the prior scales of the
+    careful and the fast learner, ``shift_odds = (a, c)`` the log-odds ``a·log(shift / c)``
+    that the fast learner decides, ``traffic`` how many traffic cells the contexts may name
+    (0: none), ``thumbs`` the thumbs noise (P(up | correct), P(up | wrong)), and
+    ``propensity_samples > 0`` logs each decision's probability (Monte Carlo).
+    """
+
+    def __init__(
+        self,
+        *,
+        explore: float = 0.5,
+        scales: tuple[float, float] = (0.25, 1.0),
+        shift_odds: tuple[float, float] = (2.0, 4.0),
+        traffic: int = 0,
+        thumbs: tuple[float, float] = (0.8, 0.3),
+        propensity_samples: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.explore = explore
+        self.scales = scales
+        self.shift_odds = shift_odds
+        self.traffic = traffic
+        self.thumbs = thumbs
+        self.propensity_samples = propensity_samples
+
+    # -- the pool ------------------------------------------------------------------------------
+    def _fit(
+        self, profiles: Sequence[ModelProfile], *, blend: Sequence[float] | None = None, **_: Any
+    ) -> None:
+        """``blend``: the stacking weights of the warm start's partitions (all prompts, the
+        clusters, then the profiles' levels; :func:`policies.blend.stack_weights`), equal by
+        default."""
+        self._blend = Blend.from_profiles(profiles, blend)
+        sizes = (*self._blend.sizes, *((self.traffic,) if self.traffic else ()))
+        m = len(profiles)
+        self._learners = [Corrections(sizes, n_models=m, scale=s) for s in self.scales]
+        self._evidence = np.zeros(len(self.scales))
+
+    def _add(self, profile: ModelProfile) -> None:
+        if len(profile.levels) not in (0, len(self._blend.names) - 2):
+            raise ValueError(f"{profile.name}: profile levels do not match the pool's")
+        sizes = self._blend.sizes[2:]
+        levels = profile.levels or tuple((np.zeros(k), np.zeros(k)) for k in sizes)
+        self._blend.add_model([(profile.successes, profile.trials), *levels])
+        for learner in self._learners:
+            learner.add_model()
+
+    def _remove(self, j: int) -> None:
+        self._blend.remove_model(j)
+        for learner in self._learners:
+            learner.remove_model(j)
+
+    @property
+    def blend(self) -> Blend:
+        """The warm start (read-only use)."""
+        return self._ready()._blend
+
+    # -- one context ---------------------------------------------------------------------------
+    def _check_context(self, context: Context) -> None:
+        want = len(self._blend.names) - 2
+        if len(context.cells) != want:
+            raise ValueError(f"context names {len(context.cells)} level cells, the pool has {want}")
+        for c, k in zip(context.cells, self._blend.sizes[2:], strict=True):
+            if not 0 <= c < k:
+                raise ValueError(f"level cell {c} is outside 0..{k - 1}")
+        if context.leaf >= max(self.traffic, 1) and self.traffic:
+            raise ValueError(f"traffic cell {context.leaf} is outside 0..{self.traffic - 1}")
+
+    def _where(self, context: Context) -> tuple[np.ndarray, np.ndarray]:
+        """The context's warm-start offset (probit scale) and its corrections' rows."""
+        top = context.cluster if context.cluster >= 0 else int(np.argmax(context.weights))
+        cells = (top, *context.cells)
+        offset = ndtri(self._blend.mean(cells))
+        traffic = (context.leaf if context.leaf >= 0 else -1,) if self.traffic else ()
+        return np.asarray(offset), self._learners[0].rows((*cells, *traffic))
+
+    def deciding(self, context: Context) -> int:
+        """Which learner decides for this context: 0 careful, 1 fast."""
+        a, c = self.shift_odds
+        odds = a * np.log(max(context.shift, 1e-9) / c)
+        return int(odds > 0)
+
+    # -- deciding ------------------------------------------------------------------------------
+    @property
+    def width(self) -> float:
+        """How many standard deviations wide a Thompson draw is: ``explore / √M``."""
+        return float(self.explore / np.sqrt(len(self._names)))
+
+    def _draws(self, rows: np.ndarray, rng: np.random.Generator, size: int = 1) -> np.ndarray:
+        return rng.standard_normal((size, rows.size * (len(self._names) + 1)))
+
+    def _estimate(self, context: Context) -> np.ndarray:
+        offset, rows = self._where(context)
+        learner = self._learners[self.deciding(context)]
+        z = self._draws(rows, self._rng)[0]
+        return np.asarray(ndtr(learner.draw(offset, rows, z, self.width)))
+
+    def _mean_estimate(self, context: Context) -> np.ndarray:
+        offset, rows = self._where(context)
+        return self._learners[self.deciding(context)].predict(offset, rows)
+
+    def select(
+        self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None
+    ) -> Choice:
+        """As :meth:`Policy.select`; with ``propensity_samples > 0`` the decision also carries
+        a Monte Carlo estimate of the probability it had of choosing its model."""
+        decision = super().select(context, eligible=eligible, lam=lam)
+        if self.propensity_samples <= 0:
+            return decision
+        probs = self.choice_probabilities(
+            context, eligible=eligible, lam=decision.lam, samples=self.propensity_samples
+        )
+        return Choice(
+            decision.model,
+            decision.index,
+            decision.scores,
+            float(probs[decision.index]),
+            decision.context,
+            decision.lam,
+        )
+
+    def choice_probabilities(
+        self,
+        context: Context,
+        *,
+        eligible: np.ndarray | None = None,
+        lam: float | None = None,
+        samples: int = 512,
+    ) -> np.ndarray:
+        lam = self._check_request(context, eligible, lam)
+        offset, rows = self._where(context)
+        learner = self._learners[self.deciding(context)]
+        # A generator of its own, so estimating never shifts the decisions' random stream.
+        rng = np.random.default_rng([self.seed or 0, self._t, 0x9E37])
+        z = self._draws(rows, rng, samples)
+        est = np.stack([ndtr(learner.draw(offset, rows, zi, self.width)) for zi in z])
+        return _frequencies(self._scores(est, eligible, lam), eligible)
+
+    def cluster_betas(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each cluster's view: the warm start of all prompts and the cluster (the extra
+        partitions left out, as a cluster spans several of their cells) and the careful
+        learner's corrections there, each matched to a Beta by its mean and variance."""
+        blend = self._ready()._blend
+        w = blend.weights[:2] / blend.weights[:2].sum()
+        warm = w[0] * blend.rates(0) + w[1] * blend.rates(1)  # (K, M)
+        strength = blend.trials[1] + blend.kappas[1] + 1.0
+        learner = self._learners[0]
+        traffic = (-1,) if self.traffic else ()
+        levels = (-1,) * (len(blend.names) - 2)
+        means, vars_ = [], []
+        for c in range(self._k):
+            rows = learner.rows((c, *levels, *traffic))
+            m, v = learner.moments(ndtri(warm[c]), rows)
+            total = 1.0 + v
+            p = ndtr(m / np.sqrt(total))
+            density = np.exp(-0.5 * m * m / total) / np.sqrt(2 * np.pi)
+            means.append(p)
+            vars_.append(np.maximum(density**2 * v / total, 1e-9))
+        p, var = np.array(means), np.array(vars_)
+        n = np.clip(p * (1 - p) / var - 1.0, 2.0, 1e6)
+        return p * n, (1 - p) * n, warm * strength, (1 - warm) * strength
+
+    # -- learning ------------------------------------------------------------------------------
+    def _learn(self, context: Context, arm: int, value: float, kind: str, weight: float) -> None:
+        if kind == "thumbs":
+            c0, c1 = thumbs_likelihood(value >= 0.5, *self.thumbs)
+        else:
+            c0, c1 = outcome_likelihood(value)
+        offset, rows = self._where(context)
+        for i, learner in enumerate(self._learners):
+            self._evidence[i] += learner.learn(offset, rows, arm, c0, c1, weight)
+
+    @property
+    def evidence(self) -> np.ndarray:
+        """Each learner's log-likelihood of the feedback so far, each predicted before it was
+        learnt (a diagnostic: which prior fits this traffic)."""
+        return self._ready()._evidence.copy()
+
+    # -- state ---------------------------------------------------------------------------------
+    def _extra_state(self) -> dict[str, Any]:
+        return {
+            "blend": self._blend.to_state(),
+            "learners": [lr.to_state() for lr in self._learners],
+            "evidence": self._evidence.tolist(),
+        }
+
+    def _load_extra_state(self, extra: dict[str, Any]) -> None:
+        self._blend = Blend.from_state(extra["blend"])
+        self._learners = [Corrections.from_state(s) for s in extra["learners"]]
+        self._evidence = np.asarray(extra["evidence"], dtype=np.float64)
