@@ -93,7 +93,6 @@ class ClusterMap:
         """Index of the nearest centroid for each row of ``X``, shape ``(n,)``."""
         return np.asarray(_sq_dist(self._check(X), self._fitted()).argmin(axis=1))
 
-
     def scorer(self) -> tuple[np.ndarray, np.ndarray]:
         """``(A, bias)`` with a row's nearest centroid ``argmax(A @ x + bias)``: ``2c`` and
         ``−|c|²`` per centroid ``c`` (:class:`MapStack`)."""

@@ -28,6 +28,7 @@ class Nomination:
     prompt_key: int
     text: str
 
+
 #: Characters of a candidate's text kept to show a labeller (the context holds the rest).
 TEXT_CHARS = 2000
 

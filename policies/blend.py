@@ -105,7 +105,7 @@ class Blend:
         succ = [s0.sum(axis=0, keepdims=True), *(np.asarray(c[1], float) for c in counts)]
         tri = [n0.sum(axis=0, keepdims=True), *(np.asarray(c[2], float) for c in counts)]
         kappas = [0.0, *(choose_kappa(s, n, g) for s, n in zip(succ[1:], tri[1:], strict=True))]
-        w = np.ones(len(names)) if weights is None else np.asarray(weights, float)
+        w = [1.0] * len(names) if weights is None else [float(x) for x in weights]
         return cls(names, succ, tri, kappas, w)
 
     @classmethod

@@ -39,12 +39,6 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
         help="K-means clusters K (16), or 'auto' to pick K by validation AUDC",
     )
     p.add_argument(
-        "--leaves",
-        type=int,
-        default=0,
-        help="finer K-means cells the online policies also learn on (0: none)",
-    )
-    p.add_argument(
         "--split",
         metavar="FIT,VAL,POOL",
         help=f"shares of the prompts that fit the K-means clusters, profile the models (the "
@@ -57,9 +51,8 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_CELLS,
         metavar="N",
-        help=f"cells default fits on the traffic as it streams, used while the traffic looks "
-        f"unlike the fit prompts, as the Router's default does ({DEFAULT_CELLS}; 0: none; "
-        "unused with --leaves)",
+        help=f"cells default fits on the traffic as it streams and learns corrections on, as "
+        f"the Router's default does ({DEFAULT_CELLS}; 0: none)",
     )
     p.add_argument(
         "--levels",
@@ -75,17 +68,9 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="active labelling: after every 10 requests the router nominates one of them "
-        "(see --label-pick), and the log reveals every model's outcome on it, up to N "
-        "prompts (0: none)",
-    )
-    p.add_argument(
-        "--label-pick",
-        choices=("sample", "value"),
-        default=None,
-        help="how --label-budget nominates: sample (default), a random one of the 10, as "
-        "Router.nominate does; value, the one whose every model's outcome would teach most "
-        "(the knowledge gradient in its cell)",
+        help="active labelling: after every 10 requests one of them is sampled and the log "
+        "reveals every model's outcome on it, as Router.nominate and a labeller would, up to "
+        "N prompts (0: none)",
     )
     p.add_argument(
         "--fresh",
@@ -112,11 +97,6 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
         metavar="P",
         help="share of the stream drawn from the --shift datasets; the rest from held-back "
         "in-domain prompts (default 1)",
-    )
-    p.add_argument(
-        "--tag-column",
-        metavar="COL",
-        help="pass each prompt's value in the log's column COL to the router as a tag",
     )
     p.add_argument(
         "--feedback-rate", type=float, default=1.0, help="share of requests with feedback"

@@ -27,7 +27,6 @@ from simulator.splitting import (
     check_shift,
     divide,
     own_split,
-    tag_values,
 )
 
 
@@ -95,8 +94,6 @@ def check_protocol(log: ReplayLog, exp: Experiment, *, split_given: bool = False
         )
     if exp.shift:
         check_shift(log, exp.shift)
-    if exp.tag_column:
-        tag_values(log, exp.tag_column)
     return divide(
         log, np.random.default_rng(0), splits=exp.splits, val_size=exp.val_size, shift=exp.shift
     )
@@ -139,7 +136,6 @@ def experiment_from_args(
         ("--steps", args.steps, 1),
         ("--seeds", args.seeds, 1),
         ("--clusters", clusters, 1),
-        ("--leaves", args.leaves, 0),
         ("--traffic-cells", args.traffic_cells, 0),
         ("--label-budget", args.label_budget, 0),
     ):
@@ -158,8 +154,6 @@ def experiment_from_args(
         raise ValueError(f"--shift-share must be in (0, 1], got {args.shift_share}")
     if args.shift_share < 1.0 and not shift:
         raise ValueError("--shift-share needs --shift")
-    if args.label_pick is not None and not args.label_budget:
-        raise ValueError("--label-pick needs --label-budget")
     levels = _levels(args.levels)
     splits = _splits(args.split)
     channel = FeedbackChannel(
@@ -177,10 +171,8 @@ def experiment_from_args(
         steps=args.steps,
         seeds=args.seeds,
         clusters=clusters,
-        n_leaves=args.leaves,
         traffic_cells=args.traffic_cells,
         label_budget=args.label_budget,
-        label_pick=args.label_pick or "sample",
         channel=channel,
         events=tuple(events),
         budget=args.budget,
@@ -190,7 +182,6 @@ def experiment_from_args(
         val_size=args.val_size,
         shift=shift,
         shift_share=args.shift_share,
-        tag_column=args.tag_column,
         levels=levels,
     )
     log = load_replay_log(args.data)

@@ -161,14 +161,3 @@ def divide(
             )
         val = val[:val_size]
     return Division(fit, val, pool, shifted)
-
-
-def tag_values(log: ReplayLog, column: str) -> list[tuple[str, ...]]:
-    """Each prompt's tags from ``column`` (``("COL=value",)``, or none for an empty value)."""
-    values = log.columns.get(column)
-    if values is None and column == "dataset" and any(log.tasks):
-        values = log.tasks  # the log's dataset, under whichever name it came
-    if values is None:
-        have = ", ".join(sorted(log.columns)) or "none"
-        raise ValueError(f"--tag-column: {log.name} has no column {column!r} (it has: {have})")
-    return [(f"{column}={v}",) if v else () for v in values]

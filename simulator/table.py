@@ -157,12 +157,9 @@ def protocol_lines(protocol: dict[str, Any]) -> list[str]:
         share = protocol.get("shift_share", 1.0)
         extra = f", {share:.0%} of the stream" if share < 1.0 else ""
         parts.append(f"traffic shifted to {', '.join(protocol['shift'])}{extra}")
-    if protocol.get("tag_column"):
-        parts.append(f"tags from column {protocol['tag_column']!r}")
     if protocol.get("label_budget"):
         parts.append(
-            f"every model's outcome revealed on {protocol['label_budget']} nominated prompts"
-            + (" (by value)" if protocol.get("label_pick") == "value" else "")
+            f"every model's outcome revealed on {protocol['label_budget']} sampled prompts"
         )
     lines += [f"protocol: {'; '.join(parts)}"] if parts else []
     share = protocol.get("repeat_share")
