@@ -15,6 +15,7 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
+from agent.tags import MAX_TAG_CHARS, MAX_TAGS, normalise_tags
 from feedback.model_names import ModelNameStr, ModelRef
 from feedback.proxy.openai_body import normalise_route_body
 from feedback.validation import (
@@ -26,7 +27,6 @@ from feedback.validation import (
     SafeStr,
     safe_text,
 )
-from agent.tags import MAX_TAG_CHARS, MAX_TAGS, normalise_tags
 
 #: No unknown fields, no NaN or infinity, no coercion (``"0.5"`` is not a number).
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)

@@ -20,8 +20,6 @@ FAST = [
     "2",
     "--clusters",
     "6",
-    "--leaves",
-    "32",
 ]
 
 
@@ -332,7 +330,7 @@ def test_the_feedback_kinds_flag_matches_the_core() -> None:
 
 
 def test_the_default_levels_flag_matches_the_core() -> None:
-    from policies.levels import DEFAULT_LEVELS as CORE
+    from agent.level_maps import DEFAULT_LEVELS as CORE
     from simulator.flags import DEFAULT_LEVELS
 
     assert DEFAULT_LEVELS == CORE

@@ -83,14 +83,6 @@ def test_the_logs_own_split_column_is_honoured(log: ReplayLog) -> None:
         divide(mixed, np.random.default_rng(0), splits=Splits())
 
 
-def test_tags_from_a_column_reach_the_contexts(log: ReplayLog, emb: np.ndarray) -> None:
-    s = prepare(log, emb, k=4, seed=0, tag_column="dataset")
-    ctx = s.contexts(s.pool_idx[:3])
-    assert [c.tags for c in ctx] == [(f"dataset={log.tasks[i]}",) for i in s.pool_idx[:3]]
-    with pytest.raises(ValueError, match="has no column 'tenant'"):
-        prepare(log, emb, k=4, seed=0, tag_column="tenant")
-
-
 def test_repeat_share_and_fresh_step_cap(log: ReplayLog, emb: np.ndarray) -> None:
     exp = Experiment(steps=5000, seeds=2, clusters=4, fresh=True, shift=SHIFT)
     prepared = setups(log, emb, exp)
@@ -128,7 +120,7 @@ def test_the_flags_run_and_the_report_records_the_protocol(
 ) -> None:
     data = write_csv(log, tmp_path / "log.csv", tenant=["acme", "beta"] * 300)
     args = ["simulate", "--data", str(data), *FAST, "--fresh", "--val-size", "20"]
-    args += ["--shift", "python,sql", "--shift-share", "0.5", "--tag-column", "tenant"]
+    args += ["--shift", "python,sql", "--shift-share", "0.5"]
     assert main([*args, "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "traffic shifted to python, sql, 50% of the stream" in out
@@ -141,10 +133,8 @@ def test_the_flags_run_and_the_report_records_the_protocol(
         "val_size": 20,
         "shift": ["python", "sql"],
         "shift_share": 0.5,
-        "tag_column": "tenant",
         "traffic_cells": 32,
         "label_budget": 0,
-        "label_pick": "sample",
         "levels": ["task"],  # the log names topics: the task level (fitted on the others)
         "repeat_share": 0.0,
     }
@@ -249,7 +239,6 @@ def test_a_logs_own_split_column_is_recorded_and_conflicts_with_split(
         (["--shift", ","], "--shift expects a comma list"),
         (["--shift", "python", "--shift-share", "0"], "--shift-share must be in (0, 1]"),
         (["--shift-share", "0.5"], "--shift-share needs --shift"),
-        (["--tag-column", "zzz"], "has no column 'zzz'"),
         (["--traffic-cells", "-1"], "--traffic-cells must be >= 0, got -1"),
         (
             ["--levels", "8,x"],
