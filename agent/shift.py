@@ -69,11 +69,22 @@ class ShiftMeter:
             self.seen += 1
             n = min(self.seen, self.window)
             self.mean += (u - self.mean) / n
-            return float(n * ((self.mean - self.center) ** 2).sum() / self.spread)
+            d = self.mean - self.center
+            return n * float(d @ d) / self.spread
 
     def observe_all(self, X: np.ndarray) -> np.ndarray:
-        """:meth:`observe` for each row of ``X`` in turn."""
-        return np.array([self.observe(x) for x in unit_rows(X)])
+        """:meth:`observe` for each row of ``X`` in turn (the same arithmetic, in one call)."""
+        U = unit_rows(X)
+        out = np.empty(U.shape[0])
+        with self._lock:
+            mean, center, spread = self.mean, self.center, self.spread
+            for i, u in enumerate(U):
+                self.seen += 1
+                n = min(self.seen, self.window)
+                mean += (u - mean) / n
+                d = mean - center
+                out[i] = n * float(d @ d) / spread
+        return out
 
     # -- state ---------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:

@@ -91,6 +91,7 @@ class Blend:
         self.kappas = [float(k) for k in kappas]
         self.weights = w / w.sum()
         self._rates = self._shrunk()
+        self._sizes = tuple(int(n.shape[0]) for n in self.trials)
 
     @classmethod
     def from_counts(cls, counts: Sequence[Counts], weights: Sequence[float] | None = None) -> Blend:
@@ -135,7 +136,7 @@ class Blend:
     @property
     def sizes(self) -> tuple[int, ...]:
         """Cells per partition, the global one first."""
-        return tuple(int(n.shape[0]) for n in self.trials)
+        return self._sizes
 
     def _shrunk(self) -> list[np.ndarray]:
         g = global_rate(self.successes[0], self.trials[0])
@@ -151,11 +152,12 @@ class Blend:
     def mean(self, cells: Sequence[int]) -> np.ndarray:
         """Each model's blended estimate for a prompt in ``cells`` (its cell in every
         partition but the global one, in order)."""
-        if len(cells) != len(self.names) - 1:
-            raise ValueError(f"need a cell in each of {len(self.names) - 1} partitions")
-        out = self.weights[0] * self._rates[0][0]
-        for w, r, c in zip(self.weights[1:], self._rates[1:], cells, strict=True):
-            out = out + w * r[c]
+        if len(cells) != len(self._sizes) - 1:
+            raise ValueError(f"need a cell in each of {len(self._sizes) - 1} partitions")
+        w = self.weights
+        out = w[0] * self._rates[0][0]
+        for i, c in enumerate(cells, start=1):
+            out = out + w[i] * self._rates[i][c]
         return np.asarray(out)
 
     # -- the pool changes ----------------------------------------------------------------------

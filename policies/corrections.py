@@ -11,9 +11,10 @@ cluster, its cell in each extra partition, its traffic cell), of two kinds:
 - a **per-model** correction per (cell, model): how much better or worse that model does there
   than its profile said.
 
-Every correction starts at 0 with a Gaussian prior (:data:`PRIOR_SD` times the learner's
-``scale``) and is updated by assumed density filtering, as Microsoft's AdPredictor does
-(Graepel et al. 2010): one closed-form step per piece of feedback, which moves each
+Every correction starts at 0 with a Gaussian prior (:data:`PRIOR_SD`, or one its learner
+derives from the profile: :class:`policies.online.OnlineUniRoute`) and is updated by assumed
+density filtering, as Microsoft's AdPredictor does (Graepel et al. 2010): one closed-form
+step per piece of feedback, which moves each
 correction the prompt touches in proportion to its variance and narrows it. The same step
 serves every kind of feedback, because each has a likelihood ``c0 + c1·Φ(s)`` in the model's
 score ``s``: a label, a graded score (``c0 = 1 − y``, ``c1 = 2y − 1``) and a thumb through its
@@ -21,7 +22,7 @@ noise model (:func:`policies.updates.thumbs_likelihood`). A correction's varianc
 unsure the learner still is there, so Thompson draws explore each (cell, model) as much as its
 own evidence leaves open.
 
->>> c = Corrections((1, 2), n_models=2)  # all prompts, and 2 cells
+>>> c = Corrections.flat((1, 2), n_models=2)  # all prompts, and 2 cells
 >>> rows = c.rows((1,))  # a prompt in cell 1
 >>> m, v = c.moments(np.zeros(2), rows)
 >>> m.tolist(), v.round(3).tolist()  # no evidence yet: the offset, the prior's spread
@@ -56,32 +57,41 @@ def outcome_likelihood(value: float) -> tuple[float, float]:
 
 class Corrections:
     """Shared and per-model corrections over partitions of ``sizes`` cells (the first is
-    the one cell of all prompts), for ``n_models`` models, with priors scaled by ``scale``.
+    the one cell of all prompts), each starting at 0 with its prior variance: ``shared``, one
+    per row, and ``model``, one per (row, model).
 
     Cells are stacked into one table of rows; :meth:`rows` turns a prompt's cell in each
-    partition (-1: none there) into its rows.
+    partition (-1: none there) into its rows. :meth:`flat` gives every correction the prior
+    of :data:`PRIOR_SD`, times a scale.
     """
 
-    def __init__(self, sizes: Sequence[int], *, n_models: int, scale: float = 1.0) -> None:
+    def __init__(self, sizes: Sequence[int], shared: np.ndarray, model: np.ndarray) -> None:
         if not sizes or sizes[0] != 1 or any(s < 1 for s in sizes):
             raise ValueError(f"corrections need partitions of >= 1 cells, the first of 1: {sizes}")
-        if not scale > 0:
-            raise ValueError(f"a prior scale must be > 0, got {scale}")
         self.sizes = tuple(int(s) for s in sizes)
-        self.scale = float(scale)
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
         n = int(sum(self.sizes))
-        shared = np.full(n, PRIOR_SD["shared_cell"])
-        shared[0] = PRIOR_SD["shared_all"]
-        model = np.full(n, PRIOR_SD["model_cell"])
-        model[0] = PRIOR_SD["model_all"]
-        #: Each row's prior variance, shared and per model (the latter for a new model).
-        self.prior_shared = (scale * shared) ** 2
-        self.prior_model = (scale * model) ** 2
-        self.shared_mu = np.zeros(n)
-        self.shared_var = self.prior_shared.copy()
-        self.model_mu = np.zeros((n, n_models))
-        self.model_var = np.tile(self.prior_model[:, None], (1, n_models))
+        shared = np.asarray(shared, dtype=np.float64)
+        model = np.asarray(model, dtype=np.float64)
+        if shared.shape != (n,) or model.ndim != 2 or model.shape[0] != n:
+            raise ValueError(
+                f"priors must be ({n},) and ({n}, models), got {shared.shape}, {model.shape}"
+            )
+        if np.any(~np.isfinite(shared)) or np.any(shared <= 0) or np.any(~np.isfinite(model)):
+            raise ValueError("prior variances must be finite and > 0")
+        self.shared_mu: np.ndarray = np.zeros(n)
+        self.shared_var: np.ndarray = shared.copy()
+        self.model_mu: np.ndarray = np.zeros(model.shape)
+        self.model_var: np.ndarray = np.maximum(model, _MIN_VAR)
+
+    @classmethod
+    def flat(cls, sizes: Sequence[int], *, n_models: int, scale: float = 1.0) -> Corrections:
+        """Every correction with :data:`PRIOR_SD`'s prior, its standard deviation times
+        ``scale``."""
+        if not scale > 0:
+            raise ValueError(f"a prior scale must be > 0, got {scale}")
+        shared, model = flat_priors(sizes, scale)
+        return cls(sizes, shared, np.tile(model[:, None], (1, n_models)))
 
     def rows(self, cells: Sequence[int]) -> np.ndarray:
         """The table rows of a prompt in ``cells`` (one per partition after the first;
@@ -148,10 +158,13 @@ class Corrections:
         return float(np.log(z))
 
     # -- the pool changes ----------------------------------------------------------------------
-    def add_model(self) -> None:
-        """A new model's corrections, each at its prior."""
+    def add_model(self, prior: np.ndarray) -> None:
+        """A new model's corrections, each at its ``prior`` variance (one per row)."""
+        prior = np.maximum(np.asarray(prior, dtype=np.float64), _MIN_VAR)
+        if prior.shape != (self.model_mu.shape[0],):
+            raise ValueError(f"a new model needs one prior variance per row, got {prior.shape}")
         self.model_mu = np.column_stack([self.model_mu, np.zeros(self.model_mu.shape[0])])
-        self.model_var = np.column_stack([self.model_var, self.prior_model])
+        self.model_var = np.column_stack([self.model_var, prior])
 
     def remove_model(self, j: int) -> None:
         self.model_mu = np.delete(self.model_mu, j, axis=1)
@@ -161,7 +174,6 @@ class Corrections:
     def to_state(self) -> dict[str, Any]:
         return {
             "sizes": list(self.sizes),
-            "scale": self.scale,
             "shared_mu": self.shared_mu.tolist(),
             "shared_var": self.shared_var.tolist(),
             "model_mu": self.model_mu.tolist(),
@@ -170,10 +182,18 @@ class Corrections:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Corrections:
-        model_mu = np.asarray(state["model_mu"], dtype=np.float64)
-        out = cls(state["sizes"], n_models=model_mu.shape[1], scale=state["scale"])
+        out = cls(state["sizes"], np.asarray(state["shared_var"]), np.asarray(state["model_var"]))
         out.shared_mu = np.asarray(state["shared_mu"], dtype=np.float64)
-        out.shared_var = np.asarray(state["shared_var"], dtype=np.float64)
-        out.model_mu = model_mu
-        out.model_var = np.asarray(state["model_var"], dtype=np.float64)
+        out.model_mu = np.asarray(state["model_mu"], dtype=np.float64).reshape(out.model_var.shape)
         return out
+
+
+def flat_priors(sizes: Sequence[int], scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Prior variances of :data:`PRIOR_SD` (times ``scale``) for every shared row and every
+    model row of partitions of ``sizes`` cells."""
+    n = int(sum(sizes))
+    shared = np.full(n, PRIOR_SD["shared_cell"])
+    shared[0] = PRIOR_SD["shared_all"]
+    model = np.full(n, PRIOR_SD["model_cell"])
+    model[0] = PRIOR_SD["model_all"]
+    return (scale * shared) ** 2, (scale * model) ** 2

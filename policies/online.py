@@ -9,13 +9,16 @@ Three parts, each in its own module:
 2. **The corrections** (:class:`policies.corrections.Corrections`): shared (difficulty) and
    per-model probit corrections per cell of every partition, and of the cells fitted on the
    traffic (the context's ``leaf``), learnt from every label, score or thumb.
-3. **Two learners and the choice between them.** The corrections are kept twice: a *careful*
-   learner whose corrections have a small prior (a profile measured on traffic like this is
-   right, and a few failures should not overturn it) and a *fast* one with a wide prior (the
-   profile may be wrong here). Which one decides follows how unlike the prompts the profile was
-   measured on the recent traffic is (the context's ``shift``: :class:`agent.shift.ShiftMeter`):
-   on traffic like the validation prompts the careful learner decides, on shifted traffic the
-   fast one. Both learn from every piece of feedback, so the switch loses nothing.
+3. **Two learners and the choice between them.** The corrections are kept twice. The
+   *careful* learner lets each (cell, model) correction move about ``careful`` times the
+   warm start's own standard error there (from the validation labels behind that cell: a
+   thick profile is hardly moved by a few failures, a profile from 20 labels moves freely).
+   The *fast* learner gives every correction the same wide prior
+   (:data:`policies.corrections.PRIOR_SD`), as if the profile said nothing about this
+   traffic. Which one decides follows how unlike the prompts the profile was measured on the recent traffic is (the context's ``shift``:
+   :class:`agent.shift.ShiftMeter`): on traffic like the validation prompts the careful
+   learner, on shifted traffic the fast one. Both learn from every piece of feedback, so the
+   switch loses nothing. Shared corrections have the wide prior in both.
 
 A decision draws every correction (Thompson sampling), each by its own remaining variance,
 ``explore / √M`` wide: a pool of many models would otherwise over-explore, since the best of
@@ -45,7 +48,7 @@ from scipy.special import ndtr, ndtri
 from policies.base import Policy
 from policies.blend import Blend
 from policies.context import Choice, Context
-from policies.corrections import Corrections, outcome_likelihood
+from policies.corrections import Corrections, flat_priors, outcome_likelihood
 from policies.profile import ModelProfile
 from policies.rules import _frequencies
 from policies.updates import thumbs_likelihood
@@ -54,18 +57,20 @@ from policies.updates import thumbs_likelihood
 class OnlineUniRoute(Policy):
     """The recommended router (``default``); see the module docstring.
 
-    ``explore`` is the width of Thompson draws (÷ √M), ``scales`` the prior scales of the
-    careful and the fast learner, ``shift_odds = (a, c)`` the log-odds ``a·log(shift / c)``
-    that the fast learner decides, ``traffic`` how many traffic cells the contexts may name
-    (0: none), ``thumbs`` the thumbs noise (P(up | correct), P(up | wrong)), and
-    ``propensity_samples > 0`` logs each decision's probability (Monte Carlo).
+    ``explore`` is the width of Thompson draws (÷ √M); ``careful`` how many of the warm
+    start's standard errors the careful learner's corrections may move (None: the careful
+    learner is as fast as the fast one); ``shift_odds = (a, c)`` the log-odds
+    ``a·log(shift / c)`` that the fast learner decides (a = 0: never); ``traffic`` how many
+    traffic cells the contexts may name (0: none); ``thumbs`` the thumbs noise
+    (P(up | correct), P(up | wrong)); ``propensity_samples > 0`` logs each decision's
+    probability (Monte Carlo).
     """
 
     def __init__(
         self,
         *,
         explore: float = 0.5,
-        scales: tuple[float, float] = (0.25, 1.0),
+        careful: float | None = 0.5,
         shift_odds: tuple[float, float] = (2.0, 4.0),
         traffic: int = 0,
         thumbs: tuple[float, float] = (0.8, 0.3),
@@ -74,7 +79,7 @@ class OnlineUniRoute(Policy):
     ) -> None:
         super().__init__(**kwargs)
         self.explore = explore
-        self.scales = scales
+        self.careful = careful
         self.shift_odds = shift_odds
         self.traffic = traffic
         self.thumbs = thumbs
@@ -89,20 +94,48 @@ class OnlineUniRoute(Policy):
         default."""
         self._blend = Blend.from_profiles(profiles, blend)
         sizes = (*self._blend.sizes, *((self.traffic,) if self.traffic else ()))
+        shared, model = flat_priors(sizes)
         m = len(profiles)
-        self._learners = [Corrections(sizes, n_models=m, scale=s) for s in self.scales]
-        self._evidence = np.zeros(len(self.scales))
+        careful = np.tile(model[:, None], (1, m)) if self.careful is None else self._careful()
+        self._learners = [
+            Corrections(sizes, shared, careful),
+            Corrections(sizes, shared, np.tile(model[:, None], (1, m))),
+        ]
+        self._evidence = np.zeros(2)
+        self._last: tuple[Context, np.ndarray, np.ndarray] | None = None
+
+    def _careful(self, j: int | None = None) -> np.ndarray:
+        """The careful learner's prior variances, (rows, models) (or model ``j``'s column):
+        ``careful²`` times the variance of the warm start's estimate at each (cell, model)
+        on the probit scale, from the validation labels behind it; a traffic cell has none
+        of its own and takes the all-prompts estimate's."""
+        b = self._blend
+        assert self.careful is not None
+        parts = []
+        for p, (n, k) in enumerate(zip(b.trials, b.kappas, strict=True)):
+            r = b.rates(p) if j is None else b.rates(p)[:, j : j + 1]
+            n = n if j is None else n[:, j : j + 1]
+            density = np.exp(-0.5 * ndtri(r) ** 2) / np.sqrt(2 * np.pi)
+            parts.append(r * (1 - r) / (n + k + 2.0) / density**2)
+        if self.traffic:
+            parts.append(np.tile(parts[0], (self.traffic, 1)))
+        out = self.careful**2 * np.vstack(parts)
+        return out if j is None else out[:, 0]
 
     def _add(self, profile: ModelProfile) -> None:
         if len(profile.levels) not in (0, len(self._blend.names) - 2):
             raise ValueError(f"{profile.name}: profile levels do not match the pool's")
         sizes = self._blend.sizes[2:]
         levels = profile.levels or tuple((np.zeros(k), np.zeros(k)) for k in sizes)
+        self._last = None
         self._blend.add_model([(profile.successes, profile.trials), *levels])
-        for learner in self._learners:
-            learner.add_model()
+        flat = flat_priors(self._learners[1].sizes)[1]
+        j = len(self._names)  # the new model's column
+        self._learners[0].add_model(flat if self.careful is None else self._careful(j))
+        self._learners[1].add_model(flat)
 
     def _remove(self, j: int) -> None:
+        self._last = None
         self._blend.remove_model(j)
         for learner in self._learners:
             learner.remove_model(j)
@@ -114,22 +147,30 @@ class OnlineUniRoute(Policy):
 
     # -- one context ---------------------------------------------------------------------------
     def _check_context(self, context: Context) -> None:
-        want = len(self._blend.names) - 2
-        if len(context.cells) != want:
-            raise ValueError(f"context names {len(context.cells)} level cells, the pool has {want}")
-        for c, k in zip(context.cells, self._blend.sizes[2:], strict=True):
+        sizes = self._blend.sizes[2:]
+        if len(context.cells) != len(sizes):
+            raise ValueError(
+                f"context names {len(context.cells)} level cells, the pool has {len(sizes)}"
+            )
+        for c, k in zip(context.cells, sizes, strict=True):
             if not 0 <= c < k:
                 raise ValueError(f"level cell {c} is outside 0..{k - 1}")
-        if context.leaf >= max(self.traffic, 1) and self.traffic:
+        if self.traffic and context.leaf >= self.traffic:
             raise ValueError(f"traffic cell {context.leaf} is outside 0..{self.traffic - 1}")
 
     def _where(self, context: Context) -> tuple[np.ndarray, np.ndarray]:
-        """The context's warm-start offset (probit scale) and its corrections' rows."""
+        """The context's warm-start offset (probit scale) and its corrections' rows (kept for
+        the last context: a decision and its feedback ask for the same one)."""
+        last = self._last
+        if last is not None and last[0] is context:
+            return last[1], last[2]
         top = context.cluster if context.cluster >= 0 else int(np.argmax(context.weights))
         cells = (top, *context.cells)
-        offset = ndtri(self._blend.mean(cells))
+        offset = np.asarray(ndtri(self._blend.mean(cells)))
         traffic = (context.leaf if context.leaf >= 0 else -1,) if self.traffic else ()
-        return np.asarray(offset), self._learners[0].rows((*cells, *traffic))
+        rows = self._learners[0].rows((*cells, *traffic))
+        self._last = (context, offset, rows)
+        return offset, rows
 
     def deciding(self, context: Context) -> int:
         """Which learner decides for this context: 0 careful, 1 fast."""
@@ -245,3 +286,4 @@ class OnlineUniRoute(Policy):
         self._blend = Blend.from_state(extra["blend"])
         self._learners = [Corrections.from_state(s) for s in extra["learners"]]
         self._evidence = np.asarray(extra["evidence"], dtype=np.float64)
+        self._last = None
