@@ -177,13 +177,14 @@ def run_case(
     if ablate:
         for name, fixed, params in ABLATIONS:
             changes = dict(fixed)
+            equal = changes.pop("blend", None) is not None
             variant = default_with(exp, changes, params)
-            built_v = (
-                built
-                if "levels" not in changes
-                else setups(built[0].log, built[0].embeddings, variant)
-            )  # type: ignore[arg-type]
-            off = per_1000(run_seeds(built_v, variant, "default"))
+            again = [replace(b, blend=()) for b in built] if equal else built
+            if "levels" in changes:  # the partitions are fitted with the setups
+                log, emb = built[0].log, built[0].embeddings
+                assert emb is not None
+                again = setups(log, emb, variant)
+            off = per_1000(run_seeds(again, variant, "default"))
             row["ablation"][name] = row["default"] - off
     say(
         f"{case.log} {case.name}: default {fmt(row['default'])}, learning "

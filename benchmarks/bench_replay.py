@@ -1,12 +1,12 @@
-"""Speed of the learning core and of the replay engines.
+"""Speed of the learning core and of the replay engine.
 
 1. One ``select`` plus one ``update`` in-process, K = 64 clusters, M = 32 models.
-2. Replay throughput for Thompson sampling on precomputed embeddings (routerbench_subset when
-   the shared data is present, else the generated log), single process, one stream: the Python
-   engine, the compiled engine, and a straightforward river replay of the same policy (one river
-   ``ThompsonSampling`` per cluster, Beta rewards, label feedback), measured side by side; and
-   the recommended ``default`` (prompt memory, drift guard, tempering) on both engines, against
-   the same river loop (bar: the compiled ``default`` at least 20× river).
+2. Replay throughput on precomputed embeddings (routerbench_subset when the shared data is
+   present, else the generated log), single process, one stream: ``static``, Thompson
+   sampling and ``default`` (with and without its traffic cells) on the replay engine, beside a
+   straightforward river replay (one river ``ThompsonSampling`` per cluster, Beta rewards,
+   label feedback), measured side by side as ratios; and the whole learning matrix's replays
+   (:mod:`benchmarks.bench_matrix`) in seconds at that speed.
 3. Start-up: wall time of ``routing-agent --help`` and ``routing-agent simulate --help`` in a
    fresh interpreter (beside a bare ``python -c pass``), and of loading the log.
 
@@ -33,12 +33,10 @@ from agent.embedder import HashingEmbedder  # noqa: E402
 from agent.level_maps import default_levels  # noqa: E402
 from agent.logs import ReplayLog, load_log  # noqa: E402
 from agent.synthetic_log import generate_log  # noqa: E402
-from agent.traffic_cells import DEFAULT_CELLS, leaf_params  # noqa: E402
+from agent.traffic_cells import DEFAULT_CELLS  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
 from policies import Context, ModelProfile, make_policy  # noqa: E402
 from simulator import FeedbackChannel, Setup, prepare, replay  # noqa: E402
-from simulator.fast import replay_fast  # noqa: E402
-from simulator.traffic import with_traffic_cells  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "routerbench_subset"
 
@@ -86,59 +84,44 @@ def river_replay(setup: Setup, steps: int) -> float:
 
 
 def bench_replays(log: ReplayLog, steps: int, repeats: int) -> dict[str, float]:
-    emb = HashingEmbedder(dim=256).encode(log.prompts)  # precomputed; the engines never embed
-    levels = default_levels(log)  # as `simulate` fits them: the task level where the log has one
-    setup = prepare(log, emb, k=16, seed=0, levels=levels)
-    flat = prepare(log, emb, k=16, seed=0, levels=())  # the same, without resolution levels
+    """Median steps/s of each policy on the replay engine and of the river loop, and the
+    median of per-repeat ratios to river (measured in the same run)."""
+    emb = HashingEmbedder(dim=256).encode(log.prompts)  # precomputed; the engine never embeds
+    setup = prepare(log, emb, k=16, seed=0, levels=default_levels(log))  # as `simulate` does
     channel = FeedbackChannel()
-    for name in ("thompson", "default"):  # compile (cached on disk)
-        replay_fast(setup, make_policy(name), name=name, steps=10)
-    replay_fast(flat, make_policy("default"), name="default", steps=10)  # its own signature
-    out: dict[str, list[float]] = {
-        "sequential": [],
-        "compiled": [],
-        "river": [],
-        "default": [],
-        "default_compiled": [],
-        "default_flat": [],
-        "default_cells": [],
+    runs = {
+        "static": ("static", {}),
+        "thompson": ("thompson", {}),
+        "default, no traffic cells": ("default", {"traffic": 0}),
+        "default": ("default", {"traffic": DEFAULT_CELLS}),
     }
+    out: dict[str, list[float]] = {name: [] for name in [*runs, "river"]}
     for r in range(repeats):
-        t0 = time.perf_counter()
-        replay(setup, make_policy("default", seed=r), name="d", steps=steps, channel=channel)
-        out["default"].append(steps / (time.perf_counter() - t0))
-        t0 = time.perf_counter()
-        replay_fast(setup, make_policy("default", seed=r), name="d", steps=steps, channel=channel)
-        out["default_compiled"].append(steps / (time.perf_counter() - t0))
-        t0 = time.perf_counter()
-        replay_fast(flat, make_policy("default", seed=r), name="d", steps=steps, channel=channel)
-        out["default_flat"].append(steps / (time.perf_counter() - t0))
-        setup.memo.clear()  # as `simulate` replays a seed: its traffic cells fitted first
-        t0 = time.perf_counter()
-        cells = with_traffic_cells(setup, steps, DEFAULT_CELLS)
-        policy = make_policy("default", seed=r, **leaf_params(DEFAULT_CELLS))
-        replay_fast(cells, policy, name="d", steps=steps, channel=channel)
-        out["default_cells"].append(steps / (time.perf_counter() - t0))
-        t0 = time.perf_counter()
-        replay(setup, make_policy("thompson", seed=r), name="t", steps=steps, channel=channel)
-        out["sequential"].append(steps / (time.perf_counter() - t0))
-        t0 = time.perf_counter()
-        replay_fast(setup, make_policy("thompson", seed=r), name="t", steps=steps, channel=channel)
-        out["compiled"].append(steps / (time.perf_counter() - t0))
+        for label, (name, params) in runs.items():
+            policy = make_policy(name, seed=r, **params)
+            t0 = time.perf_counter()
+            replay(setup, policy, name=name, steps=steps, channel=channel)
+            out[label].append(steps / (time.perf_counter() - t0))
         out["river"].append(river_replay(setup, steps))
-    ratios = [a / b for a, b in zip(out["compiled"], out["river"], strict=True)]
-    seq_ratios = [a / b for a, b in zip(out["sequential"], out["river"], strict=True)]
-    default_ratios = [a / b for a, b in zip(out["default"], out["river"], strict=True)]
-    compiled_default = [a / b for a, b in zip(out["default_compiled"], out["river"], strict=True)]
-    flat_default = [a / b for a, b in zip(out["default_flat"], out["river"], strict=True)]
-    return {
-        "default_ratio": statistics.median(default_ratios),
-        "default_compiled_ratio": statistics.median(compiled_default),
-        "default_flat_ratio": statistics.median(flat_default),
-        **{k: statistics.median(v) for k, v in out.items()},
-        "ratio": statistics.median(ratios),
-        "seq_ratio": statistics.median(seq_ratios),
+    medians = {k: statistics.median(v) for k, v in out.items()}
+    ratios = {
+        f"{k} ratio": statistics.median(a / b for a, b in zip(v, out["river"], strict=True))
+        for k, v in out.items()
+        if k != "river"
     }
+    return medians | ratios
+
+
+def matrix_steps() -> int:
+    """The replay steps of the learning matrix: ``default``, its frozen twin and ``static`` on
+    every case and seed (:mod:`benchmarks.bench_matrix`), from each case's stream length."""
+    from benchmarks.bench_matrix import cases, prepared
+
+    total = 0
+    for case in cases():
+        exp, built = prepared(case, None)
+        total += 3 * exp.steps * len(built)
+    return total
 
 
 def bench_startup(repeats: int) -> dict[str, float]:
@@ -184,14 +167,17 @@ def main() -> int:
         "--data", type=Path, default=SHARED, help="the shared log (default: beside the checkout)"
     )
     args = parser.parse_args()
-    core = {n: bench_select_update(n, args.repeats) for n in ("thompson", "greedy", "ucb")}
+    names = ("thompson", "greedy", "ucb", "default")
+    core = {n: bench_select_update(n, args.repeats) for n in names}
     log = load_log(args.data) if args.data.exists() else generate_log()
     r = bench_replays(log, args.steps, args.repeats)
     startup = bench_startup(args.repeats)
     load_name, load_s = bench_load(args.repeats, args.data)
-    dc = r["default_compiled_ratio"]
-    cells, cr = r["default_cells"], r["default_cells"] / r["river"]
-    flat, fr = r["default_flat"], r["default_flat_ratio"]
+    matrix = matrix_steps() if args.data.exists() else 0
+    rows = "\n".join(
+        f"| {k} | {r[k]:,.0f} | {r[k + ' ratio']:.2f}× |"
+        for k in ("static", "thompson", "default, no traffic cells", "default")
+    )
     body = (
         f"""### One decision plus one update (K = 64, M = 32), median of {args.repeats} runs
 
@@ -201,43 +187,25 @@ def main() -> int:
         + "\n".join(f"| {n} | {v:.1f} |" for n, v in core.items())
         + f"""
 
-### Replay throughput, Thompson sampling, `{log.name}`, {args.steps} steps, median of {args.repeats}
+### Replay throughput, `{log.name}`, {args.steps} steps, median of {args.repeats}
 
-| engine | steps/s | vs river |
+| policy | steps/s | vs river |
 |---|---:|---:|
 | river: plain loop, one `ThompsonSampling(Beta)` per cluster | {r["river"]:,.0f} | 1.0× |
-| Python engine `simulator.sequential.replay` | {r["sequential"]:,.0f} | {r["seq_ratio"]:.1f}× |
-| compiled engine `simulator.fast.replay_fast` (numba) | {r["compiled"]:,.0f} | {r["ratio"]:.1f}× |
-| Python engine, `default` | {r["default"]:,.0f} | {r["default_ratio"]:.1f}× |
-| compiled engine, `default` without its resolution levels | {flat:,.0f} | {fr:.1f}× |
-| compiled engine, `default` | {r["default_compiled"]:,.0f} | {dc:.1f}× |
-| compiled engine, `default` and its traffic cells, as simulate runs it | {cells:,.0f} | {cr:.1f}× |
+{rows}
 
-Bar: the compiled engine replays `default` (prompt memory, drift guard, tempering, resolution
-levels) at least 20× as fast as the river loop: **{"passes" if dc >= 20 else "fails"}** ({dc:.1f}×).
+Each row replays the same stream with the same feedback draws on `simulator.sequential.replay`
+(the only engine), the trace (the counterfactual outcome and cost matrices) included, not the
+one-off embedding, clustering or task map; ratios are medians of per-repeat ratios measured in
+the same run. `default` with its traffic cells is what `simulate` replays.
 
-Each engine replays the same stream with the same feedback draws; ratios are medians of
-per-repeat ratios measured in the same run. The timings include building the trace (the
-counterfactual outcome and cost matrices), not the one-off embedding, clustering or JIT compile.
-The compiled engine's Thompson sampling reveals each model's Beta draw only as far as the
-choice needs it (which part of the posterior, lower tail, middle or upper tail, it falls in),
-so most requests draw one value or none; its choices have exactly the distribution of drawing
-every model (`simulator/samplers.py`, `simulator/lazy_pick.py`; the tests compare its choice
-frequencies with quadrature). `default` averages each cluster's estimate with the prompt's
-level cells (here its task cell, as `simulate` fits the levels of a log that names tasks), so
-its order of models changes from prompt to prompt: it draws the model with the best possible
-score first, then only those whose best case beats the best draw so far (the lazy pick sorts
-the clusters' posteriors alone).
-`default` on the compiled engine runs the learning core's own update formulas and drift detector
-compiled (`policies/updates.py`, `policies/adwin.py`, through `simulator/compiled.py`), its
-ADWIN per model included. `routing-agent simulate` takes the compiled engine whenever the policy
-allows it (Thompson, greedy and static, `default` included, with drift and price-change events;
-not with delayed feedback, model arrivals or app tags) and the Python engine otherwise; the
-tests check that both make identical choices, raise the same drift alarms and end in the same
-state for the deterministic rules, and match in distribution for Thompson sampling. The last
-row adds what `simulate` does first for `default`: fitting its 32 traffic cells over the
-stream (once per seed, reused across a sweep's λ grid), with the Router's own k-means step
-(`agent.traffic_cells.assign_stream`) compiled.
+The learning matrix (`benchmarks/bench_matrix.py`: `static`, `default` and its frozen twin on
+every case and seed) replays {matrix:,} steps: about {matrix / r["default"] / 60:.0f} minutes at
+`default`'s speed here, before fitting the seeds' clusters and task maps. That is why the
+compiled (numba) engine was dropped: it ran the old `default` 17-30× as fast as the river loop,
+but each mechanism had to be written twice (Python and numba), its Thompson draws came from
+another generator so the two engines agreed only in distribution, and a cold numba cache cost
+minutes in CI; the one engine makes the same choices as the Router, seed for seed.
 
 ### Start-up, median of {args.repeats} runs, each in a new process
 

@@ -105,7 +105,9 @@ def replay(
     late = {e.model for e in arrivals}
     by_name = {p.name: p for p in setup.profiles}
     policy.warm_start(
-        [p for p in setup.profiles if p.name not in late], cost_scale=setup.c_max, blend=setup.blend
+        [p for p in setup.profiles if p.name not in late],
+        cost_scale=setup.c_max,
+        blend=setup.blend or None,
     )
     prices = sorted((e for e in events if isinstance(e, PriceChange)), key=lambda e: e.step)
     changes: list[tuple[int, int, Event]] = [(e.step, 0, e) for e in arrivals]
