@@ -27,7 +27,7 @@ from policies.rules import (
     Thompson,
 )
 from policies.thumbs import ThumbsNoise, estimate_thumbs_noise
-from policies.updates import utility
+from policies.updates import THUMBS, utility
 
 __all__ = [
     "KINDS",
@@ -47,6 +47,7 @@ __all__ = [
     "Policy",
     "RandomPolicy",
     "RiverBandit",
+    "THUMBS",
     "StaticUniRoute",
     "Thompson",
     "ThumbsNoise",

@@ -151,14 +151,17 @@ class Blend:
 
     def mean(self, cells: Sequence[int]) -> np.ndarray:
         """Each model's blended estimate for a prompt in ``cells`` (its cell in every
-        partition but the global one, in order)."""
+        partition but the global one, in order; -1 where its cell is unknown, e.g. a stored
+        row from a pool without that partition: the other partitions' weights then share
+        its weight)."""
         if len(cells) != len(self._sizes) - 1:
             raise ValueError(f"need a cell in each of {len(self._sizes) - 1} partitions")
         w = self.weights
-        out = w[0] * self._rates[0][0]
+        out, total = w[0] * self._rates[0][0], w[0]
         for i, c in enumerate(cells, start=1):
-            out = out + w[i] * self._rates[i][c]
-        return np.asarray(out)
+            if c >= 0:
+                out, total = out + w[i] * self._rates[i][c], total + w[i]
+        return np.asarray(out / total) if total > 0 else np.asarray(self._rates[0][0])
 
     # -- the pool changes ----------------------------------------------------------------------
     def add_model(self, counts: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:

@@ -15,7 +15,8 @@ Three parts, each in its own module:
    thick profile is hardly moved by a few failures, a profile from 20 labels moves freely).
    The *fast* learner gives every correction the same wide prior
    (:data:`policies.corrections.PRIOR_SD`), as if the profile said nothing about this
-   traffic. Which one decides follows how unlike the prompts the profile was measured on the recent traffic is (the context's ``shift``:
+   traffic. Which one decides follows how unlike the prompts the profile was measured on
+   the recent traffic is (the context's ``shift``:
    :class:`agent.shift.ShiftMeter`): on traffic like the validation prompts the careful
    learner, on shifted traffic the fast one. Both learn from every piece of feedback, so the
    switch loses nothing. Shared corrections have the wide prior in both.
@@ -51,7 +52,7 @@ from policies.context import Choice, Context
 from policies.corrections import Corrections, flat_priors, outcome_likelihood
 from policies.profile import ModelProfile
 from policies.rules import _frequencies
-from policies.updates import thumbs_likelihood
+from policies.updates import THUMBS, thumbs_likelihood
 
 
 class OnlineUniRoute(Policy):
@@ -73,7 +74,7 @@ class OnlineUniRoute(Policy):
         careful: float | None = 0.5,
         shift_odds: tuple[float, float] = (2.0, 4.0),
         traffic: int = 0,
-        thumbs: tuple[float, float] = (0.8, 0.3),
+        thumbs: tuple[float, float] = THUMBS,
         propensity_samples: int = 0,
         **kwargs: Any,
     ) -> None:
@@ -153,8 +154,8 @@ class OnlineUniRoute(Policy):
                 f"context names {len(context.cells)} level cells, the pool has {len(sizes)}"
             )
         for c, k in zip(context.cells, sizes, strict=True):
-            if not 0 <= c < k:
-                raise ValueError(f"level cell {c} is outside 0..{k - 1}")
+            if not -1 <= c < k:
+                raise ValueError(f"level cell {c} is outside 0..{k - 1} (or -1: unknown)")
         if self.traffic and context.leaf >= self.traffic:
             raise ValueError(f"traffic cell {context.leaf} is outside 0..{self.traffic - 1}")
 

@@ -98,12 +98,12 @@ class RiverBandit(BetaRule):
         }
 
     def _load_extra_state(self, extra: dict[str, Any]) -> None:
-        super()._load_extra_state(extra)
         if "seeds" not in extra:
             raise ValueError(
                 "this river baseline was saved as a pickle by an older version; "
                 "saved states are plain data now: replay it again"
             )
+        super()._load_extra_state(extra)
         self._seeds = [int(s) for s in extra["seeds"]]
         self._events = [[list(e) for e in cell] for cell in extra["events"]]
         self._last_lam = float(extra["last_lam"])

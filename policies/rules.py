@@ -25,6 +25,7 @@ from policies.context import Choice, Context
 from policies.posterior import BetaPosterior
 from policies.profile import ModelProfile, prior_counts
 from policies.thumbs import ThumbsNoise
+from policies.updates import THUMBS
 
 __all__ = [
     "BayesUCB",
@@ -47,7 +48,7 @@ class BetaRule(Policy):
         *,
         prior_scale: float = 1.0,
         shrink: float = 4.0,
-        thumbs: tuple[float, float] = (0.8, 0.3),
+        thumbs: tuple[float, float] = THUMBS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

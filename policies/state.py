@@ -82,8 +82,14 @@ class Persistent:
                 f"unknown policy class {state.get('class')!r} in saved state"
             ) from None
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in state["params"].items()}
-        policy = cls(**params)
-        policy._restore(state)
+        try:
+            policy = cls(**params)
+            policy._restore(state)
+        except (KeyError, TypeError) as exc:  # a parameter or a part this version lacks
+            raise ValueError(
+                f"this {state['class']} state was saved by another version of routing-agent "
+                f"({type(exc).__name__}: {exc}); build the policy again from its profiles"
+            ) from exc
         return policy
 
     def _restore(self, state: dict[str, Any]) -> None:

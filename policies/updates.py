@@ -21,6 +21,9 @@ import numpy as np
 EPS = 1e-9
 KINDS = ("label", "score", "thumbs")
 
+#: The thumbs noise the learners assume unless told: (P(up | correct), P(up | wrong)).
+THUMBS = (0.8, 0.3)
+
 
 def validate_feedback(value: float, kind: str, weight: float = 1.0) -> None:
     """Raise ``ValueError`` with a reason when feedback is out of range."""

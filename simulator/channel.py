@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from policies import KINDS, ThumbsNoise
+from policies import KINDS, THUMBS, ThumbsNoise
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class FeedbackChannel:
 
     rate: float = 1.0
     kind: str = "label"
-    thumbs: tuple[float, float] = (0.8, 0.3)
+    thumbs: tuple[float, float] = THUMBS
     delay: int = 0
     random_delay: bool = False
 

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from policies import POLICY_NAMES, Context, ModelProfile, Policy, make_policy
-from policies.labelling import label_value, learn_labels
 
 K, M = 2, 4
 #: P(correct) per cluster and model: model 1 wins cluster 0, model 2 wins cluster 1.
@@ -101,9 +100,9 @@ def test_thumbs_move_the_posterior_less_than_a_label(name: str) -> None:
     moved = {}
     for kind in ("label", "thumbs"):
         policy = fitted(name)
-        before = policy.posterior.mean(ctx)[0]
+        before = policy.mean_scores(ctx, lam=0.0)[0]
         policy.update(ctx, 0, 1.0, kind=kind)
-        moved[kind] = policy.posterior.mean(ctx)[0] - before
+        moved[kind] = policy.mean_scores(ctx, lam=0.0)[0] - before
     assert 0 < moved["thumbs"] < moved["label"]
 
 
@@ -133,22 +132,30 @@ def test_bad_feedback_is_refused_with_a_reason(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_label_values_are_deterministic_and_leave_the_policy_alone(name: str) -> None:
-    policy = fitted(name, seed=2)
-    run(policy, 100)
-    twin = fitted(name, seed=2)
-    run(twin, 100)
-    values = [label_value(policy, Context.hard(k, k=K)) for k in range(K)]
-    assert all(np.isfinite(v) and v >= 0 for v in values)
-    assert values == [label_value(policy, Context.hard(k, k=K)) for k in range(K)]
-    assert run(policy, 100, seed=4) == run(twin, 100, seed=4)  # its random stream untouched
+def test_learning_outcomes_of_every_model_is_deterministic(name: str) -> None:
+    a, b = fitted(name, seed=2), fitted(name, seed=2)
+    for policy in (a, b):
+        for k in range(K):
+            outcomes = {f"m{j}": float(TRUE[k, j] > 0.5) for j in range(M)}
+            assert policy.learn_outcomes(Context.hard(k, k=K), {**outcomes, "gone": 1.0}) == M
+    assert a.to_state() == b.to_state()
+    assert run(a, 100, seed=4) == run(b, 100, seed=4)
 
 
 @pytest.mark.parametrize("name", LEARNERS)
-def test_labels_lower_the_value_of_labelling_that_cell_again(name: str) -> None:
+def test_labels_of_every_model_make_the_choice_follow_them(name: str) -> None:
+    """Labels on one cluster that contradict the profile (model 3 best, not model 1) turn
+    the cluster's greedy choice to the labels' winner."""
     policy = fitted(name)
     ctx = Context.hard(0, k=K)
-    before = label_value(policy, ctx)
-    for _ in range(30):
-        learn_labels(policy, ctx, {f"m{j}": float(TRUE[0, j] > 0.5) for j in range(M)})
-    assert label_value(policy, ctx) < before
+    for _ in range(60):
+        policy.learn_outcomes(ctx, {"m0": 0.0, "m1": 0.0, "m2": 0.0, "m3": 1.0})
+    assert int(np.argmax(policy.mean_scores(ctx))) == 3
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_cluster_betas_are_beta_parameters_of_the_pool(name: str) -> None:
+    policy = fitted(name)
+    run(policy, 100)
+    for part in policy.cluster_betas():
+        assert part.shape == (K, M) and np.all(np.isfinite(part)) and np.all(part > 0)

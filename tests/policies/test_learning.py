@@ -1,4 +1,4 @@
-"""Feedback kinds, pool changes, drift and pacing in the learning core."""
+"""Feedback kinds, pool changes and pacing in the learning core."""
 
 from __future__ import annotations
 
@@ -103,36 +103,6 @@ def test_soft_context_updates_clusters_by_weight() -> None:
     assert post.beta[:, 1].tolist() == [1.0, 1.0, 1.0]
 
 
-def test_discount_forgets_old_evidence() -> None:
-    ctx = Context.hard(0, k=1)
-    plain = BetaPosterior(np.ones((1, 1)), np.ones((1, 1)))
-    fading = BetaPosterior(np.ones((1, 1)), np.ones((1, 1)), discount=0.95)
-    for post in (plain, fading):
-        for y in [1.0] * 500 + [0.0] * 100:
-            post.observe(ctx, 0, y)
-    assert plain.mean(ctx)[0] > 0.8 and fading.mean(ctx)[0] < 0.2
-
-
-def test_drift_guard_lets_a_degraded_model_lose_traffic_fast() -> None:
-    rng = np.random.default_rng(1)
-    shares = {}
-    for drift in (None, 0.002):
-        policy = make_policy("greedy", lam=0.0, drift=drift, seed=0)
-        policy.warm_start([flat("best", 0.9, 0.01), flat("other", 0.7, 0.01)])
-        ctx = Context.hard(0, k=K)
-        for _ in range(3000):
-            d = policy.select(ctx)
-            policy.update(ctx, d.index, float(rng.random() < [0.9, 0.7][d.index]))
-        picks = []
-        for _ in range(300):  # "best" now answers like a much worse model
-            d = policy.select(ctx)
-            policy.update(ctx, d.index, float(rng.random() < [0.4, 0.7][d.index]))
-            picks.append(d.model == "best")
-        shares[drift] = np.mean(picks[-100:])
-    assert shares[0.002] < 0.2 < shares[None]
-    assert policy.drift_alarms and policy.drift_alarms[0][1:] == ("best", 0)
-
-
 def test_pacer_converges_to_a_reachable_target() -> None:
     rng = np.random.default_rng(0)
     costs = np.array([1.0, 0.1])
@@ -167,72 +137,3 @@ def test_thompson_propensities_match_choice_frequencies() -> None:
     )
     greedy = make_policy("greedy").warm_start([flat("a", 0.7, 0.001), flat("b", 0.6, 0.001)])
     assert greedy.choice_probabilities(ctx).tolist() == [1.0, 0.0]
-
-
-def test_prompt_memory_avoids_a_model_on_the_prompt_it_failed() -> None:
-    policy = make_policy("greedy", lam=0.0, item_strength=2.0)
-    policy.warm_start([flat("a", 0.80, 0.01), flat("b", 0.75, 0.01)])
-    seen, fresh = Context.hard(0, k=K, prompt_key=11), Context.hard(0, k=K, prompt_key=12)
-    assert policy.select(seen).model == policy.select(fresh).model == "a"
-    policy.update(seen, "a", 0.0)
-    assert policy.select(seen).model == "b"  # one failure on this very prompt is enough...
-    assert policy.select(fresh).model == "a"  # ...but the cluster has only moved a little
-    a, b = policy.posterior.params(seen)
-    assert a[0] + b[0] == pytest.approx(3.0)  # the cluster's weight is capped at 2, plus 1
-    thumbs = make_policy("greedy", lam=0.0, item_strength=2.0)
-    thumbs.warm_start([flat("a", 0.80, 0.01), flat("b", 0.75, 0.01)])
-    thumbs.update(seen, "a", 0.0, kind="thumbs")
-    drop = {p: 0.8 - p.posterior.mean(seen)[0] for p in (policy, thumbs)}
-    assert 0 < drop[thumbs] < drop[policy]  # a thumb is weaker evidence than a label
-
-
-def test_models_without_evidence_on_a_prompt_keep_their_cell_posterior() -> None:
-    post = BetaPosterior(np.full((K, 3), 8.0), np.full((K, 3), 2.0), item_strength=2.0)
-    plain, keyed = Context.hard(1, k=K), Context.hard(1, k=K, prompt_key=5)
-    post.observe(keyed, 2, 1.0)
-    a0, b0 = post.params(plain)
-    a1, b1 = post.params(keyed)
-    assert np.array_equal(a0[:2], a1[:2]) and np.array_equal(b0[:2], b1[:2])
-    # the cell learned too (Beta(9, 2)); the prompt sits on it capped at 2, plus its success
-    assert a1[2] == pytest.approx(9 / 11 * 2 + 1) and b1[2] == pytest.approx(2 / 11 * 2)
-    assert post.items is not None and post.items.get(6) is None  # other prompts: nothing
-
-
-def test_prompt_memory_is_bounded_follows_the_pool_and_forgets_on_drift() -> None:
-    policy = make_policy("greedy", item_strength=2.0, max_items=3)
-    policy.warm_start([flat("a", 0.8, 0.01), flat("b", 0.6, 0.01)])
-    for item in range(5):
-        policy.update(Context.hard(0, k=K, prompt_key=item), "a", 0.0)
-    memory = policy.posterior.items
-    assert memory is not None and len(memory) == 3 and memory.get(0) is None
-    policy.add_model(flat("c", 0.7, 0.01))
-    policy.update(Context.hard(0, k=K, prompt_key=4), "c", 1.0)
-    assert memory.get(4).shape == (3, 3)
-    policy.remove_model("a")
-    assert memory.get(4).tolist()[2] == [0.0, 1.0]
-    policy.posterior.forget(1, 0.0)
-    assert memory.get(4)[2, 1] == 0.0  # no evidence left: the cell's posterior again
-    ctx = Context.hard(0, k=K, prompt_key=4)
-    assert np.array_equal(policy.posterior.params(ctx)[0], policy.posterior.cell_params(ctx)[0])
-    with pytest.raises(ValueError, match="item_strength"):
-        BetaPosterior(np.ones((1, 1)), np.ones((1, 1)), item_strength=-1.0)
-
-
-def test_feedback_in_a_traffic_cell_caps_its_clusters_stale_prior() -> None:
-    """A leaf from traffic cells means the prompt is unlike the fit prompts: its cluster's
-    profile is stale there, so feedback first caps that cluster's prior, as a drift alarm
-    does, and keeps the evidence learned so far; other clusters and leafless feedback keep it."""
-    policy = make_policy("greedy", n_leaves=4, stale_strength=2.0)
-    policy.warm_start([flat("a", 0.9, 0.001), flat("b", 0.2, 0.001)])
-    post = policy.posterior
-    policy.update(Context.hard(0, k=K), "a", 0.0)  # no leaf: the gate was shut
-    assert np.allclose(post.alpha0 + post.beta0, 25.0)
-    learned = post.alpha[1] - post.alpha0[1]
-    policy.update(Context.hard(1, k=K, leaf=2), "b", 1.0)
-    assert np.allclose(post.alpha0[1] + post.beta0[1], 2.0)  # every model's, in cluster 1
-    assert np.allclose(post.alpha0[[0, 2, 3]] + post.beta0[[0, 2, 3]], 25.0)
-    assert np.allclose(post.alpha[1] - post.alpha0[1], learned + [0.0, 1.0])
-    # the cap is the profile's share of the evidence: the profile still orders the models
-    assert post.alpha0[1, 0] / 2.0 == pytest.approx(22.1 / 25.0)
-    with pytest.raises(ValueError, match="stale_strength"):
-        make_policy("greedy", stale_strength=-1.0).warm_start([flat("a", 0.9, 0.001)])
