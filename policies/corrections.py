@@ -115,12 +115,15 @@ class Corrections:
 
     def draw(self, offset: np.ndarray, rows: np.ndarray, z: np.ndarray, width: float) -> np.ndarray:
         """Scores with every correction drawn ``width`` standard deviations times ``z``
-        (standard normals: one per shared row, then one per (row, model))."""
+        (standard normals: one per shared row, then one per (row, model)); ``z`` of shape
+        (draws, ...) gives one row of scores per draw."""
         k = rows.size
-        shared = self.shared_mu[rows] + width * np.sqrt(self.shared_var[rows]) * z[:k]
-        zm = z[k:].reshape(k, -1)
+        zs = np.atleast_2d(z)
+        shared = self.shared_mu[rows] + width * np.sqrt(self.shared_var[rows]) * zs[:, :k]
+        zm = zs[:, k:].reshape(zs.shape[0], k, -1)
         model = self.model_mu[rows] + width * np.sqrt(self.model_var[rows]) * zm
-        return np.asarray(offset + shared.sum() + model.sum(axis=0))
+        out = offset + shared.sum(axis=1)[:, None] + model.sum(axis=1)
+        return np.asarray(out if z.ndim > 1 else out[0])
 
     def predict(self, offset: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Each model's predicted chance of success, the corrections' spread integrated out."""

@@ -232,7 +232,7 @@ class OnlineUniRoute(Policy):
         # A generator of its own, so estimating never shifts the decisions' random stream.
         rng = np.random.default_rng([self.seed or 0, self._t, 0x9E37])
         z = self._draws(rows, rng, samples)
-        est = np.stack([ndtr(learner.draw(offset, rows, zi, self.width)) for zi in z])
+        est = np.asarray(ndtr(learner.draw(offset, rows, z, self.width)))
         return _frequencies(self._scores(est, eligible, lam), eligible)
 
     def cluster_betas(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
