@@ -41,7 +41,8 @@ class Builders:
         For ``default``: ``traffic_cells`` cells fitted on the traffic (0: none; None:
         :data:`~agent.traffic_cells.DEFAULT_CELLS`), the warm start's stacking weights
         ``blend`` (equal when None) and the ``shift`` meter (:class:`agent.shift.ShiftMeter`;
-        without one the policy sees no shift)."""
+        without one the policy sees no shift). The router observes a copy of ``shift``, so
+        routers built from one pool's meter do not share what they see."""
         params: dict[str, Any] = {"seed": seed}
         online = isinstance(make_policy(policy), OnlineUniRoute)
         cells = (DEFAULT_CELLS if traffic_cells is None else traffic_cells) if online else 0
@@ -50,7 +51,7 @@ class Builders:
         if online:
             params["traffic"] = cells
             kwargs["traffic_cells"] = TrafficCells(cells) if cells else None
-            kwargs["shift"] = shift
+            kwargs["shift"] = None if shift is None else ShiftMeter.from_state(shift.to_state())
         params.update(policy_params or {})
         if lam is not None:
             params["lam"] = lam

@@ -52,7 +52,8 @@ def conversation_turns(
 
 
 def prompt_key(texts: Sequence[str]) -> int:
-    """A stable 63-bit key of the routed text, for the policy's prompt memory.
+    """A stable 63-bit key of the routed text: how labels, nominations and regenerates
+    name a prompt.
 
     Whitespace runs and letter case do not change it; the turns and their order do.
 

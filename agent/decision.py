@@ -32,13 +32,15 @@ class Decision:
     conversation_id: str | None = None
     sticky: bool = False
     token: str | None = None
-    #: The prompt's leaf cell under its cluster (-1 when the router has no leaf map).
+    #: The prompt's traffic cell (:class:`agent.traffic_cells.TrafficCells`; -1: none).
     leaf: int = -1
-    #: The routed text's prompt-memory key (:func:`agent.conversation.prompt_key`; -1: none).
+    #: The routed text's key (:func:`agent.conversation.prompt_key`; -1: none): what a
+    #: nomination and a label name it by.
     prompt_key: int = -1
     #: The app's tags as sorted ``key=value`` strings (:func:`agent.tags.normalise_tags`).
     tags: tuple[str, ...] = ()
-    #: The prompt's cell at each resolution level of the pool (:mod:`policies.levels`).
+    #: The prompt's cell in each extra partition of the pool (its levels:
+    #: :mod:`agent.level_maps`).
     cells: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:

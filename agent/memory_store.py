@@ -123,7 +123,6 @@ class MemoryDecisionStore:
                 power.weight,
                 claim.idempotency_key,
                 claim.identity,
-                power.watched,
             )
             rows[(claim.kind, claim.stored_source)] = stored
             if claim.idempotency_key is not None:
@@ -145,7 +144,6 @@ class MemoryDecisionStore:
                         "source": row.source,
                         "key": row.idempotency_key,
                         "identity": row.identity,
-                        "watched": row.watched,
                     }
                     for rows in self._feedback.values()
                     for row in rows.values()
@@ -177,7 +175,6 @@ class MemoryDecisionStore:
                     float(f["weight"]),
                     f.get("key"),
                     identity,
-                    bool(f.get("watched", True)),
                 )
                 self._feedback.setdefault(row.decision_id, {})[row.triple[1:]] = row
                 if row.idempotency_key is not None:

@@ -3,8 +3,9 @@ a directory.
 
 The directory holds ``cluster_map.npz``, ``level_map_N.npz`` (one per extra partition:
 K-means or task) and ``router.json``:
-:meth:`Persistence.state` (parameters, embedder id, policy, conversations, budget pacers,
-and the open decisions with their feedback), plain JSON with no pickles. A directory written
+:meth:`Persistence.state` (parameters, embedder id, policy, conversations, budget pacers, the
+traffic cells and the shift meter, and the open decisions with their feedback), plain JSON
+with no pickles. A directory written
 before the state had one file (``policy.json`` beside a ``router.json`` with a ``ledger``)
 still loads.
 """
@@ -54,8 +55,9 @@ class Persistence:
 
     def state(self, *, with_store: bool = True) -> dict[str, Any]:
         """Everything needed to resume, as plain JSON-safe data: parameters, embedder id,
-        policy, conversations, budget pacers and (``with_store``, for a store that keeps its
-        decisions in memory) the open decisions with their feedback."""
+        policy, conversations, budget pacers, the traffic cells and the shift meter (where the
+        router has them) and (``with_store``, for a store that keeps its decisions in memory)
+        the open decisions with their feedback."""
         state: dict[str, Any] = {
             "params": self.params(),
             "embedder": self.embedder.id,

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from agent.clusters import ClusterMap, LevelMap
-from agent.contexts import traffic_cell
+from agent.contexts import level_cells, traffic_cell
 from agent.conversation import Messages
 from agent.decision import FeedbackReceipt, OpenDecision, feedback_value
 from agent.embedder import Embedder
@@ -156,7 +156,7 @@ class PolicyOps:
                 return False
             ctx = Context(
                 np.asarray(weights), traffic_cell(self.policy, leaf), prompt_key, tags,
-                tuple(int(c) for c in cells),
+                level_cells(self.policy, cells),
             )  # fmt: skip
             self.policy.update(ctx, model, value, kind=kind, weight=weight)
             return True

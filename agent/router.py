@@ -30,7 +30,7 @@ import numpy as np
 
 from agent.building import Builders
 from agent.clusters import ClusterMap, LevelMap, MapStack
-from agent.contexts import ContextOps, eligible_mask
+from agent.contexts import ContextOps, eligible_mask, level_sizes
 from agent.conversation import Messages, StickyModels, as_messages, keep_model
 from agent.decision import Decision, OpenDecision, score_map
 from agent.embedder import Embedder
@@ -45,7 +45,7 @@ from agent.source_cap import Limits
 from agent.store import DecisionStore
 from agent.tokens import sign
 from agent.traffic_cells import TrafficCells
-from policies import BudgetPacer, Context, OnlineUniRoute, Policy
+from policies import BudgetPacer, Context, Policy
 
 
 class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
@@ -85,7 +85,7 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         label_candidates: int = 0,
         level_maps: Sequence[LevelMap] = (),
     ) -> None:
-        want = _level_sizes(policy)
+        want = level_sizes(policy)
         sizes = tuple(m.k_ for m in level_maps)
         if sizes != want:
             raise ValueError(f"level maps of {sizes} cells for a policy with levels of {want}")
@@ -173,7 +173,8 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         """Choose a model. ``budget`` (a target mean cost per request) paces λ online unless
         ``lam`` is given; ``allowed`` restricts the choice to those models (feedback on such a
         decision teaches as its propensity says, :mod:`agent.propensity`); ``tags`` (at most 8
-        string values, e.g. ``{"task": "code"}``) are app context the router learns per tag.
+        string values, e.g. ``{"task": "code"}``) are app context kept with the decision for
+        reports; the router does not learn from them (:mod:`agent.tags`).
         With ``regenerate_window``, asking a conversation's last user turn again within the
         window gives the answer it replaces a thumbs-down (source ``implicit-regenerate``,
         from ``identity``: who asked, see :mod:`agent.source_cap`)."""
@@ -302,10 +303,3 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         """Route, then call ``call_llm(model, messages)``; return ``(answer, decision)``."""
         decision = self.route(prompt_or_messages, **route_kwargs)
         return call_llm(decision.model, as_messages(prompt_or_messages)), decision
-
-
-def _level_sizes(policy: Policy) -> tuple[int, ...]:
-    """The cells of each extra partition the policy's contexts name (none for the baselines)."""
-    if isinstance(policy, OnlineUniRoute):
-        return policy.blend.sizes[2:]
-    return ()

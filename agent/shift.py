@@ -7,10 +7,12 @@ shows, and the policy should learn faster there (:meth:`policies.OnlineUniRoute.
 :class:`ShiftMeter` keeps a running mean of the unit embeddings of the last ``window``
 prompts (exactly for the first ``window``, then exponentially) and compares it with the mean
 of the prompts the clusters were fitted on: ``n · |mean − center|² / spread``, where
-``spread`` is the fit prompts' mean squared distance to their center. For traffic drawn like
-the fit prompts this is about 1 whatever the encoder (a mean of ``n`` such prompts strays
-from the center by ``spread / n`` on average); for traffic from other tasks it is tens to
-thousands after a few dozen prompts (BENCHMARKS.md, "Shift").
+``spread`` is the fit prompts' mean squared distance to their center and ``n`` the prompts
+the mean covers (at most ``window``). For traffic drawn like the fit prompts this is about 1
+whatever the encoder over the first ``window`` prompts (a mean of ``n`` such prompts strays
+from the center by ``spread / n`` on average), and about 1/2 after them (the exponential
+mean's variance is ``spread / (2·window − 1)``); for traffic from other tasks it grows to
+tens and more within a few dozen prompts, and falls back within a few windows of like traffic.
 
 >>> rng = np.random.default_rng(0)
 >>> fit = rng.normal(size=(500, 8)) + np.array([3.0, 0, 0, 0, 0, 0, 0, 0])

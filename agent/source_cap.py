@@ -1,6 +1,6 @@
 """How much one client's feedback may weigh: the influence caps every decision store applies.
 
-Three rules, each bounding what spamming feedback can buy:
+Two rules, each bounding what spamming feedback can buy:
 
 - **per source**: a source's first ``source_limit`` pieces of feedback in a ``source_window``
   count fully; after that piece ``n`` weighs ``limit / n`` (:func:`capped_weight`);
@@ -8,27 +8,22 @@ Three rules, each bounding what spamming feedback can buy:
   matched, else the client's address; see :mod:`feedback.identity`), and a claimed source is
   scoped under it, so inventing sources buys nothing. One identity's total weight on any
   (cluster, model) cell within ``identity_window`` is at most ``identity_budget``: the piece
-  that would pass it gets what is left, later ones weigh 0 until older ones leave the window;
-- **drift**: only an identity's first ``drift_allowance`` pieces of feedback on a model within
-  that window feed the drift guard, whose alarm resets the model's prior: a handful of
-  observations cannot, on their own, make ADWIN (δ = 0.002) see a change.
+  that would pass it gets what is left, later ones weigh 0 until older ones leave the window.
 
 A decision whose ``allowed`` narrowed the choice also carries its *teach* factor (see
 :func:`agent.propensity.teach_factor`), which scales its feedback's weight before the
 identity's budget is charged. An in-process caller (the embedded Router, identity ``""``) and
 ``identity_budget = 0`` skip the identity rules.
 
->>> limits = Limits(source_limit=2, identity_budget=1.5, drift_allowance=1)
+>>> limits = Limits(source_limit=2, identity_budget=1.5)
 >>> influence("addr:10.0.0.1", 1.0, Seen(source_count=0), limits)
-Influence(weight=1.0, watched=True)
+Influence(weight=1.0)
 >>> influence("addr:10.0.0.1", 1.0, Seen(source_count=3, identity_weight=1.0), limits)
-Influence(weight=0.5, watched=True)
->>> influence("addr:10.0.0.1", 1.0, Seen(identity_weight=1.0, identity_watched=1), limits)
-Influence(weight=0.5, watched=False)
+Influence(weight=0.5)
 >>> influence("addr:10.0.0.1", 1.0, Seen(identity_weight=1.5), limits)
-Influence(weight=0.0, watched=False)
->>> influence("", 0.25, Seen(identity_weight=9.0, identity_watched=9), limits)
-Influence(weight=0.25, watched=True)
+Influence(weight=0.0)
+>>> influence("", 0.25, Seen(identity_weight=9.0), limits)
+Influence(weight=0.25)
 """
 
 from __future__ import annotations
@@ -63,7 +58,6 @@ class Limits:
     source_window: float = 3600.0
     identity_budget: float = 10.0
     identity_window: float = 86400.0
-    drift_allowance: int = 5
 
     def __post_init__(self) -> None:
         if self.source_limit < 1 or not self.source_window > 0:
@@ -76,28 +70,22 @@ class Limits:
                 f"need identity_budget >= 0 and identity_window > 0, got "
                 f"{self.identity_budget} and {self.identity_window}"
             )
-        if self.drift_allowance < 0:
-            raise ValueError(f"drift_allowance must be >= 0, got {self.drift_allowance}")
 
 
 @dataclass(frozen=True)
 class Seen:
-    """What the windows hold before a piece of feedback: its (scoped) source's count, its
-    identity's weight on the decision's (cluster, model) and its identity's pieces on the
-    model that fed the drift guard."""
+    """What the windows hold before a piece of feedback: its (scoped) source's count and its
+    identity's weight on the decision's (cluster, model)."""
 
     source_count: int = 0
     identity_weight: float = 0.0
-    identity_watched: int = 0
 
 
 @dataclass(frozen=True)
 class Influence:
-    """What one piece of feedback may do: move the posterior by ``weight`` (0: not at all),
-    and feed the drift guard (``watched``)."""
+    """What one piece of feedback may do: move the posterior by ``weight`` (0: not at all)."""
 
     weight: float
-    watched: bool
 
 
 def influence(identity: str, teach: float, seen: Seen, limits: Limits) -> Influence:
@@ -105,9 +93,8 @@ def influence(identity: str, teach: float, seen: Seen, limits: Limits) -> Influe
     ``teach`` factor, given what the windows have ``seen`` (see the module's docstring)."""
     weight = teach * capped_weight(seen.source_count + 1, limits.source_limit)
     if not identity or limits.identity_budget == 0:
-        return Influence(weight, weight > 0)
-    weight = max(0.0, min(weight, limits.identity_budget - seen.identity_weight))
-    return Influence(weight, weight > 0 and seen.identity_watched < limits.drift_allowance)
+        return Influence(weight)
+    return Influence(max(0.0, min(weight, limits.identity_budget - seen.identity_weight)))
 
 
 #: (time, amount) entries per key, oldest first.
@@ -133,7 +120,6 @@ class InfluenceCap:
         self.clock = clock
         self._sources: Windows = {}
         self._cells: Windows = {}
-        self._watched: Windows = {}
         self._lock = threading.Lock()
 
     def weigh(self, identity: str, source: str, cell: int, model: str, teach: float) -> Influence:
@@ -142,17 +128,13 @@ class InfluenceCap:
         lim, now = self.limits, self.clock()
         with self._lock:
             count = len(_window(self._sources, source, now - lim.source_window)) if source else 0
-            cell_key, model_key = (identity, cell, model), (identity, model)
-            since = now - lim.identity_window
-            used = sum(w for _, w in _window(self._cells, cell_key, since))
-            watched = len(_window(self._watched, model_key, since))
-            out = influence(identity, teach, Seen(count, used, watched), lim)
+            cell_key = (identity, cell, model)
+            used = sum(w for _, w in _window(self._cells, cell_key, now - lim.identity_window))
+            out = influence(identity, teach, Seen(count, used), lim)
             if source:
                 self._sources[source].append((now, 1.0))
             if identity:
                 self._cells[cell_key].append((now, out.weight))
-                if out.watched:
-                    self._watched[model_key].append((now, 1.0))
             return out
 
 

@@ -93,8 +93,7 @@ class Claim:
 class StoredFeedback:
     """A counted piece of feedback. ``value`` is None only for feedback recorded before
     stores kept values (a router saved by an older version): any repeat of it is a duplicate.
-    ``source`` is the claimed one; ``identity`` who sent it; ``watched`` whether it fed the
-    drift guard."""
+    ``source`` is the claimed one; ``identity`` who sent it."""
 
     feedback_id: int
     decision_id: str
@@ -104,7 +103,6 @@ class StoredFeedback:
     weight: float
     idempotency_key: str | None = None
     identity: str = ""
-    watched: bool = True
 
     @property
     def triple(self) -> tuple[str, str, str]:
@@ -133,8 +131,8 @@ class Claimed:
 
 
 #: How a store hands a new claim to the router: learn ``value`` of ``kind`` on the decision's
-#: cell with the claim's influence (its weight, and whether it feeds the drift guard); returns
-#: False if nothing was learnt (the model has left the pool, or the weight is 0).
+#: cell with the claim's influence (its weight); returns False if nothing was learnt (the
+#: model has left the pool, or the weight is 0).
 Learn = Callable[[OpenDecision, Claim, Influence], bool]
 
 

@@ -20,17 +20,19 @@ from agent.embedding_cache import CachedEmbedder
 from agent.encoders import make_encoder
 from agent.level_maps import default_levels, load_level_map
 from agent.logs import ReplayLog, load_log
+from agent.shift import ShiftMeter
 from agent.synthetic_log import generate_log
-from agent.warm_start import fit_leaf_map, fit_pool
+from agent.warm_start import fit_pool
 from feedback import crud
 from feedback.models import Meta
 from feedback.settings import Settings
-from policies import make_policy
+from policies import OnlineUniRoute, make_policy
 
 logger = logging.getLogger(__name__)
 
 CLUSTER_MAP = "cluster_map"
-LEAF_MAP = "leaf_map"
+BLEND = "blend"
+SHIFT = "shift_reference"
 LEVEL_MAPS = "level_maps"
 SECRET = "token_secret"
 M = TypeVar("M")
@@ -60,35 +62,35 @@ def default_log(settings: Settings) -> ReplayLog:
     return generate_log(n_prompts=settings.synthetic_prompts, seed=settings.seed)
 
 
-def ensure_pool(
-    *, session: Session, settings: Settings, embedder: Embedder, leaves: int = 0
-) -> None:
-    """Build the cluster map, the leaf map (``leaves`` cells, at most one per prompt; none if
-    0), the resolution levels' maps (when the policy learns on them) and the profiles from the
-    log once; the first replica to commit wins."""
+def ensure_pool(*, session: Session, settings: Settings, embedder: Embedder) -> None:
+    """Build the pool from the log once (the first replica to commit wins): the cluster map,
+    the profiles and, for ``default``, the maps of its extra partitions (the levels), the warm
+    start's stacking weights and the shift meter's reference (:class:`agent.shift.ShiftMeter`),
+    so every replica reads the same."""
     if crud.get_meta(session=session, key=CLUSTER_MAP) is not None:
         return
     log = default_log(settings)
     logger.info("building the pool from %s (%d prompts)", log.name, log.n_prompts)
+    online = isinstance(make_policy(settings.policy), OnlineUniRoute)
     pool = fit_pool(
         log,
         embedder=embedder,
         k=settings.k,
         seed=settings.seed,
         soft=settings.soft,
-        leaves=leaves,
-        levels=default_levels(log) if make_policy(settings.policy).multires else (),
+        levels=default_levels(log) if online else (),
     )
     try:
         with session.no_autoflush:
             session.add(
                 Meta(key=CLUSTER_MAP, value=dump_cluster_map(pool.cluster_map, embedder.id))
             )
-            if pool.leaf_map is not None:
-                session.add(Meta(key=LEAF_MAP, value=dump_cluster_map(pool.leaf_map, embedder.id)))
             if pool.level_maps:
                 maps = [dump_cluster_map(m, embedder.id) for m in pool.level_maps]
                 session.add(Meta(key=LEVEL_MAPS, value=json.dumps(maps)))
+            if online:
+                session.add(Meta(key=BLEND, value=json.dumps(list(pool.blend))))
+                session.add(Meta(key=SHIFT, value=json.dumps(pool.shift.to_state())))
             for profile in pool.profiles:
                 crud.save_model(session=session, profile=profile, now=0.0)
         session.commit()
@@ -119,23 +121,18 @@ def load_level_maps(*, session: Session, embedder: Embedder) -> tuple[LevelMap, 
     return tuple(_parse_map(m, embedder, load_level_map) for m in json.loads(raw)) if raw else ()
 
 
-def load_leaf_map(
-    *, session: Session, settings: Settings, embedder: Embedder, leaves: int
-) -> ClusterMap | None:
-    """The shared leaf map; None when the policy has no leaves. A database whose pool was
-    built before leaves existed gets one fitted on the log's prompts (first writer wins)."""
-    if leaves <= 0:
-        return None
-    raw = crud.get_meta(session=session, key=LEAF_MAP)
-    if raw is None:
-        log = default_log(settings)
-        logger.info("fitting %d leaf cells on %s for an older pool", leaves, log.name)
-        leaf_map = fit_leaf_map(embedder.encode(log.prompts), leaves, seed=settings.seed)
-        assert leaf_map is not None
-        raw = crud.meta_if_absent(
-            session=session, key=LEAF_MAP, value=dump_cluster_map(leaf_map, embedder.id)
-        )
-    return _parse_cluster_map(raw, embedder)
+def load_blend(*, session: Session) -> tuple[float, ...] | None:
+    """The warm start's stacking weights the pool was built with (None: equal weights, for a
+    pool built without them)."""
+    raw = crud.get_meta(session=session, key=BLEND)
+    return tuple(float(w) for w in json.loads(raw)) if raw else None
+
+
+def load_shift(*, session: Session) -> ShiftMeter | None:
+    """The shift meter as the pool was built: its reference, nothing seen yet (None for a
+    pool built without one: the policy then sees no shift)."""
+    raw = crud.get_meta(session=session, key=SHIFT)
+    return ShiftMeter.from_state(json.loads(raw)) if raw else None
 
 
 def _parse_cluster_map(raw: str, embedder: Embedder) -> ClusterMap:
@@ -168,8 +165,6 @@ def prepare_database(settings: Settings) -> None:
         embedder = make_embedder(settings)
         with Session(engine) as session:
             token_secret(session=session, settings=settings)
-            ensure_pool(
-                session=session, settings=settings, embedder=embedder, leaves=settings.leaves
-            )
+            ensure_pool(session=session, settings=settings, embedder=embedder)
     finally:
         engine.dispose()

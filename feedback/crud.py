@@ -170,11 +170,9 @@ def count_feedback(*, session: Session, after: int = 0) -> int:
     return int(session.exec(stmt).one())
 
 
-#: (feedback id, kind, value, model, weight, cluster weights as JSON, leaf, prompt key, tags,
-#: level cells, whether it feeds the drift guard)
-FeedbackItem = tuple[
-    int, str, float, str, float, str, int, int, tuple[str, ...], tuple[int, ...], bool
-]
+#: (feedback id, kind, value, model, weight, cluster weights as JSON, traffic cell, prompt
+#: key, tags, level cells)
+FeedbackItem = tuple[int, str, float, str, float, str, int, int, tuple[str, ...], tuple[int, ...]]
 
 
 def feedback_after(
@@ -194,7 +192,6 @@ def feedback_after(
             col(DecisionRow.prompt_key),
             col(DecisionRow.tags),
             col(DecisionRow.cells),
-            col(FeedbackRow.watched),
         )
         .join(DecisionRow, col(DecisionRow.id) == col(FeedbackRow.decision_id))
         .where(col(FeedbackRow.id) > floor)
@@ -216,7 +213,6 @@ def feedback_after(
             int(r[7]),
             tuple(json.loads(r[8])),
             tuple(int(c) for c in json.loads(r[9] or "[]")),
-            bool(r[10]),
         )
         for r in rows
     ]

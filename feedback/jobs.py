@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import Connection, Engine, Table, case, func, insert, tuple_, update
+from sqlalchemy import Connection, Engine, Table, func, insert, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel
 
@@ -108,7 +108,7 @@ class FeedbackJob(Job):
         self.decision = decision
         self.learn = learn
         self.fid: int | None = None
-        self.power = Influence(1.0, True)
+        self.power = Influence(1.0)
 
     @classmethod
     def run_batch(cls, conn: Connection, jobs: Sequence[FeedbackJob]) -> None:
@@ -125,7 +125,7 @@ class FeedbackJob(Job):
         triples: set[tuple[str, str, str]] = set()
         keys: set[str] = set()
         for j in jobs:
-            j.fid, j.power = None, Influence(1.0, True)
+            j.fid, j.power = None, Influence(1.0)
             if j.error is not None:
                 continue
             c = j.claim
@@ -176,7 +176,6 @@ class FeedbackJob(Job):
             power.weight,
             c.idempotency_key,
             c.identity,
-            power.watched,
         )
         return Claimed(stored, record.model, duplicate=False, applied=applied)
 
@@ -201,7 +200,6 @@ class FeedbackJob(Job):
             existing.weight,
             existing.idempotency_key,
             existing.identity,
-            existing.watched,
         )
         try:
             settle_repeat(stored, c)
@@ -213,7 +211,11 @@ class FeedbackJob(Job):
 
 
 def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> None:
-    """Fill in the decisions this replica did not make; refuse the jobs that cannot count."""
+    """Fill in the decisions this replica did not make (or no longer caches); refuse the jobs
+    that cannot count. Such a decision comes without its traffic cell: the stored one names a
+    cell of the traffic cells of the process that decided it, which this one does not share,
+    so its feedback teaches the clusters and the levels only (as :func:`feedback.replay.
+    replay_row` does)."""
     if not jobs:
         return
     t = _table("ra_decision")
@@ -222,10 +224,10 @@ def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> No
     for i in range(0, len(ids), _IN_CHUNK):
         c = t.c
         stmt = sa_select(
-            c.id, c.model, c.weights, c.leaf, c.prompt_key, c.created_at, c.tags,
-            c.conversation_id, c.cells, c.teach,
+            c.id, c.model, c.weights, c.prompt_key, c.created_at, c.tags, c.conversation_id,
+            c.cells, c.teach,
         ).where(c.id.in_(ids[i : i + _IN_CHUNK]))  # fmt: skip
-        for did, model, weights, leaf, key, created, tags, cid, cells, teach in conn.execute(stmt):
+        for did, model, weights, key, created, tags, cid, cells, teach in conn.execute(stmt):
             w = np.asarray(json.loads(weights), dtype=np.float64)
             found[str(did)] = OpenDecision(
                 str(did),
@@ -233,7 +235,7 @@ def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> No
                 w,
                 float(created),
                 cid,
-                leaf=int(leaf),
+                leaf=-1,
                 prompt_key=int(key),
                 tags=tuple(json.loads(tags)),
                 cells=tuple(int(x) for x in json.loads(cells or "[]")),
@@ -283,12 +285,10 @@ class _Windows:
         limits: Limits,
         sources: dict[str, int],
         cells: dict[tuple[str, int, str], float],
-        watched: dict[tuple[str, str], int],
     ) -> None:
         self.limits = limits
         self.sources = sources
         self.cells = cells
-        self.watched = watched
 
     @classmethod
     def read(cls, conn: Connection, jobs: list[FeedbackJob], limits: Limits) -> _Windows:
@@ -307,46 +307,32 @@ class _Windows:
             )
             sources.update({str(s): int(n) for s, n in conn.execute(stmt)})
         cells: dict[tuple[str, int, str], float] = {}
-        watched: dict[tuple[str, str], int] = {}
         identities = sorted({j.claim.identity for j in jobs if j.claim.identity})
         if limits.identity_budget > 0:
             for i in range(0, len(identities), _IN_CHUNK):
                 stmt = (
-                    sa_select(
-                        t.c.identity,
-                        t.c.cell,
-                        t.c.model,
-                        func.sum(t.c.weight),
-                        func.sum(case((t.c.watched, 1), else_=0)),
-                    )
+                    sa_select(t.c.identity, t.c.cell, t.c.model, func.sum(t.c.weight))
                     .where(
                         t.c.identity.in_(identities[i : i + _IN_CHUNK]),
                         t.c.created_at > now - limits.identity_window,
                     )
                     .group_by(t.c.identity, t.c.cell, t.c.model)
                 )
-                for who, cell, model, weight, seen in conn.execute(stmt):
+                for who, cell, model, weight in conn.execute(stmt):
                     cells[(str(who), int(cell), str(model))] = float(weight or 0.0)
-                    key = (str(who), str(model))
-                    watched[key] = watched.get(key, 0) + int(seen or 0)
-        return cls(limits, sources, cells, watched)
+        return cls(limits, sources, cells)
 
     def weigh(self, job: FeedbackJob) -> Influence:
         """Job's influence, counted into the windows for the jobs after it."""
         c, d = job.claim, job.decision
         assert d is not None
         source = c.stored_source
-        cell_key, model_key = (c.identity, d.cluster, d.model), (c.identity, d.model)
-        seen = Seen(
-            self.sources.get(source, 0) if source else 0,
-            self.cells.get(cell_key, 0.0),
-            self.watched.get(model_key, 0),
-        )
+        cell_key = (c.identity, d.cluster, d.model)
+        seen = Seen(self.sources.get(source, 0) if source else 0, self.cells.get(cell_key, 0.0))
         power = influence(c.identity, d.teach, seen, self.limits)
         if source:
             self.sources[source] = seen.source_count + 1
         self.cells[cell_key] = seen.identity_weight + power.weight
-        self.watched[model_key] = seen.identity_watched + int(power.watched)
         return power
 
 
@@ -361,7 +347,6 @@ _COLUMNS = (
     "identity",
     "cell",
     "model",
-    "watched",
 )
 
 
@@ -383,6 +368,6 @@ def _insert_ignoring_duplicates(
         c, d, p = j.claim, j.decision, j.power
         assert d is not None
         params += [c.decision_id, c.kind, c.value, p.weight, c.stored_source, c.idempotency_key,
-                   c.now, c.identity, d.cluster, d.model, p.watched]  # fmt: skip
+                   c.now, c.identity, d.cluster, d.model]  # fmt: skip
     result = conn.exec_driver_sql(sql, tuple(params))
     return {(str(d), str(k), str(s)): int(i) for i, d, k, s in result}

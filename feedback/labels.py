@@ -1,11 +1,10 @@
 """Active labelling in the service: labelled outcomes stored, learnt, and replayed on rebuild.
 
-``GET /admin/nominations`` lists recent prompts of this replica's to label (a random sample
-of them, or with ``pick=value`` those whose every model's outcome would teach the router
-most); ``POST /admin/labels`` takes those outcomes for one prompt (a
-nominated key, or any prompt's text). A label is stored in ``ra_label`` and bumps the pool
-revision, so every replica learns it: in place where it is the next revision, else by a
-rebuild, which learns every label after the reset floor that the snapshot it starts from
+``GET /admin/nominations`` lists recent prompts of this replica's to label (a uniform random
+sample of them, so labels follow the traffic); ``POST /admin/labels`` takes those outcomes for
+one prompt (a nominated key, or any prompt's text). A label is stored in ``ra_label`` and
+bumps the pool revision, so every replica learns it: in place where it is the next revision,
+else by a rebuild, which learns every label after the reset floor that the snapshot it starts from
 (:mod:`feedback.replay`) does not hold.
 """
 
@@ -18,7 +17,6 @@ from sqlmodel import Session, col, func, select
 
 from agent.contexts import level_cells
 from agent.router import Router
-from agent.traffic_cells import foreign_leaf
 from feedback import crud
 from feedback.errors import Conflict
 from feedback.models import LabelRow
@@ -30,12 +28,12 @@ from policies import Context
 LABEL_FLOOR = "label_floor"
 
 
-def nominations(router: Router, n: int, pick: str = "sample") -> list[NominationInfo]:
+def nominations(router: Router, n: int) -> list[NominationInfo]:
     try:
-        noms = router.nominate(n, pick=pick)
+        noms = router.nominate(n)
     except ValueError as exc:  # the service keeps no candidates
         raise Conflict(str(exc)) from exc
-    return [NominationInfo(prompt_key=x.prompt_key, text=x.text, value=x.value) for x in noms]
+    return [NominationInfo(prompt_key=x.prompt_key, text=x.text) for x in noms]
 
 
 def label_floor(*, session: Session) -> int:
@@ -63,11 +61,11 @@ def replay(router: Router, *, session: Session, learnt: AppliedIds) -> int:
         assert row.id is not None
         if not learnt.claim(row.id, now=0.0):
             continue
-        leaf, stale = foreign_leaf(router.traffic_cells, row.leaf)
+        # no traffic cell: it was this process's, or another's (feedback.replay.replay_row)
         cells = level_cells(router.policy, json.loads(row.cells or "[]"))
-        ctx = Context(np.asarray(json.loads(row.weights)), leaf, row.prompt_key,
+        ctx = Context(np.asarray(json.loads(row.weights)), -1, row.prompt_key,
                       tuple(json.loads(row.tags)), cells)  # fmt: skip
-        router.learn_outcomes(ctx, json.loads(row.outcomes), stale=stale)
+        router.learn_outcomes(ctx, json.loads(row.outcomes))
         n += 1
     return n
 

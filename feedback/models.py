@@ -69,8 +69,9 @@ class DecisionRow(SQLModel, table=True):
 class FeedbackRow(SQLModel, table=True):
     """One acknowledged piece of feedback. The unique constraints make it count once.
     ``source`` is scoped under ``identity`` (:func:`agent.store.scoped`); ``cell`` (the
-    decision's top cluster), ``model`` and ``watched`` (it fed the drift guard) are what the
-    identity's caps count (:mod:`agent.source_cap`)."""
+    decision's top cluster) and ``model`` are what the identity's caps count
+    (:mod:`agent.source_cap`). ``watched`` is unused (it marked the rows that fed the drift
+    guard, which is gone); it stays so that older databases and new ones have one schema."""
 
     __tablename__ = "ra_feedback"
     __table_args__ = (

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from agent.router import Router
-from agent.traffic_cells import foreign_leaf
 from feedback import crud
 from feedback.tracker import AppliedIds
 from policies import ModelProfile
@@ -93,10 +92,10 @@ def reconcile(
 
 
 def replay_row(router: Router, row: crud.FeedbackItem) -> None:
-    """Learn one committed feedback row (a leaf of another replica's traffic cells marks its
-    cluster's profile stale, as it did there)."""
-    _, kind, value, model, weight, weights, leaf, key, tags, cells, watched = row
-    leaf, stale = foreign_leaf(router.traffic_cells, leaf)
+    """Learn one committed feedback row. Its traffic cell is not: it names a cell of the
+    traffic cells of the process that decided it, which another process (or this one after a
+    restart) does not share, so the row teaches the clusters and the levels only."""
+    _, kind, value, model, weight, weights, _leaf, key, tags, cells = row
     w = np.asarray(json.loads(weights))
-    router.apply(w, model, value, kind=kind, weight=weight, leaf=leaf, prompt_key=key, tags=tags,
-                 stale=stale, cells=cells, watch=watched)  # fmt: skip
+    router.apply(w, model, value, kind=kind, weight=weight, prompt_key=key, tags=tags,
+                 cells=cells)  # fmt: skip

@@ -252,8 +252,9 @@ class PosteriorState(BaseModel):
     beta: list[list[float]]
     alpha0: list[list[float]]
     beta0: list[list[float]]
-    #: Per app tag: each model's learned correction to its cell estimate, and its evidence.
-    tags: dict[str, dict[str, list[float]]] = {}
+    #: Pieces of feedback and labelled outcomes the policy has learnt (rows whose weight the
+    #: caps took to 0, or whose model has left the pool, teach nothing and are not counted).
+    learnt: int
     applied_feedback: int
     hwm: int
     revision: int
@@ -303,9 +304,6 @@ class LabelRequest(BaseModel):
 class NominationInfo(BaseModel):
     prompt_key: int
     text: str
-    #: Utility per request of the prompt's cell that labelling it would add (the knowledge
-    #: gradient; :mod:`policies.labelling`).
-    value: float
 
 
 class LabelResult(BaseModel):

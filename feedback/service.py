@@ -26,12 +26,14 @@ from agent.batching import BatchingEmbedder
 from agent.embedder import Embedder
 from agent.embedding_cache import CachedEmbedder
 from agent.router import Router
+from agent.shift import ShiftMeter
 from feedback import crud, labels
 from feedback.bootstrap import (
     ensure_pool,
+    load_blend,
     load_cluster_map,
-    load_leaf_map,
     load_level_maps,
+    load_shift,
     make_embedder,
     token_secret,
 )
@@ -42,6 +44,7 @@ from feedback.settings import Settings
 from feedback.sql_store import SqlDecisionStore
 from feedback.tracker import AppliedIds
 from feedback.writer import GroupCommitter
+from policies import OnlineUniRoute
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +75,13 @@ class RoutingService:
         st = self.settings
         create_tables(self.engine, st)
         inner = self.embedder or make_embedder(st)
-        leaves = st.leaves
         with self.session() as s:
             self._secret = token_secret(session=s, settings=st)
-            ensure_pool(session=s, settings=st, embedder=inner, leaves=leaves)
+            ensure_pool(session=s, settings=st, embedder=inner)
             self._cmap = load_cluster_map(session=s, embedder=inner)
             self._level_maps = load_level_maps(session=s, embedder=inner)
-            self._leaf_map = load_leaf_map(session=s, settings=st, embedder=inner, leaves=leaves)
+            self._blend = load_blend(session=s)
+            self._shift = load_shift(session=s)
         # The on-disk cache (if any) serves the bulk encodes above; requests, mostly new
         # prompts, skip its per-call file access and use the in-memory LRU instead.
         self._embedder = BatchingEmbedder(
@@ -162,7 +165,12 @@ class RoutingService:
                 applied, learnt = AppliedIds(hwm=floor), AppliedIds(hwm=label_floor)
             labels.replay(router, session=s, learnt=learnt)
             if live is not None:  # this process's memory is newer than any snapshot
-                router.traffic_cells, router.candidates = live.traffic_cells, live.candidates
+                router.candidates = live.candidates
+                router.traffic_cells, router.shift = live.traffic_cells, live.shift
+                if isinstance(router.policy, OnlineUniRoute) and isinstance(
+                    live.policy, OnlineUniRoute
+                ):  # the corrections of this process's cells, not the snapshot's process's
+                    router.policy.load_traffic_corrections(live.policy.traffic_corrections())
                 router.load_pacer_state(pacers)
                 router.conversations.load_state(live.conversations.to_state())
                 router.regenerates = live.regenerates
@@ -192,44 +200,62 @@ class RoutingService:
         now: float,
     ) -> tuple[Router, AppliedIds, AppliedIds, dict[str, str]]:
         """The router to rebuild on: the newest usable snapshot's, else the profiles' (whose
-        ``digests`` these are); with the feedback and labels it holds, and its pool's digests."""
-        router = self._new_router(profiles)
+        ``digests`` these are); with the feedback and labels it holds, and its pool's digests.
+
+        A snapshot this version cannot restore (saved by an older one, whose policy state has
+        another form) or of another policy than the settings name is passed over, with a
+        warning: the router starts from the profiles, and the labels and the feedback rows
+        after the reset floor are replayed (rows pruned since that snapshot are lost)."""
+        fresh = self._new_router(profiles)
+        afresh = fresh, AppliedIds(hwm=floor), AppliedIds(hwm=label_floor), digests
         kw = {"revision": revision, "floor": floor, "label_floor": label_floor}
         head = next((h for h in crud.snapshot_heads(session=s) if usable(h, **kw)), None)
         raw = crud.snapshot_state(session=s, snapshot_id=head[0]) if head is not None else None
         if head is None or raw is None:
-            return router, AppliedIds(hwm=floor), AppliedIds(hwm=label_floor), digests
-        state = json.loads(raw)
-        router.load_state(snapshot_router_state(state))
-        applied = AppliedIds.from_state(state["applied"], now=now)
+            return afresh
+        router = self._new_router(profiles)
+        try:
+            state = json.loads(raw)
+            router.load_state(snapshot_router_state(state))
+            applied = AppliedIds.from_state(state["applied"], now=now)
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning(
+                "snapshot %d (revision %d) cannot be restored (%s: %s); rebuilding from the "
+                "profiles, the labels and the stored feedback",
+                head[0], head[1], type(exc).__name__, exc,
+            )  # fmt: skip
+            return afresh
+        if type(router.policy) is not type(fresh.policy):
+            logger.warning(
+                "snapshot %d (revision %d) holds a %s policy, the settings name %r (a %s); "
+                "rebuilding from the profiles, the labels and the stored feedback",
+                head[0], head[1], type(router.policy).__name__, self.settings.policy,
+                type(fresh.policy).__name__,
+            )  # fmt: skip
+            return afresh
         if not head[4]:  # a snapshot at this revision, from before snapshots kept their basis
             return router, applied, AppliedIds(hwm=labels.last_label(session=s)), digests
         learnt = AppliedIds.from_state(json.loads(head[4])["labels"], now=now)
         return router, applied, learnt, dict(state["pool"])
 
-    def _policy_params(self) -> dict[str, Any]:
-        """Settings that override the named policy's own: leaves, Thompson's propensities."""
-        st = self.settings
-        params: dict[str, Any] = {}
-        if st.leaves > 0:
-            params["n_leaves"] = st.leaves
-        if st.policy in ("default", "thompson"):
-            params["propensity_samples"] = st.propensity_samples
-        return params
-
     def _new_router(self, profiles: list[Any]) -> Router:
         st = self.settings
-        cells = st.traffic_cells if st.policy == "default" and self._leaf_map is None else 0
+        online = st.policy == "default"
         return Router.from_profiles(
             profiles,
             self._cmap,
             self._embedder,
-            leaf_map=self._leaf_map,
-            level_maps=self._level_maps,
-            traffic_cells=cells,
+            level_maps=self._level_maps if online else (),
+            traffic_cells=st.traffic_cells if online else 0,
+            blend=self._blend if online else None,
+            shift=self._fresh_shift() if online else None,
             label_candidates=st.label_candidates,
             policy=st.policy,
-            policy_params=self._policy_params(),
+            policy_params=(
+                {"propensity_samples": st.propensity_samples}
+                if st.policy in ("default", "thompson")
+                else None
+            ),
             seed=st.seed,
             lam=st.lam,
             soft=st.soft,
@@ -242,6 +268,10 @@ class RoutingService:
             store=self._store,
             regenerate_window=st.regenerate_window if st.implicit_regenerate else None,
         )
+
+    def _fresh_shift(self) -> ShiftMeter | None:
+        """A shift meter on the pool's reference, with nothing seen (a copy: each router's)."""
+        return None if self._shift is None else ShiftMeter.from_state(self._shift.to_state())
 
     def sync(self) -> int:
         """Fold in feedback other replicas committed; rebuild if the pool changed. Returns the

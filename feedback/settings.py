@@ -63,11 +63,9 @@ class Settings:
     commit_batch: int = 512
     k: int = 16
     policy: str = "default"
-    #: Leaf cells (a finer K-means) the policy also learns on, when > 0; none by default.
-    leaves: int = 0
-    #: Cells fitted online on this process's traffic that the ``default`` policy learns on
-    #: while the traffic looks unlike the fit prompts (0: none; not used with ``leaves``).
-    traffic_cells: int = 32
+    #: Cells fitted online on this process's traffic that ``default`` learns corrections on
+    #: (0: none; unset: the router's own default, :data:`agent.traffic_cells.DEFAULT_CELLS`).
+    traffic_cells: int | None = None
     #: Recent prompts (text and context, in memory only) ``GET /admin/nominations`` ranks for
     #: labelling (0: none kept, and the endpoint answers 409).
     label_candidates: int = 1000
@@ -84,9 +82,6 @@ class Settings:
     #: model) within ``identity_window`` seconds, across every source it claims (0: no cap).
     identity_budget: float = 10.0
     identity_window: float = 86400.0
-    #: Pieces of feedback per identity and model within ``identity_window`` that feed the
-    #: drift guard (more are learnt, capped, but cannot trip a drift alarm).
-    drift_allowance: int = 5
     #: Seconds decisions and feedback are kept (older rows are pruned; 0: kept forever).
     retention: float = 30 * 86400.0
     #: Seconds between background prunes (0: none), and most rows one delete statement takes.
@@ -150,7 +145,9 @@ class Settings:
                 f"rate_limit must be >= 0 and rate_burst >= 1, got {self.rate_limit} and "
                 f"{self.rate_burst}"
             )
-        for name in ("traffic_cells", "label_candidates", "prune_interval"):
+        if self.traffic_cells is not None and self.traffic_cells < 0:
+            raise ValueError(f"traffic_cells must be >= 0, got {self.traffic_cells}")
+        for name in ("label_candidates", "prune_interval"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("embed_turn_chars", "upstream_connections", "upstream_keepalive"):
@@ -182,7 +179,6 @@ class Settings:
             source_window=self.source_window,
             identity_budget=self.identity_budget,
             identity_window=self.identity_window,
-            drift_allowance=self.drift_allowance,
         )
 
     @classmethod

@@ -275,6 +275,48 @@ class OnlineUniRoute(Policy):
         learnt (a diagnostic: which prior fits this traffic)."""
         return self._ready()._evidence.copy()
 
+    # -- the traffic cells' corrections ---------------------------------------------------------
+    def traffic_corrections(self) -> dict[str, Any]:
+        """What the learners learnt in the traffic cells, by model name: the cells are fitted
+        per process, so these belong with the cells that named them (a service's rebuild
+        keeps its own cells, and takes these from its live policy, not from a snapshot
+        another process saved)."""
+        self._ready()
+        rows = self._traffic_rows()
+        return {
+            "models": list(self._names),
+            "learners": [
+                [lr.shared_mu[rows].tolist(), lr.shared_var[rows].tolist(),
+                 lr.model_mu[rows].tolist(), lr.model_var[rows].tolist()]
+                for lr in self._learners
+            ],
+        }  # fmt: skip
+
+    def load_traffic_corrections(self, saved: dict[str, Any]) -> None:
+        """Take :meth:`traffic_corrections` of another policy over the same cells: the
+        shared corrections, and each model's where it is in both pools (a model new since
+        keeps its prior there)."""
+        rows = self._traffic_rows()
+        got = saved["learners"]
+        if rows.size == 0 or len(got) != len(self._learners):
+            return
+        self._last = None
+        cols = [(j, saved["models"].index(n)) for j, n in enumerate(self._names)
+                if n in saved["models"]]  # fmt: skip
+        for lr, (smu, svar, mmu, mvar) in zip(self._learners, got, strict=True):
+            if len(smu) != rows.size:
+                return
+            lr.shared_mu[rows], lr.shared_var[rows] = smu, svar
+            mmu, mvar = np.asarray(mmu), np.asarray(mvar)
+            for j, i in cols:
+                lr.model_mu[rows, j], lr.model_var[rows, j] = mmu[:, i], mvar[:, i]
+
+    def _traffic_rows(self) -> np.ndarray:
+        if not self.traffic:
+            return np.zeros(0, dtype=np.int64)
+        start = int(self._learners[0].offsets[-1])
+        return np.arange(start, start + self.traffic)
+
     # -- state ---------------------------------------------------------------------------------
     def _extra_state(self) -> dict[str, Any]:
         return {

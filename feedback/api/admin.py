@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Query
 
 from feedback import admin_ops, labels
@@ -61,6 +59,7 @@ def get_posterior(service: ServiceDep) -> PosteriorState:
     post = service.router.posterior()
     return PosteriorState(
         **post,
+        learnt=service.router.policy.counters[0],
         applied_feedback=service.applied.count,
         hwm=service.applied.hwm,
         revision=service.revision,
@@ -72,12 +71,10 @@ def get_posterior(service: ServiceDep) -> PosteriorState:
 def get_nominations(
     service: ServiceDep,
     n: int = Query(10, ge=1, le=1000),
-    pick: Literal["sample", "value"] = Query("sample"),
 ) -> list[NominationInfo]:
-    """``n`` recent prompts (on this replica) to label with ``POST /admin/labels``: a random
-    sample of them (``pick=sample``, the default), or those whose every model's outcome would
-    teach the router most, best first (``pick=value``); each with that value."""
-    return labels.nominations(service.router, n, pick)
+    """``n`` recent prompts (on this replica) to label with ``POST /admin/labels``: a uniform
+    random sample of them, so labels follow the traffic."""
+    return labels.nominations(service.router, n)
 
 
 @router.post(

@@ -191,10 +191,9 @@ def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
 def drift_alarms(
     arms: np.ndarray, values: np.ndarray, names: Sequence[str], *, delta: float = 0.002
 ) -> list[tuple[int, str]]:
-    """ADWIN (:class:`policies.adwin.ADWIN`, river's arithmetic) on each model's outcome
-    stream (values in time order); (position, model) for every detection, ``position``
-    indexing ``values``."""
-    from policies.adwin import ADWIN
+    """river's ADWIN on each model's outcome stream (values in time order); (position,
+    model) for every detection, ``position`` indexing ``values``."""
+    from river.drift import ADWIN
 
     alarms: list[tuple[int, str]] = []
     arms = np.asarray(arms)

@@ -20,9 +20,9 @@ import numpy as np
 from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.contexts import level_cells
+from agent.contexts import level_cells, traffic_cell
 from agent.router import Router
-from policies import Context, utility
+from policies import Context
 
 logger = logging.getLogger(__name__)
 
@@ -35,36 +35,32 @@ def decision_stat(router: Router, body: Mapping[str, Any], now: float) -> dict[s
     ``regret`` is the best posterior-mean utility among the eligible models (those with a
     score) minus the chosen model's, in the decision's cluster weights. ``propensity`` is the
     router's own when it logged one, else the policy's choice probability recomputed now;
-    None for a sticky decision (not randomised) and for a policy with leaves or a prompt memory
-    when the response does not carry the decision's leaf or prompt key. Returns None if the pool
-    changed under us.
+    None for a sticky decision (not randomised) and when the response does not carry the
+    decision's traffic cell or level cells. Returns None if the pool changed under us.
     """
     policy = router.policy
     try:
         names = policy.models
         j = names.index(str(body["model"]))
         weights = np.asarray(body["weights"], dtype=np.float64)
-        leaf = int(body.get("leaf", -1) if body.get("leaf") is not None else -1)
+        raw_leaf = body.get("leaf")
+        leaf = traffic_cell(policy, -1 if raw_leaf is None else int(raw_leaf))
         key = body.get("prompt_key")
         key = int(key) if key is not None else -1
         cells = level_cells(policy, body.get("cells") or ())
         ctx = Context(weights / weights.sum(), leaf, key, (), cells)
-        # Without the decision's leaf (or prompt key, or level cells), a policy with leaves (or
-        # a prompt memory, or levels) chose on information we lack.
-        post = policy.posterior
-        knows_leaf = (leaf >= 0 or post.leaf_s.shape[0] == 0) and (key >= 0 or post.items is None)
-        knows_leaf = knows_leaf and (bool(cells) or post.levels is None)
+        # Without the decision's traffic cell (or level cells), the policy chose on
+        # information we lack.
+        knows_all = (leaf >= 0 or not getattr(policy, "traffic", 0)) and -1 not in cells
         scores = body.get("scores") or {}
         eligible = np.array([scores.get(n) is not None for n in names])
         if not eligible.any():
             eligible[:] = True
-        a, b = policy.posterior.cluster_params(ctx)
         lam = float(body["lam"])
         costs = policy.costs
-        u = utility(a / (a + b), costs, lam, policy.cost_scale)
-        u = np.where(eligible, u, -np.inf)
+        u = policy.mean_scores(ctx, eligible=None if eligible.all() else eligible, lam=lam)
         propensity = body.get("propensity")
-        if propensity is None and not body.get("sticky") and knows_leaf:
+        if propensity is None and not body.get("sticky") and knows_all:
             probs = policy.choice_probabilities(
                 ctx,
                 eligible=None if eligible.all() else eligible,

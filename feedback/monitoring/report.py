@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session
 
+from agent.contexts import level_cells
 from agent.router import Router
 from feedback import crud
 from feedback.monitoring import analysis
@@ -25,7 +26,7 @@ from feedback.monitoring.data import (
 )
 from feedback.monitoring.estimators import drift_alarms
 from feedback.monitoring.verdict import verdict_section
-from policies import Context, utility
+from policies import THUMBS, Context, utility
 
 NOTES = (
     "Nobody observes the outcome of models that were not chosen, so every quality figure here "
@@ -49,8 +50,7 @@ NOTES = (
     "percentage points.",
     "Per-tag tables: each app tag value's requests, cost, share per model and observed "
     "accuracy (labels, scores and de-noised thumbs) of the requests with feedback.",
-    "Drift alarms: ADWIN (the router's own, river's arithmetic) on each model's stream of "
-    "feedback values, in arrival order.",
+    "Drift alarms: river's ADWIN on each model's stream of feedback values, in arrival order.",
 )
 
 
@@ -62,15 +62,20 @@ def target_policies(
     policy = router.policy
     names = policy.models
     m = len(names)
-    post = policy.posterior
+    _, _, alpha0, beta0 = policy.cluster_betas()
     acc = np.array([profiles_acc.get(n, -np.inf) for n in names])
     best = np.zeros((k, m))
     best[:, int(np.argmax(acc))] = 1.0
-    prior = post.alpha0 / (post.alpha0 + post.beta0)
+    prior = alpha0 / (alpha0 + beta0)
     u = utility(prior, policy.costs, policy.lam, policy.cost_scale)
     static = np.eye(m)[np.argmax(u, axis=1)]
+    # each cluster as a whole: no cell of the extra partitions, no traffic cell
+    cells = level_cells(policy, ())
     current = np.vstack(
-        [policy.choice_probabilities(Context.hard(c, k=k), samples=512) for c in range(k)]
+        [
+            policy.choice_probabilities(Context.hard(c, k=k, cells=cells), samples=512)
+            for c in range(k)
+        ]
     )
     return {"always_best": best, "static_uniroute": static, "current": current}
 
@@ -92,8 +97,8 @@ def build_report(
     names = policy.models
     costs = policy.costs
     backfill(session, dict(zip(names, costs.tolist(), strict=True)))
-    post = policy.posterior
-    k = post.shape[0]
+    alpha, beta, alpha0, beta0 = policy.cluster_betas()
+    k = alpha.shape[0]
     cols = load_columns(session, names)
     profiles = {
         p.name: p.accuracy for p in map(crud.to_profile, crud.active_models(session=session))
@@ -101,13 +106,13 @@ def build_report(
     inp = analysis.Inputs(
         cols=cols,
         names=names,
-        alpha=post.alpha.copy(),
-        beta=post.beta.copy(),
-        alpha0=post.alpha0.copy(),
-        beta0=post.beta0.copy(),
+        alpha=alpha,
+        beta=beta,
+        alpha0=alpha0,
+        beta0=beta0,
         costs=costs,
         cost_scale=policy.cost_scale,
-        thumbs=tuple(policy.thumbs),  # type: ignore[arg-type]
+        thumbs=tuple(getattr(policy, "thumbs", THUMBS)),
         valid=(cols.arm >= 0) & (cols.cluster >= 0) & (cols.cluster < k),
     )
     r = analysis.rewards(inp)
@@ -151,17 +156,14 @@ def build_report(
                 {"model": m, "at": float(cols.fb_time[i]), "feedback_index": int(i)}
                 for i, m in positions
             ],
-            "policy_alarms": [
-                {"step": s, "model": m, "cluster": c} for s, m, c in policy.drift_alarms
-            ],
         },
         "notes": list(NOTES),
     }
     if report["decisions"]["with_propensity"] == 0 and cols.n:
         report["notes"].append(
             "No decision carries a propensity, so there are no IPS/DR estimates: the policy "
-            "logs none (Thompson's propensity_samples is 0) and, with leaf cells or a prompt "
-            "memory, monitoring cannot recompute it without the decision's leaf and prompt key."
+            "logs none (Thompson's propensity_samples is 0) and monitoring cannot recompute it "
+            "without the decision's traffic cell and level cells."
         )
     report["verdict"] = verdict_section(report)
     report["build_seconds"] = time.perf_counter() - started

@@ -1,4 +1,5 @@
-"""Active labelling in the Router: nominations by value, labels learnt as of routing time."""
+"""Active labelling in the Router: nominations sampled from the recent prompts, labels learnt
+as of routing time."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from agent.embedder import HashingEmbedder
 from agent.router import Router
 from agent.synthetic_log import generate_log
+from agent.traffic_cells import DEFAULT_CELLS
+from policies import Context
 
 
 @pytest.fixture(scope="module")
@@ -21,26 +24,7 @@ def make(log: Any, **kwargs: Any) -> Router:
     return Router.from_log(log, embedder=HashingEmbedder(dim=64), k=6, **kwargs)
 
 
-def test_nominations_rank_recent_prompts_by_what_labelling_them_would_teach(log: Any) -> None:
-    router = make(log, label_candidates=50, policy="greedy")
-    for p in log.prompts[:80]:
-        router.route(p)
-    noms = router.nominate(5, pick="value")
-    assert len(noms) == 5 and [n.value for n in noms] == sorted(
-        (n.value for n in noms), reverse=True
-    )
-    assert {n.text for n in noms} <= set(log.prompts[30:80])  # only the last 50 are kept
-    top = noms[0]
-    before = router.nominate(50, pick="value")
-    learnt = router.label(top.prompt_key, dict.fromkeys(router.models, 1))
-    assert learnt == len(router.models)
-    after = {n.prompt_key: n.value for n in router.nominate(50, pick="value")}
-    assert top.prompt_key not in after  # labelled prompts leave the candidates
-    same_cell = [n for n in before if n.prompt_key != top.prompt_key and n.value == top.value]
-    assert all(after[n.prompt_key] < n.value for n in same_cell)  # its cell is better known
-
-
-def test_by_default_nominations_are_a_sample_of_the_recent_prompts(log: Any) -> None:
+def test_nominations_are_a_sample_of_the_recent_prompts(log: Any) -> None:
     router = make(log, label_candidates=20, policy="greedy")
     for p in log.prompts[:40]:
         router.route(p)
@@ -51,10 +35,9 @@ def test_by_default_nominations_are_a_sample_of_the_recent_prompts(log: Any) -> 
         assert len({n.prompt_key for n in noms}) == 3 and {n.text for n in noms} <= recent
         seen |= {n.text for n in noms}
     assert seen == recent  # every recent prompt can be drawn (60 draws of 3 from 20)
-    by_value = {n.prompt_key: n.value for n in router.nominate(20, pick="value")}
-    assert all(by_value[n.prompt_key] == n.value for n in router.nominate(20))
-    with pytest.raises(ValueError, match="pick must be one of sample, value"):
-        router.nominate(3, pick="best")
+    assert len(router.nominate(50)) == 20  # at most every candidate
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        router.nominate(0)
 
 
 def test_labels_go_where_the_prompt_was_routed(log: Any) -> None:
@@ -67,6 +50,26 @@ def test_labels_go_where_the_prompt_was_routed(log: Any) -> None:
     assert post.alpha.sum() + post.beta.sum() == pytest.approx(evidence + 2.0)
     gained = (post.alpha + post.beta - post.alpha0 - post.beta0).sum(axis=1)
     assert np.flatnonzero(gained > 1e-9).tolist() == [int(np.argmax(d.weights))]
+
+
+def test_the_default_router_labels_a_prompt_in_its_routed_cells(log: Any) -> None:
+    router = make(log, label_candidates=10)
+    for p in log.prompts[:40]:  # open the traffic cells
+        router.route(p)
+    d = router.route(log.prompts[50])
+    nom = next(n for n in router.nominate(10) if n.prompt_key == d.prompt_key)
+    here = Context(d.weights, d.leaf, -1, (), d.cells, shift=100.0)
+    there = Context(d.weights, (d.leaf + 1) % DEFAULT_CELLS, -1, (), d.cells, shift=100.0)
+    before = router.policy.mean_scores(here), router.policy.mean_scores(there)
+    assert router.label(nom.prompt_key, dict.fromkeys(router.models, 0)) == len(router.models)
+    drop_here = before[0] - router.policy.mean_scores(here)
+    drop_there = before[1] - router.policy.mean_scores(there)
+    assert np.all(drop_here > drop_there) and np.all(drop_there > 0)  # its traffic cell most
+    # a label on a text reads the prompt without observing it: no traffic cell, no shift
+    assert router.traffic_cells is not None and router.shift is not None
+    seen = router.traffic_cells.counts.sum(), router.shift.seen
+    assert router.label(log.prompts[60], {router.models[0]: 1}) == 1
+    assert (router.traffic_cells.counts.sum(), router.shift.seen) == seen
 
 
 @pytest.mark.parametrize(
@@ -89,7 +92,7 @@ def test_bad_labels_are_refused_and_change_nothing(
     outcomes = {router.models[0] if k == "M" else k: v for k, v in outcomes.items()}
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         router.label(nom.prompt_key, outcomes)
-    assert router.nominate(1, pick="value") == [nom]  # still a candidate (the only one)
+    assert router.nominate(1) == [nom]  # still a candidate (the only one)
 
 
 def test_a_long_prompt_is_kept_cut_for_the_labeller(log: Any) -> None:
@@ -107,5 +110,6 @@ def test_nominating_needs_candidates_and_an_unknown_prompt_is_an_error(log: Any)
     keeping = make(log, label_candidates=5)
     with pytest.raises(KeyError, match="not among the recent prompts"):
         keeping.label(12345, {keeping.models[0]: 1})
-    assert Router.from_state(keeping.state(), keeping.cluster_map, embedder=keeping.embedder
-                             ).label_candidates == 5  # fmt: skip
+    back = Router.from_state(keeping.state(), keeping.cluster_map, embedder=keeping.embedder,
+                             level_maps=keeping.level_maps)  # fmt: skip
+    assert back.label_candidates == 5

@@ -10,7 +10,7 @@ import pytest
 from agent.clusters import ClusterMap, MapStack
 from agent.level_maps import check_levels, default_levels, fit_level_maps, load_level_map
 from agent.synthetic_log import generate_log
-from agent.task_map import TASK_WEIGHT, TaskMap
+from agent.task_map import TaskMap
 
 CENTRES = {"code": [0.0, 3.0], "math": [3.0, 0.0], "chat": [-3.0, -3.0]}
 
@@ -28,7 +28,6 @@ def test_a_task_map_learns_the_tasks_and_generalises() -> None:
     test, truth = blobs(seed=1)
     predicted = [tm.names_[c] for c in tm.assign(test)]
     assert np.mean([p == t for p, t in zip(predicted, truth, strict=True)]) > 0.97
-    assert tm.level_weight == TASK_WEIGHT
 
 
 def test_rows_without_a_task_are_left_out_of_the_fit() -> None:
@@ -68,12 +67,12 @@ def test_bad_input_and_an_unfitted_map_are_refused() -> None:
 
 def test_saved_maps_load_as_what_they_are(tmp_path: Path) -> None:
     X, tasks = blobs()
-    tm = TaskMap(weight=2.0).fit(X, tasks)
+    tm = TaskMap(C=2.0).fit(X, tasks)
     km = ClusterMap(4, seed=0).fit(X)
     tm.save(tmp_path / "t.npz")
     km.save(tmp_path / "k.npz")
     back = load_level_map(tmp_path / "t.npz")
-    assert isinstance(back, TaskMap) and back.names_ == tm.names_ and back.level_weight == 2.0
+    assert isinstance(back, TaskMap) and back.names_ == tm.names_ and back.C == 2.0
     assert np.array_equal(back.assign(X), tm.assign(X))
     assert isinstance(load_level_map(tmp_path / "k.npz"), ClusterMap)
     with pytest.raises(ValueError, match="not a saved TaskMap"):

@@ -1,12 +1,12 @@
 """Concurrency on a shared database (SQLite file and real PostgreSQL): duplicates sent at once
-count once, and two replicas fed concurrently converge to the same posterior."""
+count once, two replicas fed concurrently learn every row and agree (to within the order they
+learnt them in and their own traffic cells), and what was learnt live is what the rows say."""
 
 from __future__ import annotations
 
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -14,8 +14,29 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, delete, func, select
 
 from feedback.app import create_app
-from feedback.models import DecisionRow, FeedbackRow, PolicySnapshot
+from feedback.models import FeedbackRow, PolicySnapshot
 from feedback.settings import Settings
+
+
+def _learnt(c: TestClient) -> dict[str, Any]:
+    """What the replica's policy has learnt: its feedback count and its corrections."""
+    state = c.app.state.service.router.policy_state()  # type: ignore[attr-defined]
+    return {"updates": state["t"], "learnt": state["extra"]}
+
+
+def _rebuilt(settings: Settings) -> dict[str, Any]:
+    """What a replica started on the database with no snapshot learns from the rows alone."""
+    with TestClient(create_app(settings)) as c:
+        with Session(c.app.state.service.engine) as s:  # type: ignore[attr-defined]
+            s.execute(delete(PolicySnapshot))
+            s.commit()
+        c.app.state.service.rebuild()  # type: ignore[attr-defined]
+        return _learnt(c)
+
+
+def _means(post: dict[str, Any]) -> np.ndarray:
+    alpha, beta = np.asarray(post["alpha"]), np.asarray(post["beta"])
+    return np.asarray(alpha / (alpha + beta))
 
 
 def _rows(client: TestClient) -> int:
@@ -119,11 +140,17 @@ def test_two_replicas_converge(shared_settings: Settings, h: Any) -> None:
         posts = [r.get("/admin/posterior", headers=h.admin()).json() for r in replicas]
         assert posts[0]["applied_feedback"] == posts[1]["applied_feedback"] == 200
         assert posts[0]["models"] == posts[1]["models"]
-        for key in ("alpha", "beta"):
-            np.testing.assert_allclose(posts[0][key], posts[1][key], rtol=0, atol=1e-9)
-        gained = np.sum(posts[0]["alpha"]) + np.sum(posts[0]["beta"])
-        prior = np.sum(posts[0]["alpha0"]) + np.sum(posts[0]["beta0"])
-        assert abs(gained - prior - sum(weights)) < 1e-6
+        taught = sum(w > 0 for w in weights)  # the rows capped to 0 teach nothing
+        assert [_learnt(r)["updates"] for r in replicas] == [taught, taught]
+        # The corrections are learnt by assumed density filtering, whose result depends a
+        # little on the order the rows come in, and each replica learns its own decisions'
+        # feedback in its own traffic cells too: the two agree closely, not exactly.
+        gap = np.abs(_means(posts[0]) - _means(posts[1]))
+        moved = np.abs(_means(posts[0]) - _means({"alpha": posts[0]["alpha0"],
+                                                  "beta": posts[0]["beta0"]}))  # fmt: skip
+        assert gap.max() < 0.05 and gap.mean() < 0.025 and gap.max() < moved.max() / 4
+    # A replica rebuilt from the rows alone learns them in id order: the same each time.
+    assert _rebuilt(settings) == _rebuilt(settings)
 
 
 def test_pool_change_reaches_the_other_replica(shared_settings: Settings, h: Any) -> None:
@@ -151,7 +178,8 @@ def test_pool_change_reaches_the_other_replica(shared_settings: Settings, h: Any
 def test_concurrent_feedback_from_one_source_is_capped_as_if_sequential(
     shared_settings: Settings, h: Any
 ) -> None:
-    settings = shared_settings.with_values({"source_limit": 2})
+    # no traffic cells: the live router then learns exactly what a rebuild from the rows does
+    settings = shared_settings.with_values({"source_limit": 2, "traffic_cells": 0})
     with TestClient(create_app(settings)) as c:
         decisions = [h.route(c, f"question {i} about graphs") for i in range(8)]
         barrier = threading.Barrier(8)
@@ -166,57 +194,10 @@ def test_concurrent_feedback_from_one_source_is_capped_as_if_sequential(
         with ThreadPoolExecutor(8) as pool:
             weights = sorted(pool.map(send, decisions), reverse=True)
         assert weights == [1.0, 1.0] + [2 / n for n in range(3, 9)]
-        post = c.get("/admin/posterior", headers=h.admin()).json()
-        gained = np.sum(post["alpha"]) + np.sum(post["beta"])
-        prior = np.sum(post["alpha0"]) + np.sum(post["beta0"])
-        assert abs(gained - prior - sum(weights)) < 1e-9
-
-
-def test_leaf_evidence_is_stored_and_rebuilt(shared_settings: Settings, h: Any) -> None:
-    shared_settings = replace(shared_settings, leaves=64)
-    with TestClient(create_app(shared_settings)) as a:
-        for i in range(12):
-            d = h.route(a, f"task {i % 3}: sort these numbers")
-            body = {"decision_id": d["decision_id"], "token": d["token"], "label": i % 2}
-            assert a.post("/feedback", json=body).status_code == 201
-        live = a.app.state.service.router.policy.posterior  # type: ignore[attr-defined]
-        leaf_s, leaf_f = live.leaf_s.copy(), live.leaf_f.copy()
-        engine = a.app.state.service.engine  # type: ignore[attr-defined]
-        with Session(engine) as s:
-            leaves = set(s.exec(select(DecisionRow.leaf)).all())
-    assert leaf_s.sum() + leaf_f.sum() > 0 and min(leaves) >= 0
-    with Session(engine) as s:  # no snapshot: replay the feedback rows and their leaves
-        s.execute(delete(PolicySnapshot))
-        s.commit()
-    engine.dispose()
-    with TestClient(create_app(shared_settings)) as b:  # rebuilt from the rows alone
-        rebuilt = b.app.state.service.router.policy.posterior  # type: ignore[attr-defined]
-        np.testing.assert_allclose(rebuilt.leaf_s, leaf_s, atol=1e-12)
-        np.testing.assert_allclose(rebuilt.leaf_f, leaf_f, atol=1e-12)
-
-
-def test_prompt_memory_is_stored_and_rebuilt(shared_settings: Settings, h: Any) -> None:
-    """The default policy's prompt memory survives a restart with no snapshot: each decision
-    row keeps its prompt key, and the feedback rows replay into it."""
-    prompts = ["Is 91 a prime number?", "Translate 'good night' into French."]
-    with TestClient(create_app(shared_settings)) as a:
-        for i in range(8):
-            d = h.route(a, prompts[i % 2])
-            body = {"decision_id": d["decision_id"], "token": d["token"], "thumbs": "down"}
-            assert a.post("/feedback", json=body).status_code == 201
-        live = a.app.state.service.router.policy.posterior.items  # type: ignore[attr-defined]
-        memory = {key: live.get(key).copy() for key in live._rows}
-        engine = a.app.state.service.engine  # type: ignore[attr-defined]
-        with Session(engine) as s:
-            keys = set(s.exec(select(DecisionRow.prompt_key)).all())
-    assert len(memory) == 2 and keys == set(memory)  # 63-bit keys round-trip through BIGINT
-    assert sum(row[2].sum() for row in memory.values()) == 8
-    with Session(engine) as s:
-        s.execute(delete(PolicySnapshot))
-        s.commit()
-    engine.dispose()
-    with TestClient(create_app(shared_settings)) as b:
-        rebuilt = b.app.state.service.router.policy.posterior.items  # type: ignore[attr-defined]
-        assert set(rebuilt._rows) == set(memory)
-        for key, row in memory.items():
-            np.testing.assert_allclose(rebuilt.get(key), row, atol=1e-12)
+        assert c.get("/admin/posterior", headers=h.admin()).json()["applied_feedback"] == 8
+        live = _learnt(c)
+        with Session(c.app.state.service.engine) as s:  # type: ignore[attr-defined]
+            stored = sorted(s.exec(select(FeedbackRow.weight)).all(), reverse=True)
+    assert stored == weights and live["updates"] == 8
+    # the live router learnt each row with the weight it was answered and stored with
+    assert _rebuilt(settings) == live

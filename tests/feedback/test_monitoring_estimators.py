@@ -36,15 +36,9 @@ RUNS, STEPS, LAM = 24, 1500, 0.1
 class LoggedThompson(Thompson):
     """Thompson sampling that keeps each decision's propensity, as a live router logs it."""
 
-    def warm_start(
-        self,
-        profiles: Sequence[ModelProfile],
-        *,
-        cost_scale: float | None = None,
-        level_weights: Sequence[float] | None = None,
-    ) -> LoggedThompson:
+    def warm_start(self, profiles: Sequence[ModelProfile], **warm: Any) -> LoggedThompson:
         self.propensities_: list[float] = []
-        super().warm_start(profiles, cost_scale=cost_scale, level_weights=level_weights)
+        super().warm_start(profiles, **warm)
         return self
 
     def select(
@@ -69,10 +63,10 @@ def runs() -> list[dict[str, Any]]:
         # What a user reports: a 0/1 label drawn from the chosen model's outcome.
         rng = np.random.default_rng([seed, 11])
         reward = (rng.random(trace.steps) < trace.outcomes[rows, trace.chosen]).astype(float)
-        post = policy.posterior
+        alpha, beta, alpha0, beta0 = policy.cluster_betas()
         acc = np.array([p.accuracy for p in setup.profiles])
         m = acc.size
-        prior = post.alpha0 / (post.alpha0 + post.beta0)
+        prior = alpha0 / (alpha0 + beta0)
         cost = np.array([p.cost for p in setup.profiles])
         static = np.eye(m)[np.argmax(prior - LAM / setup.c_max * cost, axis=1)]
         best = np.tile(np.eye(m)[np.argmax(acc)], (setup.k, 1))
@@ -81,7 +75,7 @@ def runs() -> list[dict[str, Any]]:
                 "trace": trace,
                 "p": np.array(policy.propensities_),
                 "r": reward,
-                "q": (post.alpha / (post.alpha + post.beta))[trace.clusters],
+                "q": (alpha / (alpha + beta))[trace.clusters],
                 "targets": {"always_best": best, "static_uniroute": static},
             }
         )

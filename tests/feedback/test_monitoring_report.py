@@ -45,13 +45,14 @@ def live(tmp_path_factory: pytest.TempPathFactory, h: Any) -> dict[str, Any]:
         clusters = weights.argmax(axis=1)
         index = [log.models.index(m) for m in policy.models]
         correct, cost = log.correct[:, index], log.cost[:, index]
-        k = policy.posterior.shape[0]
+        alpha, beta, alpha0, beta0 = policy.cluster_betas()
+        k = alpha.shape[0]
         u = correct - (policy.lam / policy.cost_scale) * cost
         cell_u = np.vstack([u[clusters == c].mean(axis=0) for c in range(k)])
-        prior = policy.posterior.alpha0 / (policy.posterior.alpha0 + policy.posterior.beta0)
+        prior = alpha0 / (alpha0 + beta0)
         static = np.argmax(prior - (policy.lam / policy.cost_scale) * policy.costs, axis=1)
         accuracy = {m["name"]: m["accuracy"] for m in c.get("/models").json()}
-        posterior = (policy.posterior.alpha.copy(), policy.posterior.beta.copy())
+        posterior = (alpha, beta)
     return {
         "url": settings.database_url,
         "settings": {"policy": "thompson", "embedder": "hashing-64", "k": 6},

@@ -89,9 +89,11 @@ def test_a_regenerate_through_the_proxy_thumbs_down_the_replaced_answer(
     assert judged.status_code == 200 and judged.json()["duplicate"] is True, judged.text
 
 
-def test_tags_in_extra_body_reach_the_learner(
+def test_tags_in_extra_body_reach_the_report(
     proxied: TestClient, upstream: Upstream, h: Any
 ) -> None:
+    """App tags are report-only: the decision keeps them, and the report's per-tag tables
+    count its request and its feedback."""
     r = proxied.post("/v1/chat/completions", json={"model": "router", **CHAT, "tags": {"app": "x"}})
     assert r.status_code == 200 and "tags" not in upstream.requests[-1]
     fb = proxied.post(
@@ -103,4 +105,7 @@ def test_tags_in_extra_body_reach_the_learner(
         },
     )
     assert fb.status_code == 201, fb.text
-    assert "app=x" in proxied.get("/admin/posterior", headers=h.admin()).json()["tags"]
+    tags = proxied.get("/report").json()["tags"]
+    assert tags["decisions_with_tags"] == 1
+    assert tags["keys"]["app"]["values"]["x"]["requests"] == 1
+    assert tags["keys"]["app"]["values"]["x"]["feedback"] == 1

@@ -9,43 +9,52 @@ from typing import Any
 
 import numpy as np
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, delete, select
 
 from agent.synthetic_log import TOPICS
 from agent.task_map import TaskMap
 from feedback.app import create_app
-from feedback.models import DecisionRow, ModelRow
+from feedback.models import DecisionRow, ModelRow, PolicySnapshot
 from feedback.settings import Settings
 
 
 def _levels(client: TestClient) -> list[np.ndarray]:
-    levels = client.app.state.service.router.policy.posterior.levels  # type: ignore[attr-defined]
-    assert levels is not None
-    return [*levels.alpha, *levels.beta]
+    """Both learners' shared and per-model corrections of the level cells: the partitions
+    after all prompts and the clusters (read from the policy's saved state)."""
+    router = client.app.state.service.router  # type: ignore[attr-defined]
+    sizes = router.policy.blend.sizes
+    rows = slice(sizes[0] + sizes[1], sum(sizes))
+    learners = router.policy_state()["extra"]["learners"]
+    return [np.asarray(lr[k])[rows] for lr in learners for k in ("shared_mu", "model_mu")]
 
 
 def test_levels_are_learned_and_survive_a_rebuild(shared_settings: Settings, h: Any) -> None:
-    with TestClient(create_app(shared_settings)) as c:
+    # no traffic cells: the live router then learns what a replay of the rows does
+    settings = shared_settings.with_values({"traffic_cells": 0})
+    with TestClient(create_app(settings)) as c:
         service = c.app.state.service  # type: ignore[attr-defined]
         # The default log names its topics, so the pool learns on the task level.
         (task_map,) = service.router.level_maps
         assert isinstance(task_map, TaskMap) and task_map.names_ == tuple(sorted(TOPICS))
         sizes = (task_map.k_,)
-        levels = service.router.policy.posterior.levels
-        assert sizes == levels.sizes and levels.weights == (task_map.level_weight,)
+        assert service.router.policy.blend.sizes[2:] == sizes
         before = [x.copy() for x in _levels(c)]
+        assert not any(x.any() for x in before)
         for i in range(6):
             d = h.route(c, prompt=f"How do I sort a list in Python, case {i}?")
             r = c.post("/feedback", json={"decision_id": d["decision_id"], "token": d["token"],
                                           "label": i % 2})  # fmt: skip
             assert r.status_code == 201, r.text
         after = _levels(c)
-        assert any(not np.array_equal(x, y) for x, y in zip(before, after, strict=True))
+        assert all(x.any() for x in after)  # the task cell's corrections moved
         with Session(service.engine) as s:
             cells = [json.loads(row.cells) for row in s.exec(select(DecisionRow))]
-        assert cells and all(len(x) == len(sizes) for x in cells)
+        assert cells and all(len(x) == len(sizes) and x[0] >= 0 for x in cells)
+    with Session(service.engine) as s:  # no snapshot: the feedback rows and their cells alone
+        s.execute(delete(PolicySnapshot))
+        s.commit()
     # A replica that starts from the database replays the feedback into the same cells.
-    with TestClient(create_app(shared_settings)) as again:
+    with TestClient(create_app(settings)) as again:
         for x, y in zip(after, _levels(again), strict=True):
             np.testing.assert_array_equal(x, y)
 
