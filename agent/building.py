@@ -11,7 +11,6 @@ from agent.embedder import Embedder
 from agent.level_maps import default_levels
 from agent.logs import ReplayLog
 from agent.shift import ShiftMeter
-from agent.traffic_cells import DEFAULT_CELLS, TrafficCells
 from agent.warm_start import fit_pool
 from policies import ModelProfile, OnlineUniRoute, make_policy
 
@@ -30,7 +29,6 @@ class Builders:
         policy_params: dict[str, Any] | None = None,
         seed: int = 0,
         lam: float | None = None,
-        traffic_cells: int | None = None,
         blend: Sequence[float] | None = None,
         shift: ShiftMeter | None = None,
         **kwargs: Any,
@@ -38,19 +36,13 @@ class Builders:
         """A router whose policy is warm-started from UniRoute profiles; ``policy_params``
         override the named policy's settings (e.g. ``{"propensity_samples": 256}``).
 
-        For ``default``: ``traffic_cells`` cells fitted on the traffic (0: none; None:
-        :data:`~agent.traffic_cells.DEFAULT_CELLS`), the warm start's stacking weights
-        ``blend`` (equal when None) and the ``shift`` meter (:class:`agent.shift.ShiftMeter`;
+        For ``default``: the warm start's stacking weights ``blend`` (equal when None) and
+        the ``shift`` meter (:class:`agent.shift.ShiftMeter`;
         without one the policy sees no shift). The router observes a copy of ``shift``, so
         routers built from one pool's meter do not share what they see."""
         params: dict[str, Any] = {"seed": seed}
         online = isinstance(make_policy(policy), OnlineUniRoute)
-        cells = (DEFAULT_CELLS if traffic_cells is None else traffic_cells) if online else 0
-        if cells < 0:
-            raise ValueError(f"traffic_cells must be >= 0, got {cells}")
         if online:
-            params["traffic"] = cells
-            kwargs["traffic_cells"] = TrafficCells(cells) if cells else None
             kwargs["shift"] = None if shift is None else ShiftMeter.from_state(shift.to_state())
         params.update(policy_params or {})
         if lam is not None:

@@ -1,5 +1,5 @@
 """What a :class:`~agent.router.Router` routes on: a prompt or conversation → its Context
-(cluster weights, traffic cell, prompt key, tags, level cells and the traffic's shift). The
+(cluster weights, prompt key, tags, level cells and the traffic's shift). The
 ``Router``'s half that reads prompts."""
 
 from __future__ import annotations
@@ -13,13 +13,7 @@ from agent.conversation import Messages, conversation_turns, pool_embedding, pro
 from agent.embedder import Embedder
 from agent.shift import ShiftMeter
 from agent.tags import normalise_tags
-from agent.traffic_cells import TrafficCells
 from policies import Context, OnlineUniRoute, Policy
-
-
-def traffic_cell(policy: Policy, cell: int) -> int:
-    """``cell`` if the policy learns on that many traffic cells, else -1."""
-    return cell if 0 <= cell < int(getattr(policy, "traffic", 0)) else -1
 
 
 def level_sizes(policy: Policy) -> tuple[int, ...]:
@@ -62,15 +56,14 @@ def eligible_mask(names: Sequence[str], allowed: Sequence[str] | None) -> np.nda
 
 
 class ContextOps:
-    """Embedding, pooling of recent turns, clusters, traffic cell, prompt key, tags, level
-    cells and shift."""
+    """Embedding, pooling of recent turns, clusters, prompt key, tags, level cells and
+    shift."""
 
     policy: Policy
     embedder: Embedder
     cluster_map: ClusterMap
     level_maps: tuple[LevelMap, ...]
     level_stack: MapStack  # the level maps' scorers in one matrix
-    traffic_cells: TrafficCells | None
     shift: ShiftMeter | None
     soft: bool
     max_turns: int
@@ -80,7 +73,7 @@ class ContextOps:
         self, prompt_or_messages: str | Messages, tags: Mapping[str, str] | None = None
     ) -> Context:
         """The context of a prompt or of a conversation's recent user turns, with the app's
-        ``tags`` (the traffic cells and the shift meter observe it)."""
+        ``tags`` (the shift meter observes it)."""
         texts, w = self.turns(prompt_or_messages)
         return self.context_from(self.embedder.encode(texts), w, texts, tags)
 
@@ -99,16 +92,16 @@ class ContextOps:
     ) -> Context:
         """The context of already-embedded turns (``vectors`` from :meth:`turns`' ``texts``;
         without the texts the context has no prompt key). Bad ``tags`` raise ``ValueError``
-        (see :func:`agent.tags.normalise_tags`). ``observe=False`` leaves the traffic cells
-        and the shift meter alone (the context then has no traffic cell, and no shift)."""
+        (see :func:`agent.tags.normalise_tags`). ``observe=False`` leaves the shift meter
+        alone (the context then has no shift)."""
         vec = pool_embedding(vectors, turn_weights)
         weights = self.cluster_map.weights(vec, soft=self.soft)[0]
-        cell, shift = -1, 0.0
-        if observe and self.traffic_cells is not None:
-            cell = traffic_cell(self.policy, self.traffic_cells.observe(vec))
+        shift = 0.0
         if observe and self.shift is not None:
             shift = self.shift.observe(vec)
         key = prompt_key(texts) if texts is not None else -1
         cells = tuple(self.level_stack.cells(vec[0])) if self.level_maps else ()
         tagged = normalise_tags(tags)
-        return Context(weights / weights.sum(), cell, key, tagged, cells, shift)
+        return Context(
+            weights / weights.sum(), prompt_key=key, tags=tagged, cells=cells, shift=shift
+        )

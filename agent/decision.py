@@ -32,7 +32,7 @@ class Decision:
     conversation_id: str | None = None
     sticky: bool = False
     token: str | None = None
-    #: The prompt's traffic cell (:class:`agent.traffic_cells.TrafficCells`; -1: none).
+    #: The context's leaf cell (-1: none; the router names none).
     leaf: int = -1
     #: The routed text's key (:func:`agent.conversation.prompt_key`; -1: none): what a
     #: nomination and a label name it by.

@@ -105,7 +105,7 @@ class Nominating:
 
     def label_context(self, prompt: int | str, *, tags: Mapping[str, str] | None = None) -> Context:
         """The context a label on ``prompt`` (a nominated key, or a text) teaches: a key's as
-        it was routed, a text's from its embedding (with no traffic cell)."""
+        it was routed, a text's from its embedding."""
         if isinstance(prompt, str):
             if not prompt.strip():
                 raise ValueError("a prompt to label must not be empty")

@@ -4,10 +4,10 @@ a directory.
 The directory holds ``cluster_map.npz``, ``level_map_N.npz`` (one per extra partition:
 K-means or task) and ``router.json``:
 :meth:`Persistence.state` (parameters, embedder id, policy, conversations, budget pacers, the
-traffic cells and the shift meter, and the open decisions with their feedback), plain JSON
-with no pickles. A directory written
-before the state had one file (``policy.json`` beside a ``router.json`` with a ``ledger``)
-still loads.
+shift meter, and the open decisions with their feedback), plain JSON with no pickles. A
+directory written before the state had one file (``policy.json`` beside a ``router.json`` with
+a ``ledger``) still loads, and so does a state in which an older version also saved cells it
+fitted on the traffic (they are ignored).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from agent.conversation import StickyModels
 from agent.embedder import Embedder
 from agent.level_maps import load_level_map
 from agent.shift import ShiftMeter
-from agent.traffic_cells import TrafficCells
 from policies import Policy
 
 CLUSTER_MAP = "cluster_map.npz"
@@ -36,7 +35,6 @@ class Persistence:
 
     cluster_map: ClusterMap
     level_maps: tuple[LevelMap, ...]
-    traffic_cells: TrafficCells | None
     shift: ShiftMeter | None
     embedder: Embedder
     conversations: StickyModels
@@ -55,9 +53,9 @@ class Persistence:
 
     def state(self, *, with_store: bool = True) -> dict[str, Any]:
         """Everything needed to resume, as plain JSON-safe data: parameters, embedder id,
-        policy, conversations, budget pacers, the traffic cells and the shift meter (where the
-        router has them) and (``with_store``, for a store that keeps its decisions in memory)
-        the open decisions with their feedback."""
+        policy, conversations, budget pacers, the shift meter (where the router has one) and
+        (``with_store``, for a store that keeps its decisions in memory) the open decisions
+        with their feedback."""
         state: dict[str, Any] = {
             "params": self.params(),
             "embedder": self.embedder.id,
@@ -65,8 +63,6 @@ class Persistence:
             "sticky": self.conversations.to_state(),
             "pacers": self.pacer_state(),
         }
-        if self.traffic_cells is not None:
-            state["traffic_cells"] = self.traffic_cells.to_state()
         if self.shift is not None:
             state["shift"] = self.shift.to_state()
         if with_store:
@@ -79,7 +75,7 @@ class Persistence:
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state` saved (the parameters are the constructor's)."""
         self.policy = Policy.from_state(state["policy"])
-        self.traffic_cells, self.shift = _sensors(state)
+        self.shift = _shift(state)
         self._restore_memory(state)
 
     def _restore_memory(self, state: dict[str, Any]) -> None:
@@ -93,7 +89,7 @@ class Persistence:
         """The router :meth:`state` described, around ``cluster_map`` (``kwargs``: embedder,
         level maps, secret, clock)."""
         build: Callable[..., Self] = cls
-        kwargs["traffic_cells"], kwargs["shift"] = _sensors(state)
+        kwargs["shift"] = _shift(state)
         router = build(Policy.from_state(state["policy"]), cluster_map, **kwargs, **state["params"])
         router._restore_memory(state)
         return router
@@ -146,14 +142,11 @@ class Persistence:
         )
 
 
-def _sensors(state: dict[str, Any]) -> tuple[TrafficCells | None, ShiftMeter | None]:
-    """The traffic cells and the shift meter a saved state holds (None where it has none)."""
-    cells = state.get("traffic_cells")
+def _shift(state: dict[str, Any]) -> ShiftMeter | None:
+    """The shift meter a saved state holds (None if it has none). The cells an older version
+    fitted on the traffic and saved beside it are ignored."""
     shift = state.get("shift")
-    return (
-        TrafficCells.from_state(cells) if cells is not None else None,
-        ShiftMeter.from_state(shift) if shift is not None else None,
-    )
+    return ShiftMeter.from_state(shift) if shift is not None else None
 
 
 def migrate_state(old: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from agent.clusters import ClusterMap, LevelMap
-from agent.contexts import level_cells, traffic_cell
+from agent.contexts import level_cells
 from agent.conversation import Messages
 from agent.decision import FeedbackReceipt, OpenDecision, feedback_value
 from agent.embedder import Embedder
@@ -126,7 +126,6 @@ class PolicyOps:
             claim.value,
             kind=claim.kind,
             weight=power.weight,
-            leaf=record.leaf,
             prompt_key=record.prompt_key,
             tags=record.tags,
             cells=record.cells,
@@ -140,24 +139,24 @@ class PolicyOps:
         *,
         kind: str,
         weight: float = 1.0,
-        leaf: int = -1,
         prompt_key: int = -1,
         tags: tuple[str, ...] = (),
         cells: Sequence[int] = (),
     ) -> bool:
         """Fold feedback into the policy directly (no store); False if ``model`` has left
         the pool or ``weight`` is 0 (capped away). Services use this to replay persisted
-        feedback (with the decision's traffic cell, prompt key and level cells: a row another
-        process decided names that process's traffic cell, so it passes -1)."""
+        feedback (with the decision's prompt key and level cells)."""
         if weight <= 0:
             return False
         with self._lock:
             if model not in self.policy.models:
                 return False
             ctx = Context(
-                np.asarray(weights), traffic_cell(self.policy, leaf), prompt_key, tags,
-                level_cells(self.policy, cells),
-            )  # fmt: skip
+                np.asarray(weights),
+                prompt_key=prompt_key,
+                tags=tags,
+                cells=level_cells(self.policy, cells),
+            )
             self.policy.update(ctx, model, value, kind=kind, weight=weight)
             return True
 

@@ -44,7 +44,6 @@ from agent.shift import ShiftMeter
 from agent.source_cap import Limits
 from agent.store import DecisionStore
 from agent.tokens import sign
-from agent.traffic_cells import TrafficCells
 from policies import BudgetPacer, Context, Policy
 
 
@@ -54,9 +53,8 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
     One lock guards the policy, so ``route`` and ``feedback`` are safe from many threads; the
     embedding runs outside it. ``level_maps`` are the maps of the warm start's extra
     partitions (:mod:`agent.level_maps`: task or K-means), one per level of ``default``'s
-    profiles. ``traffic_cells`` (:class:`~agent.traffic_cells.TrafficCells`) are cells fitted
-    online on the prompts routed, on which ``default`` learns corrections too, and ``shift``
-    (:class:`~agent.shift.ShiftMeter`) measures how unlike the fit prompts the traffic is.
+    profiles. ``shift`` (:class:`~agent.shift.ShiftMeter`) measures how unlike the fit prompts
+    the traffic is.
     ``stickiness`` is the margin of expected utility (posterior mean, not a Thompson draw) by
     which another model must beat the one a conversation was last routed to, to take it over.
     ``store`` keeps the decisions and counts their feedback (:class:`~agent.store.DecisionStore`;
@@ -80,7 +78,6 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         clock: Callable[[], float] = time.time,
         store: DecisionStore | None = None,
         regenerate_window: float | None = None,
-        traffic_cells: TrafficCells | None = None,
         shift: ShiftMeter | None = None,
         label_candidates: int = 0,
         level_maps: Sequence[LevelMap] = (),
@@ -89,12 +86,6 @@ class Router(Builders, PolicyOps, ContextOps, Nominating, Persistence):
         sizes = tuple(m.k_ for m in level_maps)
         if sizes != want:
             raise ValueError(f"level maps of {sizes} cells for a policy with levels of {want}")
-        if traffic_cells is not None and traffic_cells.n != int(getattr(policy, "traffic", 0)):
-            raise ValueError(
-                f"{traffic_cells.n} traffic cells for a policy that learns on "
-                f"{getattr(policy, 'traffic', 0)}"
-            )
-        self.traffic_cells = traffic_cells
         self.shift = shift
         self.label_candidates = label_candidates
         self.candidates = Candidates(label_candidates)

@@ -110,7 +110,6 @@ def cases() -> list[Case]:
 #: Each mechanism of ``default`` switched off: (name, experiment changes, policy parameters).
 ABLATIONS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("task partition", {"levels": ()}, {}),
-    ("traffic cells", {"traffic_cells": 0}, {}),
     ("fast learner under a shift", {}, {"shift_odds": (0.0, 1.0)}),
     ("careful learner in-domain", {}, {"careful": None}),
     ("exploration", {}, {"explore": 0.0}),

@@ -3,10 +3,10 @@
 1. One ``select`` plus one ``update`` in-process, K = 64 clusters, M = 32 models.
 2. Replay throughput on precomputed embeddings (routerbench_subset when the shared data is
    present, else the generated log), single process, one stream: ``static``, Thompson
-   sampling and ``default`` (with and without its traffic cells) on the replay engine, beside a
-   straightforward river replay (one river ``ThompsonSampling`` per cluster, Beta rewards,
-   label feedback), measured side by side as ratios; and the whole learning matrix's replays
-   (:mod:`benchmarks.bench_matrix`) in seconds at that speed.
+   sampling and ``default`` on the replay engine, beside a straightforward river replay (one
+   river ``ThompsonSampling`` per cluster, Beta rewards, label feedback), measured side by
+   side as ratios; and the whole learning matrix's replays (:mod:`benchmarks.bench_matrix`)
+   in seconds at that speed.
 3. Start-up: wall time of ``routing-agent --help`` and ``routing-agent simulate --help`` in a
    fresh interpreter (beside a bare ``python -c pass``), and of loading the log.
 
@@ -33,7 +33,6 @@ from agent.embedder import HashingEmbedder  # noqa: E402
 from agent.level_maps import default_levels  # noqa: E402
 from agent.logs import ReplayLog, load_log  # noqa: E402
 from agent.synthetic_log import generate_log  # noqa: E402
-from agent.traffic_cells import DEFAULT_CELLS  # noqa: E402
 from benchmarks.markdown import write_section  # noqa: E402
 from policies import Context, ModelProfile, make_policy  # noqa: E402
 from simulator import FeedbackChannel, Setup, prepare, replay  # noqa: E402
@@ -92,8 +91,7 @@ def bench_replays(log: ReplayLog, steps: int, repeats: int) -> dict[str, float]:
     runs = {
         "static": ("static", {}),
         "thompson": ("thompson", {}),
-        "default, no traffic cells": ("default", {"traffic": 0}),
-        "default": ("default", {"traffic": DEFAULT_CELLS}),
+        "default": ("default", {}),
     }
     out: dict[str, list[float]] = {name: [] for name in [*runs, "river"]}
     for r in range(repeats):
@@ -175,8 +173,7 @@ def main() -> int:
     load_name, load_s = bench_load(args.repeats, args.data)
     matrix = matrix_steps() if args.data.exists() else 0
     rows = "\n".join(
-        f"| {k} | {r[k]:,.0f} | {r[k + ' ratio']:.2f}× |"
-        for k in ("static", "thompson", "default, no traffic cells", "default")
+        f"| {k} | {r[k]:,.0f} | {r[k + ' ratio']:.2f}× |" for k in ("static", "thompson", "default")
     )
     body = (
         f"""### One decision plus one update (K = 64, M = 32), median of {args.repeats} runs
@@ -197,7 +194,7 @@ def main() -> int:
 Each row replays the same stream with the same feedback draws on `simulator.sequential.replay`
 (the only engine), the trace (the counterfactual outcome and cost matrices) included, not the
 one-off embedding, clustering or task map; ratios are medians of per-repeat ratios measured in
-the same run. `default` with its traffic cells is what `simulate` replays.
+the same run.
 
 The learning matrix (`benchmarks/bench_matrix.py`: `static`, `default` and its frozen twin on
 every case and seed) replays {matrix:,} steps: about {matrix / r["default"] / 60:.0f} minutes at

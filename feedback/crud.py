@@ -170,9 +170,9 @@ def count_feedback(*, session: Session, after: int = 0) -> int:
     return int(session.exec(stmt).one())
 
 
-#: (feedback id, kind, value, model, weight, cluster weights as JSON, traffic cell, prompt
-#: key, tags, level cells)
-FeedbackItem = tuple[int, str, float, str, float, str, int, int, tuple[str, ...], tuple[int, ...]]
+#: (feedback id, kind, value, model, weight, cluster weights as JSON, prompt key, tags, level
+#: cells)
+FeedbackItem = tuple[int, str, float, str, float, str, int, tuple[str, ...], tuple[int, ...]]
 
 
 def feedback_after(
@@ -188,7 +188,6 @@ def feedback_after(
             col(DecisionRow.model),
             col(FeedbackRow.weight),
             col(DecisionRow.weights),
-            col(DecisionRow.leaf),
             col(DecisionRow.prompt_key),
             col(DecisionRow.tags),
             col(DecisionRow.cells),
@@ -210,9 +209,8 @@ def feedback_after(
             float(r[4]),
             str(r[5]),
             int(r[6]),
-            int(r[7]),
-            tuple(json.loads(r[8])),
-            tuple(int(c) for c in json.loads(r[9] or "[]")),
+            tuple(json.loads(r[7])),
+            tuple(int(c) for c in json.loads(r[8] or "[]")),
         )
         for r in rows
     ]

@@ -212,10 +212,8 @@ class FeedbackJob(Job):
 
 def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> None:
     """Fill in the decisions this replica did not make (or no longer caches); refuse the jobs
-    that cannot count. Such a decision comes without its traffic cell: the stored one names a
-    cell of the traffic cells of the process that decided it, which this one does not share,
-    so its feedback teaches the clusters and the levels only (as :func:`feedback.replay.
-    replay_row` does)."""
+    that cannot count. Its feedback teaches the decision's clusters and level cells (as
+    :func:`feedback.replay.replay_row` does)."""
     if not jobs:
         return
     t = _table("ra_decision")
@@ -235,7 +233,6 @@ def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> No
                 w,
                 float(created),
                 cid,
-                leaf=-1,
                 prompt_key=int(key),
                 tags=tuple(json.loads(tags)),
                 cells=tuple(int(x) for x in json.loads(cells or "[]")),

@@ -61,10 +61,13 @@ def replay(router: Router, *, session: Session, learnt: AppliedIds) -> int:
         assert row.id is not None
         if not learnt.claim(row.id, now=0.0):
             continue
-        # no traffic cell: it was this process's, or another's (feedback.replay.replay_row)
         cells = level_cells(router.policy, json.loads(row.cells or "[]"))
-        ctx = Context(np.asarray(json.loads(row.weights)), -1, row.prompt_key,
-                      tuple(json.loads(row.tags)), cells)  # fmt: skip
+        ctx = Context(
+            np.asarray(json.loads(row.weights)),
+            prompt_key=row.prompt_key,
+            tags=tuple(json.loads(row.tags)),
+            cells=cells,
+        )
         router.learn_outcomes(ctx, json.loads(row.outcomes))
         n += 1
     return n

@@ -51,7 +51,7 @@ class DecisionRow(SQLModel, table=True):
     lam: float
     created_at: float
     conversation_id: str | None = Field(default=None, max_length=200)
-    #: The prompt's leaf cell (-1 without a leaf map); feedback replays into it.
+    #: The context's leaf cell (-1: none; the router names none, and nothing reads it).
     leaf: int = Field(default=-1, sa_column_kwargs={"server_default": "-1"})
     #: The routed text's prompt-memory key (63 bits; -1: none); feedback replays into it.
     prompt_key: int = Field(

@@ -92,10 +92,8 @@ def reconcile(
 
 
 def replay_row(router: Router, row: crud.FeedbackItem) -> None:
-    """Learn one committed feedback row. Its traffic cell is not: it names a cell of the
-    traffic cells of the process that decided it, which another process (or this one after a
-    restart) does not share, so the row teaches the clusters and the levels only."""
-    _, kind, value, model, weight, weights, _leaf, key, tags, cells = row
+    """Learn one committed feedback row (in its decision's clusters and level cells)."""
+    _, kind, value, model, weight, weights, key, tags, cells = row
     w = np.asarray(json.loads(weights))
     router.apply(w, model, value, kind=kind, weight=weight, prompt_key=key, tags=tags,
                  cells=cells)  # fmt: skip

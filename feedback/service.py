@@ -44,7 +44,6 @@ from feedback.settings import Settings
 from feedback.sql_store import SqlDecisionStore
 from feedback.tracker import AppliedIds
 from feedback.writer import GroupCommitter
-from policies import OnlineUniRoute
 
 logger = logging.getLogger(__name__)
 
@@ -166,11 +165,7 @@ class RoutingService:
             labels.replay(router, session=s, learnt=learnt)
             if live is not None:  # this process's memory is newer than any snapshot
                 router.candidates = live.candidates
-                router.traffic_cells, router.shift = live.traffic_cells, live.shift
-                if isinstance(router.policy, OnlineUniRoute) and isinstance(
-                    live.policy, OnlineUniRoute
-                ):  # the corrections of this process's cells, not the snapshot's process's
-                    router.policy.load_traffic_corrections(live.policy.traffic_corrections())
+                router.shift = live.shift
                 router.load_pacer_state(pacers)
                 router.conversations.load_state(live.conversations.to_state())
                 router.regenerates = live.regenerates
@@ -246,7 +241,6 @@ class RoutingService:
             self._cmap,
             self._embedder,
             level_maps=self._level_maps if online else (),
-            traffic_cells=st.traffic_cells if online else 0,
             blend=self._blend if online else None,
             shift=self._fresh_shift() if online else None,
             label_candidates=st.label_candidates,

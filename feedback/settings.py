@@ -63,9 +63,6 @@ class Settings:
     commit_batch: int = 512
     k: int = 16
     policy: str = "default"
-    #: Cells fitted online on this process's traffic that ``default`` learns corrections on
-    #: (0: none; unset: the router's own default, :data:`agent.traffic_cells.DEFAULT_CELLS`).
-    traffic_cells: int | None = None
     #: Recent prompts (text and context, in memory only) ``GET /admin/nominations`` ranks for
     #: labelling (0: none kept, and the endpoint answers 409).
     label_candidates: int = 1000
@@ -145,8 +142,6 @@ class Settings:
                 f"rate_limit must be >= 0 and rate_burst >= 1, got {self.rate_limit} and "
                 f"{self.rate_burst}"
             )
-        if self.traffic_cells is not None and self.traffic_cells < 0:
-            raise ValueError(f"traffic_cells must be >= 0, got {self.traffic_cells}")
         for name in ("label_candidates", "prune_interval"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

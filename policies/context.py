@@ -12,8 +12,8 @@ class Context:
     """Where a prompt sits: its cluster weights, and optionally a finer leaf cell and its key.
 
     ``weights`` has one entry per cluster and sums to 1 (one-hot for a hard assignment).
-    ``leaf`` indexes a finer partition of prompt space (for example a second, larger K-means,
-    or -1 when there is none); hierarchical policies learn per leaf on top of the clusters.
+    ``leaf`` indexes a finer partition of prompt space (-1 when there is none; no policy here
+    reads it, and the router names none).
     ``prompt_key`` is a non-negative key of the exact prompt (a hash of its text, or a row index
     in a replay), -1 when unknown; policies with prompt memory learn per prompt on top of that.
     ``tags`` are the app's ``key=value`` tags, for reports. ``cells`` names the prompt's cell

@@ -3,7 +3,7 @@
 A model's chance of answering a prompt well is modelled as ``Φ(offset + Σ w)``: the offset is
 the warm start's estimate on the probit scale (``Φ⁻¹`` of :class:`policies.blend.Blend`'s
 mean), and the ``w`` are corrections, one per partition the prompt sits in (all prompts, its
-cluster, its cell in each extra partition, its traffic cell), of two kinds:
+cluster, its cell in each extra partition), of two kinds:
 
 - a **shared** correction per cell, the same for every model: how much harder or easier the
   traffic there is than the profile said (a shift in difficulty moves every model at once,
@@ -172,6 +172,17 @@ class Corrections:
     def remove_model(self, j: int) -> None:
         self.model_mu = np.delete(self.model_mu, j, axis=1)
         self.model_var = np.delete(self.model_var, j, axis=1)
+
+    def keep_partitions(self, n: int) -> Corrections:
+        """These corrections over their first ``n`` partitions only (itself when it has no
+        more)."""
+        if len(self.sizes) <= n:
+            return self
+        rows = int(sum(self.sizes[:n]))
+        out = Corrections(self.sizes[:n], self.shared_var[:rows], self.model_var[:rows])
+        out.shared_mu = self.shared_mu[:rows].copy()
+        out.model_mu = self.model_mu[:rows].copy()
+        return out
 
     # -- state ---------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:

@@ -7,8 +7,8 @@ Three parts, each in its own module:
    profiles carry: the log's tasks or other K-means resolutions), shrunk by empirical Bayes
    and blended with stacking weights. This is what the router knows before any feedback.
 2. **The corrections** (:class:`policies.corrections.Corrections`): shared (difficulty) and
-   per-model probit corrections per cell of every partition, and of the cells fitted on the
-   traffic (the context's ``leaf``), learnt from every label, score or thumb.
+   per-model probit corrections per cell of every partition, learnt from every label, score
+   or thumb.
 3. **Two learners and the choice between them.** The corrections are kept twice. The
    *careful* learner lets each (cell, model) correction move about ``careful`` times the
    warm start's own standard error there (from the validation labels behind that cell: a
@@ -61,11 +61,13 @@ class OnlineUniRoute(Policy):
     ``explore`` is the width of Thompson draws (÷ √M); ``careful`` how many of the warm
     start's standard errors the careful learner's corrections may move (None: the careful
     learner is as fast as the fast one); ``shift_odds = (a, c)`` the log-odds
-    ``a·log(shift / c)`` that the fast learner decides (a = 0: never); ``traffic`` how many
-    traffic cells the contexts may name (0: none); ``thumbs`` the thumbs noise
+    ``a·log(shift / c)`` that the fast learner decides (a = 0: never); ``thumbs`` the thumbs noise
     (P(up | correct), P(up | wrong)); ``propensity_samples > 0`` logs each decision's
     probability (Monte Carlo).
     """
+
+    #: ``traffic``: the cells fitted on the traffic an older version learnt corrections on.
+    _RETIRED_PARAMS = ("traffic",)
 
     def __init__(
         self,
@@ -73,7 +75,6 @@ class OnlineUniRoute(Policy):
         explore: float = 0.5,
         careful: float | None = 0.5,
         shift_odds: tuple[float, float] = (2.0, 4.0),
-        traffic: int = 0,
         thumbs: tuple[float, float] = THUMBS,
         propensity_samples: int = 0,
         **kwargs: Any,
@@ -82,7 +83,6 @@ class OnlineUniRoute(Policy):
         self.explore = explore
         self.careful = careful
         self.shift_odds = shift_odds
-        self.traffic = traffic
         self.thumbs = thumbs
         self.propensity_samples = propensity_samples
 
@@ -94,7 +94,7 @@ class OnlineUniRoute(Policy):
         clusters, then the profiles' levels; :func:`policies.blend.stack_weights`), equal by
         default."""
         self._blend = Blend.from_profiles(profiles, blend)
-        sizes = (*self._blend.sizes, *((self.traffic,) if self.traffic else ()))
+        sizes = self._blend.sizes
         shared, model = flat_priors(sizes)
         m = len(profiles)
         careful = np.tile(model[:, None], (1, m)) if self.careful is None else self._careful()
@@ -108,8 +108,7 @@ class OnlineUniRoute(Policy):
     def _careful(self, j: int | None = None) -> np.ndarray:
         """The careful learner's prior variances, (rows, models) (or model ``j``'s column):
         ``careful²`` times the variance of the warm start's estimate at each (cell, model)
-        on the probit scale, from the validation labels behind it; a traffic cell has none
-        of its own and takes the all-prompts estimate's."""
+        on the probit scale, from the validation labels behind it."""
         b = self._blend
         assert self.careful is not None
         parts = []
@@ -118,8 +117,6 @@ class OnlineUniRoute(Policy):
             n = n if j is None else n[:, j : j + 1]
             density = np.exp(-0.5 * ndtri(r) ** 2) / np.sqrt(2 * np.pi)
             parts.append(r * (1 - r) / (n + k + 2.0) / density**2)
-        if self.traffic:
-            parts.append(np.tile(parts[0], (self.traffic, 1)))
         out = self.careful**2 * np.vstack(parts)
         return out if j is None else out[:, 0]
 
@@ -156,8 +153,6 @@ class OnlineUniRoute(Policy):
         for c, k in zip(context.cells, sizes, strict=True):
             if not -1 <= c < k:
                 raise ValueError(f"level cell {c} is outside 0..{k - 1} (or -1: unknown)")
-        if self.traffic and context.leaf >= self.traffic:
-            raise ValueError(f"traffic cell {context.leaf} is outside 0..{self.traffic - 1}")
 
     def _where(self, context: Context) -> tuple[np.ndarray, np.ndarray]:
         """The context's warm-start offset (probit scale) and its corrections' rows (kept for
@@ -168,8 +163,7 @@ class OnlineUniRoute(Policy):
         top = context.cluster if context.cluster >= 0 else int(np.argmax(context.weights))
         cells = (top, *context.cells)
         offset = np.asarray(ndtri(self._blend.mean(cells)))
-        traffic = (context.leaf if context.leaf >= 0 else -1,) if self.traffic else ()
-        rows = self._learners[0].rows((*cells, *traffic))
+        rows = self._learners[0].rows(cells)
         self._last = (context, offset, rows)
         return offset, rows
 
@@ -244,11 +238,10 @@ class OnlineUniRoute(Policy):
         warm = w[0] * blend.rates(0) + w[1] * blend.rates(1)  # (K, M)
         strength = blend.trials[1] + blend.kappas[1] + 1.0
         learner = self._learners[0]
-        traffic = (-1,) if self.traffic else ()
         levels = (-1,) * (len(blend.names) - 2)
         means, vars_ = [], []
         for c in range(self._k):
-            rows = learner.rows((c, *levels, *traffic))
+            rows = learner.rows((c, *levels))
             m, v = learner.moments(ndtri(warm[c]), rows)
             total = 1.0 + v
             p = ndtr(m / np.sqrt(total))
@@ -275,48 +268,6 @@ class OnlineUniRoute(Policy):
         learnt (a diagnostic: which prior fits this traffic)."""
         return self._ready()._evidence.copy()
 
-    # -- the traffic cells' corrections ---------------------------------------------------------
-    def traffic_corrections(self) -> dict[str, Any]:
-        """What the learners learnt in the traffic cells, by model name: the cells are fitted
-        per process, so these belong with the cells that named them (a service's rebuild
-        keeps its own cells, and takes these from its live policy, not from a snapshot
-        another process saved)."""
-        self._ready()
-        rows = self._traffic_rows()
-        return {
-            "models": list(self._names),
-            "learners": [
-                [lr.shared_mu[rows].tolist(), lr.shared_var[rows].tolist(),
-                 lr.model_mu[rows].tolist(), lr.model_var[rows].tolist()]
-                for lr in self._learners
-            ],
-        }  # fmt: skip
-
-    def load_traffic_corrections(self, saved: dict[str, Any]) -> None:
-        """Take :meth:`traffic_corrections` of another policy over the same cells: the
-        shared corrections, and each model's where it is in both pools (a model new since
-        keeps its prior there)."""
-        rows = self._traffic_rows()
-        got = saved["learners"]
-        if rows.size == 0 or len(got) != len(self._learners):
-            return
-        self._last = None
-        cols = [(j, saved["models"].index(n)) for j, n in enumerate(self._names)
-                if n in saved["models"]]  # fmt: skip
-        for lr, (smu, svar, mmu, mvar) in zip(self._learners, got, strict=True):
-            if len(smu) != rows.size:
-                return
-            lr.shared_mu[rows], lr.shared_var[rows] = smu, svar
-            mmu, mvar = np.asarray(mmu), np.asarray(mvar)
-            for j, i in cols:
-                lr.model_mu[rows, j], lr.model_var[rows, j] = mmu[:, i], mvar[:, i]
-
-    def _traffic_rows(self) -> np.ndarray:
-        if not self.traffic:
-            return np.zeros(0, dtype=np.int64)
-        start = int(self._learners[0].offsets[-1])
-        return np.arange(start, start + self.traffic)
-
     # -- state ---------------------------------------------------------------------------------
     def _extra_state(self) -> dict[str, Any]:
         return {
@@ -327,6 +278,9 @@ class OnlineUniRoute(Policy):
 
     def _load_extra_state(self, extra: dict[str, Any]) -> None:
         self._blend = Blend.from_state(extra["blend"])
-        self._learners = [Corrections.from_state(s) for s in extra["learners"]]
+        learners = [Corrections.from_state(s) for s in extra["learners"]]
+        # an older state whose learners also learnt on cells fitted on the traffic has their
+        # partition last: drop it
+        self._learners = [lr.keep_partitions(len(self._blend.sizes)) for lr in learners]
         self._evidence = np.asarray(extra["evidence"], dtype=np.float64)
         self._last = None

@@ -27,6 +27,10 @@ class Persistent:
     _t: int
     _decided: int
 
+    #: Constructor parameters older versions saved that this one no longer takes (ignored
+    #: when loading their states).
+    _RETIRED_PARAMS: tuple[str, ...] = ()
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not inspect.isabstract(cls):
@@ -81,7 +85,11 @@ class Persistent:
             raise ValueError(
                 f"unknown policy class {state.get('class')!r} in saved state"
             ) from None
-        params = {k: tuple(v) if isinstance(v, list) else v for k, v in state["params"].items()}
+        params = {
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in state["params"].items()
+            if k not in cls._RETIRED_PARAMS
+        }
         try:
             policy = cls(**params)
             policy._restore(state)

@@ -10,8 +10,7 @@ import numpy as np
 
 from agent.level_maps import Level, default_levels
 from agent.logs import ReplayLog
-from agent.traffic_cells import DEFAULT_CELLS
-from policies import OnlineUniRoute, Policy, make_policy
+from policies import Policy, make_policy
 from simulator.channel import FeedbackChannel
 from simulator.headline import REGRETS, against_best_model, over_best_model, spread, versus
 from simulator.labelling import LabelBudget
@@ -47,9 +46,6 @@ class Experiment:
     #: Stream from these datasets; fit the clusters and profiles on the others.
     shift: tuple[str, ...] = ()
     shift_share: float = 1.0
-    #: Cells ``default`` fits on the traffic as it streams, as the Router's default does
-    #: (:mod:`agent.traffic_cells`); 0: none.
-    traffic_cells: int = DEFAULT_CELLS
     #: Reveal every model's outcome on up to this many prompts, one sampled from every few
     #: requests (:mod:`simulator.labelling`).
     label_budget: int = 0
@@ -67,7 +63,6 @@ class Experiment:
             "val_size": self.val_size,
             "shift": list(self.shift),
             "shift_share": self.shift_share,
-            "traffic_cells": self.traffic_cells,
             "label_budget": self.label_budget,
             "levels": list(self.levels) if self.levels is not None else "auto",
         }
@@ -121,11 +116,8 @@ def frozen(exp: Experiment) -> Experiment:
 
 
 def make_for(setup: Setup, exp: Experiment, name: str, lam: float) -> Policy:
-    """The named policy with the experiment's parameters, seeded by the setup; ``default``
-    learns on the experiment's traffic cells."""
+    """The named policy with the experiment's parameters, seeded by the setup."""
     params: dict[str, Any] = {"seed": setup.seed, "lam": lam}
-    if isinstance(make_policy(name), OnlineUniRoute):
-        params["traffic"] = exp.traffic_cells
     params.update(exp.policy_params.get(name, {}))
     return make_policy(name, **params)
 

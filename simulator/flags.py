@@ -12,8 +12,6 @@ EMBEDDERS = ("minilm", "minilm-onnx", "minilm-onnx-int8", "minilm-m2v", "hashing
 FEEDBACK_KINDS = ("label", "score", "thumbs")
 #: :data:`agent.encoders.DEFAULT_ENCODER`.
 DEFAULT_EMBEDDER = "minilm-m2v"
-#: :data:`agent.traffic_cells.DEFAULT_CELLS`.
-DEFAULT_CELLS = 32
 #: :class:`simulator.splitting.Splits`' default shares, as ``--split`` spells them.
 DEFAULT_SPLIT = "0.6,0.1,0.3"
 #: :data:`policies.levels.DEFAULT_LEVELS`.
@@ -45,14 +43,6 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
         f"labelled validation set) and feed the replay pool ({DEFAULT_SPLIT}); positive, summing "
         "to 1; with --shift they divide the other datasets; a log's own split column "
         "(fit/val/pool) divides it instead",
-    )
-    p.add_argument(
-        "--traffic-cells",
-        type=int,
-        default=DEFAULT_CELLS,
-        metavar="N",
-        help=f"cells default fits on the traffic as it streams and learns corrections on, as "
-        f"the Router's default does ({DEFAULT_CELLS}; 0: none)",
     )
     p.add_argument(
         "--levels",

@@ -41,7 +41,7 @@ def oracle_utility(trace: Trace, cells: np.ndarray) -> float:
     """Total utility, over the stream, of the hindsight oracle that plays each cell's best
     model: ``cells`` labels every step (the clusters give the cluster oracle). An oracle on a
     finer partition earns at least as much; how much more bounds what that partition's
-    information (an app tag, cells fitted on the traffic) could add.
+    information (an app tag, a finer clustering) could add.
 
     >>> from simulator.sequential import Trace
     >>> out = np.array([[1.0, 0.0], [0.0, 1.0]])

@@ -136,7 +136,6 @@ def experiment_from_args(
         ("--steps", args.steps, 1),
         ("--seeds", args.seeds, 1),
         ("--clusters", clusters, 1),
-        ("--traffic-cells", args.traffic_cells, 0),
         ("--label-budget", args.label_budget, 0),
     ):
         if value < low:
@@ -171,7 +170,6 @@ def experiment_from_args(
         steps=args.steps,
         seeds=args.seeds,
         clusters=clusters,
-        traffic_cells=args.traffic_cells,
         label_budget=args.label_budget,
         channel=channel,
         events=tuple(events),

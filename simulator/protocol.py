@@ -43,7 +43,7 @@ class Setup:
     blend: tuple[float, ...] = ()
     #: The shift meter's reference: the fit prompts (:class:`agent.shift.ShiftMeter`).
     shift_ref: ShiftMeter | None = field(default=None, compare=False, repr=False)
-    #: The fitted cluster map and every prompt's embedding (for cells fitted on the traffic).
+    #: The fitted cluster map and every prompt's embedding (the shift meter reads them).
     cluster_map: ClusterMap | None = field(default=None, compare=False, repr=False)
     #: The fitted maps of the levels, one per column of ``cells``.
     level_maps: tuple[LevelMap, ...] = field(default=(), compare=False, repr=False)

@@ -9,8 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from agent.shift import ShiftMeter, unit_rows
-from agent.traffic_cells import TrafficCells
+from agent.shift import ShiftMeter
 from policies import BudgetPacer, Context, Policy
 from policies.updates import utility
 from simulator.channel import FeedbackChannel
@@ -47,24 +46,18 @@ class Trace:
         return utility(self.outcomes, self.costs, lam, self.c_max)
 
 
-def stream_contexts(setup: Setup, stream: np.ndarray, traffic: int = 0) -> list[Context]:
-    """Each step's context, as a Router would give it: the prompt's clusters and cells, the
-    shift statistic of the stream so far (:class:`agent.shift.ShiftMeter`) and, with
-    ``traffic > 0``, its cell among that many fitted on the stream as it goes
-    (:class:`agent.traffic_cells.TrafficCells`; each prompt is assigned before the map moves
-    on)."""
+def stream_contexts(setup: Setup, stream: np.ndarray) -> list[Context]:
+    """Each step's context, as a Router would give it: the prompt's clusters and cells, and
+    the shift statistic of the stream so far (:class:`agent.shift.ShiftMeter`)."""
     rows = np.unique(stream)
     context_of = dict(zip(rows.tolist(), setup.contexts(rows), strict=True))
     emb = setup.embeddings
     if emb is None or setup.shift_ref is None:
         return [context_of[p] for p in stream.tolist()]
     shift = ShiftMeter.from_state(setup.shift_ref.to_state()).observe_all(emb[stream])
-    leaves = np.full(stream.size, -1, dtype=np.int64)
-    if traffic > 0:
-        leaves = TrafficCells(traffic).observe_units(unit_rows(emb), stream)
     return [
-        replace(context_of[p], leaf=int(f), shift=float(z))
-        for p, f, z in zip(stream.tolist(), leaves.tolist(), shift.tolist(), strict=True)
+        replace(context_of[p], shift=float(z))
+        for p, z in zip(stream.tolist(), shift.tolist(), strict=True)
     ]
 
 
@@ -115,7 +108,7 @@ def replay(
     changes.sort(key=lambda c: (c[0], c[1]))
     next_change = changes[0][0] if changes else steps
 
-    ctx_of_step = stream_contexts(setup, stream, int(getattr(policy, "traffic", 0)))
+    ctx_of_step = stream_contexts(setup, stream)
     log_index = {m: j for j, m in enumerate(log.models)}
     pacer = BudgetPacer(budget, cost_scale=setup.c_max, start_lam=lam) if budget else None
 

@@ -20,7 +20,7 @@ import numpy as np
 from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.contexts import level_cells, traffic_cell
+from agent.contexts import level_cells
 from agent.router import Router
 from policies import Context
 
@@ -36,22 +36,19 @@ def decision_stat(router: Router, body: Mapping[str, Any], now: float) -> dict[s
     score) minus the chosen model's, in the decision's cluster weights. ``propensity`` is the
     router's own when it logged one, else the policy's choice probability recomputed now;
     None for a sticky decision (not randomised) and when the response does not carry the
-    decision's traffic cell or level cells. Returns None if the pool changed under us.
+    decision's level cells. Returns None if the pool changed under us.
     """
     policy = router.policy
     try:
         names = policy.models
         j = names.index(str(body["model"]))
         weights = np.asarray(body["weights"], dtype=np.float64)
-        raw_leaf = body.get("leaf")
-        leaf = traffic_cell(policy, -1 if raw_leaf is None else int(raw_leaf))
         key = body.get("prompt_key")
         key = int(key) if key is not None else -1
         cells = level_cells(policy, body.get("cells") or ())
-        ctx = Context(weights / weights.sum(), leaf, key, (), cells)
-        # Without the decision's traffic cell (or level cells), the policy chose on
-        # information we lack.
-        knows_all = (leaf >= 0 or not getattr(policy, "traffic", 0)) and -1 not in cells
+        ctx = Context(weights / weights.sum(), prompt_key=key, cells=cells)
+        # Without the decision's level cells, the policy chose on information we lack.
+        knows_all = -1 not in cells
         scores = body.get("scores") or {}
         eligible = np.array([scores.get(n) is not None for n in names])
         if not eligible.any():

@@ -69,7 +69,7 @@ def target_policies(
     prior = alpha0 / (alpha0 + beta0)
     u = utility(prior, policy.costs, policy.lam, policy.cost_scale)
     static = np.eye(m)[np.argmax(u, axis=1)]
-    # each cluster as a whole: no cell of the extra partitions, no traffic cell
+    # each cluster as a whole: no cell of the extra partitions
     cells = level_cells(policy, ())
     current = np.vstack(
         [
@@ -163,7 +163,7 @@ def build_report(
         report["notes"].append(
             "No decision carries a propensity, so there are no IPS/DR estimates: the policy "
             "logs none (Thompson's propensity_samples is 0) and monitoring cannot recompute it "
-            "without the decision's traffic cell and level cells."
+            "without the decision's level cells."
         )
     report["verdict"] = verdict_section(report)
     report["build_seconds"] = time.perf_counter() - started

@@ -11,7 +11,6 @@ import pytest
 from agent.embedder import HashingEmbedder
 from agent.router import Router
 from agent.synthetic_log import generate_log
-from agent.traffic_cells import DEFAULT_CELLS
 from policies import Context
 
 
@@ -54,22 +53,24 @@ def test_labels_go_where_the_prompt_was_routed(log: Any) -> None:
 
 def test_the_default_router_labels_a_prompt_in_its_routed_cells(log: Any) -> None:
     router = make(log, label_candidates=10)
-    for p in log.prompts[:40]:  # open the traffic cells
+    for p in log.prompts[:40]:
         router.route(p)
     d = router.route(log.prompts[50])
     nom = next(n for n in router.nominate(10) if n.prompt_key == d.prompt_key)
-    here = Context(d.weights, d.leaf, -1, (), d.cells, shift=100.0)
-    there = Context(d.weights, (d.leaf + 1) % DEFAULT_CELLS, -1, (), d.cells, shift=100.0)
+    (k,) = router.policy.blend.sizes[2:]  # type: ignore[attr-defined]
+    (cell,) = d.cells
+    here = Context(d.weights, cells=(cell,), shift=100.0)
+    there = Context(d.weights, cells=((cell + 1) % k,), shift=100.0)  # another task's cell
     before = router.policy.mean_scores(here), router.policy.mean_scores(there)
     assert router.label(nom.prompt_key, dict.fromkeys(router.models, 0)) == len(router.models)
     drop_here = before[0] - router.policy.mean_scores(here)
     drop_there = before[1] - router.policy.mean_scores(there)
-    assert np.all(drop_here > drop_there) and np.all(drop_there > 0)  # its traffic cell most
-    # a label on a text reads the prompt without observing it: no traffic cell, no shift
-    assert router.traffic_cells is not None and router.shift is not None
-    seen = router.traffic_cells.counts.sum(), router.shift.seen
+    assert np.all(drop_here > drop_there) and np.all(drop_there > 0)  # its task cell most
+    # a label on a text reads the prompt without observing it: no shift
+    assert router.shift is not None
+    seen = router.shift.seen
     assert router.label(log.prompts[60], {router.models[0]: 1}) == 1
-    assert (router.traffic_cells.counts.sum(), router.shift.seen) == seen
+    assert router.shift.seen == seen
 
 
 @pytest.mark.parametrize(

@@ -35,10 +35,10 @@ def test_a_log_that_names_tasks_gives_a_task_level(log: Any, tmp_path: Path) -> 
     cell = int(task_map.assign(EMB.encode([log.prompts[0]]))[0])
     assert d.cells == (cell,) and router.open_decision(d.id).cells == (cell,)
     # feedback teaches the decision's task cell: the same prompt read in another task's cell
-    # (the same cluster and traffic cell) learns less
+    # (the same cluster) learns less
     other = (cell + 1) % task_map.k_
-    here = Context(d.weights, d.leaf, -1, (), (cell,))
-    there = Context(d.weights, d.leaf, -1, (), (other,))
+    here = Context(d.weights, cells=(cell,))
+    there = Context(d.weights, cells=(other,))
     j = router.policy.index(d.model)
     before = router.policy.mean_scores(here)[j], router.policy.mean_scores(there)[j]
     router.feedback(d.id, label=0)

@@ -51,7 +51,7 @@ def test_a_follow_up_keeps_the_conversations_model(log: Any) -> None:
 def test_a_clearly_different_second_turn_may_switch(log: Any) -> None:
     router = make(log)
     # no feedback comes, so each candidate second turn's expected utilities stay as they are
-    # (read once, without showing the prompts to the traffic cells and the shift meter)
+    # (read once, without showing the prompts to the shift meter)
     seconds = log.prompts[1::7]
     texts = [router.turns(q) for q in seconds]
     utility = np.array([

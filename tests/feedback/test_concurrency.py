@@ -1,6 +1,6 @@
 """Concurrency on a shared database (SQLite file and real PostgreSQL): duplicates sent at once
 count once, two replicas fed concurrently learn every row and agree (to within the order they
-learnt them in and their own traffic cells), and what was learnt live is what the rows say."""
+learnt them in), and what was learnt live is what the rows say."""
 
 from __future__ import annotations
 
@@ -143,8 +143,7 @@ def test_two_replicas_converge(shared_settings: Settings, h: Any) -> None:
         taught = sum(w > 0 for w in weights)  # the rows capped to 0 teach nothing
         assert [_learnt(r)["updates"] for r in replicas] == [taught, taught]
         # The corrections are learnt by assumed density filtering, whose result depends a
-        # little on the order the rows come in, and each replica learns its own decisions'
-        # feedback in its own traffic cells too: the two agree closely, not exactly.
+        # little on the order the rows come in: the two agree closely, not exactly.
         gap = np.abs(_means(posts[0]) - _means(posts[1]))
         moved = np.abs(_means(posts[0]) - _means({"alpha": posts[0]["alpha0"],
                                                   "beta": posts[0]["beta0"]}))  # fmt: skip
@@ -178,8 +177,8 @@ def test_pool_change_reaches_the_other_replica(shared_settings: Settings, h: Any
 def test_concurrent_feedback_from_one_source_is_capped_as_if_sequential(
     shared_settings: Settings, h: Any
 ) -> None:
-    # no traffic cells: the live router then learns exactly what a rebuild from the rows does
-    settings = shared_settings.with_values({"source_limit": 2, "traffic_cells": 0})
+    # the live router learns exactly what a rebuild from the rows does
+    settings = shared_settings.with_values({"source_limit": 2})
     with TestClient(create_app(settings)) as c:
         decisions = [h.route(c, f"question {i} about graphs") for i in range(8)]
         barrier = threading.Barrier(8)

@@ -54,9 +54,8 @@ def _same(a: dict[str, Any], b: dict[str, Any], models: list[str]) -> None:
 def test_a_prune_keeps_what_the_posterior_learnt_through_restarts_and_pool_changes(
     shared_settings: Settings, clock: Any, h: Any
 ) -> None:
-    # several prune batches; no traffic cells, so that a replica replaying B's rows learns
-    # exactly what B learnt from them live (B's traffic cells are B's alone)
-    settings = shared_settings.with_values({"prune_batch": 7, "traffic_cells": 0})
+    # several prune batches
+    settings = shared_settings.with_values({"prune_batch": 7})
     with TestClient(create_app(settings, clock=clock)) as a:
         _learn(a, h, 24)
         learnt = _posterior(a, h)

@@ -29,9 +29,7 @@ def _levels(client: TestClient) -> list[np.ndarray]:
 
 
 def test_levels_are_learned_and_survive_a_rebuild(shared_settings: Settings, h: Any) -> None:
-    # no traffic cells: the live router then learns what a replay of the rows does
-    settings = shared_settings.with_values({"traffic_cells": 0})
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(shared_settings)) as c:
         service = c.app.state.service  # type: ignore[attr-defined]
         # The default log names its topics, so the pool learns on the task level.
         (task_map,) = service.router.level_maps
@@ -54,7 +52,7 @@ def test_levels_are_learned_and_survive_a_rebuild(shared_settings: Settings, h: 
         s.execute(delete(PolicySnapshot))
         s.commit()
     # A replica that starts from the database replays the feedback into the same cells.
-    with TestClient(create_app(settings)) as again:
+    with TestClient(create_app(shared_settings)) as again:
         for x, y in zip(after, _levels(again), strict=True):
             np.testing.assert_array_equal(x, y)
 

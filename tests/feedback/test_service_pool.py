@@ -81,14 +81,13 @@ def test_the_pool_stores_the_blend_and_the_shift_reference_and_replicas_agree(
         assert [d["model"] for d in da] == [d["model"] for d in db]
         assert [d["scores"] for d in da] == [d["scores"] for d in db]
         assert ra.shift.to_state() == rb.shift.to_state() and ra.shift.seen == len(PROMPTS)
-        assert ra.traffic_cells.to_state() == rb.traffic_cells.to_state()
         # not a coincidence of a pool with one good model: the decisions vary
         assert len({d["model"] for d in da}) > 1
 
 
 def _replace_snapshot_policy(settings: Settings, policy: dict[str, Any], old: bool) -> None:
-    """Overwrite the newest snapshot's policy state (and, ``old``, its traffic cells with the
-    form they had before)."""
+    """Overwrite the newest snapshot's policy state (and, ``old``, drop its shift meter, as
+    before the router had one)."""
     with TestClient(create_app(settings)) as c:
         engine = c.app.state.service.engine  # type: ignore[attr-defined]
     with Session(engine) as s:
@@ -97,7 +96,6 @@ def _replace_snapshot_policy(settings: Settings, policy: dict[str, Any], old: bo
         state = json.loads(row.state)
         state["router"]["policy"] = policy
         if old:
-            state["router"]["traffic_cells"] = {"cells": {"n": 32, "centroids": []}, "gate": {}}
             state["router"].pop("shift", None)
         row.state = json.dumps(state)
         s.add(row)
@@ -117,7 +115,7 @@ def test_a_snapshot_of_the_old_policy_format_is_rebuilt_from_the_profiles(
             post = _posterior(b, h)
             router = b.app.state.service.router  # type: ignore[attr-defined]
             assert type(router.policy).__name__ == "OnlineUniRoute"
-            assert router.shift is not None and router.traffic_cells is not None
+            assert router.shift is not None
             # the profiles, then every stored feedback row, learnt once
             assert post["applied_feedback"] == 10 and post["learnt"] == learnt
             h.route(b, "What is 2 + 2?")  # and it serves

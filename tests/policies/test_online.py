@@ -3,6 +3,8 @@ learners the traffic's shift chooses between."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from scipy.special import ndtr
@@ -104,16 +106,27 @@ def test_under_a_shift_the_fast_learner_decides_and_follows_feedback_sooner() ->
     assert int(np.argmax(policy.mean_scores(shifted, lam=0.0))) == 1
 
 
-def test_feedback_in_a_traffic_cell_teaches_that_cell_most() -> None:
-    policy = OnlineUniRoute(seed=0, traffic=4).warm_start(
+def test_a_state_saved_with_corrections_on_the_traffic_loads_without_them() -> None:
+    """An older version also learnt corrections on cells fitted on the traffic (the ``traffic``
+    parameter, their partition last): its state loads, that partition dropped."""
+    policy = OnlineUniRoute(seed=0).warm_start(
         [profile("a", [0.7, 0.7], 50.0), profile("b", [0.6, 0.6], 50.0)]
     )
-    here, there = Context.hard(0, k=K, leaf=2), Context.hard(0, k=K, leaf=3)
-    for _ in range(20):
-        policy.update(here, "a", 0.0)
-    assert policy.mean_scores(here, lam=0.0)[0] < policy.mean_scores(there, lam=0.0)[0] - 0.05
-    with pytest.raises(ValueError, match="traffic cell 4"):
-        policy.select(Context.hard(0, k=K, leaf=4))
+    ctx = Context.hard(0, k=K)
+    for _ in range(5):
+        policy.update(ctx, "a", 0.0)
+    today = policy.to_state()
+    old = json.loads(json.dumps(today))
+    old["params"]["traffic"] = 3
+    for lr in old["extra"]["learners"]:
+        lr["sizes"].append(3)
+        lr["shared_mu"] += [0.5] * 3
+        lr["shared_var"] += [0.09] * 3
+        lr["model_mu"] += [[0.5, 0.5]] * 3
+        lr["model_var"] += [[0.09, 0.09]] * 3
+    loaded = OnlineUniRoute.from_state(old)
+    assert loaded.to_state() == today
+    assert loaded.select(ctx).model == policy.select(ctx).model
 
 
 def test_stacking_weighs_the_partition_that_predicts_the_validation_outcomes() -> None:

@@ -133,20 +133,11 @@ def test_the_flags_run_and_the_report_records_the_protocol(
         "val_size": 20,
         "shift": ["python", "sql"],
         "shift_share": 0.5,
-        "traffic_cells": 32,
         "label_budget": 0,
         "levels": ["task"],  # the log names topics: the task level (fitted on the others)
         "repeat_share": 0.0,
     }
     assert load_log(data).columns["tenant"][:2] == ["acme", "beta"]
-
-
-def test_traffic_cells_can_be_set_or_turned_off(tmp_path: Path) -> None:
-    base = ["simulate", *FAST[:-1], "default", "--fresh", "--steps", "300"]
-    for n in ("0", "8"):
-        assert main([*base, "--traffic-cells", n, "--out", str(tmp_path / n)]) == 0
-        report = json.loads((tmp_path / n / "report.json").read_text())
-        assert report["protocol"]["traffic_cells"] == int(n)
 
 
 def test_levels_run_and_the_report_records_them(tmp_path: Path) -> None:
@@ -239,7 +230,6 @@ def test_a_logs_own_split_column_is_recorded_and_conflicts_with_split(
         (["--shift", ","], "--shift expects a comma list"),
         (["--shift", "python", "--shift-share", "0"], "--shift-share must be in (0, 1]"),
         (["--shift-share", "0.5"], "--shift-share needs --shift"),
-        (["--traffic-cells", "-1"], "--traffic-cells must be >= 0, got -1"),
         (
             ["--levels", "8,x"],
             "--levels expects 'auto', 'none' or a comma list of whole "
