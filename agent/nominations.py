@@ -12,10 +12,11 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from agent.contexts import level_cells
 from agent.embedder import Embedder
 from policies import Context, Policy
 
@@ -129,6 +130,9 @@ class Nominating:
                 raise ValueError(f"{model}: an outcome must be a number in [0, 1], got {value!r}")
 
     def learn_outcomes(self, ctx: Context, outcomes: Mapping[str, float]) -> int:
-        """Fold checked ``outcomes`` on ``ctx`` into the policy; returns the models learnt."""
+        """Fold checked ``outcomes`` on ``ctx`` into the policy; returns the models learnt.
+        The context's level cells are read as the policy's levels allow (a stored row's from
+        a pool built with other levels count as unknown: :func:`agent.contexts.level_cells`)."""
         with self._lock:
+            ctx = replace(ctx, cells=level_cells(self.policy, ctx.cells))
             return self.policy.learn_outcomes(ctx, outcomes)

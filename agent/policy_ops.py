@@ -3,6 +3,7 @@ pool changes, and read-outs of the posterior. The ``Router``'s half that writes 
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -228,6 +229,13 @@ class PolicyOps:
             )
             self._pacers[budget] = pacer
         return pacer
+
+    def view(self) -> Policy:
+        """A consistent, read-only snapshot of the policy, taken under the lock: a copy, so
+        what is read from it (scores, choice probabilities, its Beta summaries) neither races
+        with routing and feedback nor draws from the live policy's random stream."""
+        with self._lock:
+            return copy.deepcopy(self.policy)
 
     def policy_state(self) -> dict[str, Any]:
         """The policy's JSON-safe state, read under the lock."""

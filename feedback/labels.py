@@ -15,7 +15,6 @@ import json
 import numpy as np
 from sqlmodel import Session, col, func, select
 
-from agent.contexts import level_cells
 from agent.router import Router
 from feedback import crud
 from feedback.errors import Conflict
@@ -61,7 +60,8 @@ def replay(router: Router, *, session: Session, learnt: AppliedIds) -> int:
         assert row.id is not None
         if not learnt.claim(row.id, now=0.0):
             continue
-        cells = level_cells(router.policy, json.loads(row.cells or "[]"))
+        # the router reads the stored cells as its levels allow (agent.contexts.level_cells)
+        cells = tuple(int(c) for c in json.loads(row.cells or "[]"))
         ctx = Context(
             np.asarray(json.loads(row.weights)),
             prompt_key=row.prompt_key,

@@ -220,12 +220,13 @@ class RoutingService:
                 head[0], head[1], type(exc).__name__, exc,
             )  # fmt: skip
             return afresh
-        if type(router.policy) is not type(fresh.policy):
+        held = snapshot_router_state(state)["policy"]["class"]
+        wanted = fresh.state(with_store=False)["policy"]["class"]
+        if held != wanted:
             logger.warning(
                 "snapshot %d (revision %d) holds a %s policy, the settings name %r (a %s); "
                 "rebuilding from the profiles, the labels and the stored feedback",
-                head[0], head[1], type(router.policy).__name__, self.settings.policy,
-                type(fresh.policy).__name__,
+                head[0], head[1], held, self.settings.policy, wanted,
             )  # fmt: skip
             return afresh
         if not head[4]:  # a snapshot at this revision, from before snapshots kept their basis

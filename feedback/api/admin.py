@@ -59,7 +59,7 @@ def get_posterior(service: ServiceDep) -> PosteriorState:
     post = service.router.posterior()
     return PosteriorState(
         **post,
-        learnt=service.router.policy.counters[0],
+        learnt=service.router.view().counters[0],
         applied_feedback=service.applied.count,
         hwm=service.applied.hwm,
         revision=service.revision,

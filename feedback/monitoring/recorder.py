@@ -38,7 +38,7 @@ def decision_stat(router: Router, body: Mapping[str, Any], now: float) -> dict[s
     None for a sticky decision (not randomised) and when the response does not carry the
     decision's level cells. Returns None if the pool changed under us.
     """
-    policy = router.policy
+    policy = router.view()
     try:
         names = policy.models
         j = names.index(str(body["model"]))

@@ -59,7 +59,7 @@ def target_policies(
 ) -> dict[str, np.ndarray]:
     """π(model | cluster) as (K, M) matrices: always-best-model (validation accuracy), static
     UniRoute at today's λ, and the current policy's choice probabilities."""
-    policy = router.policy
+    policy = router.view()
     names = policy.models
     m = len(names)
     _, _, alpha0, beta0 = policy.cluster_betas()
@@ -93,7 +93,7 @@ def build_report(
 ) -> dict[str, Any]:
     """The report over every decision in the database, scored with ``router``'s posterior."""
     started = time.perf_counter()
-    policy = router.policy
+    policy = router.view()
     names = policy.models
     costs = policy.costs
     backfill(session, dict(zip(names, costs.tolist(), strict=True)))
