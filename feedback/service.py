@@ -26,7 +26,6 @@ from agent.batching import BatchingEmbedder
 from agent.embedder import Embedder
 from agent.embedding_cache import CachedEmbedder
 from agent.router import Router
-from agent.shift import ShiftMeter
 from feedback import crud, labels
 from feedback.bootstrap import (
     ensure_pool,
@@ -243,7 +242,7 @@ class RoutingService:
             self._embedder,
             level_maps=self._level_maps if online else (),
             blend=self._blend if online else None,
-            shift=self._fresh_shift() if online else None,
+            shift=self._shift if online else None,  # the router observes a copy
             label_candidates=st.label_candidates,
             policy=st.policy,
             policy_params=(
@@ -263,10 +262,6 @@ class RoutingService:
             store=self._store,
             regenerate_window=st.regenerate_window if st.implicit_regenerate else None,
         )
-
-    def _fresh_shift(self) -> ShiftMeter | None:
-        """A shift meter on the pool's reference, with nothing seen (a copy: each router's)."""
-        return None if self._shift is None else ShiftMeter.from_state(self._shift.to_state())
 
     def sync(self) -> int:
         """Fold in feedback other replicas committed; rebuild if the pool changed. Returns the

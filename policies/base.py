@@ -35,6 +35,9 @@ class Policy(Persistent, ABC):
     """
 
     learns: ClassVar[bool] = True
+    #: Draws for a Monte Carlo estimate of each decision's propensity, logged with it, where
+    #: the rule has none in closed form (the Thompson rules take it as a parameter; 0: none).
+    propensity_samples: int = 0
 
     def __init__(self, *, lam: float = 0.1, seed: int | None = None) -> None:
         self.lam = lam
@@ -143,6 +146,11 @@ class Policy(Persistent, ABC):
         scores = self._scores(self._estimate(context), eligible, lam)
         j, propensity = self._choose(scores)
         self._decided += 1
+        if propensity is None and self.propensity_samples > 0:
+            probs = self.choice_probabilities(
+                context, eligible=eligible, lam=lam, samples=self.propensity_samples
+            )
+            propensity = float(probs[j])
         return Choice(self._names[j], j, scores, propensity, context, lam)
 
     def _check_request(

@@ -48,7 +48,7 @@ from scipy.special import ndtr, ndtri
 
 from policies.base import Policy
 from policies.blend import Blend
-from policies.context import Choice, Context
+from policies.context import Context
 from policies.corrections import Corrections, flat_priors, outcome_likelihood
 from policies.profile import ModelProfile
 from policies.rules import _frequencies
@@ -191,26 +191,6 @@ class OnlineUniRoute(Policy):
     def _mean_estimate(self, context: Context) -> np.ndarray:
         offset, rows = self._where(context)
         return self._learners[self.deciding(context)].predict(offset, rows)
-
-    def select(
-        self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None
-    ) -> Choice:
-        """As :meth:`Policy.select`; with ``propensity_samples > 0`` the decision also carries
-        a Monte Carlo estimate of the probability it had of choosing its model."""
-        decision = super().select(context, eligible=eligible, lam=lam)
-        if self.propensity_samples <= 0:
-            return decision
-        probs = self.choice_probabilities(
-            context, eligible=eligible, lam=decision.lam, samples=self.propensity_samples
-        )
-        return Choice(
-            decision.model,
-            decision.index,
-            decision.scores,
-            float(probs[decision.index]),
-            decision.context,
-            decision.lam,
-        )
 
     def choice_probabilities(
         self,

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import betaincinv
 
 from policies.base import Policy
-from policies.context import Choice, Context
+from policies.context import Context
 from policies.posterior import BetaPosterior
 from policies.profile import ModelProfile, prior_counts
 from policies.thumbs import ThumbsNoise
@@ -101,24 +101,6 @@ class Thompson(BetaRule):
     def __init__(self, *, propensity_samples: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.propensity_samples = propensity_samples
-
-    def select(
-        self, context: Context, *, eligible: np.ndarray | None = None, lam: float | None = None
-    ) -> Choice:
-        decision = super().select(context, eligible=eligible, lam=lam)
-        if self.propensity_samples <= 0:
-            return decision
-        probs = self.choice_probabilities(
-            context, eligible=eligible, lam=decision.lam, samples=self.propensity_samples
-        )
-        return Choice(
-            decision.model,
-            decision.index,
-            decision.scores,
-            float(probs[decision.index]),
-            decision.context,
-            decision.lam,
-        )
 
     def _estimate(self, context: Context) -> np.ndarray:
         a, b = self._post.params(context)
