@@ -127,6 +127,7 @@ class PolicyOps:
             claim.value,
             kind=claim.kind,
             weight=power.weight,
+            shared=power.shared,
             prompt_key=record.prompt_key,
             tags=record.tags,
             cells=record.cells,
@@ -140,13 +141,16 @@ class PolicyOps:
         *,
         kind: str,
         weight: float = 1.0,
+        shared: float | None = None,
         prompt_key: int = -1,
         tags: tuple[str, ...] = (),
         cells: Sequence[int] = (),
     ) -> bool:
         """Fold feedback into the policy directly (no store); False if ``model`` has left
-        the pool or ``weight`` is 0 (capped away). Services use this to replay persisted
-        feedback (with the decision's prompt key and level cells)."""
+        the pool or ``weight`` is 0 (capped away). ``shared`` is its weight on the parts the
+        policy shares between models (default ``weight``; :mod:`agent.source_cap`). Services
+        use this to replay persisted feedback (with the decision's prompt key and level
+        cells)."""
         if weight <= 0:
             return False
         with self._lock:
@@ -158,7 +162,7 @@ class PolicyOps:
                 tags=tags,
                 cells=level_cells(self.policy, cells),
             )
-            self.policy.update(ctx, model, value, kind=kind, weight=weight)
+            self.policy.update(ctx, model, value, kind=kind, weight=weight, shared=shared)
             return True
 
     # -- the pool ------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Integer, Text, cast, delete, func, text, update
 from sqlalchemy import select as sa_select
@@ -170,9 +170,21 @@ def count_feedback(*, session: Session, after: int = 0) -> int:
     return int(session.exec(stmt).one())
 
 
-#: (feedback id, kind, value, model, weight, cluster weights as JSON, prompt key, tags, level
-#: cells)
-FeedbackItem = tuple[int, str, float, str, float, str, int, tuple[str, ...], tuple[int, ...]]
+class FeedbackItem(NamedTuple):
+    """A committed feedback row joined to its decision: what replaying it needs. ``shared``
+    is its weight on the parts of the policy shared between models (:mod:`agent.source_cap`;
+    a row stored before there was such a cap has its ``weight`` there)."""
+
+    id: int
+    kind: str
+    value: float
+    model: str
+    weight: float
+    shared: float
+    weights: str  # the decision's cluster weights, JSON
+    prompt_key: int
+    tags: tuple[str, ...]
+    cells: tuple[int, ...]
 
 
 def feedback_after(
@@ -187,6 +199,7 @@ def feedback_after(
             col(FeedbackRow.value),
             col(DecisionRow.model),
             col(FeedbackRow.weight),
+            col(FeedbackRow.shared),
             col(DecisionRow.weights),
             col(DecisionRow.prompt_key),
             col(DecisionRow.tags),
@@ -200,21 +213,22 @@ def feedback_after(
     for i in range(0, len(wanted), _IN_CHUNK):
         chunk = wanted[i : i + _IN_CHUNK]
         rows.extend(session.execute(base.where(col(FeedbackRow.id).in_(chunk))).all())
-    items: list[FeedbackItem] = [
-        (
+    items = [
+        FeedbackItem(
             int(r[0]),
             str(r[1]),
             float(r[2]),
             str(r[3]),
             float(r[4]),
-            str(r[5]),
-            int(r[6]),
-            tuple(json.loads(r[7])),
-            tuple(int(c) for c in json.loads(r[8] or "[]")),
+            float(r[4] if r[5] is None else r[5]),
+            str(r[6]),
+            int(r[7]),
+            tuple(json.loads(r[8])),
+            tuple(int(c) for c in json.loads(r[9] or "[]")),
         )
         for r in rows
     ]
-    return sorted(items, key=lambda r: r[0])
+    return sorted(items, key=lambda r: r.id)
 
 
 # -- snapshots -----------------------------------------------------------------------------

@@ -92,6 +92,7 @@ _ADDED_COLUMNS = (
     ("ra_feedback", "model", "VARCHAR(200) NOT NULL DEFAULT ''"),
     ("ra_feedback", "watched", "BOOLEAN NOT NULL DEFAULT TRUE"),
     ("ra_snapshot", "basis", "TEXT NOT NULL DEFAULT ''"),
+    ("ra_feedback", "shared", "FLOAT"),
 )
 
 #: Indexes added after the first release: (name, table, columns).

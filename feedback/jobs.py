@@ -108,7 +108,7 @@ class FeedbackJob(Job):
         self.decision = decision
         self.learn = learn
         self.fid: int | None = None
-        self.power = Influence(1.0)
+        self.power = Influence(1.0, 1.0)
 
     @classmethod
     def run_batch(cls, conn: Connection, jobs: Sequence[FeedbackJob]) -> None:
@@ -125,7 +125,7 @@ class FeedbackJob(Job):
         triples: set[tuple[str, str, str]] = set()
         keys: set[str] = set()
         for j in jobs:
-            j.fid, j.power = None, Influence(1.0)
+            j.fid, j.power = None, Influence(1.0, 1.0)
             if j.error is not None:
                 continue
             c = j.claim
@@ -282,10 +282,12 @@ class _Windows:
         limits: Limits,
         sources: dict[str, int],
         cells: dict[tuple[str, int, str], float],
+        shared: dict[str, float],
     ) -> None:
         self.limits = limits
         self.sources = sources
         self.cells = cells
+        self.shared = shared
 
     @classmethod
     def read(cls, conn: Connection, jobs: list[FeedbackJob], limits: Limits) -> _Windows:
@@ -304,20 +306,25 @@ class _Windows:
             )
             sources.update({str(s): int(n) for s, n in conn.execute(stmt)})
         cells: dict[tuple[str, int, str], float] = {}
+        shared: dict[str, float] = {}
         identities = sorted({j.claim.identity for j in jobs if j.claim.identity})
         if limits.identity_budget > 0:
+            on_shared = func.coalesce(t.c.shared, t.c.weight)
             for i in range(0, len(identities), _IN_CHUNK):
                 stmt = (
-                    sa_select(t.c.identity, t.c.cell, t.c.model, func.sum(t.c.weight))
+                    sa_select(
+                        t.c.identity, t.c.cell, t.c.model, func.sum(t.c.weight), func.sum(on_shared)
+                    )
                     .where(
                         t.c.identity.in_(identities[i : i + _IN_CHUNK]),
                         t.c.created_at > now - limits.identity_window,
                     )
                     .group_by(t.c.identity, t.c.cell, t.c.model)
                 )
-                for who, cell, model, weight in conn.execute(stmt):
+                for who, cell, model, weight, on in conn.execute(stmt):
                     cells[(str(who), int(cell), str(model))] = float(weight or 0.0)
-        return cls(limits, sources, cells)
+                    shared[str(who)] = shared.get(str(who), 0.0) + float(on or 0.0)
+        return cls(limits, sources, cells, shared)
 
     def weigh(self, job: FeedbackJob) -> Influence:
         """Job's influence, counted into the windows for the jobs after it."""
@@ -325,11 +332,16 @@ class _Windows:
         assert d is not None
         source = c.stored_source
         cell_key = (c.identity, d.cluster, d.model)
-        seen = Seen(self.sources.get(source, 0) if source else 0, self.cells.get(cell_key, 0.0))
+        seen = Seen(
+            self.sources.get(source, 0) if source else 0,
+            self.cells.get(cell_key, 0.0),
+            self.shared.get(c.identity, 0.0),
+        )
         power = influence(c.identity, d.teach, seen, self.limits)
         if source:
             self.sources[source] = seen.source_count + 1
         self.cells[cell_key] = seen.identity_weight + power.weight
+        self.shared[c.identity] = seen.shared_weight + power.shared
         return power
 
 
@@ -338,6 +350,7 @@ _COLUMNS = (
     "kind",
     "value",
     "weight",
+    "shared",
     "source",
     "idempotency_key",
     "created_at",
@@ -364,7 +377,7 @@ def _insert_ignoring_duplicates(
     for j in jobs:
         c, d, p = j.claim, j.decision, j.power
         assert d is not None
-        params += [c.decision_id, c.kind, c.value, p.weight, c.stored_source, c.idempotency_key,
-                   c.now, c.identity, d.cluster, d.model]  # fmt: skip
+        params += [c.decision_id, c.kind, c.value, p.weight, p.shared, c.stored_source,
+                   c.idempotency_key, c.now, c.identity, d.cluster, d.model]  # fmt: skip
     result = conn.exec_driver_sql(sql, tuple(params))
     return {(str(d), str(k), str(s)): int(i) for i, d, k, s in result}

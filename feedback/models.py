@@ -69,7 +69,7 @@ class DecisionRow(SQLModel, table=True):
 class FeedbackRow(SQLModel, table=True):
     """One acknowledged piece of feedback. The unique constraints make it count once.
     ``source`` is scoped under ``identity`` (:func:`agent.store.scoped`); ``cell`` (the
-    decision's top cluster) and ``model`` are what the identity's caps count
+    decision's top cluster), ``model`` and ``shared`` are what the identity's caps count
     (:mod:`agent.source_cap`). ``watched`` is unused (it marked the rows that fed the drift
     guard, which is gone); it stays so that older databases and new ones have one schema."""
 
@@ -91,6 +91,9 @@ class FeedbackRow(SQLModel, table=True):
     identity: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     cell: int = Field(default=-1, sa_column_kwargs={"server_default": "-1"})
     model: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    #: Its weight on the parts of the policy shared between models (at most ``weight``; NULL
+    #: in a row stored before that cap: ``weight``).
+    shared: float | None = None
     watched: bool = Field(default=True, sa_column_kwargs={"server_default": "1"})
 
 

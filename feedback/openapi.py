@@ -48,18 +48,15 @@ def _mark_optional_security(schema: dict[str, Any], settings: Settings) -> None:
 def _cap_messages(schema: dict[str, Any], settings: Settings) -> None:
     models = schema.get("components", {}).get("schemas", {})
     route = models.get("RouteRequest", {}).get("properties", {})
-    for key, cap in (
-        ("maxLength", settings.max_message_chars),
-        ("maxItems", settings.max_messages),
-    ):
-        field = "prompt" if key == "maxLength" else "messages"
-        for branch in _branches(route.get(field, {})):
-            if key in branch:
-                branch[key] = min(branch[key], cap)
     content = models.get("Message", {}).get("properties", {}).get("content", {})
-    for branch in _branches(content):
-        if "maxLength" in branch:
-            branch["maxLength"] = min(branch["maxLength"], settings.max_message_chars)
+    for field, kind, key, cap in (
+        (route.get("prompt", {}), "string", "maxLength", settings.max_message_chars),
+        (content, "string", "maxLength", settings.max_message_chars),
+        (route.get("messages", {}), "array", "maxItems", settings.max_messages),
+    ):
+        for branch in _branches(field):
+            if branch.get("type") == kind:
+                branch[key] = cap
 
 
 def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:

@@ -93,7 +93,14 @@ def reconcile(
 
 def replay_row(router: Router, row: crud.FeedbackItem) -> None:
     """Learn one committed feedback row (in its decision's clusters and level cells)."""
-    _, kind, value, model, weight, weights, key, tags, cells = row
-    w = np.asarray(json.loads(weights))
-    router.apply(w, model, value, kind=kind, weight=weight, prompt_key=key, tags=tags,
-                 cells=cells)  # fmt: skip
+    router.apply(
+        np.asarray(json.loads(row.weights)),
+        row.model,
+        row.value,
+        kind=row.kind,
+        weight=row.weight,
+        shared=row.shared,
+        prompt_key=row.prompt_key,
+        tags=row.tags,
+        cells=row.cells,
+    )

@@ -90,7 +90,8 @@ _TAGS_SCHEMA: JsonDict = {
 class Message(BaseModel):
     model_config = _STRICT
     role: Literal["system", "user", "assistant", "tool"] = "user"
-    content: SafeStr = Field(max_length=100_000)
+    #: Its length is checked against ``max_message_chars`` (:func:`feedback.limits.check_messages`).
+    content: SafeStr
 
 
 def checked_tags(tags: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -111,9 +112,12 @@ class RouteRequest(BaseModel):
     model_config = ConfigDict(
         **_STRICT, json_schema_extra={"oneOf": _exactly_one("prompt", "messages")}
     )
-    prompt: PromptStr | None = Field(default=None, max_length=100_000)
+    # the prompt's and the messages' sizes are the settings' (``max_message_chars``,
+    # ``max_messages``): checked by :func:`feedback.limits.check_messages`, stated in the
+    # schema by :mod:`feedback.openapi`
+    prompt: PromptStr | None = None
     messages: list[Message] | None = Field(
-        default=None, min_length=1, max_length=1000, json_schema_extra={"contains": _A_USER_TURN}
+        default=None, min_length=1, json_schema_extra={"contains": _A_USER_TURN}
     )
     conversation_id: SafeStr | None = Field(default=None, min_length=1, max_length=200)
     lam: float | None = Field(default=None, ge=0.0, le=1e6)

@@ -287,7 +287,7 @@ class RoutingService:
     def _fold(self, row: crud.FeedbackItem, *, now: float) -> bool:
         """Learn a row another replica committed, unless it was learnt already."""
         with self._lock:
-            if not self._applied.claim(row[0], now=now):
+            if not self._applied.claim(row.id, now=now):
                 return False
             replay_row(self._router, row)
             return True

@@ -79,6 +79,9 @@ class Settings:
     #: model) within ``identity_window`` seconds, across every source it claims (0: no cap).
     identity_budget: float = 10.0
     identity_window: float = 86400.0
+    #: Most weight one identity's feedback may put, within ``identity_window``, on the parts of
+    #: the policy shared by every model (``default``'s difficulty corrections).
+    identity_shared_budget: float = 0.25
     #: Seconds decisions and feedback are kept (older rows are pruned; 0: kept forever).
     retention: float = 30 * 86400.0
     #: Seconds between background prunes (0: none), and most rows one delete statement takes.
@@ -174,6 +177,7 @@ class Settings:
             source_window=self.source_window,
             identity_budget=self.identity_budget,
             identity_window=self.identity_window,
+            shared_budget=self.identity_shared_budget,
         )
 
     @classmethod

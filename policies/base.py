@@ -228,15 +228,21 @@ class Policy(Persistent, ABC):
         *,
         kind: str = "label",
         weight: float = 1.0,
+        shared: float | None = None,
     ) -> None:
         """Learn from feedback on ``model``'s answer: a 0/1 label, a [0, 1] score, or a thumb
-        (``value`` 1 for up, 0 for down). ``weight`` in (0, 1] scales how much it teaches."""
+        (``value`` 1 for up, 0 for down). ``weight`` in (0, 1] scales how much it teaches;
+        ``shared`` in [0, ``weight``] (default ``weight``) how much it teaches the parts a
+        policy shares between models, if it has any (see :mod:`agent.source_cap`)."""
         self._ready()
         j = self.index(model)
         validate_feedback(value, kind, weight)
+        shared = weight if shared is None else float(shared)
+        if not 0.0 <= shared <= weight:
+            raise ValueError(f"shared weight must be in [0, weight = {weight}], got {shared}")
         self._check_context(context)
         self._t += 1
-        self._learn(context, j, float(value), kind, weight)
+        self._learn(context, j, float(value), kind, weight, shared)
 
     def learn_outcomes(self, context: Context, outcomes: Mapping[str, float]) -> int:
         """Fold every given model's outcome on one prompt (someone labelled them all: a 0/1
@@ -251,8 +257,11 @@ class Policy(Persistent, ABC):
         return learnt
 
     @abstractmethod
-    def _learn(self, context: Context, arm: int, value: float, kind: str, weight: float) -> None:
-        """Fold one validated piece of feedback on model ``arm`` into the learned state."""
+    def _learn(
+        self, context: Context, arm: int, value: float, kind: str, weight: float, shared: float
+    ) -> None:
+        """Fold one validated piece of feedback on model ``arm`` into the learned state
+        (``shared``: its weight on parts shared between models, where the policy has any)."""
 
     # -- state ---------------------------------------------------------------------------------
     def _ready(self) -> Self:

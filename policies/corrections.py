@@ -138,10 +138,12 @@ class Corrections:
         c0: float,
         c1: float,
         weight: float = 1.0,
+        shared: float | None = None,
     ) -> float:
         """Fold one piece of feedback on ``arm`` with likelihood ``c0 + c1·Φ(s)`` into every
-        correction of ``rows`` (a ``weight`` below 1 takes that share of the step). Returns
-        the log-likelihood the learner gave the feedback before learning it."""
+        correction of ``rows`` (a ``weight`` below 1 takes that share of the step; the shared
+        corrections take ``shared``'s, default ``weight``). Returns the log-likelihood the
+        learner gave the feedback before learning it."""
         m, v = self.moments(offset, rows)
         total = 1.0 + float(v[arm])
         root = float(np.sqrt(total))
@@ -150,14 +152,14 @@ class Corrections:
         z = max(c0 + c1 * float(ndtr(u)), 1e-12)
         alpha = c1 * density / (root * z)  # d log Z / d mean
         shrink = alpha * alpha + c1 * density * u / (total * z)  # −2 d log Z / d variance
-        for mu, var, col in (
-            (self.shared_mu, self.shared_var, None),
-            (self.model_mu, self.model_var, arm),
+        for mu, var, col, w in (
+            (self.shared_mu, self.shared_var, None, weight if shared is None else shared),
+            (self.model_mu, self.model_var, arm, weight),
         ):
             idx = rows if col is None else (rows, col)
             cur = var[idx]
-            mu[idx] += weight * cur * alpha
-            var[idx] = np.maximum(cur - weight * cur * cur * shrink, _MIN_VAR)
+            mu[idx] += w * cur * alpha
+            var[idx] = np.maximum(cur - w * cur * cur * shrink, _MIN_VAR)
         return float(np.log(z))
 
     # -- the pool changes ----------------------------------------------------------------------

@@ -233,14 +233,16 @@ class OnlineUniRoute(Policy):
         return p * n, (1 - p) * n, warm * strength, (1 - warm) * strength
 
     # -- learning ------------------------------------------------------------------------------
-    def _learn(self, context: Context, arm: int, value: float, kind: str, weight: float) -> None:
+    def _learn(
+        self, context: Context, arm: int, value: float, kind: str, weight: float, shared: float
+    ) -> None:
         if kind == "thumbs":
             c0, c1 = thumbs_likelihood(value >= 0.5, *self.thumbs)
         else:
             c0, c1 = outcome_likelihood(value)
         offset, rows = self._where(context)
         for i, learner in enumerate(self._learners):
-            self._evidence[i] += learner.learn(offset, rows, arm, c0, c1, weight)
+            self._evidence[i] += learner.learn(offset, rows, arm, c0, c1, weight, shared)
 
     @property
     def evidence(self) -> np.ndarray:

@@ -81,7 +81,9 @@ class RiverBandit(BetaRule):
             return np.array([rewards[m].mode for m in self._names], dtype=np.float64)
         return np.array([rewards[m].get() for m in self._names], dtype=np.float64)
 
-    def _learn(self, context: Context, arm: int, value: float, kind: str, weight: float) -> None:
+    def _learn(
+        self, context: Context, arm: int, value: float, kind: str, weight: float, shared: float
+    ) -> None:
         lam = self._last_lam
         utility = value - lam * min(self._cost[arm] / self._cost_scale, 1.0)
         reward = (utility + lam) / (1.0 + lam)

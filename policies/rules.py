@@ -81,7 +81,9 @@ class BetaRule(Policy):
         post = self._ready()._post
         return post.alpha.copy(), post.beta.copy(), post.alpha0.copy(), post.beta0.copy()
 
-    def _learn(self, context: Context, arm: int, value: float, kind: str, weight: float) -> None:
+    def _learn(
+        self, context: Context, arm: int, value: float, kind: str, weight: float, shared: float
+    ) -> None:
         if self.learns:
             self._post.observe(context, arm, value, kind=kind, weight=weight)
 

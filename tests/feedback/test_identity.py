@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from feedback.app import create_app
@@ -133,10 +135,58 @@ def test_the_cap_window_slides(h: Any, clock: Any) -> None:
     engine.dispose()
 
 
+def test_one_identity_moves_the_shared_corrections_by_its_shared_budget_in_all(
+    h: Any, clock: Any
+) -> None:
+    """Wherever its feedback lands (any cluster, any model), one identity's total weight on the
+    parts shared by every model is its shared budget; the per-model weight is untouched, a
+    second identity has a budget of its own, and each row stores what it was given."""
+    settings = _cap_settings(h, identity_shared_budget=1.5, client_keys="ka,kb")
+    app, engine = h.memory_app(settings, clock)
+    prompts = ["sort this list of numbers", "Is 91 a prime number?", "write a haiku about rain"]
+    with TestClient(app) as c:
+        for key in ("ka", "kb"):
+            auth = {"Authorization": f"Bearer {key}"}
+            for p in prompts:
+                model = str(c.post("/route", json={"prompt": p}, headers=auth).json()["model"])
+                assert _send(c, _route(c, p, model, auth), auth, label=1)["weight"] == 1.0
+        rows = _rows(app)
+    engine.dispose()
+    by_identity: dict[str, list[float]] = {}
+    for r in rows:
+        by_identity.setdefault(r.identity, []).append(r.shared or 0.0)
+    assert [r.weight for r in rows] == [1.0] * 6
+    assert sorted(by_identity.values()) == [[1.0, 0.5, 0.0], [1.0, 0.5, 0.0]]
+
+
+def test_what_the_shared_budget_let_through_is_what_a_restart_replays(
+    tmp_path: Any, h: Any
+) -> None:
+    """The posterior rebuilt from the stored rows (no snapshot) learns each row's shared
+    weight again, not its full weight."""
+    settings = h.base_settings(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", identity_shared_budget=0.25
+    )
+    prompts = ["sort this list of numbers", "Is 91 a prime number?", "write a haiku about rain"]
+    with TestClient(create_app(settings)) as c:
+        for p in prompts * 4:
+            _send(c, c.post("/route", json={"prompt": p}).json(), label=0)
+        router = c.app.state.service.router  # type: ignore[attr-defined]
+        before = [router.view().mean_scores(router.context_for(p)) for p in prompts]
+        with c.app.state.service.engine.begin() as conn:  # type: ignore[attr-defined]
+            conn.execute(text("DELETE FROM ra_snapshot"))  # the restart replays every row
+        shared = [r.shared for r in _rows(c.app)]
+    assert shared[0] == 0.25 and sum(x or 0.0 for x in shared) == pytest.approx(0.25)
+    with TestClient(create_app(settings)) as c:
+        router = c.app.state.service.router  # type: ignore[attr-defined]
+        after = [router.view().mean_scores(router.context_for(p)) for p in prompts]
+    assert np.allclose(before, after, atol=1e-9)
+
+
 @pytest.mark.parametrize(
     "values",
-    [{"identity_budget": -1}, {"identity_window": 0}],
+    [{"identity_budget": -1}, {"identity_window": 0}, {"identity_shared_budget": -0.5}],
 )
 def test_nonsense_caps_are_refused_at_start_up(values: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="identity_budget|identity_window"):
+    with pytest.raises(ValueError, match="identity_budget|identity_window|shared_budget"):
         Settings().with_values(values)

@@ -2,8 +2,8 @@
 synthetic pool): decisions minted with ``allowed`` narrowed to one model, and a label on each,
 with no client key and no source. A restricted decision teaches only as much as its propensity
 says (:mod:`agent.propensity`), and one client is one identity whose weight on a (cluster,
-model) is capped (:mod:`agent.source_cap`): neither attack moves what the router thinks of the
-probe prompts."""
+model), and on the corrections every model shares, is capped (:mod:`agent.source_cap`): neither
+attack moves what the router thinks of the probe prompts."""
 
 from __future__ import annotations
 
@@ -65,8 +65,8 @@ def test_labels_on_decisions_restricted_to_a_weak_model_do_not_move_the_probes(a
     after, moved = _view(app)
     assert after == before
     assert weight < 5  # 400 labels taught less than 5 labels' worth
-    # the 0.3 labels' worth they taught moves the probes' mean score about 0.02
-    assert moved["tiny-1b"] - scores["tiny-1b"] < 0.025
+    # the 0.3 labels' worth they taught moves the probes' mean score less than 0.02
+    assert moved["tiny-1b"] - scores["tiny-1b"] < 0.02
 
 
 def _strong_attack(app: Any) -> dict[str, Any]:
@@ -99,18 +99,12 @@ def test_wrong_labels_on_decisions_restricted_to_the_strongest_model_move_no_oth
     assert kept and all(a == b for a, b in kept)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="default's shared (difficulty) corrections are not bounded by the identity's "
-    "per-(cluster, model) budget: about 14 labels' worth of failures on frontier-xl (no "
-    "cell over its budget) move the all-prompts shared correction to about -1.4 (probit), "
-    "and every model's mean score on the probes falls by about 0.45 (frontier-xl's by 0.50)",
-)
 def test_wrong_labels_on_decisions_restricted_to_the_strongest_model_do_not_collapse_it(
     app: Any,
 ) -> None:
     """Unprotected (before the identity caps), its mean score on the probes fell from 0.75
-    to -0.04."""
+    to -0.04; with the per-(cluster, model) caps alone, by 0.45 through the corrections every
+    model shares. The shared budget leaves about 0.03."""
     run = _strong_attack(app)
     model, j = run["model"], run["j"]
     (means, moved), (scores, now) = run["means"], run["scores"]

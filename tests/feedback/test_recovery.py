@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
@@ -181,3 +182,32 @@ def test_the_item_column_of_an_older_database_is_renamed_prompt_key(tmp_path: Pa
         with engine.connect() as conn:
             keys = conn.execute(text("SELECT prompt_key FROM ra_decision")).scalars().all()
     assert "prompt_key" in columns and "item" not in columns and all(k >= 0 for k in keys)
+
+
+def test_feedback_stored_before_the_shared_budget_replays_with_its_full_weight(
+    tmp_path: Path, h: Any
+) -> None:
+    """An ``ra_feedback`` without the ``shared`` column gains it, and its older rows (NULL
+    there) teach the shared corrections with their weight, as they did when they were
+    learnt."""
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    prompts = ["Is 91 a prime number?", "sort this list of numbers"]
+    with TestClient(create_app(h.base_settings(database_url=url, identity_budget=0.0))) as c:
+        for p in prompts * 3:
+            d = h.route(c, p)
+            body = {"decision_id": d["decision_id"], "token": d["token"], "label": 0}
+            assert c.post("/feedback", json=body).status_code == 201
+        router = c.app.state.service.router  # type: ignore[attr-defined]
+        before = [router.view().mean_scores(router.context_for(p)) for p in prompts]
+        with c.app.state.service.engine.begin() as conn:  # type: ignore[attr-defined]
+            conn.execute(text("DELETE FROM ra_snapshot"))
+            conn.execute(text('ALTER TABLE ra_feedback DROP COLUMN "shared"'))
+    with TestClient(create_app(h.base_settings(database_url=url, identity_budget=0.0))) as c:
+        router = c.app.state.service.router  # type: ignore[attr-defined]
+        after = [router.view().mean_scores(router.context_for(p)) for p in prompts]
+        with c.app.state.service.engine.connect() as conn:  # type: ignore[attr-defined]
+            shared = conn.execute(text("SELECT shared FROM ra_feedback")).scalars().all()
+    assert shared == [None] * 6
+    assert np.allclose(before, after, atol=1e-9)

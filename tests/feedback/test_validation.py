@@ -151,6 +151,24 @@ def test_message_count_and_size_limits(client: TestClient, h: Any) -> None:
     assert client.post("/route", json={"messages": many[:3]}).status_code == 200
 
 
+def test_route_takes_chats_up_to_the_settings_defaults_and_its_schema_says_so(
+    client: TestClient,
+) -> None:
+    """The settings are the only size limits: 2,048 messages and a 200,000-character prompt
+    (both above what an earlier schema hard-coded) route; the schema states the settings."""
+    chat = [{"role": "user", "content": f"turn {i} about sorting"} for i in range(2048)]
+    assert client.post("/route", json={"messages": chat}).status_code == 200
+    r = client.post("/route", json={"messages": [*chat, chat[0]]})
+    assert r.status_code == 422 and "2049 messages; at most 2048" in r.json()["detail"]
+    assert client.post("/route", json={"prompt": "why? " * 40_000}).status_code == 200
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    route, content = schemas["RouteRequest"]["properties"], schemas["Message"]["properties"]
+    strings = [b for b in route["prompt"]["anyOf"] if b.get("type") == "string"]
+    arrays = [b for b in route["messages"]["anyOf"] if b.get("type") == "array"]
+    assert strings[0]["maxLength"] == content["content"]["maxLength"] == 1_048_576
+    assert arrays[0]["maxItems"] == 2048
+
+
 def test_body_limit_is_413_before_parsing(client: TestClient, h: Any) -> None:
     service = client.app.state.service  # type: ignore[attr-defined]
     service.settings = replace(service.settings, max_body_bytes=2_000)
