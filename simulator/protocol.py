@@ -31,7 +31,9 @@ class Setup:
     weights: np.ndarray  # (N, K) cluster weights of every prompt
     clusters: np.ndarray  # (N,) hard cluster of every prompt
     profiles: list[ModelProfile]
-    c_max: float  # the largest mean model cost: the cost unit of utilities
+    #: The cost unit of utilities: the largest mean model cost on the profiled (validation)
+    #: rows, as a Router warm-started from the same profiles has it (never the pool's rows).
+    c_max: float
     fresh: bool = False  # stream each pool prompt at most once (no repeats)
     #: Prompts of the shifted datasets (empty without a shift); the stream draws a
     #: ``shift_share`` of its requests from them and the rest from the pool.
@@ -158,7 +160,7 @@ def prepare(
         weights=weights,
         clusters=clusters,
         profiles=profiles,
-        c_max=float(log.mean_cost.max()),
+        c_max=max(p.cost for p in profiles),
         fresh=fresh,
         shifted_idx=division.shifted,
         shift_share=shift_share,

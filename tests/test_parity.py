@@ -40,10 +40,7 @@ What has to be lined up, and why:
   stream_contexts`: ``ShiftMeter.observe_all`` over the stream's float32 embeddings); the
   router and the service observe each routed prompt's pooled (float64, renormalised)
   embedding. Same arithmetic, so each step's shift agrees to rounding.
-- The simulator's cost unit is ``log.mean_cost.max()`` (``Setup.c_max``: every row of its
-  log), the router's the largest profile cost (the profiled rows). The shifted rows here cost
-  each model its mean cost, so the two are the same number up to the order of summation (a
-  few ulps), which moves no choice.
+- The simulator's cost unit (``Setup.c_max``) is the router's: the largest profile cost.
 """
 
 from __future__ import annotations
@@ -200,7 +197,7 @@ def simulator_setup(log: ReplayLog, fitted: int, pool: FittedPool, X: np.ndarray
         weights=cmap.weights(X, soft=False),
         clusters=cmap.assign(X),
         profiles=pool.profiles,
-        c_max=float(log.mean_cost.max()),
+        c_max=max(p.cost for p in pool.profiles),
         shifted_idx=np.arange(fitted, log.n_prompts),
         shift_share=SHIFT_SHARE,
         cells=np.column_stack([lm.assign(X) for lm in pool.level_maps]),
