@@ -1,19 +1,14 @@
-"""What a :class:`~agent.router.Router` routes on: a prompt or conversation → its Context
-(cluster weights, prompt key, tags, level cells and the traffic's shift). The
-``Router``'s half that reads prompts."""
+"""Helpers for the contexts a :class:`~agent.router.Router` routes and learns on: the level
+cells a policy names, a stored row's cells as a policy reads them, and a request's eligible
+models. (The Router turns a prompt into its Context itself: :meth:`Router.context_for`.)"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from agent.clusters import ClusterMap, LevelMap, MapStack
-from agent.conversation import Messages, conversation_turns, pool_embedding, prompt_key
-from agent.embedder import Embedder
-from agent.shift import ShiftMeter
-from agent.tags import normalise_tags
-from policies import Context, OnlineUniRoute, Policy
+from policies import OnlineUniRoute, Policy
 
 
 def level_sizes(policy: Policy) -> tuple[int, ...]:
@@ -53,55 +48,3 @@ def eligible_mask(names: Sequence[str], allowed: Sequence[str] | None) -> np.nda
     if unknown or not allowed:
         raise ValueError(f"allowed must name pool models; unknown: {unknown}")
     return np.isin(np.array(names, dtype=object), list(allowed))
-
-
-class ContextOps:
-    """Embedding, pooling of recent turns, clusters, prompt key, tags, level cells and
-    shift."""
-
-    policy: Policy
-    embedder: Embedder
-    cluster_map: ClusterMap
-    level_maps: tuple[LevelMap, ...]
-    level_stack: MapStack  # the level maps' scorers in one matrix
-    shift: ShiftMeter | None
-    soft: bool
-    max_turns: int
-    decay: float
-
-    def context_for(
-        self, prompt_or_messages: str | Messages, tags: Mapping[str, str] | None = None
-    ) -> Context:
-        """The context of a prompt or of a conversation's recent user turns, with the app's
-        ``tags`` (the shift meter observes it)."""
-        texts, w = self.turns(prompt_or_messages)
-        return self.context_from(self.embedder.encode(texts), w, texts, tags)
-
-    def turns(self, prompt_or_messages: str | Messages) -> tuple[list[str], np.ndarray]:
-        """The texts to embed for a prompt or conversation, and their pooling weights."""
-        return conversation_turns(prompt_or_messages, max_turns=self.max_turns, decay=self.decay)
-
-    def context_from(
-        self,
-        vectors: np.ndarray,
-        turn_weights: np.ndarray,
-        texts: Sequence[str] | None = None,
-        tags: Mapping[str, str] | None = None,
-        *,
-        observe: bool = True,
-    ) -> Context:
-        """The context of already-embedded turns (``vectors`` from :meth:`turns`' ``texts``;
-        without the texts the context has no prompt key). Bad ``tags`` raise ``ValueError``
-        (see :func:`agent.tags.normalise_tags`). ``observe=False`` leaves the shift meter
-        alone (the context then has no shift)."""
-        vec = pool_embedding(vectors, turn_weights)
-        weights = self.cluster_map.weights(vec, soft=self.soft)[0]
-        shift = 0.0
-        if observe and self.shift is not None:
-            shift = self.shift.observe(vec)
-        key = prompt_key(texts) if texts is not None else -1
-        cells = tuple(self.level_stack.cells(vec[0])) if self.level_maps else ()
-        tagged = normalise_tags(tags)
-        return Context(
-            weights / weights.sum(), prompt_key=key, tags=tagged, cells=cells, shift=shift
-        )

@@ -1,8 +1,10 @@
-"""What the router hands back for one request, and the record it keeps until feedback arrives."""
+"""What the router hands back for one request, the record it keeps until feedback arrives,
+and the one record it learns from (:class:`Lesson`)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,6 +132,84 @@ class OpenDecision:
             cells=tuple(int(c) for c in d.get("cells", ())),
             teach=float(d.get("teach", 1.0)),
         )
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One outcome to learn (:meth:`agent.router.Router.learn`): ``model``'s ``value`` of
+    ``kind`` (label, score or thumbs) on a decision's prompt, where the decision sat (its
+    cluster ``weights``, ``prompt_key``, ``tags`` and level ``cells``), with the ``weight`` its
+    source's caps left it and ``shared``, its weight on the parts of the policy shared between
+    models (None: ``weight``; :mod:`agent.source_cap`).
+
+    Live feedback, the service's replay of committed rows and a labeller's outcomes (one
+    lesson per model: :func:`label_lessons`) are all lessons.
+
+    >>> lesson = Lesson(np.array([0.0, 1.0]), "cheap", 1.0, kind="thumbs", weight=0.5)
+    >>> lesson.model, lesson.kind, lesson.weight, lesson.shared, lesson.cells
+    ('cheap', 'thumbs', 0.5, None, ())
+    """
+
+    weights: np.ndarray
+    model: str
+    value: float
+    kind: str = "label"
+    weight: float = 1.0
+    shared: float | None = None
+    prompt_key: int = -1
+    tags: tuple[str, ...] = ()
+    cells: tuple[int, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        record: OpenDecision,
+        value: float,
+        *,
+        kind: str,
+        weight: float = 1.0,
+        shared: float | None = None,
+    ) -> Lesson:
+        """A piece of feedback on the open decision ``record``, at its decided model."""
+        return cls(
+            record.weights,
+            record.model,
+            value,
+            kind=kind,
+            weight=weight,
+            shared=shared,
+            prompt_key=record.prompt_key,
+            tags=record.tags,
+            cells=record.cells,
+        )
+
+
+def label_lessons(
+    weights: np.ndarray,
+    outcomes: Mapping[str, float],
+    *,
+    prompt_key: int = -1,
+    tags: tuple[str, ...] = (),
+    cells: Sequence[int] = (),
+) -> list[Lesson]:
+    """A labeller's outcomes on one prompt, one lesson per model: a 0/1 value as a label,
+    anything else in [0, 1] as a score, each of weight 1.
+
+    >>> [(x.model, x.kind, x.value) for x in label_lessons(np.ones(1), {"a": 1, "b": 0.25})]
+    [('a', 'label', 1.0), ('b', 'score', 0.25)]
+    """
+    return [
+        Lesson(
+            np.asarray(weights),
+            model,
+            float(value),
+            kind="label" if float(value) in (0.0, 1.0) else "score",
+            prompt_key=prompt_key,
+            tags=tuple(tags),
+            cells=tuple(int(c) for c in cells),
+        )
+        for model, value in outcomes.items()
+    ]
 
 
 @dataclass(frozen=True)

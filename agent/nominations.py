@@ -1,9 +1,10 @@
-"""Active labelling in a Router: it nominates a sample of its recent prompts to label, and
-learns the outcomes someone labels (every model's, on one prompt).
+"""What active labelling in a :class:`~agent.router.Router` keeps: the prompts it may
+nominate to label (:class:`Candidates`), a nomination, and the check of a labeller's outcomes.
 
 The candidates are the last ``label_candidates`` prompts routed, kept in memory only (their
-text and context; never in :meth:`Router.state`, never on disk). The Router's half that does
-active labelling.
+text and context; never in :meth:`Router.state`, never on disk). The Router nominates a sample
+of them (:meth:`Router.nominate`) and turns outcomes someone labels (every model's, on one
+prompt) into lessons (:meth:`Router.lessons`).
 """
 
 from __future__ import annotations
@@ -11,14 +12,10 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-import numpy as np
-
-from agent.contexts import level_cells
-from agent.embedder import Embedder
-from policies import Context, Policy
+from policies import Context
 
 
 @dataclass(frozen=True)
@@ -66,73 +63,19 @@ class Candidates:
         return item[0]
 
 
-class Nominating:
-    """``nominate`` and ``label``, under the router's lock."""
+def check_outcomes(outcomes: Mapping[str, float], models: Sequence[str]) -> None:
+    """Raise ``ValueError`` unless ``outcomes`` maps pool ``models`` to numbers in [0, 1].
 
-    policy: Policy
-    candidates: Candidates
-    embedder: Embedder
-    _lock: threading.RLock
-    # the Router's own methods, which this half calls
-    turns: Callable[[str], tuple[list[str], np.ndarray]]
-    context_from: Callable[..., Context]
-
-    def nominate(self, n: int = 10) -> list[Nomination]:
-        """``n`` recent prompts to label (needs ``label_candidates > 0``): a uniform random
-        sample of the recent prompts, so labels follow the traffic. (Ranking them by what
-        their labels would teach, the knowledge gradient, taught no more than a sample on the
-        shared logs and was removed: BENCHMARKS.md, "Ablation".)"""
-        if not self.candidates.capacity:
-            raise ValueError("this router keeps no prompts to nominate: build it with "
-                             "label_candidates=N")  # fmt: skip
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
-        candidates = self.candidates.snapshot()
-        chosen = np.random.default_rng().permutation(len(candidates))[:n]
-        return [Nomination(candidates[i][0], candidates[i][2]) for i in chosen]
-
-    def label(
-        self,
-        prompt: int | str,
-        outcomes: Mapping[str, float],
-        *,
-        tags: Mapping[str, str] | None = None,
-    ) -> int:
-        """Learn every given model's outcome (0/1, or a score in [0, 1]) on one prompt: a
-        nominated prompt's key (as it was routed; it leaves the candidates) or any prompt's
-        text (``tags`` as for routing). Returns the models learnt."""
-        self.check_outcomes(outcomes)
-        return self.learn_outcomes(self.label_context(prompt, tags=tags), outcomes)
-
-    def label_context(self, prompt: int | str, *, tags: Mapping[str, str] | None = None) -> Context:
-        """The context a label on ``prompt`` (a nominated key, or a text) teaches: a key's as
-        it was routed, a text's from its embedding."""
-        if isinstance(prompt, str):
-            if not prompt.strip():
-                raise ValueError("a prompt to label must not be empty")
-            texts, weights = self.turns(prompt)
-            vectors = self.embedder.encode(texts)
-            return self.context_from(vectors, weights, texts, tags, observe=False)
-        if tags:
-            raise ValueError("tags go with a prompt's text; a nominated prompt keeps its own")
-        return self.candidates.take(prompt)
-
-    def check_outcomes(self, outcomes: Mapping[str, float]) -> None:
-        """Raise ``ValueError`` unless ``outcomes`` maps pool models to numbers in [0, 1]."""
-        with self._lock:
-            names = set(self.policy.models)
-        unknown = sorted(set(outcomes) - names)
-        if unknown or not outcomes:
-            raise ValueError(f"outcomes must name pool models; unknown: {unknown}")
-        for model, value in outcomes.items():
-            v = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-            if v is None or not (math.isfinite(v) and 0.0 <= v <= 1.0):
-                raise ValueError(f"{model}: an outcome must be a number in [0, 1], got {value!r}")
-
-    def learn_outcomes(self, ctx: Context, outcomes: Mapping[str, float]) -> int:
-        """Fold checked ``outcomes`` on ``ctx`` into the policy; returns the models learnt.
-        The context's level cells are read as the policy's levels allow (a stored row's from
-        a pool built with other levels count as unknown: :func:`agent.contexts.level_cells`)."""
-        with self._lock:
-            ctx = replace(ctx, cells=level_cells(self.policy, ctx.cells))
-            return self.policy.learn_outcomes(ctx, outcomes)
+    >>> check_outcomes({"a": 1, "b": 0.5}, ["a", "b"])
+    >>> check_outcomes({"a": True}, ["a"])
+    Traceback (most recent call last):
+    ...
+    ValueError: a: an outcome must be a number in [0, 1], got True
+    """
+    unknown = sorted(set(outcomes) - set(models))
+    if unknown or not outcomes:
+        raise ValueError(f"outcomes must name pool models; unknown: {unknown}")
+    for model, value in outcomes.items():
+        v = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if v is None or not (math.isfinite(v) and 0.0 <= v <= 1.0):
+            raise ValueError(f"{model}: an outcome must be a number in [0, 1], got {value!r}")

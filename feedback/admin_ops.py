@@ -26,7 +26,8 @@ def model_info(profile: ModelProfile) -> ModelInfo:
 
 
 def list_models(service: RoutingService, *, session: Session) -> list[ModelInfo]:
-    costs = service.router.costs()
+    policy = service.router.view()
+    costs = dict(zip(policy.models, policy.costs.tolist(), strict=True))
     rows = {r.name: r for r in crud.active_models(session=session)}
     out = []
     for name, cost in costs.items():
@@ -42,13 +43,17 @@ def add_model(service: RoutingService, *, session: Session, req: ModelCreate) ->
         raise Conflict(f"model {req.name!r} is already in the pool")
     rows = [(r.prompt, r.correct, req.cost if r.cost is None else r.cost) for r in req.rows]
     try:
-        profile = service.router.profile_for(req.name, rows, cost=req.cost)
+        profile = service.router.add_model(req.name, req.cost, rows, add=False)
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
     crud.save_model(session=session, profile=profile, now=service.clock())
     session.commit()
     revision = crud.bump_revision(session=session)
-    service.pool_changed(revision, lambda r: r.add_profile(profile))
+
+    def change(router: Router) -> None:
+        router.add_model(profile)
+
+    service.pool_changed(revision, change)
     return model_info(profile)
 
 
@@ -115,28 +120,29 @@ def add_label(service: RoutingService, *, session: Session, req: LabelRequest) -
     if unknown:  # like any admin route naming a model the pool lacks
         raise NotFound(f"no model {', '.join(map(repr, unknown))} in the pool")
     try:
-        router.check_outcomes(req.outcomes)
-        ctx = router.label_context(prompt, tags=req.tags)
+        lessons = router.lessons(prompt, req.outcomes, tags=req.tags)
     except KeyError as exc:
         raise NotFound(f"{exc.args[0]}; send the prompt's text instead") from exc
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
+    where = lessons[0]  # every lesson of a label sits on its prompt
     row = LabelRow(
-        prompt_key=ctx.prompt_key,
-        weights=json.dumps(ctx.weights.tolist()),
-        leaf=ctx.leaf,
-        tags=json.dumps(list(ctx.tags)),
-        cells=json.dumps(list(ctx.cells)),
+        prompt_key=where.prompt_key,
+        weights=json.dumps(where.weights.tolist()),
+        leaf=-1,  # the router names no leaf cell
+        tags=json.dumps(list(where.tags)),
+        cells=json.dumps(list(where.cells)),
         outcomes=json.dumps(req.outcomes),
         created_at=service.clock(),
     )
     session.add(row)
     session.commit()
     revision = crud.bump_revision(session=session)
-    learnt = sum(m in router.models for m in req.outcomes)
+    learnt = len(lessons)
 
     def change(r: Router) -> None:
-        r.learn_outcomes(ctx, req.outcomes)
+        for lesson in lessons:
+            r.learn(lesson)
 
     service.pool_changed(revision, change, label_id=row.id)
     return LabelResult(learnt=learnt, revision=service.revision)

@@ -213,7 +213,7 @@ class FeedbackJob(Job):
 def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> None:
     """Fill in the decisions this replica did not make (or no longer caches); refuse the jobs
     that cannot count. Its feedback teaches the decision's clusters and level cells (as
-    :func:`feedback.replay.replay_row` does)."""
+    :func:`feedback.replay.lesson` reads them)."""
     if not jobs:
         return
     t = _table("ra_decision")

@@ -15,13 +15,13 @@ import json
 import numpy as np
 from sqlmodel import Session, col, func, select
 
+from agent.decision import Lesson, label_lessons
 from agent.router import Router
 from feedback import crud
 from feedback.errors import Conflict
 from feedback.models import LabelRow
 from feedback.schemas import NominationInfo
 from feedback.tracker import AppliedIds
-from policies import Context
 
 #: Labels with an id at or below this (meta key) were made before the last reset.
 LABEL_FLOOR = "label_floor"
@@ -60,17 +60,22 @@ def replay(router: Router, *, session: Session, learnt: AppliedIds) -> int:
         assert row.id is not None
         if not learnt.claim(row.id, now=0.0):
             continue
-        # the router reads the stored cells as its levels allow (agent.contexts.level_cells)
-        cells = tuple(int(c) for c in json.loads(row.cells or "[]"))
-        ctx = Context(
-            np.asarray(json.loads(row.weights)),
-            prompt_key=row.prompt_key,
-            tags=tuple(json.loads(row.tags)),
-            cells=cells,
-        )
-        router.learn_outcomes(ctx, json.loads(row.outcomes))
+        for lesson in lessons(row):
+            router.learn(lesson)
         n += 1
     return n
+
+
+def lessons(row: LabelRow) -> list[Lesson]:
+    """What a stored label teaches: one lesson per model (:func:`agent.decision.label_lessons`;
+    the router reads the stored cells as its levels allow, :func:`agent.contexts.level_cells`)."""
+    return label_lessons(
+        np.asarray(json.loads(row.weights)),
+        json.loads(row.outcomes),
+        prompt_key=row.prompt_key,
+        tags=tuple(json.loads(row.tags)),
+        cells=tuple(int(c) for c in json.loads(row.cells or "[]")),
+    )
 
 
 def reset_floor(*, session: Session) -> None:

@@ -1,13 +1,15 @@
 """How a replica's router catches up with the database: the stored snapshot it starts from,
-the pool brought up to date, and one committed feedback row learnt into it.
+the pool brought up to date, and what one committed feedback row teaches it.
 
 A rebuild starts from the newest usable snapshot: one taken on the same reset floors (feedback
 and labels) as today's, at any revision up to today's. Its pool is then brought to today's
 (:func:`reconcile`: models added or removed since, a model re-added with another profile,
 prices), the labels it does not hold are learnt, and the feedback after its ``hwm`` (and in its
-``gaps``) replayed. A snapshot written before snapshots kept their basis is usable at its own
-revision only. Because every rebuild starts from such a snapshot, feedback rows it has folded
-in may be pruned (:mod:`feedback.retention`) without losing what they taught.
+``gaps``) replayed: each row as a :class:`~agent.decision.Lesson` (:func:`lesson`) through
+:meth:`Router.learn`, the door live feedback goes through too. A snapshot written before
+snapshots kept their basis is usable at its own revision only. Because every rebuild starts
+from such a snapshot, feedback rows it has folded in may be pruned (:mod:`feedback.retention`)
+without losing what they taught.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.decision import Lesson
 from agent.router import Router
 from feedback import crud
 from feedback.tracker import AppliedIds
@@ -77,7 +80,7 @@ def reconcile(
     have = set(router.models)
     for p in profiles:
         if p.name not in have:
-            router.add_profile(p)
+            router.add_model(p)
     for name in list(router.models):
         if name not in want:
             router.remove_model(name)
@@ -85,15 +88,16 @@ def reconcile(
             if len(router.models) == 1:
                 return False
             router.remove_model(name)
-            router.add_profile(want[name])
+            router.add_model(want[name])
     for p in profiles:
         router.set_price(p.name, p.cost)
     return True
 
 
-def replay_row(router: Router, row: crud.FeedbackItem) -> None:
-    """Learn one committed feedback row (in its decision's clusters and level cells)."""
-    router.apply(
+def lesson(row: crud.FeedbackItem) -> Lesson:
+    """What one committed feedback row teaches (in its decision's clusters and level cells),
+    for :meth:`Router.learn`."""
+    return Lesson(
         np.asarray(json.loads(row.weights)),
         row.model,
         row.value,

@@ -22,6 +22,7 @@ from agent.batching import EncoderError
 from agent.decision import Decision, FeedbackReceipt
 from agent.router import Router
 from agent.store import (
+    DecisionStore,
     ExpiredDecisionError,
     FeedbackConflict,
     IdempotencyKeyReused,
@@ -61,6 +62,9 @@ class ServiceState(Protocol):
 
     @property
     def secret(self) -> bytes: ...
+
+    @property
+    def store(self) -> DecisionStore: ...
 
     @property
     def budget(self) -> float | None: ...
@@ -131,14 +135,12 @@ class RequestLogic:
 
     def real_cost(self, d: Decision, budget: float | None, real: float) -> None:
         """Tell the pacer of ``budget`` (if any) that the answer to ``d`` cost ``real``."""
-        if budget is None or d.model not in self.service.router.models:
-            return
-        estimated = self.service.router.costs()[d.model]
-        self.service.router.correct_cost(budget, estimated, real)
+        if budget is not None:
+            self.service.router.correct_cost(budget, d.model, real)
 
     async def record(self, d: Decision) -> None:
         """Wait until decision ``d`` is committed (the answer comes after the commit)."""
-        await self.service.router.store.durable(d.id)
+        await self.service.store.durable(d.id)
 
     async def reassign(self, d: Decision, model: str) -> None:
         """Another model than the one chosen answered the committed decision ``d`` (the

@@ -37,12 +37,13 @@ from feedback.bootstrap import (
     token_secret,
 )
 from feedback.db import create_tables, is_postgres
-from feedback.replay import basis, reconcile, replay_row, snapshot_router_state, usable
+from feedback.replay import basis, lesson, reconcile, snapshot_router_state, usable
 from feedback.request_logic import RequestLogic
 from feedback.settings import Settings
 from feedback.sql_store import SqlDecisionStore
 from feedback.tracker import AppliedIds
 from feedback.writer import GroupCommitter
+from policies import Policy
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,11 @@ class RoutingService:
         return self._router
 
     @property
+    def store(self) -> SqlDecisionStore:
+        """The decision store every router of this service keeps its decisions in."""
+        return self._store
+
+    @property
     def revision(self) -> int:
         return self._revision
 
@@ -147,7 +153,6 @@ class RoutingService:
             digests = {r.name: crud.profile_digest(r) for r in models}
             # Budget pacers and conversations carry over: this process's, else the snapshot's.
             live = getattr(self, "_router", None)
-            pacers = live.pacer_state() if live is not None else []
             router, applied, learnt, saved = self._start(
                 s,
                 profiles,
@@ -163,17 +168,13 @@ class RoutingService:
                 applied, learnt = AppliedIds(hwm=floor), AppliedIds(hwm=label_floor)
             labels.replay(router, session=s, learnt=learnt)
             if live is not None:  # this process's memory is newer than any snapshot
-                router.candidates = live.candidates
-                router.shift = live.shift
-                router.load_pacer_state(pacers)
-                router.conversations.load_state(live.conversations.to_state())
-                router.regenerates = live.regenerates
+                router.inherit(live)
             if lam is not None:
                 router.lam = float(lam)
             rows = crud.feedback_after(session=s, hwm=applied.hwm, gaps=applied.gaps, floor=floor)
         for row in rows:
             if applied.claim(row[0], now=now):
-                replay_row(router, row)
+                router.learn(lesson(row))
         with self._lock:
             self._router, self._applied, self._labels = router, applied, learnt
             self._revision, self._floor, self._label_floor = revision, floor, label_floor
@@ -207,10 +208,16 @@ class RoutingService:
         raw = crud.snapshot_state(session=s, snapshot_id=head[0]) if head is not None else None
         if head is None or raw is None:
             return afresh
-        router = self._new_router(profiles)
+        wanted = fresh.state(with_store=False)["policy"]["class"]
         try:
             state = json.loads(raw)
-            router.load_state(snapshot_router_state(state))
+            held = snapshot_router_state(state)["policy"]["class"]
+            if held == wanted:  # the snapshot's policy and memory, under today's settings
+                router = Router.from_state(
+                    snapshot_router_state(state), self._cmap, **self._router_kwargs()
+                )
+            else:  # which warning: a state of another version is one this cannot restore
+                Policy.from_state(snapshot_router_state(state)["policy"])
             applied = AppliedIds.from_state(state["applied"], now=now)
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning(
@@ -219,8 +226,6 @@ class RoutingService:
                 head[0], head[1], type(exc).__name__, exc,
             )  # fmt: skip
             return afresh
-        held = snapshot_router_state(state)["policy"]["class"]
-        wanted = fresh.state(with_store=False)["policy"]["class"]
         if held != wanted:
             logger.warning(
                 "snapshot %d (revision %d) holds a %s policy, the settings name %r (a %s); "
@@ -239,11 +244,8 @@ class RoutingService:
         return Router.from_profiles(
             profiles,
             self._cmap,
-            self._embedder,
-            level_maps=self._level_maps if online else (),
             blend=self._blend if online else None,
             shift=self._shift if online else None,  # the router observes a copy
-            label_candidates=st.label_candidates,
             policy=st.policy,
             policy_params=(
                 {"propensity_samples": st.propensity_samples}
@@ -252,16 +254,27 @@ class RoutingService:
             ),
             seed=st.seed,
             lam=st.lam,
-            soft=st.soft,
-            stickiness=st.stickiness,
-            ttl=st.decision_ttl,
-            source_limit=st.source_limit,
-            source_window=st.source_window,
-            secret=self._secret,
-            clock=self.clock,
-            store=self._store,
-            regenerate_window=st.regenerate_window if st.implicit_regenerate else None,
+            **self._router_kwargs(),
         )
+
+    def _router_kwargs(self) -> dict[str, Any]:
+        """The Router's constructor arguments the settings give (a snapshot's router is
+        restored under them too)."""
+        st = self.settings
+        return {
+            "embedder": self._embedder,
+            "level_maps": self._level_maps if st.policy == "default" else (),
+            "label_candidates": st.label_candidates,
+            "soft": st.soft,
+            "stickiness": st.stickiness,
+            "ttl": st.decision_ttl,
+            "source_limit": st.source_limit,
+            "source_window": st.source_window,
+            "secret": self._secret,
+            "clock": self.clock,
+            "store": self._store,
+            "regenerate_window": st.regenerate_window if st.implicit_regenerate else None,
+        }
 
     def sync(self) -> int:
         """Fold in feedback other replicas committed; rebuild if the pool changed. Returns the
@@ -289,7 +302,7 @@ class RoutingService:
         with self._lock:
             if not self._applied.claim(row.id, now=now):
                 return False
-            replay_row(self._router, row)
+            self._router.learn(lesson(row))
             return True
 
     def _learn_once(self, fid: int, learn: Callable[[], bool]) -> bool:

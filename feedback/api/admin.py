@@ -56,10 +56,15 @@ def post_snapshot(service: ServiceDep) -> AdminResult:
 def get_posterior(service: ServiceDep) -> PosteriorState:
     """This replica's posterior, after folding in everything committed so far."""
     service.sync()
-    post = service.router.posterior()
+    policy = service.router.view()
+    alpha, beta, alpha0, beta0 = policy.cluster_betas()
     return PosteriorState(
-        **post,
-        learnt=service.router.view().counters[0],
+        models=policy.models,
+        alpha=alpha.tolist(),
+        beta=beta.tolist(),
+        alpha0=alpha0.tolist(),
+        beta0=beta0.tolist(),
+        learnt=policy.counters[0],
         applied_feedback=service.applied.count,
         hwm=service.applied.hwm,
         revision=service.revision,

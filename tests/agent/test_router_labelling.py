@@ -23,6 +23,11 @@ def make(log: Any, **kwargs: Any) -> Router:
     return Router.from_log(log, embedder=HashingEmbedder(dim=64), k=6, **kwargs)
 
 
+def label(router: Router, prompt: int | str, outcomes: dict[str, Any]) -> int:
+    """Learn a labeller's outcomes on one prompt; the models learnt."""
+    return sum(router.learn(lesson) for lesson in router.lessons(prompt, outcomes))
+
+
 def test_nominations_are_a_sample_of_the_recent_prompts(log: Any) -> None:
     router = make(log, label_candidates=20, policy="greedy")
     for p in log.prompts[:40]:
@@ -44,7 +49,7 @@ def test_labels_go_where_the_prompt_was_routed(log: Any) -> None:
     d = router.route(log.prompts[3])
     [nom] = router.nominate(1)
     evidence = router.policy.posterior.alpha.sum() + router.policy.posterior.beta.sum()
-    router.label(nom.prompt_key, {router.models[0]: 1, router.models[1]: 0.25})
+    label(router, nom.prompt_key, {router.models[0]: 1, router.models[1]: 0.25})
     post = router.policy.posterior
     assert post.alpha.sum() + post.beta.sum() == pytest.approx(evidence + 2.0)
     gained = (post.alpha + post.beta - post.alpha0 - post.beta0).sum(axis=1)
@@ -62,14 +67,14 @@ def test_the_default_router_labels_a_prompt_in_its_routed_cells(log: Any) -> Non
     here = Context(d.weights, cells=(cell,), shift=100.0)
     there = Context(d.weights, cells=((cell + 1) % k,), shift=100.0)  # another task's cell
     before = router.policy.mean_scores(here), router.policy.mean_scores(there)
-    assert router.label(nom.prompt_key, dict.fromkeys(router.models, 0)) == len(router.models)
+    assert label(router, nom.prompt_key, dict.fromkeys(router.models, 0)) == len(router.models)
     drop_here = before[0] - router.policy.mean_scores(here)
     drop_there = before[1] - router.policy.mean_scores(there)
     assert np.all(drop_here > drop_there) and np.all(drop_there > 0)  # its task cell most
     # a label on a text reads the prompt without observing it: no shift
     assert router.shift is not None
     seen = router.shift.seen
-    assert router.label(log.prompts[60], {router.models[0]: 1}) == 1
+    assert label(router, log.prompts[60], {router.models[0]: 1}) == 1
     assert router.shift.seen == seen
 
 
@@ -92,7 +97,7 @@ def test_bad_labels_are_refused_and_change_nothing(
     [nom] = router.nominate(1)
     outcomes = {router.models[0] if k == "M" else k: v for k, v in outcomes.items()}
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        router.label(nom.prompt_key, outcomes)
+        label(router, nom.prompt_key, outcomes)
     assert router.nominate(1) == [nom]  # still a candidate (the only one)
 
 
@@ -110,7 +115,7 @@ def test_nominating_needs_candidates_and_an_unknown_prompt_is_an_error(log: Any)
         router.nominate()
     keeping = make(log, label_candidates=5)
     with pytest.raises(KeyError, match="not among the recent prompts"):
-        keeping.label(12345, {keeping.models[0]: 1})
+        label(keeping, 12345, {keeping.models[0]: 1})
     back = Router.from_state(keeping.state(), keeping.cluster_map, embedder=keeping.embedder,
                              level_maps=keeping.level_maps)  # fmt: skip
     assert back.label_candidates == 5

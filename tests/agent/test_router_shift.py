@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from agent.decision import Lesson
 from agent.embedder import HashingEmbedder
 from agent.router import Router
 from agent.synthetic_log import generate_log
@@ -52,11 +53,10 @@ def test_routing_observes_the_traffic(fit: Any) -> None:
     router = make(fit)
     for p in fit.prompts[:50]:
         d = router.route(p)
-        assert d.leaf == -1 and router.open_decision(d.id).leaf == -1
+        assert d.leaf == -1 and router._store.get(d.id).leaf == -1
     assert router.shift is not None and router.shift.seen == 50
     # a context computed without observing moves nothing and has no shift
-    texts, w = router.turns(fit.prompts[60])
-    ctx = router.context_from(router.embedder.encode(texts), w, texts, observe=False)
+    ctx = router.context_for(fit.prompts[60], observe=False)
     assert (ctx.leaf, ctx.shift) == (-1, 0.0)
     assert router.shift.seen == 50
 
@@ -78,7 +78,7 @@ def test_rows_from_another_pool_teach_without_its_cells(fit: Any) -> None:
     router = make(fit)
     d = router.route(fit.prompts[0])
     # level cells this pool does not have: learnt as "no cell there"
-    assert router.apply(d.weights, d.model, 1.0, kind="label", cells=(99, 3, 1))
+    assert router.learn(Lesson(d.weights, d.model, 1.0, kind="label", cells=(99, 3, 1)))
     assert router.policy.counters[0] == 1
 
 

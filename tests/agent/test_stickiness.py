@@ -53,12 +53,9 @@ def test_a_clearly_different_second_turn_may_switch(log: Any) -> None:
     # no feedback comes, so each candidate second turn's expected utilities stay as they are
     # (read once, without showing the prompts to the shift meter)
     seconds = log.prompts[1::7]
-    texts = [router.turns(q) for q in seconds]
-    utility = np.array([
-        router.policy.mean_scores(router.context_from(router.embedder.encode(t), w, t,
-                                                      observe=False))
-        for t, w in texts
-    ])  # fmt: skip
+    utility = np.array(
+        [router.policy.mean_scores(router.context_for(q, observe=False)) for q in seconds]
+    )
     switched = tried = 0
     for i in range(0, 300, 3):
         first = router.route(log.prompts[i], conversation_id=f"s{i}").model

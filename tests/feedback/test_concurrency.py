@@ -20,7 +20,7 @@ from feedback.settings import Settings
 
 def _learnt(c: TestClient) -> dict[str, Any]:
     """What the replica's policy has learnt: its feedback count and its corrections."""
-    state = c.app.state.service.router.policy_state()  # type: ignore[attr-defined]
+    state = c.app.state.service.router.state(with_store=False)["policy"]  # type: ignore[attr-defined]
     return {"updates": state["t"], "learnt": state["extra"]}
 
 

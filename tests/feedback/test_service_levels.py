@@ -24,7 +24,7 @@ def _levels(client: TestClient) -> list[np.ndarray]:
     router = client.app.state.service.router  # type: ignore[attr-defined]
     sizes = router.policy.blend.sizes
     rows = slice(sizes[0] + sizes[1], sum(sizes))
-    learners = router.policy_state()["extra"]["learners"]
+    learners = router.state(with_store=False)["policy"]["extra"]["learners"]
     return [np.asarray(lr[k])[rows] for lr in learners for k in ("shared_mu", "model_mu")]
 
 

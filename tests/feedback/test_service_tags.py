@@ -35,9 +35,9 @@ def test_budget_pacers_survive_a_snapshot_and_a_restart(shared_settings: Setting
         lams = [h.route(c, prompt=f"question {i}")["lam"] for i in range(30)]
         assert len(set(lams)) > 1  # the pacer moved λ
         assert c.post("/admin/snapshot", headers=h.admin()).status_code == 200
-        before = c.app.state.service.router.pacer_state()  # type: ignore[attr-defined]
+        before = c.app.state.service.router.state(with_store=False)["pacers"]  # type: ignore[attr-defined]
     with TestClient(create_app(shared_settings)) as again:
-        assert again.app.state.service.router.pacer_state() == before  # type: ignore[attr-defined]
+        assert again.app.state.service.router.state(with_store=False)["pacers"] == before  # type: ignore[attr-defined]
         assert h.route(again)["lam"] == before[0][1]["lam"]
 
 

@@ -67,7 +67,7 @@ def router(request: pytest.FixtureRequest, clock: Any, h: Any) -> Iterator[Route
 
 def learnt(router: Router) -> tuple[int, str]:
     """How many pieces of feedback the policy has learnt, and what it learnt from them."""
-    state = router.policy_state()
+    state = router.state(with_store=False)["policy"]
     return state["t"], json.dumps(state["extra"])
 
 
