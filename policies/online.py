@@ -108,15 +108,22 @@ class OnlineUniRoute(Policy):
     def _careful(self, j: int | None = None) -> np.ndarray:
         """The careful learner's prior variances, (rows, models) (or model ``j``'s column):
         ``careful²`` times the variance of the warm start's estimate at each (cell, model)
-        on the probit scale, from the validation labels behind it."""
+        on the probit scale, from the validation labels behind it: the cell's own and, for
+        the share shrunk toward the model's global rate, the global rate's."""
         b = self._blend
         assert self.careful is not None
+        cols = slice(None) if j is None else slice(j, j + 1)
+        g, total = b.rates(0)[0, cols], b.trials[0].sum(axis=0)[cols]
+        g_var = g * (1 - g) / (total + 2.0)  # the global rate's own uncertainty
         parts = []
         for p, (n, k) in enumerate(zip(b.trials, b.kappas, strict=True)):
-            r = b.rates(p) if j is None else b.rates(p)[:, j : j + 1]
-            n = n if j is None else n[:, j : j + 1]
+            r, n = b.rates(p)[:, cols], n[:, cols]
             density = np.exp(-0.5 * ndtri(r) ** 2) / np.sqrt(2 * np.pi)
-            parts.append(r * (1 - r) / (n + k + 2.0) / density**2)
+            # the shrunk rate (s + κ·g)/(n + κ): its n trials' variance plus that of the κ
+            # pseudo-trials, which are the global rate's (from every trial of the model, 20
+            # labels in a thin profile), not κ trials' worth of certainty
+            var = (n * r * (1 - r) + k * k * g_var) / (n + k + 1.0) ** 2
+            parts.append(var / density**2)
         out = self.careful**2 * np.vstack(parts)
         return out if j is None else out[:, 0]
 
