@@ -4,11 +4,13 @@ and the one record it learns from (:class:`Lesson`)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from policies.context import Context
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,6 @@ class Decision:
     conversation_id: str | None = None
     sticky: bool = False
     token: str | None = None
-    #: The context's leaf cell (-1: none; the router names none).
-    leaf: int = -1
     #: The routed text's key (:func:`agent.conversation.prompt_key`; -1: none): what a
     #: nomination and a label name it by.
     prompt_key: int = -1
@@ -58,7 +58,6 @@ class Decision:
             "conversation_id": self.conversation_id,
             "sticky": self.sticky,
             "token": self.token,
-            "leaf": self.leaf,
             "prompt_key": self.prompt_key,
             "tags": list(self.tags),
             "cells": list(self.cells),
@@ -77,59 +76,71 @@ def score_map(names: list[str], scores: np.ndarray) -> dict[str, float | None]:
 @dataclass
 class OpenDecision:
     """What a decision store remembers of a decision: enough to apply feedback to the right
-    cell. ``teach`` scales its feedback's weight: below 1 when ``allowed`` narrowed the choice
-    to models the unrestricted policy would seldom have chosen
-    (:func:`agent.propensity.teach_factor`)."""
+    place, its ``context`` (where the prompt sat; its ``shift`` is not kept). ``teach`` scales
+    its feedback's weight: below 1 when ``allowed`` narrowed the choice to models the
+    unrestricted policy would seldom have chosen (:func:`agent.propensity.teach_factor`).
+
+    >>> d = OpenDecision("d", "m", Context(np.array([0.5, 0.5]), prompt_key=3), 0.0)
+    >>> OpenDecision.from_dict(d.to_dict()).context.to_row() == d.context.to_row()
+    True
+    """
 
     id: str
     model: str
-    weights: np.ndarray
+    context: Context
     created_at: float
     conversation_id: str | None = None
-    leaf: int = -1
-    prompt_key: int = -1
-    tags: tuple[str, ...] = ()
     lam: float = 0.0
-    cells: tuple[int, ...] = ()
     teach: float = 1.0
 
     @property
     def cluster(self) -> int:
         """The prompt's top cluster: the cell whose weight an identity's budget is charged to.
 
-        >>> OpenDecision("d", "m", np.array([0.2, 0.7, 0.1]), 0.0).cluster
+        >>> OpenDecision("d", "m", Context(np.array([0.2, 0.7, 0.1])), 0.0).cluster
         1
         """
-        return int(np.argmax(self.weights))
+        return int(np.argmax(self.context.weights))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "model": self.model,
-            "weights": [float(w) for w in self.weights],
+            "context": self.context.to_row(),
             "created_at": self.created_at,
             "conversation_id": self.conversation_id,
             "lam": self.lam,
-            "leaf": self.leaf,
-            "prompt_key": self.prompt_key,
-            "tags": list(self.tags),
-            "cells": list(self.cells),
             "teach": self.teach,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> OpenDecision:
+        """:meth:`to_dict`'s output, or a dict an older version saved, whose context's fields
+        sat beside the others (``prompt_key`` once named ``item``; its ``leaf`` is dropped).
+
+        >>> old = {"id": "d", "model": "m", "weights": [1.0], "created_at": 0, "item": 5,
+        ...        "leaf": -1, "tags": ["a=b"], "cells": [2]}
+        >>> OpenDecision.from_dict(old).context.to_row()
+        {'weights': [1.0], 'prompt_key': 5, 'tags': ['a=b'], 'cells': [2]}
+        """
+        if "context" in d:
+            context = Context.from_row(d["context"])
+        else:
+            context = Context.from_row(
+                {
+                    "weights": d["weights"],
+                    "prompt_key": d.get("prompt_key", d.get("item", -1)),
+                    "tags": d.get("tags", []),
+                    "cells": d.get("cells", []),
+                }
+            )
         return cls(
             d["id"],
             d["model"],
-            np.asarray(d["weights"], dtype=np.float64),
+            context,
             float(d["created_at"]),
             d.get("conversation_id"),
-            leaf=int(d.get("leaf", -1)),
-            prompt_key=int(d.get("prompt_key", d.get("item", -1))),  # "item": its older name
-            tags=tuple(d.get("tags", ())),
             lam=float(d.get("lam", 0.0)),
-            cells=tuple(int(c) for c in d.get("cells", ())),
             teach=float(d.get("teach", 1.0)),
         )
 
@@ -137,28 +148,24 @@ class OpenDecision:
 @dataclass(frozen=True)
 class Lesson:
     """One outcome to learn (:meth:`agent.router.Router.learn`): ``model``'s ``value`` of
-    ``kind`` (label, score or thumbs) on a decision's prompt, where the decision sat (its
-    cluster ``weights``, ``prompt_key``, ``tags`` and level ``cells``), with the ``weight`` its
-    source's caps left it and ``shared``, its weight on the parts of the policy shared between
-    models (None: ``weight``; :mod:`agent.source_cap`).
+    ``kind`` (label, score or thumbs) on a prompt in ``context`` (where the decision or the
+    label sat), with the ``weight`` its source's caps left it and ``shared``, its weight on the
+    parts of the policy shared between models (None: ``weight``; :mod:`agent.source_cap`).
 
     Live feedback, the service's replay of committed rows and a labeller's outcomes (one
     lesson per model: :func:`label_lessons`) are all lessons.
 
-    >>> lesson = Lesson(np.array([0.0, 1.0]), "cheap", 1.0, kind="thumbs", weight=0.5)
-    >>> lesson.model, lesson.kind, lesson.weight, lesson.shared, lesson.cells
-    ('cheap', 'thumbs', 0.5, None, ())
+    >>> lesson = Lesson(Context(np.array([0.0, 1.0])), "cheap", 1.0, kind="thumbs", weight=0.5)
+    >>> lesson.model, lesson.kind, lesson.weight, lesson.shared, lesson.context.cluster
+    ('cheap', 'thumbs', 0.5, None, 1)
     """
 
-    weights: np.ndarray
+    context: Context
     model: str
     value: float
     kind: str = "label"
     weight: float = 1.0
     shared: float | None = None
-    prompt_key: int = -1
-    tags: tuple[str, ...] = ()
-    cells: tuple[int, ...] = ()
 
     @classmethod
     def of(
@@ -171,42 +178,23 @@ class Lesson:
         shared: float | None = None,
     ) -> Lesson:
         """A piece of feedback on the open decision ``record``, at its decided model."""
-        return cls(
-            record.weights,
-            record.model,
-            value,
-            kind=kind,
-            weight=weight,
-            shared=shared,
-            prompt_key=record.prompt_key,
-            tags=record.tags,
-            cells=record.cells,
-        )
+        return cls(record.context, record.model, value, kind=kind, weight=weight, shared=shared)
 
 
-def label_lessons(
-    weights: np.ndarray,
-    outcomes: Mapping[str, float],
-    *,
-    prompt_key: int = -1,
-    tags: tuple[str, ...] = (),
-    cells: Sequence[int] = (),
-) -> list[Lesson]:
-    """A labeller's outcomes on one prompt, one lesson per model: a 0/1 value as a label,
-    anything else in [0, 1] as a score, each of weight 1.
+def label_lessons(context: Context, outcomes: Mapping[str, float]) -> list[Lesson]:
+    """A labeller's outcomes on one prompt in ``context``, one lesson per model: a 0/1 value
+    as a label, anything else in [0, 1] as a score, each of weight 1.
 
-    >>> [(x.model, x.kind, x.value) for x in label_lessons(np.ones(1), {"a": 1, "b": 0.25})]
+    >>> at = Context(np.ones(1))
+    >>> [(x.model, x.kind, x.value) for x in label_lessons(at, {"a": 1, "b": 0.25})]
     [('a', 'label', 1.0), ('b', 'score', 0.25)]
     """
     return [
         Lesson(
-            np.asarray(weights),
+            context,
             model,
             float(value),
             kind="label" if float(value) in (0.0, 1.0) else "score",
-            prompt_key=prompt_key,
-            tags=tuple(tags),
-            cells=tuple(int(c) for c in cells),
         )
         for model, value in outcomes.items()
     ]

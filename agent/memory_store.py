@@ -31,7 +31,8 @@ class MemoryDecisionStore:
     >>> import numpy as np
     >>> now = [0.0]
     >>> store = MemoryDecisionStore(ttl=10, clock=lambda: now[0])
-    >>> store.put(OpenDecision("d1", "m", np.ones(1), created_at=0.0))
+    >>> from policies import Context
+    >>> store.put(OpenDecision("d1", "m", Context(np.ones(1)), created_at=0.0))
     >>> learn = lambda record, claim, weight: True
     >>> first = store.claim(Claim("d1", "label", 1.0, "", None, 0.0), learn)
     >>> again = store.claim(Claim("d1", "label", 1.0, "", None, 1.0), learn)

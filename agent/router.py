@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
 
@@ -351,14 +352,10 @@ class Router:
             OpenDecision(
                 decision_id,
                 names[j],
-                ctx.weights,
+                replace(ctx, shift=0.0),  # the request's, not the prompt's: never learnt from
                 now,
                 conversation_id,
-                leaf=ctx.leaf,
-                prompt_key=ctx.prompt_key,
-                tags=ctx.tags,
                 lam=choice.lam,
-                cells=ctx.cells,
                 teach=teach,
             )
         )
@@ -373,7 +370,6 @@ class Router:
             conversation_id,
             sticky,
             sign(self.secret, decision_id) if self.secret else None,
-            ctx.leaf,
             ctx.prompt_key,
             ctx.tags,
             ctx.cells,
@@ -494,12 +490,8 @@ class Router:
         with self._lock:
             if lesson.model not in self.policy.models:
                 return False
-            ctx = Context(
-                np.asarray(lesson.weights),
-                prompt_key=lesson.prompt_key,
-                tags=lesson.tags,
-                cells=level_cells(self.policy, lesson.cells),
-            )
+            at = lesson.context
+            ctx = replace(at, cells=level_cells(self.policy, at.cells), shift=0.0)
             self.policy.update(
                 ctx,
                 lesson.model,
@@ -571,9 +563,7 @@ class Router:
             raise ValueError("tags go with a prompt's text; a nominated prompt keeps its own")
         else:
             ctx = self._candidates.take(prompt)
-        return label_lessons(
-            ctx.weights, outcomes, prompt_key=ctx.prompt_key, tags=ctx.tags, cells=ctx.cells
-        )
+        return label_lessons(replace(ctx, shift=0.0), outcomes)
 
     # -- the pool ------------------------------------------------------------------------------
     def add_model(

@@ -32,6 +32,7 @@ from feedback.monitoring.page import render_page  # noqa: E402
 from feedback.monitoring.report import build_report  # noqa: E402
 from feedback.service import RoutingService  # noqa: E402
 from feedback.settings import Settings  # noqa: E402
+from policies import Context  # noqa: E402
 
 CHUNK = 100_000
 
@@ -42,7 +43,7 @@ def fill(path: Path, service: RoutingService, n: int, seed: int) -> tuple[int, f
     names, costs = router.models, router.policy.costs
     k, m = router.policy.posterior.shape
     rng = np.random.default_rng(seed)
-    onehot = [json.dumps(np.eye(k)[c].tolist()) for c in range(k)]
+    onehot = [json.dumps(Context.hard(c, k=k).to_row()) for c in range(k)]
     started = time.perf_counter()
     con = sqlite3.connect(path)
     con.execute("PRAGMA synchronous=OFF")
@@ -57,10 +58,7 @@ def fill(path: Path, service: RoutingService, n: int, seed: int) -> tuple[int, f
         regret = rng.exponential(0.02, size)
         ids = [f"{i:032x}" for i in range(lo, lo + size)]
         con.executemany(
-            "INSERT INTO ra_decision (id, model, weights, lam, created_at, conversation_id, "
-            "leaf) VALUES (?, ?, ?, 0.1, ?, NULL, -1)"
-            if _has_leaf(con)
-            else "INSERT INTO ra_decision (id, model, weights, lam, created_at, conversation_id) "
+            "INSERT INTO ra_decision (id, model, context, lam, created_at, conversation_id) "
             "VALUES (?, ?, ?, 0.1, ?, NULL)",
             zip(
                 ids, [names[a] for a in arm], [onehot[c] for c in cluster], t.tolist(), strict=True
@@ -99,11 +97,6 @@ def fill(path: Path, service: RoutingService, n: int, seed: int) -> tuple[int, f
         con.commit()
     con.close()
     return fid, time.perf_counter() - started
-
-
-def _has_leaf(con: sqlite3.Connection) -> bool:
-    cols = [r[1] for r in con.execute("PRAGMA table_info(ra_decision)")]
-    return "leaf" in cols
 
 
 def main() -> int:

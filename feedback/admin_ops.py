@@ -127,11 +127,7 @@ def add_label(service: RoutingService, *, session: Session, req: LabelRequest) -
         raise Invalid(str(exc)) from exc
     where = lessons[0]  # every lesson of a label sits on its prompt
     row = LabelRow(
-        prompt_key=where.prompt_key,
-        weights=json.dumps(where.weights.tolist()),
-        leaf=-1,  # the router names no leaf cell
-        tags=json.dumps(list(where.tags)),
-        cells=json.dumps(list(where.cells)),
+        context=json.dumps(where.context.to_row()),
         outcomes=json.dumps(req.outcomes),
         created_at=service.clock(),
     )

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from feedback.models import DecisionRow, FeedbackRow, Meta, ModelRow, PolicySnapshot
-from policies import ModelProfile
+from policies import Context, ModelProfile
 
 REVISION = "revision"
 _IN_CHUNK = 500
@@ -181,10 +181,7 @@ class FeedbackItem(NamedTuple):
     model: str
     weight: float
     shared: float
-    weights: str  # the decision's cluster weights, JSON
-    prompt_key: int
-    tags: tuple[str, ...]
-    cells: tuple[int, ...]
+    context: Context  # where the decision's prompt sat (``ra_decision.context``)
 
 
 def feedback_after(
@@ -200,10 +197,7 @@ def feedback_after(
             col(DecisionRow.model),
             col(FeedbackRow.weight),
             col(FeedbackRow.shared),
-            col(DecisionRow.weights),
-            col(DecisionRow.prompt_key),
-            col(DecisionRow.tags),
-            col(DecisionRow.cells),
+            col(DecisionRow.context),
         )
         .join(DecisionRow, col(DecisionRow.id) == col(FeedbackRow.decision_id))
         .where(col(FeedbackRow.id) > floor)
@@ -221,10 +215,7 @@ def feedback_after(
             str(r[3]),
             float(r[4]),
             float(r[4] if r[5] is None else r[5]),
-            str(r[6]),
-            int(r[7]),
-            tuple(json.loads(r[8])),
-            tuple(int(c) for c in json.loads(r[9] or "[]")),
+            Context.from_row(json.loads(r[6])),
         )
         for r in rows
     ]

@@ -16,7 +16,6 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-import numpy as np
 from sqlalchemy import Connection, Engine, Table, func, insert, tuple_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel
@@ -37,6 +36,7 @@ from agent.store import (
 from feedback import crud
 from feedback.errors import Conflict
 from feedback.writer import Job
+from policies.context import Context
 
 _IN_CHUNK = 500
 
@@ -212,8 +212,8 @@ class FeedbackJob(Job):
 
 def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> None:
     """Fill in the decisions this replica did not make (or no longer caches); refuse the jobs
-    that cannot count. Its feedback teaches the decision's clusters and level cells (as
-    :func:`feedback.replay.lesson` reads them)."""
+    that cannot count. Its feedback teaches the decision's stored context (as
+    :func:`feedback.replay.lesson` reads it)."""
     if not jobs:
         return
     t = _table("ra_decision")
@@ -222,20 +222,15 @@ def _load_decisions(conn: Connection, jobs: list[FeedbackJob], ttl: float) -> No
     for i in range(0, len(ids), _IN_CHUNK):
         c = t.c
         stmt = sa_select(
-            c.id, c.model, c.weights, c.prompt_key, c.created_at, c.tags, c.conversation_id,
-            c.cells, c.teach,
+            c.id, c.model, c.context, c.created_at, c.conversation_id, c.teach
         ).where(c.id.in_(ids[i : i + _IN_CHUNK]))  # fmt: skip
-        for did, model, weights, key, created, tags, cid, cells, teach in conn.execute(stmt):
-            w = np.asarray(json.loads(weights), dtype=np.float64)
+        for did, model, context, created, cid, teach in conn.execute(stmt):
             found[str(did)] = OpenDecision(
                 str(did),
                 str(model),
-                w,
+                Context.from_row(json.loads(context)),
                 float(created),
                 cid,
-                prompt_key=int(key),
-                tags=tuple(json.loads(tags)),
-                cells=tuple(int(x) for x in json.loads(cells or "[]")),
                 teach=float(teach),
             )
     for j in jobs:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 from sqlmodel import Session, col, func, select
 
 from agent.decision import Lesson, label_lessons
@@ -22,6 +21,7 @@ from feedback.errors import Conflict
 from feedback.models import LabelRow
 from feedback.schemas import NominationInfo
 from feedback.tracker import AppliedIds
+from policies import Context
 
 #: Labels with an id at or below this (meta key) were made before the last reset.
 LABEL_FLOOR = "label_floor"
@@ -67,15 +67,10 @@ def replay(router: Router, *, session: Session, learnt: AppliedIds) -> int:
 
 
 def lessons(row: LabelRow) -> list[Lesson]:
-    """What a stored label teaches: one lesson per model (:func:`agent.decision.label_lessons`;
-    the router reads the stored cells as its levels allow, :func:`agent.contexts.level_cells`)."""
-    return label_lessons(
-        np.asarray(json.loads(row.weights)),
-        json.loads(row.outcomes),
-        prompt_key=row.prompt_key,
-        tags=tuple(json.loads(row.tags)),
-        cells=tuple(int(c) for c in json.loads(row.cells or "[]")),
-    )
+    """What a stored label teaches: one lesson per model, in its prompt's stored context
+    (:func:`agent.decision.label_lessons`; the router reads it as its levels allow,
+    :func:`agent.contexts.level_cells`)."""
+    return label_lessons(Context.from_row(json.loads(row.context)), json.loads(row.outcomes))
 
 
 def reset_floor(*, session: Session) -> None:

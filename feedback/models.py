@@ -7,7 +7,7 @@ are pruned (:mod:`feedback.retention`), the snapshots are the record of what the
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 #: Longest stored source: a claimed one (200 characters) scoped under its identity.
@@ -40,27 +40,19 @@ class ModelRow(SQLModel, table=True):
 
 
 class DecisionRow(SQLModel, table=True):
-    """One routing decision: what feedback on it must update."""
+    """One routing decision: what feedback on it must update. ``context`` is where its prompt
+    sat, as the JSON of :meth:`policies.context.Context.to_row`; feedback replays into it. (An
+    older database's separate context columns are folded into it: :mod:`feedback.db`.)"""
 
     __tablename__ = "ra_decision"
     __table_args__ = (Index("ix_ra_decision_conversation", "conversation_id", "created_at"),)
 
     id: str = Field(primary_key=True, max_length=32)
     model: str = Field(max_length=200)
-    weights: str = Field(sa_column=Column(Text, nullable=False))
+    context: str = Field(sa_column=Column(Text, nullable=False))
     lam: float
     created_at: float
     conversation_id: str | None = Field(default=None, max_length=200)
-    #: The context's leaf cell (-1: none; the router names none, and nothing reads it).
-    leaf: int = Field(default=-1, sa_column_kwargs={"server_default": "-1"})
-    #: The routed text's prompt-memory key (63 bits; -1: none); feedback replays into it.
-    prompt_key: int = Field(
-        default=-1, sa_column=Column(BigInteger, nullable=False, server_default="-1")
-    )
-    #: The app's tags as a JSON list of ``key=value`` strings; feedback replays into them.
-    tags: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
-    #: The prompt's cell at each resolution level, a JSON list; feedback replays into them.
-    cells: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     #: What its feedback's weight is scaled by: below 1 when ``allowed`` narrowed the choice
     #: (:mod:`agent.propensity`).
     teach: float = Field(default=1.0, sa_column_kwargs={"server_default": "1"})
@@ -98,17 +90,14 @@ class FeedbackRow(SQLModel, table=True):
 
 
 class LabelRow(SQLModel, table=True):
-    """Every model's outcome on one prompt, labelled by someone (active labelling). A label
-    changes the posterior as a pool change does: it bumps the revision."""
+    """Every model's outcome on one prompt, labelled by someone (active labelling), and where
+    the prompt sat (``context``, as in ``ra_decision``). A label changes the posterior as a
+    pool change does: it bumps the revision."""
 
     __tablename__ = "ra_label"
 
     id: int | None = Field(default=None, primary_key=True)
-    prompt_key: int = Field(sa_column=Column(BigInteger, nullable=False))
-    weights: str = Field(sa_column=Column(Text, nullable=False))  # cluster weights, JSON
-    leaf: int = -1
-    tags: str = Field(default="[]", sa_column=Column(Text, nullable=False))
-    cells: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    context: str = Field(sa_column=Column(Text, nullable=False))
     outcomes: str = Field(sa_column=Column(Text, nullable=False))  # {model: value}, JSON
     created_at: float
 

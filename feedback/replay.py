@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
-
 from agent.decision import Lesson
 from agent.router import Router
 from feedback import crud
@@ -95,16 +93,8 @@ def reconcile(
 
 
 def lesson(row: crud.FeedbackItem) -> Lesson:
-    """What one committed feedback row teaches (in its decision's clusters and level cells),
-    for :meth:`Router.learn`."""
+    """What one committed feedback row teaches (in its decision's context), for
+    :meth:`Router.learn`."""
     return Lesson(
-        np.asarray(json.loads(row.weights)),
-        row.model,
-        row.value,
-        kind=row.kind,
-        weight=row.weight,
-        shared=row.shared,
-        prompt_key=row.prompt_key,
-        tags=row.tags,
-        cells=row.cells,
+        row.context, row.model, row.value, kind=row.kind, weight=row.weight, shared=row.shared
     )

@@ -117,13 +117,9 @@ def decision_row(d: OpenDecision) -> dict[str, Any]:
     return {
         "id": d.id,
         "model": d.model,
-        "weights": json.dumps([float(w) for w in d.weights]),
+        "context": json.dumps(d.context.to_row()),
         "lam": d.lam,
         "created_at": d.created_at,
         "conversation_id": d.conversation_id,
-        "leaf": d.leaf,
-        "prompt_key": d.prompt_key,
-        "tags": json.dumps(list(d.tags)),
-        "cells": json.dumps(list(d.cells)),
         "teach": d.teach,
     }

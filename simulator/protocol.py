@@ -57,10 +57,8 @@ class Setup:
         return [
             Context(
                 self.weights[i],
-                -1,
-                int(i),
-                (),
-                tuple(int(c) for c in self.cells[i]) if levels else (),
+                prompt_key=int(i),
+                cells=tuple(int(c) for c in self.cells[i]) if levels else (),
             )
             for i in rows
         ]

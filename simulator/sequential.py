@@ -47,8 +47,9 @@ class Trace:
 
 
 def stream_contexts(setup: Setup, stream: np.ndarray) -> list[Context]:
-    """Each step's context, as a Router would give it: the prompt's clusters and cells, and
-    the shift statistic of the stream so far (:class:`agent.shift.ShiftMeter`)."""
+    """Each step's context, as a Router would give it: where the prompt sits
+    (:meth:`Setup.contexts`), and the shift statistic of the stream so far
+    (:class:`agent.shift.ShiftMeter`)."""
     rows = np.unique(stream)
     context_of = dict(zip(rows.tolist(), setup.contexts(rows), strict=True))
     emb = setup.embeddings

@@ -46,7 +46,7 @@ What has to be lined up, and why:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -494,11 +494,7 @@ def test_the_posteriors_score_probe_prompts_alike(world: World, runs: dict[str, 
     """Posterior mean utilities on probe prompts, streamed or not, as the careful learner
     (no shift) and as the fast one (a large shift) reads them."""
     rows = np.r_[np.arange(0, N_PROMPTS, 15), N_PROMPTS, N_PROMPTS + 7]  # two shifted
-    probes = [
-        Context(c.weights, c.leaf, c.prompt_key, c.tags, c.cells, shift)
-        for c in world.setup.contexts(rows)
-        for shift in (0.0, 50.0)
-    ]
+    probes = [replace(c, shift=shift) for c in world.setup.contexts(rows) for shift in (0.0, 50.0)]
     ref_policy = runs["router"].policy
     assert isinstance(ref_policy, OnlineUniRoute)
     assert {ref_policy.deciding(c) for c in probes} == {0, 1}

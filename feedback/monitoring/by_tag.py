@@ -1,9 +1,9 @@
 """Traffic, cost and observed accuracy per app tag value (``task=code``, ``tenant=acme``).
 
-A decision's tags are the ``key=value`` strings the app sent with ``POST /route``
-(``ra_decision.tags``). Each tag value gets its requests, their cost, each model's share of
-them and the observed accuracy of the ones that got feedback (the report's per-decision
-reward: a label, a score, or a de-noised thumb).
+A decision's tags are the ``key=value`` strings the app sent with ``POST /route`` (the
+``tags`` of ``ra_decision.context``). Each tag value gets its requests, their cost, each
+model's share of them and the observed accuracy of the ones that got feedback (the report's
+per-decision reward: a label, a score, or a de-noised thumb).
 """
 
 from __future__ import annotations

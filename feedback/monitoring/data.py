@@ -110,10 +110,11 @@ def load_tags(session: Session, cols: Columns) -> list[tuple[int, list[str]]]:
     """(decision position in ``cols``, its ``key=value`` tags) for every monitored decision
     that carries tags, in time order."""
     rows = session.execute(
-        text(
-            f"SELECT s.id, d.tags FROM {_S} s JOIN {_D} d ON d.id = s.decision_id "
-            "WHERE d.tags IS NOT NULL AND d.tags != '[]' ORDER BY s.id"
-        )
+        text(  # a context without tags holds '"tags": []' (json.dumps' spacing); read the rest
+            f"SELECT s.id, d.context FROM {_S} s JOIN {_D} d ON d.id = s.decision_id "
+            "WHERE d.context NOT LIKE :untagged ORDER BY s.id"
+        ),
+        {"untagged": '%"tags": []%'},
     ).all()
     if not rows or cols.n == 0:
         return []
@@ -124,7 +125,7 @@ def load_tags(session: Session, cols: Columns) -> list[tuple[int, list[str]]]:
     known = ids[at] == sids
     out = []
     for (_, raw), i, ok in zip(rows, at.tolist(), known.tolist(), strict=True):
-        tags = json.loads(raw) if ok else None
+        tags = json.loads(raw).get("tags") if ok else None
         if isinstance(tags, list) and tags:
             out.append((int(order[i]), [str(t) for t in tags]))
     out.sort()
@@ -146,14 +147,15 @@ def feedback_summary(session: Session) -> tuple[dict[str, tuple[int, float]], in
 
 def backfill(session: Session, costs: dict[str, float]) -> int:
     """Give decisions recorded without monitoring a :class:`DecisionStat` row (cluster from
-    their weights, today's price, no propensity, no decision-time regret). Returns how many."""
+    their context's weights, today's price, no propensity, no decision-time regret). Returns
+    how many."""
     n_dec = session.execute(text(f"SELECT COUNT(*) FROM {_D}")).scalar() or 0
     n_stat = session.execute(text(f"SELECT COUNT(*) FROM {_S}")).scalar() or 0
     if n_dec <= n_stat:
         return 0
     missing = session.execute(
         text(
-            f"SELECT d.id, d.model, d.weights, d.lam, d.created_at FROM {_D} d "
+            f"SELECT d.id, d.model, d.context, d.lam, d.created_at FROM {_D} d "
             f"LEFT JOIN {_S} s ON s.decision_id = d.id WHERE s.id IS NULL"
         )
     ).all()
@@ -162,13 +164,13 @@ def backfill(session: Session, costs: dict[str, float]) -> int:
             "decision_id": did,
             "created_at": float(created),
             "model": model,
-            "cluster": int(np.argmax(json.loads(weights))),
+            "cluster": int(np.argmax(json.loads(context)["weights"])),
             "lam": float(lam),
             "cost": float(costs.get(model, 0.0)),
             "propensity": None,
             "regret": None,
         }
-        for did, model, weights, lam, created in missing
+        for did, model, context, lam, created in missing
     ]
     if rows:
         session.execute(insert(DecisionStat), rows)

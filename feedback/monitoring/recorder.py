@@ -14,6 +14,7 @@ import json
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.contexts import level_cells
 from agent.router import Router
-from policies import Context
+from policies.context import ROW_FIELDS, Context
 
 logger = logging.getLogger(__name__)
 
@@ -35,20 +36,19 @@ def decision_stat(router: Router, body: Mapping[str, Any], now: float) -> dict[s
     ``regret`` is the best posterior-mean utility among the eligible models (those with a
     score) minus the chosen model's, in the decision's cluster weights. ``propensity`` is the
     router's own when it logged one, else the policy's choice probability recomputed now;
-    None for a sticky decision (not randomised) and when the response does not carry the
-    decision's level cells. Returns None if the pool changed under us.
+    None for a sticky decision (not randomised) and when the response does not carry all of
+    the decision's context (the public response has its weights only). Returns None if the
+    pool changed under us.
     """
     policy = router.view()
     try:
         names = policy.models
         j = names.index(str(body["model"]))
-        weights = np.asarray(body["weights"], dtype=np.float64)
-        key = body.get("prompt_key")
-        key = int(key) if key is not None else -1
-        cells = level_cells(policy, body.get("cells") or ())
-        ctx = Context(weights / weights.sum(), prompt_key=key, cells=cells)
-        # Without the decision's level cells, the policy chose on information we lack.
-        knows_all = -1 not in cells
+        told = Context.from_row({k: body[k] for k in ROW_FIELDS if body.get(k) is not None})
+        ctx = replace(told, cells=level_cells(policy, told.cells))
+        weights = ctx.weights
+        # Without all of the decision's context, the policy chose on information we lack.
+        knows_all = -1 not in ctx.cells
         scores = body.get("scores") or {}
         eligible = np.array([scores.get(n) is not None for n in names])
         if not eligible.any():

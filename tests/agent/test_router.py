@@ -208,7 +208,7 @@ def test_tags_travel_with_the_decision_and_teach_nothing_of_their_own(log: Any) 
     prompt = log.prompts[2]
     first = router.route(prompt, tags={"task": "code"})
     assert first.tags == ("task=code",) and first.to_dict()["tags"] == ["task=code"]
-    assert router._store.get(first.id).tags == ("task=code",)  # kept for the reports
+    assert router._store.get(first.id).context.tags == ("task=code",)  # kept for the reports
     # The same prompt, told apart only by its tag: the model keeps failing on "code".
     for _ in range(30):
         d = router.route(prompt, tags={"task": "code"})

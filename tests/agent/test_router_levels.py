@@ -33,7 +33,7 @@ def test_a_log_that_names_tasks_gives_a_task_level(log: Any, tmp_path: Path) -> 
     assert router.policy.blend.sizes == (1, 4, task_map.k_)  # type: ignore[attr-defined]
     d = router.route(log.prompts[0])
     cell = int(task_map.assign(EMB.encode([log.prompts[0]]))[0])
-    assert d.cells == (cell,) and router._store.get(d.id).cells == (cell,)
+    assert d.cells == (cell,) and router._store.get(d.id).context.cells == (cell,)
     # feedback teaches the decision's task cell: the same prompt read in another task's cell
     # (the same cluster) learns less
     other = (cell + 1) % task_map.k_

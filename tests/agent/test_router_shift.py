@@ -14,6 +14,7 @@ from agent.decision import Lesson
 from agent.embedder import HashingEmbedder
 from agent.router import Router
 from agent.synthetic_log import generate_log
+from policies import Context
 
 #: A router directory saved by an older version, whose ``default`` also learnt corrections on
 #: 4 cells it fitted on its traffic (built from ``fit`` below with ``k=6, seed=3``; 30 prompts
@@ -45,7 +46,6 @@ def test_the_default_router_has_a_shift_meter(fit: Any) -> None:
     router = make(fit)
     assert router.shift is not None and router.shift.seen == 0
     assert not hasattr(router.policy, "traffic")
-    assert router.route(fit.prompts[0]).leaf == -1
     assert make(fit, policy="greedy").shift is None  # the baselines read no shift
 
 
@@ -53,11 +53,11 @@ def test_routing_observes_the_traffic(fit: Any) -> None:
     router = make(fit)
     for p in fit.prompts[:50]:
         d = router.route(p)
-        assert d.leaf == -1 and router._store.get(d.id).leaf == -1
+        assert router._store.get(d.id).context.shift == 0.0  # the request's: not kept
     assert router.shift is not None and router.shift.seen == 50
     # a context computed without observing moves nothing and has no shift
     ctx = router.context_for(fit.prompts[60], observe=False)
-    assert (ctx.leaf, ctx.shift) == (-1, 0.0)
+    assert ctx.shift == 0.0
     assert router.shift.seen == 50
 
 
@@ -78,7 +78,7 @@ def test_rows_from_another_pool_teach_without_its_cells(fit: Any) -> None:
     router = make(fit)
     d = router.route(fit.prompts[0])
     # level cells this pool does not have: learnt as "no cell there"
-    assert router.learn(Lesson(d.weights, d.model, 1.0, kind="label", cells=(99, 3, 1)))
+    assert router.learn(Lesson(Context(d.weights, cells=(99, 3, 1)), d.model, 1.0))
     assert router.policy.counters[0] == 1
 
 
@@ -122,7 +122,6 @@ def test_a_state_saved_with_cells_fitted_on_the_traffic_still_loads(
     fresh = make(fit, seed=3)
     assert policy.blend.sizes == fresh.policy.blend.sizes  # type: ignore[attr-defined]
     d = router.route(log.prompts[350])
-    assert d.leaf == -1
     router.feedback(d.id, label=1)
     assert policy.counters == (11, 31)
     router.save(tmp_path / "r")

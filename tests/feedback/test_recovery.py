@@ -3,6 +3,7 @@ feedback; after a restart the posterior reflects every committed row exactly onc
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -134,10 +135,9 @@ def test_sigkill_mid_load_then_restart(shared_settings: Settings, tmp_path: Path
     assert post["learnt"] == sum(w > 0 for w in weights)
 
 
-def test_a_database_from_before_leaves_and_prompt_keys_is_brought_up_to_date(
-    tmp_path: Path, h: Any
-) -> None:
-    """``create_all`` adds no columns to an existing table: the start-up adds them."""
+def test_a_database_from_the_first_release_is_brought_up_to_date(tmp_path: Path, h: Any) -> None:
+    """``create_all`` adds no columns to an existing table: the start-up adds them, and folds
+    the first release's context (its cluster weights alone) into the ``context`` column."""
     from sqlalchemy import create_engine, inspect, text
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
@@ -160,28 +160,11 @@ def test_a_database_from_before_leaves_and_prompt_keys_is_brought_up_to_date(
         columns = {col["name"] for col in inspect(engine).get_columns("ra_decision")}
         with engine.connect() as conn:
             row = conn.execute(
-                text("SELECT leaf, prompt_key FROM ra_decision WHERE id = 'old'")
+                text("SELECT context, teach FROM ra_decision WHERE id = 'old'")
             ).one()
-    assert {"leaf", "prompt_key"} <= columns and tuple(row) == (-1, -1)
-
-
-def test_the_item_column_of_an_older_database_is_renamed_prompt_key(tmp_path: Path, h: Any) -> None:
-    from sqlalchemy import inspect, text
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    with TestClient(create_app(h.base_settings(database_url=url))) as c:
-        d = h.route(c, "Is 91 a prime number?")
-        engine = c.app.state.service.engine  # type: ignore[attr-defined]
-        with engine.begin() as conn:  # as the version that called it item left it
-            conn.execute(text('ALTER TABLE ra_decision RENAME COLUMN "prompt_key" TO "item"'))
-    with TestClient(create_app(h.base_settings(database_url=url))) as c:
-        body = {"decision_id": d["decision_id"], "token": d["token"], "label": 1}
-        assert c.post("/feedback", json=body).status_code == 201
-        engine = c.app.state.service.engine  # type: ignore[attr-defined]
-        columns = {col["name"] for col in inspect(engine).get_columns("ra_decision")}
-        with engine.connect() as conn:
-            keys = conn.execute(text("SELECT prompt_key FROM ra_decision")).scalars().all()
-    assert "prompt_key" in columns and "item" not in columns and all(k >= 0 for k in keys)
+    assert {"context", "teach"} <= columns and "weights" not in columns
+    assert json.loads(row[0]) == {"weights": [1.0], "prompt_key": -1, "tags": [], "cells": []}
+    assert row[1] == 1.0
 
 
 def test_feedback_stored_before_the_shared_budget_replays_with_its_full_weight(

@@ -46,7 +46,7 @@ def test_levels_are_learned_and_survive_a_rebuild(shared_settings: Settings, h: 
         after = _levels(c)
         assert all(x.any() for x in after)  # the task cell's corrections moved
         with Session(service.engine) as s:
-            cells = [json.loads(row.cells) for row in s.exec(select(DecisionRow))]
+            cells = [json.loads(row.context)["cells"] for row in s.exec(select(DecisionRow))]
         assert cells and all(len(x) == len(sizes) and x[0] >= 0 for x in cells)
     with Session(service.engine) as s:  # no snapshot: the feedback rows and their cells alone
         s.execute(delete(PolicySnapshot))

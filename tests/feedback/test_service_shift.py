@@ -24,7 +24,7 @@ def test_the_meter_observes_per_process_and_survives_a_snapshot(
         assert sa.router.shift is not None and sa.router.shift.seen == 0
         for p in shifted(120):
             d = h.route(a, prompt=p)
-        assert sa.store.get(d["decision_id"]).leaf == -1
+        assert sa.store.get(d["decision_id"]).context.shift == 0.0  # the request's, not kept
         assert sa.router.shift.seen == 120 and sb.router.shift.seen == 0
         body = {"decision_id": d["decision_id"], "token": d["token"], "label": 1}
         assert a.post("/feedback", json=body).status_code == 201
