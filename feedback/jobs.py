@@ -54,7 +54,7 @@ class FeedbackRules(Protocol):
     @property
     def limits(self) -> Limits: ...
 
-    def learn_once(self, feedback_id: int, learn: Callable[[], bool]) -> bool: ...
+    def committed(self, feedback_id: int, learn: Callable[[], bool]) -> None: ...
 
 
 class DecisionJob(Job):
@@ -153,20 +153,21 @@ class FeedbackJob(Job):
 
     @classmethod
     def finish_batch(cls, engine: Engine, jobs: Sequence[FeedbackJob]) -> None:
-        """Learn the new rows in id order, then answer the duplicates from the stored rows."""
+        """Hand the new rows over to be learnt (in id order, off this thread: the store's
+        ``committed``), then answer the duplicates from the stored rows."""
         ok = [j for j in jobs if j.error is None]
         for j in sorted((j for j in ok if j.fid is not None), key=lambda j: j.fid or 0):
             assert j.decision is not None and j.fid is not None
-            j.result = j._learn_new(j.fid, j.decision)
+            j.result = j._hand_over(j.fid, j.decision)
         duplicates = [j for j in ok if j.fid is None]
         if duplicates:
             with Session(engine) as session:
                 for j in duplicates:
                     j._resolve_duplicate(session)
 
-    def _learn_new(self, fid: int, record: OpenDecision) -> Claimed:
+    def _hand_over(self, fid: int, record: OpenDecision) -> Claimed:
         c, power = self.claim, self.power
-        applied = self.rules.learn_once(fid, lambda: self.learn(record, c, power))
+        self.rules.committed(fid, lambda: self.learn(record, c, power))
         stored = StoredFeedback(
             fid,
             c.decision_id,
@@ -177,7 +178,8 @@ class FeedbackJob(Job):
             c.idempotency_key,
             c.identity,
         )
-        return Claimed(stored, record.model, duplicate=False, applied=applied)
+        # ``applied`` is the store's to say, once the row is learnt off this thread
+        return Claimed(stored, record.model, duplicate=False, applied=False)
 
     def _resolve_duplicate(self, session: Session) -> None:
         c = self.claim

@@ -2,6 +2,9 @@
 
 Feedback is folded into the in-memory posterior only after its row commits, and exactly once
 per row id (:class:`~feedback.tracker.AppliedIds`), whether it arrived here or at another replica.
+The database writer's thread only hands a committed row over (:meth:`RoutingService._committed`);
+it is learnt off that thread, in id order, by the request that sent it (or, if that request is
+gone, by the next :meth:`RoutingService.sync`).
 Any pool change bumps a shared revision; a replica that sees a revision it did not make rebuilds
 its posterior from the newest usable snapshot brought to today's pool (else the profiles),
 plus the labels and committed feedback it does not hold, in id order (:mod:`feedback.replay`).
@@ -12,8 +15,10 @@ The request logic of ``POST /route`` and ``POST /feedback`` is :attr:`RoutingSer
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +52,9 @@ from policies import Policy
 
 logger = logging.getLogger(__name__)
 
+#: Most outcomes of learnt rows kept for requests that have not read theirs.
+_OUTCOMES_KEPT = 10_000
+
 LAM, BUDGET, RESET_FLOOR = "lam", "budget", "reset_floor"
 
 
@@ -66,6 +74,10 @@ class RoutingService:
         self.embedder = embedder
         self.clock = clock
         self._lock = threading.RLock()
+        #: Rows of this replica committed and not yet learnt, by id; and what learning a row
+        #: did, until the request that sent it reads it (:meth:`_learn_through`).
+        self._backlog: list[tuple[int, Callable[[], bool]]] = []
+        self._outcomes: dict[int, bool] = {}
         #: ``POST /route`` and ``POST /feedback`` (:mod:`feedback.request_logic`).
         self.requests = RequestLogic(self)
 
@@ -93,7 +105,8 @@ class RoutingService:
         self._store = SqlDecisionStore(
             self._writer,
             settings=lambda: self.settings,
-            learn_once=self._learn_once,
+            committed=self._committed,
+            learn_through=self._learn_through,
             clock=self.clock,
         )
         self.rebuild()
@@ -279,6 +292,7 @@ class RoutingService:
     def sync(self) -> int:
         """Fold in feedback other replicas committed; rebuild if the pool changed. Returns the
         number of rows folded in."""
+        self._learn_through(sys.maxsize)  # this replica's committed rows first, in id order
         with self.session() as s:
             revision = crud.get_revision(session=s)
             if revision != self._revision:
@@ -305,13 +319,25 @@ class RoutingService:
             self._router.learn(lesson(row))
             return True
 
-    def _learn_once(self, fid: int, learn: Callable[[], bool]) -> bool:
-        """Run ``learn`` for row ``fid`` of this replica unless :meth:`sync` got there first
-        (the store's group-commit thread calls this after the commit)."""
+    def _committed(self, fid: int, learn: Callable[[], bool]) -> None:
+        """Row ``fid`` of this replica has committed; ``learn`` teaches it. The writer's
+        thread calls this and goes on: the row is learnt by :meth:`_learn_through`."""
         with self._lock:
-            if not self._applied.claim(fid, now=self.clock()):
-                return True
-            return learn()
+            heapq.heappush(self._backlog, (fid, learn))
+
+    def _learn_through(self, fid: int) -> bool:
+        """Learn this replica's committed rows up to ``fid``, in id order, each unless
+        :meth:`sync` got there first; whether row ``fid`` is in the posterior (True if it
+        was learnt before, here or by a sync)."""
+        with self._lock:
+            now = self.clock()
+            while self._backlog and self._backlog[0][0] <= fid:
+                row, learn = heapq.heappop(self._backlog)
+                self._outcomes[row] = learn() if self._applied.claim(row, now=now) else True
+            if len(self._outcomes) > _OUTCOMES_KEPT:  # rows whose requests went away
+                for row in sorted(self._outcomes)[: len(self._outcomes) // 2]:
+                    del self._outcomes[row]
+            return self._outcomes.pop(fid, True)
 
     def pool_changed(
         self,

@@ -13,6 +13,7 @@ import concurrent.futures
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from agent.decision import OpenDecision
@@ -24,21 +25,25 @@ from feedback.writer import GroupCommitter
 
 
 class SqlDecisionStore:
-    """``settings()`` gives the live ``decision_ttl`` and influence ``limits``;
-    ``learn_once(feedback_id, learn)`` runs ``learn`` unless that row was already learnt (a
-    replica's sync may have got there first) and says whether the posterior has it."""
+    """``settings()`` gives the live ``decision_ttl`` and influence ``limits``. After a
+    feedback row commits, the writer hands it to ``committed(feedback_id, learn)``; the
+    request that sent it then calls ``learn_through(feedback_id)``, which learns the
+    replica's committed rows up to it in id order, off the writer's thread, and says whether
+    the posterior has it."""
 
     def __init__(
         self,
         writer: GroupCommitter,
         *,
         settings: Callable[[], Any],
-        learn_once: Callable[[int, Callable[[], bool]], bool],
+        committed: Callable[[int, Callable[[], bool]], None],
+        learn_through: Callable[[int], bool],
         clock: Callable[[], float],
     ) -> None:
         self.writer = writer
         self._settings = settings
-        self._learn_once = learn_once
+        self._committed = committed
+        self._learn_through = learn_through
         self._cache = MemoryDecisionStore(ttl=settings().decision_ttl, clock=clock)
         self._pending: dict[str, concurrent.futures.Future[Any]] = {}
         self._lock = threading.Lock()
@@ -52,8 +57,8 @@ class SqlDecisionStore:
     def limits(self) -> Limits:
         return self._settings().limits
 
-    def learn_once(self, feedback_id: int, learn: Callable[[], bool]) -> bool:
-        return self._learn_once(feedback_id, learn)
+    def committed(self, feedback_id: int, learn: Callable[[], bool]) -> None:
+        self._committed(feedback_id, learn)
 
     # -- decisions -----------------------------------------------------------------------------
     def put(self, record: OpenDecision) -> None:
@@ -105,11 +110,16 @@ class SqlDecisionStore:
 
     def claim(self, claim: Claim, learn: Learn) -> Claimed:
         result: Claimed = self.writer.submit_blocking(self._job(claim, learn))
-        return result
+        if result.duplicate:
+            return result
+        return replace(result, applied=self._learn_through(result.stored.feedback_id))
 
     async def aclaim(self, claim: Claim, learn: Learn) -> Claimed:
         result: Claimed = await self.writer.submit(self._job(claim, learn))
-        return result
+        if result.duplicate:
+            return result
+        applied = await asyncio.to_thread(self._learn_through, result.stored.feedback_id)
+        return replace(result, applied=applied)
 
 
 def decision_row(d: OpenDecision) -> dict[str, Any]:

@@ -200,3 +200,55 @@ def test_concurrent_feedback_from_one_source_is_capped_as_if_sequential(
     assert stored == weights and live["updates"] == 8
     # the live router learnt each row with the weight it was answered and stored with
     assert _rebuilt(settings) == live
+
+
+def test_rows_are_learnt_off_the_writers_thread_in_id_order(h: Any, clock: Any) -> None:
+    """The database writer's thread only hands a committed row over: the request that sent
+    it learns it (and every earlier row of the replica), in id order."""
+    app, engine = h.memory_app(h.base_settings(), clock)
+    with TestClient(app) as c:
+        service = c.app.state.service  # type: ignore[attr-defined]
+        learnt: list[tuple[int, str]] = []
+        committed = service._committed
+
+        def spy(fid: int, learn: Any) -> None:
+            def learn_and_note() -> bool:
+                learnt.append((fid, threading.current_thread().name))
+                return bool(learn())
+
+            committed(fid, learn_and_note)
+
+        service._committed = spy
+        service.store._committed = spy
+        decisions = [h.route(c, f"question {i} about sorting") for i in range(12)]
+        before = _learnt(c)["updates"]
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(
+                pool.map(
+                    lambda d: c.post(
+                        "/feedback",
+                        json={"decision_id": d["decision_id"], "token": d["token"], "label": 1},
+                    ),
+                    decisions,
+                )
+            )
+        assert all(a.status_code == 201 for a in answers)
+        assert _learnt(c)["updates"] - before == 12  # each learnt by the time it was answered
+        ids = [fid for fid, _ in learnt]
+        assert ids == sorted(ids) and len(ids) == 12
+        assert not any(name == service._writer.name for _, name in learnt)
+    engine.dispose()
+
+
+def test_a_committed_row_whose_request_went_away_is_learnt_by_the_next_sync(
+    h: Any, clock: Any
+) -> None:
+    app, engine = h.memory_app(h.base_settings(), clock)
+    with TestClient(app) as c:
+        service = c.app.state.service  # type: ignore[attr-defined]
+        taught: list[int] = []
+        row = service.applied.hwm + 1
+        service._committed(row, lambda: taught.append(row) or True)  # its request never asks
+        service.sync()
+        assert taught == [row] and not service._backlog
+    engine.dispose()
