@@ -129,6 +129,9 @@ class Router:
         self.shift = shift
         self.label_candidates = label_candidates
         self._candidates = Candidates(label_candidates)
+        # nominations follow the policy's seed, so a seeded router nominates reproducibly
+        seed = getattr(policy, "seed", None)
+        self._nominations = np.random.default_rng(None if seed is None else [seed, 0x4E4F4D])
         self.policy = policy
         self.cluster_map = cluster_map
         self.embedder = embedder
@@ -538,7 +541,7 @@ class Router:
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         candidates = self._candidates.snapshot()
-        chosen = np.random.default_rng().permutation(len(candidates))[:n]
+        chosen = self._nominations.permutation(len(candidates))[:n]
         return [Nomination(candidates[i][0], candidates[i][2]) for i in chosen]
 
     def lessons(
