@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from policies.context import Context
+from policies.updates import outcome_kind
 
 
 @dataclass(frozen=True)
@@ -190,12 +191,7 @@ def label_lessons(context: Context, outcomes: Mapping[str, float]) -> list[Lesso
     [('a', 'label', 1.0), ('b', 'score', 0.25)]
     """
     return [
-        Lesson(
-            context,
-            model,
-            float(value),
-            kind="label" if float(value) in (0.0, 1.0) else "score",
-        )
+        Lesson(context, model, float(value), kind=outcome_kind(value))
         for model, value in outcomes.items()
     ]
 

@@ -130,8 +130,9 @@ class Router:
         self.label_candidates = label_candidates
         self._candidates = Candidates(label_candidates)
         # nominations follow the policy's seed, so a seeded router nominates reproducibly
-        seed = getattr(policy, "seed", None)
-        self._nominations = np.random.default_rng(None if seed is None else [seed, 0x4E4F4D])
+        self._nominations = np.random.default_rng(
+            None if policy.seed is None else [policy.seed, 0x4E4F4D]
+        )
         self.policy = policy
         self.cluster_map = cluster_map
         self.embedder = embedder

@@ -23,7 +23,7 @@ import numpy as np
 from policies.context import Choice, Context
 from policies.profile import ModelProfile
 from policies.state import Persistent
-from policies.updates import utility, validate_feedback
+from policies.updates import outcome_kind, utility, validate_feedback
 
 
 class Policy(Persistent, ABC):
@@ -251,8 +251,7 @@ class Policy(Persistent, ABC):
         learnt = 0
         for model, value in outcomes.items():
             if model in self._ready()._names:
-                v = float(value)
-                self.update(context, model, v, kind="label" if v in (0.0, 1.0) else "score")
+                self.update(context, model, float(value), kind=outcome_kind(value))
                 learnt += 1
         return learnt
 

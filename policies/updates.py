@@ -39,6 +39,15 @@ def validate_feedback(value: float, kind: str, weight: float = 1.0) -> None:
         raise ValueError(f"feedback weight must be in (0, 1], got {weight}")
 
 
+def outcome_kind(value: float) -> str:
+    """The kind of a labelled outcome: a 0/1 value is a label, anything else a score.
+
+    >>> outcome_kind(1), outcome_kind(0.25)
+    ('label', 'score')
+    """
+    return "label" if float(value) in (0.0, 1.0) else "score"
+
+
 def outcome_step(value: Any) -> tuple[Any, Any]:
     """Evidence (Δα, Δβ) of a 0/1 label or a graded score in [0, 1]: (value, 1 − value)."""
     return value, 1.0 - value
