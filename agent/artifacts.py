@@ -53,7 +53,10 @@ def artifact(name: str, recipe: Mapping[str, Any], build: Callable[[Path], None]
         if (out / "recipe.json").exists():
             return out
         root.mkdir(parents=True, exist_ok=True)
-        print(f"routing-agent: building encoder {name} into {out} (once)...", file=sys.stderr)
+        print(
+            f"routing-agent: building encoder {name} into {out} (once, about half a minute)...",
+            file=sys.stderr,
+        )
         t0 = time.monotonic()
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
         try:

@@ -5,7 +5,7 @@ K-means or task) and ``router.json``: :meth:`Router.state` (parameters, embedder
 conversations, budget pacers, the shift meter, and the open decisions with their feedback),
 plain JSON with no pickles. A directory written before the state had one file
 (``policy.json`` beside a ``router.json`` with a ``ledger``) still loads, and so does a state
-in which an older version also saved cells it fitted on the traffic (they are ignored).
+in which an older version also saved a partition it fitted on the traffic (it is ignored).
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def read_dir(
 
 
 def saved_shift(state: dict[str, Any]) -> ShiftMeter | None:
-    """The shift meter a saved state holds (None if it has none). The cells an older version
-    fitted on the traffic and saved beside it are ignored."""
+    """The shift meter a saved state holds (None if it has none). A partition an older version
+    fitted on the traffic and saved beside it is ignored."""
     shift = state.get("shift")
     return ShiftMeter.from_state(shift) if shift is not None else None
 

@@ -13,7 +13,7 @@ Two rules, each bounding what spamming feedback can buy:
   (``default``'s difficulty corrections, :mod:`policies.corrections`), which every piece of
   feedback on any (cluster, model) moves. One identity's total weight on them within the
   window is at most ``shared_budget`` (a quarter of one label), so that however its feedback is
-  spread over cells it cannot move what the router thinks of every model at once. How hard
+  spread over clusters it cannot move what the router thinks of every model at once. How hard
   the traffic is, is learnt from many identities.
 
 A decision whose ``allowed`` narrowed the choice also carries its *teach* factor (see

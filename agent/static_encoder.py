@@ -21,16 +21,30 @@ VERSION = "v2"
 
 
 def distill_static(out: Path) -> None:
-    """Distil the bundled MiniLM into a model2vec static model saved in ``out``."""
-    from model2vec.distill import distill
+    """Distil the bundled MiniLM into a model2vec static model saved in ``out``.
 
-    model = distill(
-        model_name=str(minilm_path()),
-        pca_dims=int(RECIPE["pca_dims"]),
-        sif_coefficient=RECIPE["sif_coefficient"],
-        quantize_to=str(RECIPE["quantize_to"]),
-        device="cpu",
-    )
+    transformers' load report (the bundled weights carry a ``position_ids`` buffer its
+    ``BertModel`` does not use: harmless) and its weight-loading bar are silenced; model2vec's
+    "Encoding tokens" bar, the build's progress through MiniLM's vocabulary, stays."""
+    from model2vec.distill import distill
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        model = distill(
+            model_name=str(minilm_path()),
+            pca_dims=int(RECIPE["pca_dims"]),
+            sif_coefficient=RECIPE["sif_coefficient"],
+            quantize_to=str(RECIPE["quantize_to"]),
+            device="cpu",
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     model.save_pretrained(str(out))
 
 

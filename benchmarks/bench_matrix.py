@@ -5,7 +5,9 @@ case gives ``--split``, fresh prompts, λ = 0.1, K = 16); this script runs the s
 (:func:`simulator.options.experiment_from_args`, :func:`simulator.experiment.run_seeds`) so
 each figure is what that command prints. Per case, utility per 1,000 requests:
 
-- ``static`` and ``default`` against the best single model in hindsight, ± SE over seeds;
+- ``static``, ``default`` and ``bandit`` (river's Thompson sampling over the models, with no
+  context: the plain bandit a router must learn at least as fast as) against the best single
+  model in hindsight, ± SE over seeds;
 - **learning**: ``default`` minus ``default`` frozen (feedback off, same seeds), paired;
 - the share of static's gap to the prompt oracle ``default`` closes;
 - on the long stream, ``default``'s and its frozen twin's regret against the cluster oracle
@@ -157,6 +159,7 @@ def run_case(
     started = time.perf_counter()
     exp, built = prepared(case, seeds)
     static = run_seeds(built, exp, "static")
+    bandit = run_seeds(built, exp, "bandit")
     live = run_seeds(built, exp, "default")
     cold = run_seeds(built, frozen(exp), "default")
     row: dict[str, Any] = {
@@ -164,6 +167,7 @@ def run_case(
         "steps": exp.steps,
         "static": per_1000(static),
         "default": per_1000(live),
+        "bandit": per_1000(bandit),
         "learning": per_1000(live) - per_1000(cold),
         "gap": gap_closed(
             [regret_curves(t, exp.clusters)["prompt_oracle"][-1] for t in live],
@@ -195,7 +199,8 @@ def run_case(
 def matrix_table(rows: list[dict[str, Any]]) -> str:
     head = (
         "| log | case | requests | static vs best model | `default` vs best model | learning "
-        "| gap to prompt oracle closed |\n|---|---|---:|---:|---:|---:|---:|"
+        "| plain bandit vs best model | gap to prompt oracle closed |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|"
     )
     lines = [head]
     for r in rows:
@@ -203,7 +208,7 @@ def matrix_table(rows: list[dict[str, Any]]) -> str:
         gap = "—" if r["gap"] is None else f"{r['gap']:.0%}"
         lines.append(
             f"| {LOGS[c.log]} | {c.name} | {r['steps']:,} | {fmt(r['static'])} "
-            f"| {fmt(r['default'])} | {fmt(r['learning'])} | {gap} |"
+            f"| {fmt(r['default'])} | {fmt(r['learning'])} | {fmt(r['bandit'])} | {gap} |"
         )
     return "\n".join(lines)
 

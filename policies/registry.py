@@ -22,6 +22,7 @@ _FACTORIES: dict[str, Callable[..., Policy]] = {
     "random": RandomPolicy,
     "river-egreedy": lambda **kw: RiverBandit(algorithm="egreedy", **kw),
     "river-ts": lambda **kw: RiverBandit(algorithm="ts", **kw),
+    "bandit": lambda **kw: RiverBandit(algorithm="ts", per_cluster=False, **kw),
 }
 
 POLICY_NAMES = tuple(_FACTORIES)

@@ -1,4 +1,5 @@
-"""river's bandits as external baselines: one river bandit per cluster, hard assignment.
+"""river's bandits as external baselines: one river bandit per cluster (hard assignment), or
+one for every prompt (``bandit``: the plain bandit over models, with no context).
 
 river's ``Policy.update(arm, reward)`` learns from a scalar reward, so the adapter hands it the
 utility ``correct − λ·cost/cost_scale`` mapped into [0, 1]. river's ``proba.Beta`` counts any
@@ -23,18 +24,28 @@ from policies.rules import BetaRule
 
 
 class RiverBandit(BetaRule):
-    """``algorithm``: ``"egreedy"`` (river ``EpsilonGreedy``) or ``"ts"`` (``ThompsonSampling``)."""
+    """``algorithm``: ``"egreedy"`` (river ``EpsilonGreedy``) or ``"ts"`` (``ThompsonSampling``);
+    ``per_cluster=False``: one bandit for every prompt, which sees no context."""
 
-    def __init__(self, *, algorithm: str = "egreedy", epsilon: float = 0.1, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        algorithm: str = "egreedy",
+        epsilon: float = 0.1,
+        per_cluster: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.algorithm = algorithm
         self.epsilon = epsilon
+        self.per_cluster = per_cluster
 
     def _fit(self, profiles: Sequence[ModelProfile], **warm: Any) -> None:
         if self.algorithm not in ("egreedy", "ts"):
             raise ValueError(f"algorithm must be 'egreedy' or 'ts', got {self.algorithm!r}")
         super()._fit(profiles, **warm)
-        self._seeds = [int(s) for s in self._rng.integers(2**31, size=self._k)]
+        n = self._k if self.per_cluster else 1
+        self._seeds = [int(s) for s in self._rng.integers(2**31, size=n)]
         self._bandits = [self._make(s) for s in self._seeds]
         self._events: list[list[list[Any]]] = [[] for _ in self._seeds]
         self._last_lam = self.lam
@@ -47,6 +58,8 @@ class RiverBandit(BetaRule):
         return bandit.EpsilonGreedy(epsilon=self.epsilon, seed=seed)
 
     def _cell(self, context: Context) -> int:
+        if not self.per_cluster:
+            return 0
         return context.cluster if context.cluster >= 0 else int(np.argmax(context.weights))
 
     def _bandit(self, context: Context) -> Any:

@@ -17,7 +17,16 @@ DEFAULT_SPLIT = "0.6,0.1,0.3"
 #: :data:`policies.levels.DEFAULT_LEVELS`.
 DEFAULT_LEVELS = (8, 32, 64)
 #: Policies ``simulate`` replays when no ``--policy`` is given, and the λ grid of ``sweep``.
-DEFAULT_POLICIES = ("static", "default", "thompson", "greedy", "ucb", "best-fixed", "random")
+DEFAULT_POLICIES = (
+    "static",
+    "default",
+    "thompson",
+    "greedy",
+    "ucb",
+    "bandit",
+    "best-fixed",
+    "random",
+)
 DEFAULT_LAMBDAS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 2.0, 5.0)
 
 
@@ -47,11 +56,12 @@ def add_replay_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--levels",
         metavar="LEVELS",
-        help="extra levels whose cells default averages with the clusters' estimates, each "
-        "warm-started from the profiles and learning online, as the Router's default does: a "
-        "comma list of K-means sizes and 'task' (a classifier of the fit prompts' tasks, the "
-        "log's dataset column; it counts 5x a cluster); auto (default): task where the log "
-        f"names tasks, else {','.join(map(str, DEFAULT_LEVELS))}; none: the clusters alone",
+        help="extra partitions whose estimates default stacks with the clusters' (weights "
+        "from the validation outcomes), each warm-started from the profiles and learning "
+        "online, as the Router's default does: a comma list of K-means sizes and 'task' (a "
+        "classifier of the fit prompts' tasks, the log's dataset column); auto (default): "
+        f"task where the log names tasks, else {','.join(map(str, DEFAULT_LEVELS))}; none: "
+        "the clusters alone",
     )
     p.add_argument(
         "--label-budget",

@@ -211,8 +211,8 @@ def experiment_from_args(
 
 
 def _levels(text: str | None) -> tuple[Level, ...] | None:
-    """``--levels task,8,32,64`` as a tuple of distinct levels (K-means sizes of at least 2
-    cells, or ``task``); ``none``: no levels; ``auto`` or not given: None, the log's default
+    """``--levels task,8,32,64`` as a tuple of distinct levels (K-means sizes of at least 2,
+    or ``task``); ``none``: no levels; ``auto`` or not given: None, the log's default
     (:func:`agent.level_maps.default_levels`)."""
     if text is None or text.strip().lower() == "auto":
         return None

@@ -53,10 +53,10 @@ def format_table(report: dict[str, Any]) -> str:
     heads += "".join(f"  {b:>{width}}" for _, _, b, width in COLUMNS)
     lines = [head, " " * (w + 18) + group, top.rstrip(), heads]
     for name, r in pols.items():
-        cells = [(_cell(r, key), width) for key, _, _, width in COLUMNS]
+        entries = [(_cell(r, key), width) for key, _, _, width in COLUMNS]
         lines.append(
             f"{name:<{w}} {r['mean_accuracy']:5.3f} {fmt_usd(r['mean_cost_usd']):>9}"
-            + "".join(f"  {c:>{width}}" for c, width in cells)
+            + "".join(f"  {c:>{width}}" for c, width in entries)
         )
     lines += ["", *legend(report)]
     if report.get("protocol"):

@@ -29,7 +29,7 @@ WHY_DISAGREE = (
 def table(
     heads: Sequence[str], rows: Sequence[Sequence[str]], ident: str = "", caption: str = ""
 ) -> str:
-    """A plain table; cells wrap, so it fits its container at any width."""
+    """A plain table; its entries wrap, so it fits its container at any width."""
     head = "".join(f"<th>{e(h)}</th>" for h in heads)
     body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
     attr = f' id="{e(ident)}"' if ident else ""

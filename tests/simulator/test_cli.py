@@ -247,7 +247,7 @@ def test_sweep_writes_the_deferral_curve(log_csv: Path, tmp_path: Path) -> None:
             ["simulate", "--policy", "static", "--policy", "best-fixed", "--frozen"],
             "--frozen: none of static, best-fixed learns from feedback, so none has a frozen "
             "twin to compare with; add a --policy that does (default, thompson, ucb, greedy, "
-            "river-egreedy, river-ts)",
+            "river-egreedy, river-ts, bandit)",
         ),
         (
             ["simulate", "--policy", "greedy", "--frozen", "--feedback-rate", "0"],

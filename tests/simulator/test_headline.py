@@ -53,7 +53,15 @@ def planted() -> tuple[Experiment, list[Setup]]:
 
 def test_the_learning_policies_are_those_feedback_changes() -> None:
     learners = {n for n in POLICY_NAMES if learns_from_feedback(n)}
-    assert learners == {"default", "thompson", "greedy", "ucb", "river-egreedy", "river-ts"}
+    assert learners == {
+        "default",
+        "thompson",
+        "greedy",
+        "ucb",
+        "river-egreedy",
+        "river-ts",
+        "bandit",
+    }
 
 
 @pytest.mark.parametrize("name", LEARNERS)
