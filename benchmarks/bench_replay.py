@@ -111,14 +111,15 @@ def bench_replays(log: ReplayLog, steps: int, repeats: int) -> dict[str, float]:
 
 
 def matrix_steps() -> int:
-    """The replay steps of the learning matrix: ``default``, its frozen twin and ``static`` on
-    every case and seed (:mod:`benchmarks.bench_matrix`), from each case's stream length."""
+    """The replay steps of the learning matrix: ``default``, its frozen twin, ``static`` and
+    the plain ``bandit`` on every case and seed (:mod:`benchmarks.bench_matrix`), from each
+    case's stream length."""
     from benchmarks.bench_matrix import cases, prepared
 
     total = 0
     for case in cases():
         exp, built = prepared(case, None)
-        total += 3 * exp.steps * len(built)
+        total += 4 * exp.steps * len(built)
     return total
 
 
@@ -196,9 +197,10 @@ Each row replays the same stream with the same feedback draws on `simulator.sequ
 one-off embedding, clustering or task map; ratios are medians of per-repeat ratios measured in
 the same run.
 
-The learning matrix (`benchmarks/bench_matrix.py`: `static`, `default` and its frozen twin on
-every case and seed) replays {matrix:,} steps: about {matrix / r["default"] / 60:.0f} minutes at
-`default`'s speed here, before fitting the seeds' clusters and task maps. That is why the
+The learning matrix (`benchmarks/bench_matrix.py`: `static`, `default`, its frozen twin and the
+plain `bandit` on every case and seed) replays {matrix:,} steps: about
+{matrix / r["default"] / 60:.0f} minutes at `default`'s speed here, before fitting the seeds'
+clusters and task maps. That is why the
 compiled (numba) engine was dropped: it ran the old `default` 17-30× as fast as the river loop,
 but each mechanism had to be written twice (Python and numba), its Thompson draws came from
 another generator so the two engines agreed only in distribution, and a cold numba cache cost
