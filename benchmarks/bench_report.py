@@ -39,9 +39,9 @@ CHUNK = 100_000
 
 def fill(path: Path, service: RoutingService, n: int, seed: int) -> tuple[int, float]:
     """Insert ``n`` decisions, their monitoring rows and feedback on half; (feedback, seconds)."""
-    router = service.router
-    names, costs = router.models, router.policy.costs
-    k, m = router.policy.posterior.shape
+    view = service.router.view()
+    names, costs = view.models, view.costs
+    k, m = view.n_clusters, len(names)
     rng = np.random.default_rng(seed)
     onehot = [json.dumps(Context.hard(c, k=k).to_row()) for c in range(k)]
     started = time.perf_counter()
