@@ -20,7 +20,7 @@ import numpy as np
 
 from policies.context import Choice, Context
 from policies.profile import ModelProfile
-from policies.rules import BetaRule
+from policies.rules import BetaRule, _frequencies
 
 
 class RiverBandit(BetaRule):
@@ -85,7 +85,26 @@ class RiverBandit(BetaRule):
         lam: float | None = None,
         samples: int = 512,
     ) -> np.ndarray:
-        raise NotImplementedError("river's bandits do not expose their choice probabilities")
+        """P(each model is pulled) by this context's bandit as it stands: for Thompson
+        sampling, how often each eligible model's Beta draw is the largest of ``samples`` draws
+        (from a generator of its own, so river's stream is untouched); for ε-greedy, ε spread
+        evenly over the eligible models and the rest on the first with the best mean, as
+        river breaks ties. ``lam`` is checked but changes nothing: river's rewards already
+        carry the cost at the λ they were learnt with."""
+        self._check_request(context, eligible, lam)
+        rewards = self._bandit(context)._rewards
+        ok = np.ones(len(self._names), dtype=bool) if eligible is None else eligible
+        if self.algorithm == "ts":
+            rng = np.random.default_rng([self.seed or 0, self._t, 0x9E37])
+            a = np.array([rewards[m].alpha for m in self._names], dtype=np.float64)
+            b = np.array([rewards[m].beta for m in self._names], dtype=np.float64)
+            draws = rng.beta(a, b, size=(samples, a.size))
+            return _frequencies(np.where(ok, draws, -np.inf), ok)
+        means = np.array([rewards[m].get() for m in self._names], dtype=np.float64)
+        best = int(np.argmax(np.where(ok, means, -np.inf)))
+        probs = np.where(ok, self.epsilon / ok.sum(), 0.0)
+        probs[best] += 1.0 - self.epsilon
+        return probs
 
     def _estimate(self, context: Context) -> np.ndarray:
         """river's current reward estimate per model (utility in [0, 1] units)."""

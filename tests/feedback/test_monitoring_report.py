@@ -193,3 +193,23 @@ def test_cli_writes_the_same_report_offline(live: dict[str, Any], tmp_path: Path
 def test_cli_refuses_a_database_without_a_pool(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     assert report_main(["--db", url, "--out", str(tmp_path / "out")]) == 2
+
+
+@pytest.mark.parametrize("policy", ["bandit", "river-egreedy"])
+def test_the_report_serves_a_river_baseline(policy: str, h: Any, tmp_path: Path) -> None:
+    """A service run on one of river's baselines reports too: its choice probabilities (the
+    propensities monitoring recomputes per cluster) come from its bandits' own state."""
+    settings = h.base_settings(database_url=f"sqlite:///{tmp_path / 'ra.db'}", policy=policy)
+    with TestClient(create_app(settings)) as c:
+        for i in range(30):
+            d = h.route(c, f"what is {i} + {i}?")
+            body = {
+                "decision_id": d["decision_id"],
+                "token": d["token"],
+                "thumbs": "up" if i % 3 else "down",
+            }
+            assert c.post("/feedback", json=body).status_code == 201
+        report = c.get("/report")
+        assert report.status_code == 200, report.text
+        assert report.json()["decisions"]["total"] == 30
+        assert c.get("/report.html").status_code == 200

@@ -159,3 +159,20 @@ def test_cluster_betas_are_beta_parameters_of_the_pool(name: str) -> None:
     run(policy, 100)
     for part in policy.cluster_betas():
         assert part.shape == (K, M) and np.all(np.isfinite(part)) and np.all(part > 0)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_choice_probabilities_are_what_select_does(name: str) -> None:
+    """Every policy can say how likely each model is to be chosen (monitoring's propensities
+    and counterfactual estimates read it): a distribution over the eligible models only, which
+    the frequencies of ``select`` on the same state follow."""
+    policy = fitted(name)
+    run(policy, 150)
+    ctx = Context.hard(0, k=K)
+    eligible = np.array([True, True, False, True])
+    probs = policy.choice_probabilities(ctx, eligible=eligible, samples=4000)
+    assert probs.shape == (M,) and probs[2] == 0.0
+    assert probs.sum() == pytest.approx(1.0) and np.all(probs >= 0)
+    picks = [policy.select(ctx, eligible=eligible).index for _ in range(600)]
+    seen = np.bincount(picks, minlength=M) / len(picks)
+    np.testing.assert_allclose(seen, probs, atol=0.07)
