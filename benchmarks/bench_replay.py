@@ -200,11 +200,11 @@ the same run.
 The learning matrix (`benchmarks/bench_matrix.py`: `static`, `default`, its frozen twin and the
 plain `bandit` on every case and seed) replays {matrix:,} steps: about
 {matrix / r["default"] / 60:.0f} minutes at `default`'s speed here, before fitting the seeds'
-clusters and task maps. That is why the
-compiled (numba) engine was dropped: it ran the old `default` 17-30× as fast as the river loop,
-but each mechanism had to be written twice (Python and numba), its Thompson draws came from
-another generator so the two engines agreed only in distribution, and a cold numba cache cost
-minutes in CI; the one engine makes the same choices as the Router, seed for seed.
+clusters and task maps. That is why the compiled (numba) engine was dropped: it ran the old
+`default` 17-30× as fast as the river loop, but each mechanism had to be written twice (Python
+and numba), its Thompson draws came from another generator so the two engines agreed only in
+distribution, and a cold numba cache cost minutes in CI; the one engine makes the same choices
+as the Router, seed for seed.
 
 ### Start-up, median of {args.repeats} runs, each in a new process
 

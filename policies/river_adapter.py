@@ -92,16 +92,15 @@ class RiverBandit(BetaRule):
         river breaks ties. ``lam`` is checked but changes nothing: river's rewards already
         carry the cost at the λ they were learnt with."""
         self._check_request(context, eligible, lam)
-        rewards = self._bandit(context)._rewards
         ok = np.ones(len(self._names), dtype=bool) if eligible is None else eligible
         if self.algorithm == "ts":
+            rewards = self._bandit(context)._rewards
             rng = np.random.default_rng([self.seed or 0, self._t, 0x9E37])
             a = np.array([rewards[m].alpha for m in self._names], dtype=np.float64)
             b = np.array([rewards[m].beta for m in self._names], dtype=np.float64)
             draws = rng.beta(a, b, size=(samples, a.size))
             return _frequencies(np.where(ok, draws, -np.inf), ok)
-        means = np.array([rewards[m].get() for m in self._names], dtype=np.float64)
-        best = int(np.argmax(np.where(ok, means, -np.inf)))
+        best = int(np.argmax(np.where(ok, self._estimate(context), -np.inf)))
         probs = np.where(ok, self.epsilon / ok.sum(), 0.0)
         probs[best] += 1.0 - self.epsilon
         return probs
